@@ -1,0 +1,468 @@
+//! Registered clients and the [`ClientStore`] trait.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::Duration;
+
+use crate::crypto;
+use crate::error::ConfigError;
+use crate::keys::Algorithm;
+use crate::store::StoreError;
+
+/// A grant type a client may use at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GrantType {
+    /// `authorization_code`.
+    AuthorizationCode,
+    /// `refresh_token`.
+    RefreshToken,
+    /// `client_credentials` (confidential clients only).
+    ClientCredentials,
+    /// `password`: only for clients that opt in with
+    /// [`ClientBuilder::dangerous_allow_password_grant`].
+    Password,
+}
+
+impl GrantType {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ClientCredentials => "client_credentials",
+            Self::Password => "password",
+        }
+    }
+
+    /// Parses a wire name.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "authorization_code" => Some(Self::AuthorizationCode),
+            "refresh_token" => Some(Self::RefreshToken),
+            "client_credentials" => Some(Self::ClientCredentials),
+            "password" => Some(Self::Password),
+            _ => None,
+        }
+    }
+}
+
+/// How access tokens for a client are shaped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessTokenFormat {
+    /// RFC 9068 JWT, validated by resource servers locally.
+    #[default]
+    Jwt,
+    /// A random reference, validated by introspection and revocable at once.
+    Opaque,
+}
+
+/// The hash of a client secret. Secrets are never held in clear.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// Hashes a secret (SHA-256). Client secrets must be high-entropy random strings.
+    pub fn of(secret: &str) -> Self {
+        Self(crypto::sha256(secret.as_bytes()))
+    }
+
+    /// A hash stored earlier ([`SecretHash::as_bytes`]).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The hash bytes, for storing.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Compares a presented secret in constant time.
+    pub fn verify(&self, presented: &str) -> bool {
+        crypto::constant_time_eq(&self.0, &crypto::sha256(presented.as_bytes()))
+    }
+}
+
+impl fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretHash(..)")
+    }
+}
+
+/// A registered client. Built (and validated) by [`Client::confidential`] or
+/// [`Client::public`] and [`ClientBuilder::build`].
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// `client_id`.
+    pub id: String,
+    /// Hash of the secret; `None` for a public client.
+    pub secret: Option<SecretHash>,
+    /// Registered redirect URIs, compared exactly.
+    pub redirect_uris: Vec<String>,
+    /// Allowed grant types.
+    pub grant_types: Vec<GrantType>,
+    /// Scopes the client may ask for.
+    pub scopes: Vec<String>,
+    /// `aud` of its access tokens (defaults to the client id).
+    pub audience: Vec<String>,
+    /// First-party clients get no consent screen.
+    pub first_party: bool,
+    /// PKCE S256 required (always true for public clients).
+    pub require_pkce: bool,
+    /// Access token shape.
+    pub access_token_format: AccessTokenFormat,
+    /// Browser origins allowed to call the token and userinfo endpoints (CORS).
+    pub allowed_origins: Vec<String>,
+    /// Signing algorithm for ID tokens and JWT access tokens (default: the provider's).
+    pub signing_alg: Option<Algorithm>,
+    /// Per-client lifetimes overriding the provider's.
+    pub access_token_ttl: Option<Duration>,
+    /// Per-client refresh token lifetime.
+    pub refresh_token_ttl: Option<Duration>,
+    /// A native application (RFC 8252): loopback redirect URIs may use any port.
+    pub native: bool,
+}
+
+impl Client {
+    /// A confidential client authenticating with a secret (`client_secret_basic` or
+    /// `client_secret_post`).
+    pub fn confidential(id: impl Into<String>, secret: &str) -> ClientBuilder {
+        ClientBuilder::new(id.into(), Some(SecretHash::of(secret)))
+    }
+
+    /// A confidential client whose secret is stored as a hash already.
+    pub fn confidential_hashed(id: impl Into<String>, secret: SecretHash) -> ClientBuilder {
+        ClientBuilder::new(id.into(), Some(secret))
+    }
+
+    /// A public client (`token_endpoint_auth_method=none`): PKCE is required.
+    pub fn public(id: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(id.into(), None)
+    }
+
+    /// Whether the client holds a secret.
+    pub fn is_confidential(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// Whether the client may use `grant`.
+    pub fn allows_grant(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+
+    /// Whether `scope` is allowed for the client.
+    pub fn allows_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    /// Whether `uri` is a registered redirect URI: exact string equality, except that a
+    /// native client's loopback-IP redirect may use any port (RFC 8252 §7.3).
+    pub fn redirect_uri_matches(&self, uri: &str) -> bool {
+        if self.redirect_uris.iter().any(|r| r == uri) {
+            return true;
+        }
+        if !self.native {
+            return false;
+        }
+        let Some(presented) = loopback_without_port(uri) else {
+            return false;
+        };
+        self.redirect_uris
+            .iter()
+            .filter_map(|r| loopback_without_port(r))
+            .any(|r| r == presented)
+    }
+}
+
+/// `http://127.0.0.1:PORT/path` or `http://[::1]:PORT/path` with the port removed; `None` for
+/// anything else.
+fn loopback_without_port(uri: &str) -> Option<String> {
+    let rest = uri.strip_prefix("http://")?;
+    let (host, after) = if let Some(r) = rest.strip_prefix("[::1]") {
+        ("[::1]", r)
+    } else if let Some(r) = rest.strip_prefix("127.0.0.1") {
+        ("127.0.0.1", r)
+    } else {
+        return None;
+    };
+    let after = match after.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 {
+                return None;
+            }
+            &p[digits..]
+        }
+        None => after,
+    };
+    if !(after.is_empty() || after.starts_with('/') || after.starts_with('?')) {
+        return None;
+    }
+    Some(format!("http://{host}{after}"))
+}
+
+/// Builds and validates a [`Client`].
+#[derive(Debug)]
+pub struct ClientBuilder {
+    client: Client,
+}
+
+impl ClientBuilder {
+    fn new(id: String, secret: Option<SecretHash>) -> Self {
+        let public = secret.is_none();
+        Self {
+            client: Client {
+                audience: vec![id.clone()],
+                id,
+                secret,
+                redirect_uris: Vec::new(),
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                scopes: vec!["openid".to_owned()],
+                first_party: false,
+                require_pkce: public,
+                access_token_format: AccessTokenFormat::Jwt,
+                allowed_origins: Vec::new(),
+                signing_alg: None,
+                access_token_ttl: None,
+                refresh_token_ttl: None,
+                native: false,
+            },
+        }
+    }
+
+    /// Adds a redirect URI.
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.client.redirect_uris.push(uri.into());
+        self
+    }
+
+    /// Sets the allowed grant types.
+    pub fn grant_types(mut self, grants: impl IntoIterator<Item = GrantType>) -> Self {
+        self.client.grant_types = grants.into_iter().collect();
+        self
+    }
+
+    /// Sets the allowed scopes.
+    pub fn scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.client.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the access token audience(s).
+    pub fn audience<S: Into<String>>(mut self, aud: impl IntoIterator<Item = S>) -> Self {
+        self.client.audience = aud.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Marks the client first-party: users are not asked for consent.
+    pub fn first_party(mut self, yes: bool) -> Self {
+        self.client.first_party = yes;
+        self
+    }
+
+    /// Whether PKCE (S256) is required for this client. Public clients always need it (the
+    /// default for them); confidential clients may opt in. Whenever a client sends a
+    /// `code_challenge`, PKCE is enforced at the token endpoint regardless.
+    pub fn require_pkce(mut self, yes: bool) -> Self {
+        self.client.require_pkce = yes;
+        self
+    }
+
+    /// Opts this client into the resource-owner password grant (RFC 6749 §4.3), which RFC
+    /// 9700 says must not be used. Only for migrating legacy first-party apps.
+    pub fn dangerous_allow_password_grant(mut self) -> Self {
+        if !self.client.grant_types.contains(&GrantType::Password) {
+            self.client.grant_types.push(GrantType::Password);
+        }
+        self
+    }
+
+    /// Chooses opaque or JWT access tokens.
+    pub fn access_token_format(mut self, format: AccessTokenFormat) -> Self {
+        self.client.access_token_format = format;
+        self
+    }
+
+    /// Adds a browser origin allowed by CORS on the token and userinfo endpoints.
+    pub fn allowed_origin(mut self, origin: impl Into<String>) -> Self {
+        self.client.allowed_origins.push(origin.into());
+        self
+    }
+
+    /// Signing algorithm for this client's tokens.
+    pub fn signing_alg(mut self, alg: Algorithm) -> Self {
+        self.client.signing_alg = Some(alg);
+        self
+    }
+
+    /// Access token lifetime for this client.
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.client.access_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Refresh token lifetime for this client.
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.client.refresh_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Marks a native application (RFC 8252): loopback redirects may use any port.
+    pub fn native(mut self, yes: bool) -> Self {
+        self.client.native = yes;
+        self
+    }
+
+    /// Validates and returns the client.
+    pub fn build(mut self) -> Result<Client, ConfigError> {
+        let c = &mut self.client;
+        let err = |reason: String| ConfigError::Client {
+            client_id: c.id.clone(),
+            reason,
+        };
+        if c.id.is_empty() || c.id.chars().any(|ch| ch.is_control()) {
+            return Err(err("client_id must be non-empty printable text".into()));
+        }
+        if c.secret.is_none() && !c.require_pkce {
+            return Err(err("a public client cannot turn PKCE off (RFC 9700 §2.1.1)".into()));
+        }
+        if c.secret.is_none() {
+            if c.grant_types.contains(&GrantType::ClientCredentials) {
+                return Err(err("client_credentials needs a confidential client".into()));
+            }
+            if c.grant_types.contains(&GrantType::Password) {
+                return Err(err("the password grant needs a confidential client".into()));
+            }
+        }
+        if c.grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+            return Err(err("authorization_code needs at least one redirect URI".into()));
+        }
+        for uri in &c.redirect_uris {
+            let parsed = url::Url::parse(uri).map_err(|e| err(format!("redirect URI {uri:?} is not a URL: {e}")))?;
+            if parsed.fragment().is_some() || uri.contains('#') {
+                return Err(err(format!("redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)")));
+            }
+            if parsed.scheme() == "http" && !is_loopback_host(parsed.host_str().unwrap_or_default()) {
+                return Err(err(format!(
+                    "redirect URI {uri:?} uses http off loopback; use https (RFC 9700 §2.6)"
+                )));
+            }
+        }
+        for origin in &c.allowed_origins {
+            if origin.ends_with('/') || !(origin.starts_with("https://") || origin.starts_with("http://")) {
+                return Err(err(format!("allowed origin {origin:?} must be scheme://host[:port]")));
+            }
+        }
+        Ok(self.client)
+    }
+}
+
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1" || host.starts_with("127.")
+}
+
+/// Where clients are looked up.
+///
+/// # Contract
+/// `find` answers `Ok(None)` for an unknown client; errors are storage failures only. Returned
+/// clients have been validated by [`ClientBuilder::build`].
+#[async_trait]
+pub trait ClientStore: Send + Sync + 'static {
+    /// The client with `client_id`.
+    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError>;
+    /// Whether some client allows browser calls from `origin` (answers CORS preflights of
+    /// the token, userinfo and revocation endpoints). Default: no origin is allowed.
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        let _ = origin;
+        Ok(false)
+    }
+}
+
+/// Clients configured in code.
+#[derive(Debug, Default, Clone)]
+pub struct StaticClients {
+    clients: HashMap<String, Arc<Client>>,
+}
+
+impl StaticClients {
+    /// A list of clients; a duplicate client id is a configuration error.
+    pub fn new(clients: impl IntoIterator<Item = Client>) -> Result<Self, ConfigError> {
+        let mut map = HashMap::new();
+        for c in clients {
+            let id = c.id.clone();
+            if map.insert(id.clone(), Arc::new(c)).is_some() {
+                return Err(ConfigError::Client {
+                    client_id: id,
+                    reason: "registered twice".into(),
+                });
+            }
+        }
+        Ok(Self { clients: map })
+    }
+}
+
+#[async_trait]
+impl ClientStore for StaticClients {
+    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        Ok(self.clients.get(client_id).cloned())
+    }
+
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        Ok(self.clients.values().any(|c| c.allowed_origins.iter().any(|o| o == origin)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_compare_exactly() {
+        let c = Client::confidential("c", "s")
+            .redirect_uri("https://app.example/cb")
+            .build()
+            .expect("valid");
+        assert!(c.redirect_uri_matches("https://app.example/cb"));
+        for bad in ["https://app.example/cb/", "https://APP.example/cb", "https://app.example/cb?x=1", "https://app.example/c%62"] {
+            assert!(!c.redirect_uri_matches(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn native_loopback_redirects_may_use_any_port_and_nothing_else() {
+        let c = Client::public("n")
+            .redirect_uri("http://127.0.0.1/cb")
+            .native(true)
+            .build()
+            .expect("valid");
+        assert!(c.redirect_uri_matches("http://127.0.0.1:51234/cb"));
+        assert!(!c.redirect_uri_matches("http://127.0.0.1:51234/other"));
+        assert!(!c.redirect_uri_matches("http://localhost:51234/cb"));
+        assert!(!c.redirect_uri_matches("http://127.0.0.1.evil.example:80/cb"));
+    }
+
+    #[test]
+    fn unsafe_registrations_are_refused_with_the_reason() {
+        let e = Client::public("p").redirect_uri("https://a.example/cb#x").build();
+        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("fragment")));
+        let e = Client::public("p").redirect_uri("https://a.example/cb").require_pkce(false).build();
+        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("PKCE")));
+        let e = Client::confidential("c", "s").redirect_uri("http://a.example/cb").build();
+        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback")));
+        let e = Client::public("p")
+            .redirect_uri("https://a.example/cb")
+            .grant_types([GrantType::ClientCredentials])
+            .build();
+        assert!(e.is_err());
+    }
+
+    #[test]
+    fn secrets_verify_only_the_right_value() {
+        let h = SecretHash::of("s3cret");
+        assert!(h.verify("s3cret"));
+        assert!(!h.verify("s3creT"));
+        assert_eq!(format!("{h:?}"), "SecretHash(..)");
+    }
+}

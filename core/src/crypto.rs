@@ -1,0 +1,389 @@
+//! The one place idpkit touches a cryptographic library.
+//!
+//! aws-lc-rs is the default backend; `ring` is selected with the `ring` feature (and
+//! `default-features = false`). Both expose the same API for what is used here. Keys are
+//! parsed once into a [`SigningKey`]; minting a token never re-parses a key.
+
+#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+use ring as backend;
+
+#[cfg(feature = "aws-lc-rs")]
+use aws_lc_rs as backend;
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
+compile_error!("idpkit-core needs a crypto backend: enable the `aws-lc-rs` (default) or `ring` feature");
+
+use backend::rand::SecureRandom;
+use backend::signature::{self, KeyPair};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::keys::{Algorithm, Jwk};
+
+/// Name of the crypto backend compiled in, for logs and benchmarks.
+pub const BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
+    "aws-lc-rs"
+} else {
+    "ring"
+};
+
+/// Errors from the crypto layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CryptoError {
+    /// The key material could not be parsed for the requested algorithm.
+    #[error("key rejected for {alg}: {reason}")]
+    KeyRejected {
+        /// The algorithm the key was loaded for.
+        alg: Algorithm,
+        /// What the backend said.
+        reason: String,
+    },
+    /// The backend failed to produce a signature or a key.
+    #[error("crypto backend failure: {0}")]
+    Backend(&'static str),
+    /// Key generation is not available with this backend for this algorithm.
+    #[error("generating {0} keys is not supported by the {BACKEND} backend")]
+    GenerationUnsupported(Algorithm),
+}
+
+fn rng() -> &'static backend::rand::SystemRandom {
+    static RNG: std::sync::OnceLock<backend::rand::SystemRandom> = std::sync::OnceLock::new();
+    RNG.get_or_init(backend::rand::SystemRandom::new)
+}
+
+/// Fills `out` with random bytes from the system CSPRNG.
+///
+/// # Panics
+/// Only if the operating system's random source fails, which no caller can recover from.
+pub fn fill_random(out: &mut [u8]) {
+    // The system RNG only fails when the OS cannot provide randomness at all; issuing
+    // predictable tokens would be worse than stopping.
+    #[allow(clippy::expect_used)]
+    rng().fill(out).expect("system random source failed");
+}
+
+/// A fresh 256-bit random value, base64url-encoded (43 characters). Used for codes,
+/// refresh tokens, opaque access tokens, session and interaction ids.
+pub fn random_token() -> String {
+    let mut bytes = [0u8; 32];
+    fill_random(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// SHA-256 of `data`.
+pub fn sha256(data: &[u8]) -> [u8; 32] {
+    let digest = backend::digest::digest(&backend::digest::SHA256, data);
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
+}
+
+/// base64url (no padding) of SHA-256 of `data`: the form in which secrets become store ids.
+pub fn sha256_b64(data: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(sha256(data))
+}
+
+/// Constant-time equality of two byte strings (lengths are not secret).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// The OIDC left-half hash (`at_hash`, `c_hash`) of `value` for a SHA-256 based algorithm.
+pub fn left_half_hash(value: &str) -> String {
+    let digest = sha256(value.as_bytes());
+    URL_SAFE_NO_PAD.encode(&digest[..16])
+}
+
+enum Inner {
+    Rsa(signature::RsaKeyPair),
+    Ec(signature::EcdsaKeyPair),
+    Ed(signature::Ed25519KeyPair),
+}
+
+/// A private signing key, parsed once, bound to one JOSE algorithm.
+pub struct SigningKey {
+    alg: Algorithm,
+    inner: Inner,
+    public: Jwk,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("alg", &self.alg)
+            .field("kid", &self.public.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Parses a PKCS#8 DER private key for `alg`. The public JWK gets the RFC 7638 thumbprint
+    /// as `kid`.
+    pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, CryptoError> {
+        let rejected = |e: backend::error::KeyRejected| CryptoError::KeyRejected {
+            alg,
+            reason: e.to_string(),
+        };
+        let inner = match alg {
+            Algorithm::RS256 | Algorithm::PS256 => {
+                let kp = signature::RsaKeyPair::from_pkcs8(der).map_err(rejected)?;
+                if kp.public_key().modulus_len() < 256 {
+                    return Err(CryptoError::KeyRejected {
+                        alg,
+                        reason: format!(
+                            "RSA key of {} bits; at least 2048 are required",
+                            kp.public_key().modulus_len() * 8
+                        ),
+                    });
+                }
+                Inner::Rsa(kp)
+            }
+            Algorithm::ES256 => Inner::Ec(ecdsa_from_pkcs8(der).map_err(rejected)?),
+            Algorithm::EdDSA => {
+                Inner::Ed(signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?)
+            }
+        };
+        Self::with_inner(alg, inner)
+    }
+
+    /// Generates a new key for `alg` and returns it with its PKCS#8 DER encoding (so that a
+    /// caller can persist it). RSA generation needs the aws-lc-rs backend.
+    pub fn generate(alg: Algorithm) -> Result<(Self, Vec<u8>), CryptoError> {
+        let der = generate_pkcs8(alg)?;
+        let key = Self::from_pkcs8(alg, &der)?;
+        Ok((key, der))
+    }
+
+    fn with_inner(alg: Algorithm, inner: Inner) -> Result<Self, CryptoError> {
+        let mut public = match &inner {
+            Inner::Rsa(kp) => {
+                let (n, e) = parse_rsa_public_der(kp.public_key().as_ref())
+                    .ok_or(CryptoError::Backend("unreadable RSA public key"))?;
+                Jwk::rsa(&n, &e)
+            }
+            Inner::Ec(kp) => {
+                let point = kp.public_key().as_ref();
+                if point.len() != 65 || point[0] != 4 {
+                    return Err(CryptoError::Backend("unexpected EC public key encoding"));
+                }
+                Jwk::ec_p256(&point[1..33], &point[33..65])
+            }
+            Inner::Ed(kp) => Jwk::ed25519(kp.public_key().as_ref()),
+        };
+        public.alg = Some(alg);
+        public.key_use = Some("sig".to_owned());
+        public.kid = Some(public.thumbprint());
+        Ok(Self { alg, inner, public })
+    }
+
+    /// The algorithm this key signs with.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The public half as a JWK (with `kid`, `alg`, `use`).
+    pub fn public_jwk(&self) -> &Jwk {
+        &self.public
+    }
+
+    /// Replaces the `kid` (for keys whose configuration names one).
+    pub fn set_kid(&mut self, kid: impl Into<String>) {
+        self.public.kid = Some(kid.into());
+    }
+
+    /// The `kid` published for this key.
+    pub fn kid(&self) -> &str {
+        self.public.kid.as_deref().unwrap_or_default()
+    }
+
+    /// Signs `msg` and returns the JWS signature bytes (64-byte `r||s` for ES256).
+    pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        match &self.inner {
+            Inner::Rsa(kp) => {
+                let padding: &'static dyn signature::RsaEncoding = match self.alg {
+                    Algorithm::PS256 => &signature::RSA_PSS_SHA256,
+                    _ => &signature::RSA_PKCS1_SHA256,
+                };
+                let mut sig = vec![0u8; kp.public_key().modulus_len()];
+                kp.sign(padding, rng(), msg, &mut sig)
+                    .map_err(|_| CryptoError::Backend("RSA signing failed"))?;
+                Ok(sig)
+            }
+            Inner::Ec(kp) => kp
+                .sign(rng(), msg)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| CryptoError::Backend("ECDSA signing failed")),
+            Inner::Ed(kp) => Ok(kp.sign(msg).as_ref().to_vec()),
+        }
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn ecdsa_from_pkcs8(der: &[u8]) -> Result<signature::EcdsaKeyPair, backend::error::KeyRejected> {
+    signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
+}
+
+#[cfg(not(feature = "aws-lc-rs"))]
+fn ecdsa_from_pkcs8(der: &[u8]) -> Result<signature::EcdsaKeyPair, backend::error::KeyRejected> {
+    signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, rng())
+}
+
+fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
+    let fail = |_| CryptoError::Backend("key generation failed");
+    match alg {
+        Algorithm::ES256 => {
+            signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng())
+                .map(|d| d.as_ref().to_vec())
+                .map_err(fail)
+        }
+        Algorithm::EdDSA => signature::Ed25519KeyPair::generate_pkcs8(rng())
+            .map(|d| d.as_ref().to_vec())
+            .map_err(fail),
+        Algorithm::RS256 | Algorithm::PS256 => generate_rsa_pkcs8(alg),
+    }
+}
+
+#[cfg(feature = "aws-lc-rs")]
+fn generate_rsa_pkcs8(_alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
+    use backend::encoding::AsDer;
+    let kp = signature::RsaKeyPair::generate(backend::rsa::KeySize::Rsa2048)
+        .map_err(|_| CryptoError::Backend("RSA key generation failed"))?;
+    kp.as_der()
+        .map(|d| d.as_ref().to_vec())
+        .map_err(|_| CryptoError::Backend("RSA key encoding failed"))
+}
+
+#[cfg(not(feature = "aws-lc-rs"))]
+fn generate_rsa_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
+    Err(CryptoError::GenerationUnsupported(alg))
+}
+
+/// Verifies a JWS signature with a public JWK. The algorithm comes from the caller's
+/// allow-list and must match the key type; the token never picks it.
+pub fn verify(jwk: &Jwk, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
+    let decode = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+    match (alg, jwk.kty.as_str()) {
+        (Algorithm::RS256 | Algorithm::PS256, "RSA") => {
+            let (Some(n), Some(e)) = (decode(&jwk.n), decode(&jwk.e)) else {
+                return false;
+            };
+            let params = match alg {
+                Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                _ => &signature::RSA_PKCS1_2048_8192_SHA256,
+            };
+            signature::RsaPublicKeyComponents { n: &n, e: &e }
+                .verify(params, msg, sig)
+                .is_ok()
+        }
+        (Algorithm::ES256, "EC") if jwk.crv.as_deref() == Some("P-256") => {
+            let (Some(x), Some(y)) = (decode(&jwk.x), decode(&jwk.y)) else {
+                return false;
+            };
+            if x.len() != 32 || y.len() != 32 {
+                return false;
+            }
+            let mut point = Vec::with_capacity(65);
+            point.push(4);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                .verify(msg, sig)
+                .is_ok()
+        }
+        (Algorithm::EdDSA, "OKP") if jwk.crv.as_deref() == Some("Ed25519") => {
+            let Some(x) = decode(&jwk.x) else {
+                return false;
+            };
+            signature::UnparsedPublicKey::new(&signature::ED25519, x)
+                .verify(msg, sig)
+                .is_ok()
+        }
+        _ => false,
+    }
+}
+
+/// Reads `SEQUENCE { INTEGER n, INTEGER e }` (PKCS#1 RSAPublicKey) into big-endian
+/// magnitudes without leading zeros.
+fn parse_rsa_public_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    fn header(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+        let (&t, rest) = input.split_first()?;
+        if t != tag {
+            return None;
+        }
+        let (&first, rest) = rest.split_first()?;
+        let (len, rest) = if first < 0x80 {
+            (usize::from(first), rest)
+        } else {
+            let n = usize::from(first & 0x7f);
+            if n == 0 || n > 4 || rest.len() < n {
+                return None;
+            }
+            let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            (len, &rest[n..])
+        };
+        if rest.len() < len {
+            return None;
+        }
+        Some(rest.split_at(len))
+    }
+    let (seq, _) = header(der, 0x30)?;
+    let (n, rest) = header(seq, 0x02)?;
+    let (e, _) = header(rest, 0x02)?;
+    let strip = |v: &[u8]| {
+        let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+        v[start..].to_vec()
+    };
+    Some((strip(n), strip(e)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn es256_signatures_are_64_byte_jose_form_and_verify() {
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("generate");
+        let sig = key.sign(b"header.payload").expect("sign");
+        assert_eq!(sig.len(), 64);
+        assert!(verify(key.public_jwk(), Algorithm::ES256, b"header.payload", &sig));
+        assert!(!verify(key.public_jwk(), Algorithm::ES256, b"header.payloaX", &sig));
+    }
+
+    #[test]
+    fn verify_refuses_an_algorithm_that_does_not_match_the_key_type() {
+        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("generate");
+        let sig = key.sign(b"m").expect("sign");
+        assert!(verify(key.public_jwk(), Algorithm::EdDSA, b"m", &sig));
+        assert!(!verify(key.public_jwk(), Algorithm::ES256, b"m", &sig));
+        assert!(!verify(key.public_jwk(), Algorithm::RS256, b"m", &sig));
+    }
+
+    #[cfg(feature = "aws-lc-rs")]
+    #[test]
+    fn rsa_keys_round_trip_through_pkcs8_with_a_stable_kid() {
+        let (key, der) = SigningKey::generate(Algorithm::RS256).expect("generate");
+        let again = SigningKey::from_pkcs8(Algorithm::RS256, &der).expect("parse");
+        assert_eq!(key.kid(), again.kid());
+        let sig = again.sign(b"abc").expect("sign");
+        assert!(verify(key.public_jwk(), Algorithm::RS256, b"abc", &sig));
+        let ps = SigningKey::from_pkcs8(Algorithm::PS256, &der).expect("parse");
+        let sig = ps.sign(b"abc").expect("sign");
+        assert!(verify(ps.public_jwk(), Algorithm::PS256, b"abc", &sig));
+        assert!(!verify(ps.public_jwk(), Algorithm::RS256, b"abc", &sig));
+    }
+
+    #[test]
+    fn constant_time_eq_compares_content_and_length() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+
+    #[test]
+    fn left_half_hash_matches_a_published_at_hash_example() {
+        // Worked example of the at_hash computation (SHA-256, left 128 bits, base64url).
+        assert_eq!(left_half_hash("dNZX1hEZ9wBCzNL40Upu646bdzQA"), "wfgvmE9VxjAudsl9lc6TqA");
+    }
+}

@@ -1,0 +1,80 @@
+//! Token introspection (RFC 7662).
+
+use serde_json::{Map, Value, json};
+
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::http_types::{Method, Request, Response};
+use crate::provider::Provider;
+use crate::store::RecordKind;
+use crate::token::{RefreshRecord, from_payload};
+
+const INACTIVE: &[u8] = br#"{"active":false}"#;
+
+impl Provider {
+    /// `POST` to the introspection endpoint. Client authentication is required; anything
+    /// inactive (unknown, expired, revoked, rotated, or another client's refresh token)
+    /// answers exactly `{"active":false}`.
+    pub async fn introspect(&self, req: &Request) -> Response {
+        match self.introspect_inner(req).await {
+            Ok(Some(body)) => Response::json_no_store(200, serde_json::to_vec(&body).unwrap_or_default()),
+            Ok(None) => Response::json_no_store(200, INACTIVE.to_vec()),
+            Err(e) => Response::from_error(&e),
+        }
+    }
+
+    async fn introspect_inner(&self, req: &Request) -> Result<Option<Map<String, Value>>, OAuthError> {
+        if req.method != Method::Post {
+            return Err(OAuthError::invalid_request("the introspection endpoint takes POST"));
+        }
+        if let Some(dup) = req.params.first_duplicate() {
+            return Err(OAuthError::invalid_request(format!("parameter {dup} is included more than once")));
+        }
+        let client = self.authenticate_client(req).await?;
+        if !client.is_confidential() {
+            return Err(OAuthError::invalid_client("introspection needs client authentication"));
+        }
+        let token = req.params.require("token")?;
+        let now = self.now();
+        let iss = self.inner.config.issuer.clone();
+        if let Some(active) = self.active_access_token(token).await? {
+            let mut body = json!({
+                "active": true,
+                "token_type": "Bearer",
+                "client_id": active.client_id,
+                "scope": active.scopes.join(" "),
+                "aud": active.aud,
+                "iat": active.iat,
+                "exp": active.exp,
+                "jti": active.jti,
+                "iss": iss,
+                "sub": active.subject.clone().unwrap_or_else(|| active.client_id.clone()),
+            });
+            if let Some(obj) = body.as_object_mut() {
+                return Ok(Some(std::mem::take(obj)));
+            }
+        }
+        let id = crypto::sha256_b64(token.as_bytes());
+        if let Some(stored) = self.inner.grants.get(RecordKind::RefreshToken, &id, now).await?
+            && stored.consumed_at.is_none()
+        {
+            let rec: RefreshRecord = from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
+            if rec.client_id == client.id {
+                let body = json!({
+                    "active": true,
+                    "token_type": "refresh_token",
+                    "client_id": rec.client_id,
+                    "scope": rec.scopes.join(" "),
+                    "sub": rec.subject,
+                    "iat": rec.iat,
+                    "exp": stored.record.expires_at.unix_timestamp(),
+                    "iss": iss,
+                });
+                if let Value::Object(obj) = body {
+                    return Ok(Some(obj));
+                }
+            }
+        }
+        Ok(None)
+    }
+}

@@ -1,0 +1,16 @@
+//! The endpoints, one module each; every endpoint is a method of [`crate::Provider`] taking a
+//! [`crate::Request`] and returning a [`crate::Response`].
+
+pub mod authorize;
+pub(crate) mod client_auth;
+pub mod discovery;
+pub mod introspection;
+pub mod revocation;
+pub mod token;
+pub mod userinfo;
+
+/// The client id of a `Basic` Authorization header, if it decodes (for logs; no secret is
+/// returned).
+pub fn client_id_from_basic(header: &str) -> Option<String> {
+    client_auth::parse_basic(header).ok().map(|(id, _)| id)
+}

@@ -1,0 +1,60 @@
+//! Token revocation (RFC 7009).
+
+use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http_types::{Method, Request, Response};
+use crate::provider::Provider;
+use crate::store::RecordKind;
+use crate::token::{RefreshRecord, from_payload};
+
+impl Provider {
+    /// `POST` to the revocation endpoint. Unknown or invalid tokens answer 200 (RFC 7009
+    /// §2.2); another client's token is refused and left untouched; revoking a refresh token
+    /// revokes its whole grant family.
+    pub async fn revoke(&self, req: &Request) -> Response {
+        match self.revoke_inner(req).await {
+            Ok(()) => Response::json_no_store(200, b"{}".to_vec()),
+            Err(e) => Response::from_error(&e),
+        }
+    }
+
+    async fn revoke_inner(&self, req: &Request) -> Result<(), OAuthError> {
+        if req.method != Method::Post {
+            return Err(OAuthError::invalid_request("the revocation endpoint takes POST"));
+        }
+        if let Some(dup) = req.params.first_duplicate() {
+            return Err(OAuthError::invalid_request(format!("parameter {dup} is included more than once")));
+        }
+        let client = self.authenticate_client(req).await?;
+        let token = req.params.require("token")?;
+        let now = self.now();
+        let foreign = || OAuthError::new(ErrorCode::UnauthorizedClient, "the token was issued to another client");
+        let refresh_id = crypto::sha256_b64(token.as_bytes());
+        if let Some(stored) = self.inner.grants.get(RecordKind::RefreshToken, &refresh_id, now).await? {
+            let rec: RefreshRecord = from_payload(RecordKind::RefreshToken, &refresh_id, &stored.record.payload)?;
+            if rec.client_id != client.id {
+                return Err(foreign());
+            }
+            if let Some(g) = &stored.record.grant_id {
+                self.inner.grants.revoke_grant(g).await?;
+            } else {
+                self.inner.grants.delete(RecordKind::RefreshToken, &refresh_id).await?;
+            }
+            tracing::info!(client_id = %client.id, "idpkit: refresh token revoked with its grant");
+            return Ok(());
+        }
+        if let Some(active) = self.active_access_token(token).await? {
+            if active.client_id != client.id {
+                return Err(foreign());
+            }
+            match &active.record_id {
+                Some(id) => self.inner.grants.delete(RecordKind::AccessToken, id).await?,
+                None => tracing::info!(
+                    client_id = %client.id,
+                    "idpkit: a self-contained client_credentials JWT cannot be revoked; it expires on its own"
+                ),
+            }
+        }
+        Ok(())
+    }
+}

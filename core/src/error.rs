@@ -1,0 +1,214 @@
+//! Errors: the RFC 6749 / 6750 wire errors and the configuration errors of the builder.
+//!
+//! The mapping from an error code to its HTTP status lives in one place,
+//! [`ErrorCode::status`]. Client-visible descriptions are short; internal detail goes to
+//! `tracing`.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// An OAuth 2.0 / OpenID Connect error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// RFC 6749 `invalid_request`.
+    InvalidRequest,
+    /// RFC 6749 `invalid_client`.
+    InvalidClient,
+    /// RFC 6749 `invalid_grant`.
+    InvalidGrant,
+    /// RFC 6749 `unauthorized_client`.
+    UnauthorizedClient,
+    /// RFC 6749 `unsupported_grant_type`.
+    UnsupportedGrantType,
+    /// RFC 6749 `invalid_scope`.
+    InvalidScope,
+    /// RFC 6749 `access_denied`.
+    AccessDenied,
+    /// RFC 6749 `unsupported_response_type`.
+    UnsupportedResponseType,
+    /// RFC 6749 `server_error`.
+    ServerError,
+    /// RFC 6749 `temporarily_unavailable`.
+    TemporarilyUnavailable,
+    /// OIDC `login_required`.
+    LoginRequired,
+    /// OIDC `consent_required`.
+    ConsentRequired,
+    /// OIDC `interaction_required`.
+    InteractionRequired,
+    /// OIDC `request_not_supported`.
+    RequestNotSupported,
+    /// OIDC `request_uri_not_supported`.
+    RequestUriNotSupported,
+    /// RFC 6750 `invalid_token`.
+    InvalidToken,
+    /// RFC 6750 `insufficient_scope`.
+    InsufficientScope,
+    /// RFC 7009 `unsupported_token_type`.
+    UnsupportedTokenType,
+}
+
+impl ErrorCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnauthorizedClient => "unauthorized_client",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidScope => "invalid_scope",
+            Self::AccessDenied => "access_denied",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::InteractionRequired => "interaction_required",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidToken => "invalid_token",
+            Self::InsufficientScope => "insufficient_scope",
+            Self::UnsupportedTokenType => "unsupported_token_type",
+        }
+    }
+
+    /// The HTTP status this error is answered with when it is not a redirect.
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidClient | Self::InvalidToken => 401,
+            Self::InsufficientScope => 403,
+            Self::ServerError => 500,
+            Self::TemporarilyUnavailable => 503,
+            _ => 400,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An error answered to a client: a code and a short description.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code}: {description}")]
+pub struct OAuthError {
+    /// The error code.
+    pub code: ErrorCode,
+    /// The `error_description` (short, safe to show to the client).
+    pub description: Cow<'static, str>,
+    /// Overrides the status of [`ErrorCode::status`] (e.g. 413 for an oversized request).
+    pub status: Option<u16>,
+}
+
+impl OAuthError {
+    /// An error with a code and a description.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            status: None,
+        }
+    }
+
+    /// `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// `invalid_client`.
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// `server_error` with a generic description; `detail` is logged, not sent.
+    pub fn server_error(detail: &dyn fmt::Display) -> Self {
+        tracing::error!(error = %detail, "idpkit: server error");
+        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+    }
+
+    /// The HTTP status to answer with.
+    pub fn status(&self) -> u16 {
+        self.status.unwrap_or_else(|| self.code.status())
+    }
+
+    /// The JSON error object `{"error": .., "error_description": ..}`.
+    pub fn to_json(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "error": self.code.as_str(),
+            "error_description": self.description,
+        }))
+        .unwrap_or_default()
+    }
+}
+
+impl From<crate::store::StoreError> for OAuthError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::server_error(&e)
+    }
+}
+
+impl From<crate::keys::KeyError> for OAuthError {
+    fn from(e: crate::keys::KeyError) -> Self {
+        match e {
+            crate::keys::KeyError::Unavailable(detail) => {
+                tracing::warn!(error = %detail, "idpkit: signing key service unavailable");
+                Self::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the signing service is unavailable; retry later",
+                )
+            }
+            other => Self::server_error(&other),
+        }
+    }
+}
+
+/// The provider or a client was configured in a way idpkit refuses.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A required part was not given to the builder.
+    #[error("the provider needs {0}: call ProviderBuilder::{0}(..)")]
+    Missing(&'static str),
+    /// The issuer URL is not acceptable.
+    #[error("issuer {issuer:?} is not acceptable: {reason}")]
+    Issuer {
+        /// The issuer given.
+        issuer: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// A development-only backend was given without opting in.
+    #[error(
+        "{what} is for development only (nothing survives a restart and instances do not agree); \
+         call ProviderBuilder::dangerous_allow_development_backends() to use it anyway"
+    )]
+    DevelopmentBackend {
+        /// Which backend.
+        what: &'static str,
+    },
+    /// A client registration is unsafe or inconsistent.
+    #[error("client {client_id:?}: {reason}")]
+    Client {
+        /// The client.
+        client_id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A setting is out of its allowed range.
+    #[error("{knob}: {reason}")]
+    Setting {
+        /// The setting's name.
+        knob: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+}

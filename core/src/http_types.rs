@@ -1,0 +1,347 @@
+//! Request and response values: what endpoints take and return. Any web framework maps its
+//! request into a [`Request`] and a [`Response`] back with a few lines of glue.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::error::OAuthError;
+
+/// The HTTP method, as far as endpoints care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// GET (or HEAD).
+    Get,
+    /// POST.
+    Post,
+    /// OPTIONS (CORS preflight).
+    Options,
+    /// Anything else.
+    Other,
+}
+
+impl Method {
+    /// From a method name.
+    pub fn from_name(name: &str) -> Self {
+        match name {
+            "GET" | "HEAD" => Self::Get,
+            "POST" => Self::Post,
+            "OPTIONS" => Self::Options,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// Request parameters (query or form body), in order, duplicates kept so that they can be
+/// refused (RFC 6749 §3.1: parameters must not be included more than once).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Params {
+    pairs: Vec<(String, String)>,
+}
+
+impl Params {
+    /// Parses `application/x-www-form-urlencoded` text.
+    pub fn parse(input: &[u8]) -> Self {
+        Self {
+            pairs: form_urlencoded::parse(input).into_owned().collect(),
+        }
+    }
+
+    /// From explicit pairs.
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+        Self {
+            pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+        }
+    }
+
+    /// Parses a JSON object whose values are strings (or numbers / booleans).
+    pub fn from_json(input: &[u8]) -> Result<Self, OAuthError> {
+        let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(input)
+            .map_err(|_| OAuthError::invalid_request("the JSON body must be an object of string values"))?;
+        let mut pairs = Vec::with_capacity(value.len());
+        for (k, v) in value {
+            let v = match v {
+                serde_json::Value::String(s) => s,
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Bool(b) => b.to_string(),
+                _ => return Err(OAuthError::invalid_request(format!("parameter {k} must be a string"))),
+            };
+            pairs.push((k, v));
+        }
+        Ok(Self { pairs })
+    }
+
+    /// Appends the pairs of `other` (query parameters after body parameters, say).
+    pub fn extend(&mut self, other: Params) {
+        self.pairs.extend(other.pairs);
+    }
+
+    /// The single value of `name`; an empty value counts as absent (RFC 6749 §3.1), a repeated
+    /// parameter is `invalid_request`.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, OAuthError> {
+        let mut found = None;
+        for (k, v) in &self.pairs {
+            if k == name {
+                if found.is_some() {
+                    return Err(OAuthError::invalid_request(format!(
+                        "parameter {name} is included more than once"
+                    )));
+                }
+                found = Some(v.as_str());
+            }
+        }
+        Ok(found.filter(|v| !v.is_empty()))
+    }
+
+    /// Like [`get`](Self::get) but the parameter is required.
+    pub fn require(&self, name: &str) -> Result<&str, OAuthError> {
+        self.get(name)?
+            .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
+    }
+
+    /// The first repeated parameter name, if any.
+    pub fn first_duplicate(&self) -> Option<&str> {
+        for (i, (k, _)) in self.pairs.iter().enumerate() {
+            if self.pairs[..i].iter().any(|(other, _)| other == k) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// All pairs.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+}
+
+/// A parsed HTTP request, as endpoints see it.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The method.
+    pub method: Method,
+    /// Query parameters, then form/JSON body parameters.
+    pub params: Params,
+    /// The `Authorization` header.
+    pub authorization: Option<String>,
+    /// Cookies (name, value).
+    pub cookies: Vec<(String, String)>,
+    /// The `Origin` header (for CORS).
+    pub origin: Option<String>,
+}
+
+impl Request {
+    /// An empty request of the given method.
+    pub fn new(method: Method) -> Self {
+        Self {
+            method,
+            params: Params::default(),
+            authorization: None,
+            cookies: Vec::new(),
+            origin: None,
+        }
+    }
+
+    /// Builds a request from raw parts: the method name, the raw query string, header pairs
+    /// and the body. Form (`application/x-www-form-urlencoded`) and JSON bodies are read;
+    /// a body over `max_body` bytes is refused with 413.
+    pub fn from_http<'a>(
+        method: &str,
+        query: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: &[u8],
+        max_body: usize,
+    ) -> Result<Self, OAuthError> {
+        if body.len() > max_body {
+            let mut e = OAuthError::invalid_request("request body too large");
+            e.status = Some(413);
+            return Err(e);
+        }
+        let mut req = Self::new(Method::from_name(method));
+        let mut content_type = None;
+        for (name, value) in headers {
+            if name.eq_ignore_ascii_case("authorization") {
+                if req.authorization.is_some() {
+                    return Err(OAuthError::invalid_request("more than one Authorization header"));
+                }
+                req.authorization = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("cookie") {
+                req.cookies.extend(parse_cookies(value));
+            } else if name.eq_ignore_ascii_case("origin") {
+                req.origin = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.to_ascii_lowercase());
+            }
+        }
+        if let Some(q) = query {
+            req.params = Params::parse(q.as_bytes());
+        }
+        if req.method == Method::Post && !body.is_empty() {
+            let ct = content_type.as_deref().unwrap_or("");
+            let body_params = if ct.starts_with("application/x-www-form-urlencoded") {
+                Params::parse(body)
+            } else if ct.starts_with("application/json") {
+                Params::from_json(body)?
+            } else {
+                return Err(OAuthError::invalid_request(
+                    "the body must be application/x-www-form-urlencoded",
+                ));
+            };
+            req.params.extend(body_params);
+        }
+        Ok(req)
+    }
+
+    /// The value of cookie `name`.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Parses a `Cookie` header.
+pub fn parse_cookies(header: &str) -> impl Iterator<Item = (String, String)> + '_ {
+    header.split(';').filter_map(|part| {
+        let (k, v) = part.trim().split_once('=')?;
+        Some((k.trim().to_owned(), v.trim().trim_matches('"').to_owned()))
+    })
+}
+
+/// A response body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    /// No body.
+    Empty,
+    /// `application/json`.
+    Json(Arc<[u8]>),
+    /// `text/html; charset=utf-8`.
+    Html(String),
+}
+
+/// An HTTP response value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers (besides `Content-Type`, which follows from the body).
+    pub headers: Vec<(Cow<'static, str>, String)>,
+    /// Body.
+    pub body: Body,
+}
+
+impl Response {
+    /// A JSON response.
+    pub fn json(status: u16, body: impl Into<Arc<[u8]>>) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Json(body.into()),
+        }
+    }
+
+    /// A JSON response with `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).
+    pub fn json_no_store(status: u16, body: impl Into<Arc<[u8]>>) -> Self {
+        Self::json(status, body).no_store()
+    }
+
+    /// Adds the no-store headers.
+    pub fn no_store(self) -> Self {
+        self.header("Cache-Control", "no-store").header("Pragma", "no-cache")
+    }
+
+    /// A 303 redirect.
+    pub fn redirect(location: String) -> Self {
+        Self {
+            status: 303,
+            headers: vec![(Cow::Borrowed("Location"), location)],
+            body: Body::Empty,
+        }
+    }
+
+    /// An HTML page.
+    pub fn html(status: u16, html: String) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Body::Html(html),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<String>) -> Self {
+        self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The first value of header `name` (case-insensitive).
+    pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The JSON error response for `err` (no-store).
+    pub fn from_error(err: &OAuthError) -> Self {
+        let mut r = Self::json_no_store(err.status(), err.to_json());
+        if err.code == crate::error::ErrorCode::InvalidClient {
+            r = r.header("WWW-Authenticate", "Basic realm=\"idpkit\", charset=\"UTF-8\"");
+        }
+        r
+    }
+
+    /// The body as bytes (JSON or HTML).
+    pub fn body_bytes(&self) -> &[u8] {
+        match &self.body {
+            Body::Empty => &[],
+            Body::Json(b) => b,
+            Body::Html(s) => s.as_bytes(),
+        }
+    }
+
+    /// The body parsed as JSON (`Null` when it is not JSON): for tests and tools.
+    pub fn json_value(&self) -> serde_json::Value {
+        match &self.body {
+            Body::Json(b) => serde_json::from_slice(b).unwrap_or(serde_json::Value::Null),
+            _ => serde_json::Value::Null,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_parameters_are_invalid_request() {
+        let p = Params::parse(b"a=1&b=2&a=3");
+        assert_eq!(p.get("b").expect("single"), Some("2"));
+        let e = p.get("a").unwrap_err();
+        assert_eq!(e.code.as_str(), "invalid_request");
+        assert_eq!(p.first_duplicate(), Some("a"));
+    }
+
+    #[test]
+    fn empty_values_count_as_absent() {
+        let p = Params::parse(b"scope=&state=x");
+        assert_eq!(p.get("scope").expect("ok"), None);
+    }
+
+    #[test]
+    fn oversized_and_unknown_bodies_are_refused() {
+        let e = Request::from_http("POST", None, [("content-type", "application/x-www-form-urlencoded")], &[b'a'; 100], 10)
+            .unwrap_err();
+        assert_eq!(e.status(), 413);
+        let e = Request::from_http("POST", None, [("content-type", "text/plain")], b"a=b", 100).unwrap_err();
+        assert_eq!(e.code.as_str(), "invalid_request");
+        let r = Request::from_http(
+            "POST",
+            Some("x=1"),
+            [("Content-Type", "application/json"), ("Cookie", "a=b; c=d")],
+            br#"{"grant_type":"client_credentials"}"#,
+            100,
+        )
+        .expect("parses");
+        assert_eq!(r.params.get("grant_type").expect("one"), Some("client_credentials"));
+        assert_eq!(r.params.get("x").expect("one"), Some("1"));
+        assert_eq!(r.cookie("c"), Some("d"));
+    }
+}

@@ -1,0 +1,63 @@
+//! # idpkit-core
+//!
+//! The protocol engine of idpkit: an OAuth 2.0 authorization server and OpenID Provider as
+//! plain values and traits. It opens no socket, file or database, starts no runtime and
+//! reads no clock of its own: endpoints take a [`Request`] value and return a [`Response`]
+//! value; storage, keys, users and time come through the traits [`GrantStore`],
+//! [`KeyProvider`], [`ClientStore`], [`UserStore`] and [`Clock`].
+//!
+//! Most applications use the `idpkit` facade crate, which adds backends and an axum router.
+//!
+//! ```
+//! use idpkit_core::{Client, GrantType, LocalKeys, MemoryGrantStore, Provider, StaticClients};
+//! # use idpkit_core::users::{Claims, UserStore};
+//! # struct Users;
+//! # #[async_trait::async_trait]
+//! # impl UserStore for Users {
+//! #     async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, idpkit_core::StoreError> { Ok(None) }
+//! # }
+//! let client = Client::confidential("api-caller", "a-long-random-secret")
+//!     .grant_types([GrantType::ClientCredentials])
+//!     .scopes(["api:read"])
+//!     .build()?;
+//! let provider = Provider::builder("http://127.0.0.1:8080")
+//!     .grant_store(MemoryGrantStore::new())
+//!     .keys(LocalKeys::ephemeral_for_development()?)
+//!     .clients(StaticClients::new([client])?)
+//!     .users(Users)
+//!     .dangerous_allow_development_backends()
+//!     .build()?;
+//! assert_eq!(provider.issuer(), "http://127.0.0.1:8080");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod client;
+pub mod clock;
+pub mod crypto;
+pub mod endpoint;
+pub mod error;
+pub mod federation;
+pub mod http;
+mod http_types;
+pub mod keys;
+pub mod pkce;
+mod provider;
+pub mod store;
+pub mod token;
+pub mod users;
+
+#[cfg(feature = "testkit")]
+pub mod testkit;
+
+pub use client::{AccessTokenFormat, Client, ClientBuilder, ClientStore, GrantType, SecretHash, StaticClients};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use endpoint::authorize::{Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction};
+pub use error::{ConfigError, ErrorCode, OAuthError};
+pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
+pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
+pub use provider::{Config, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder, SESSION_COOKIE};
+pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
+pub use time;
+pub use users::{Claims, UserStore};

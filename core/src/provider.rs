@@ -1,0 +1,414 @@
+//! The [`Provider`] and its builder, which refuses unsafe configurations.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use crate::client::{ClientStore, is_loopback_host};
+use crate::clock::{Clock, SystemClock};
+use crate::error::ConfigError;
+use crate::keys::{Algorithm, KeyProvider};
+use crate::store::GrantStore;
+use crate::users::UserStore;
+
+/// Endpoint paths (relative to the issuer) advertised in discovery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// Authorization endpoint.
+    pub authorization: String,
+    /// Token endpoint.
+    pub token: String,
+    /// UserInfo endpoint.
+    pub userinfo: String,
+    /// JWKS.
+    pub jwks: String,
+    /// Revocation endpoint (RFC 7009).
+    pub revocation: String,
+    /// Introspection endpoint (RFC 7662).
+    pub introspection: String,
+    /// The host's interaction (login/consent) page; `{id}` is replaced by the interaction id.
+    pub interaction: String,
+}
+
+impl Default for Paths {
+    fn default() -> Self {
+        Self {
+            authorization: "/authorize".into(),
+            token: "/token".into(),
+            userinfo: "/userinfo".into(),
+            jwks: "/jwks".into(),
+            revocation: "/revoke".into(),
+            introspection: "/introspect".into(),
+            interaction: "/interaction/{id}".into(),
+        }
+    }
+}
+
+/// Provider settings. Set through [`ProviderBuilder`]; read with [`Provider::config`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// The issuer identifier (no trailing slash).
+    pub issuer: String,
+    /// Authorization code lifetime (default 60 s, at most 10 min).
+    pub code_ttl: Duration,
+    /// Access token lifetime (default 1 h).
+    pub access_token_ttl: Duration,
+    /// ID token lifetime (default 1 h).
+    pub id_token_ttl: Duration,
+    /// Refresh token lifetime (default 14 days).
+    pub refresh_token_ttl: Duration,
+    /// How long a login/consent interaction may take (default 10 min).
+    pub interaction_ttl: Duration,
+    /// SSO session lifetime (default 14 days).
+    pub session_ttl: Duration,
+    /// How long a consent is remembered (default 365 days).
+    pub consent_ttl: Duration,
+    /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`].
+    pub refresh_reuse_grace: Option<Duration>,
+    /// Default signing algorithm (RS256).
+    pub signing_alg: Algorithm,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// Endpoint paths.
+    pub paths: Paths,
+    /// Cookies get `Secure` (true unless the issuer is http on loopback).
+    pub secure_cookies: bool,
+}
+
+/// Name of the SSO session cookie.
+pub const SESSION_COOKIE: &str = "idpkit_session";
+/// Name of the cookie binding an interaction to the browser that started it.
+pub const INTERACTION_COOKIE: &str = "idpkit_interaction";
+
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) grants: Arc<dyn GrantStore>,
+    pub(crate) keys: Arc<dyn KeyProvider>,
+    pub(crate) clients: Arc<dyn ClientStore>,
+    pub(crate) users: Arc<dyn UserStore>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) discovery: Arc<[u8]>,
+    pub(crate) algorithms: Vec<Algorithm>,
+}
+
+/// An OpenID Provider: cheap to clone, shareable across tasks.
+#[derive(Clone)]
+pub struct Provider {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Provider {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provider")
+            .field("issuer", &self.inner.config.issuer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Provider {
+    /// Starts building a provider for `issuer` (e.g. `https://login.example.com`).
+    pub fn builder(issuer: impl Into<String>) -> ProviderBuilder {
+        ProviderBuilder::new(issuer.into())
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The issuer identifier.
+    pub fn issuer(&self) -> &str {
+        &self.inner.config.issuer
+    }
+
+    /// The grant store (hosts run [`GrantStore::purge_expired`] through it periodically).
+    pub fn grant_store(&self) -> &Arc<dyn GrantStore> {
+        &self.inner.grants
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.inner.clock
+    }
+
+    /// Whether a browser at `origin` may call the token, userinfo and revocation endpoints
+    /// (CORS). Discovery and the JWKS are public to every origin; the authorization endpoint
+    /// to none.
+    pub async fn cors_allowed(&self, origin: &str) -> bool {
+        match self.inner.clients.origin_allowed(origin).await {
+            Ok(yes) => yes,
+            Err(e) => {
+                tracing::warn!(error = %e, "idpkit: CORS origin lookup failed");
+                false
+            }
+        }
+    }
+
+    pub(crate) fn now(&self) -> time::OffsetDateTime {
+        self.inner.clock.now()
+    }
+
+    /// An absolute URL of an endpoint path.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.inner.config.issuer, path)
+    }
+
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
+        let secure = if self.inner.config.secure_cookies { "; Secure" } else { "" };
+        format!(
+            "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
+            max_age.whole_seconds().max(0)
+        )
+    }
+}
+
+/// Builds a [`Provider`]; [`build`](Self::build) validates everything and names what it refuses.
+pub struct ProviderBuilder {
+    config: Config,
+    grants: Option<Arc<dyn GrantStore>>,
+    keys: Option<Arc<dyn KeyProvider>>,
+    clients: Option<Arc<dyn ClientStore>>,
+    users: Option<Arc<dyn UserStore>>,
+    clock: Arc<dyn Clock>,
+    development: bool,
+}
+
+impl std::fmt::Debug for ProviderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderBuilder")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ProviderBuilder {
+    fn new(issuer: String) -> Self {
+        Self {
+            config: Config {
+                issuer,
+                code_ttl: Duration::seconds(60),
+                access_token_ttl: Duration::hours(1),
+                id_token_ttl: Duration::hours(1),
+                refresh_token_ttl: Duration::days(14),
+                interaction_ttl: Duration::minutes(10),
+                session_ttl: Duration::days(14),
+                consent_ttl: Duration::days(365),
+                refresh_reuse_grace: None,
+                signing_alg: Algorithm::RS256,
+                max_body_bytes: 64 * 1024,
+                paths: Paths::default(),
+                secure_cookies: true,
+            },
+            grants: None,
+            keys: None,
+            clients: None,
+            users: None,
+            clock: Arc::new(SystemClock),
+            development: false,
+        }
+    }
+
+    /// The grant store (required).
+    pub fn grant_store(mut self, store: impl GrantStore) -> Self {
+        self.grants = Some(Arc::new(store));
+        self
+    }
+
+    /// The grant store, shared.
+    pub fn grant_store_arc(mut self, store: Arc<dyn GrantStore>) -> Self {
+        self.grants = Some(store);
+        self
+    }
+
+    /// The key provider (required).
+    pub fn keys(mut self, keys: impl KeyProvider) -> Self {
+        self.keys = Some(Arc::new(keys));
+        self
+    }
+
+    /// The key provider, shared.
+    pub fn keys_arc(mut self, keys: Arc<dyn KeyProvider>) -> Self {
+        self.keys = Some(keys);
+        self
+    }
+
+    /// The client store (required).
+    pub fn clients(mut self, clients: impl ClientStore) -> Self {
+        self.clients = Some(Arc::new(clients));
+        self
+    }
+
+    /// The user store (required).
+    pub fn users(mut self, users: impl UserStore) -> Self {
+        self.users = Some(Arc::new(users));
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Allows development backends (in-memory grants, ephemeral keys) and an http issuer on
+    /// loopback hosts. Each is still logged as a warning.
+    pub fn dangerous_allow_development_backends(mut self) -> Self {
+        self.development = true;
+        self
+    }
+
+    /// Authorization code lifetime (at most 10 minutes).
+    pub fn code_ttl(mut self, ttl: Duration) -> Self {
+        self.config.code_ttl = ttl;
+        self
+    }
+
+    /// Access token lifetime.
+    pub fn access_token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.access_token_ttl = ttl;
+        self
+    }
+
+    /// ID token lifetime.
+    pub fn id_token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.id_token_ttl = ttl;
+        self
+    }
+
+    /// Refresh token lifetime.
+    pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// SSO session lifetime.
+    pub fn session_ttl(mut self, ttl: Duration) -> Self {
+        self.config.session_ttl = ttl;
+        self
+    }
+
+    /// Refresh-token reuse grace window (off by default, at most 60 s).
+    ///
+    /// Semantics: when a client presents a refresh token that was rotated less than
+    /// `window` ago, and this is the first such replay, the request is treated as a retry of
+    /// a lost response: the successor issued by the rotation is revoked and a new one is
+    /// issued in the same family. A second replay, or any replay after the window, is reuse:
+    /// the whole family is revoked. The one-retry rule is enforced by an atomic `consume`, so
+    /// it holds across instances sharing the store.
+    pub fn refresh_reuse_grace(mut self, window: Duration) -> Self {
+        self.config.refresh_reuse_grace = Some(window);
+        self
+    }
+
+    /// Default signing algorithm for ID tokens and JWT access tokens.
+    pub fn signing_alg(mut self, alg: Algorithm) -> Self {
+        self.config.signing_alg = alg;
+        self
+    }
+
+    /// Largest accepted request body (default 64 KiB).
+    pub fn max_body_bytes(mut self, bytes: usize) -> Self {
+        self.config.max_body_bytes = bytes;
+        self
+    }
+
+    /// Endpoint paths.
+    pub fn paths(mut self, paths: Paths) -> Self {
+        self.config.paths = paths;
+        self
+    }
+
+    /// Validates the configuration and builds the provider.
+    pub fn build(self) -> Result<Provider, ConfigError> {
+        let mut config = self.config;
+        let issuer_err = |reason| ConfigError::Issuer {
+            issuer: config.issuer.clone(),
+            reason,
+        };
+        let url = url::Url::parse(&config.issuer).map_err(|_| issuer_err("not an absolute URL"))?;
+        if url.query().is_some() || url.fragment().is_some() || config.issuer.contains('?') || config.issuer.contains('#') {
+            return Err(issuer_err("an issuer has no query or fragment (RFC 8414 §2)"));
+        }
+        if config.issuer.ends_with('/') {
+            return Err(issuer_err("drop the trailing slash"));
+        }
+        let loopback = is_loopback_host(url.host_str().unwrap_or_default());
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => config.secure_cookies = false,
+            "http" => return Err(issuer_err("http is only allowed on loopback hosts; use https")),
+            _ => return Err(issuer_err("the scheme must be https")),
+        }
+        let grants = self.grants.ok_or(ConfigError::Missing("grant_store"))?;
+        let keys = self.keys.ok_or(ConfigError::Missing("keys"))?;
+        let clients = self.clients.ok_or(ConfigError::Missing("clients"))?;
+        let users = self.users.ok_or(ConfigError::Missing("users"))?;
+        if grants.is_development() && !self.development {
+            return Err(ConfigError::DevelopmentBackend {
+                what: "the in-memory grant store",
+            });
+        }
+        if keys.is_development() && !self.development {
+            return Err(ConfigError::DevelopmentBackend {
+                what: "the ephemeral development key provider",
+            });
+        }
+        if config.code_ttl <= Duration::ZERO || config.code_ttl > Duration::minutes(10) {
+            return Err(ConfigError::Setting {
+                knob: "code_ttl",
+                reason: "must be between 1 second and 10 minutes (RFC 6749 §4.1.2)".into(),
+            });
+        }
+        for (knob, ttl) in [
+            ("access_token_ttl", config.access_token_ttl),
+            ("id_token_ttl", config.id_token_ttl),
+            ("refresh_token_ttl", config.refresh_token_ttl),
+            ("session_ttl", config.session_ttl),
+        ] {
+            if ttl <= Duration::ZERO {
+                return Err(ConfigError::Setting {
+                    knob,
+                    reason: "must be positive".into(),
+                });
+            }
+        }
+        if let Some(g) = config.refresh_reuse_grace
+            && (g <= Duration::ZERO || g > Duration::seconds(60))
+        {
+            return Err(ConfigError::Setting {
+                knob: "refresh_reuse_grace",
+                reason: "must be between 1 and 60 seconds".into(),
+            });
+        }
+        let algorithms = keys.algorithms();
+        if !algorithms.contains(&config.signing_alg) {
+            return Err(ConfigError::Setting {
+                knob: "signing_alg",
+                reason: format!(
+                    "the key provider has no active {} key (it signs with {:?})",
+                    config.signing_alg, algorithms
+                ),
+            });
+        }
+        if !algorithms.contains(&Algorithm::RS256) {
+            tracing::warn!("idpkit: no RS256 key; OpenID Connect requires RS256 for ID tokens");
+        }
+        if self.development {
+            tracing::warn!("idpkit: development backends are allowed for this provider");
+        }
+        let discovery = crate::endpoint::discovery::document(&config, &algorithms);
+        Ok(Provider {
+            inner: Arc::new(Inner {
+                config,
+                grants,
+                keys,
+                clients,
+                users,
+                clock: self.clock,
+                discovery,
+                algorithms,
+            }),
+        })
+    }
+}

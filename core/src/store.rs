@@ -1,0 +1,291 @@
+//! The grant store: codes, refresh tokens, opaque access tokens, sessions, interactions and
+//! consents, as keyed records with expiry.
+//!
+//! Ids are SHA-256 hashes (base64url) of the secret values handed to clients; the secrets
+//! themselves are never stored.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+/// What a record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// An authorization code.
+    AuthorizationCode,
+    /// A refresh token.
+    RefreshToken,
+    /// An access token (opaque ones, and the revocation handle of grant-bound JWT ones).
+    AccessToken,
+    /// A pending login/consent interaction.
+    Interaction,
+    /// A browser's SSO session.
+    Session,
+    /// A user's consent to a client's scopes.
+    Consent,
+    /// The one allowed retry of a rotated refresh token inside the reuse grace window.
+    RefreshGrace,
+}
+
+impl RecordKind {
+    /// Every kind, for backends that keep one table or tree per kind.
+    pub const ALL: [RecordKind; 7] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::AccessToken,
+        Self::Interaction,
+        Self::Session,
+        Self::Consent,
+        Self::RefreshGrace,
+    ];
+
+    /// A stable short name for storage.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "code",
+            Self::RefreshToken => "refresh_token",
+            Self::AccessToken => "access_token",
+            Self::Interaction => "interaction",
+            Self::Session => "session",
+            Self::Consent => "consent",
+            Self::RefreshGrace => "refresh_grace",
+        }
+    }
+}
+
+/// A stored record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The grant family this record belongs to, if any ([`GrantStore::revoke_grant`]).
+    pub grant_id: Option<String>,
+    /// Opaque payload (idpkit stores JSON).
+    pub payload: Vec<u8>,
+    /// When the record stops existing.
+    pub expires_at: OffsetDateTime,
+}
+
+/// A record as read back, with its consumption time if it was consumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The record.
+    pub record: Record,
+    /// When [`GrantStore::consume`] first took it.
+    pub consumed_at: Option<OffsetDateTime>,
+}
+
+/// The outcome of [`GrantStore::consume`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Consume {
+    /// This call consumed the record: the caller is the one winner.
+    Consumed(Record),
+    /// The record had been consumed before, at `consumed_at`.
+    AlreadyConsumed {
+        /// The record.
+        record: Record,
+        /// When it was first consumed.
+        consumed_at: OffsetDateTime,
+    },
+    /// No such record, or it expired.
+    NotFound,
+}
+
+/// A storage failure. Endpoints answer it with `server_error`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The backend could not be reached or failed.
+    #[error("storage backend failure: {0}")]
+    Backend(String),
+    /// A stored record could not be read back.
+    #[error("corrupt record {kind}/{id}: {reason}")]
+    Corrupt {
+        /// The record's kind.
+        kind: &'static str,
+        /// The record's id.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// Storage for grants.
+///
+/// # Contract
+/// - `put` inserts or replaces the record `(kind, id)`; a replaced record is no longer consumed.
+/// - Expired records (`expires_at <= now`) are invisible to `get` and `consume` at once,
+///   whether or not `purge_expired` has run.
+/// - `consume` is **atomic across every instance sharing the store**: of any number of
+///   concurrent calls for one record exactly one gets [`Consume::Consumed`]; every later
+///   call gets [`Consume::AlreadyConsumed`] until the record expires. Consumed records stay
+///   readable (with `consumed_at`) so that reuse can be detected.
+/// - `revoke_grant` deletes every record whose `grant_id` matches, and nothing else.
+/// - `delete` of a missing record is not an error.
+///
+/// Every implementation must pass `idpkit_core::testkit::grant_store::run_all`
+/// (feature `testkit`), which checks all of the above, including a race of 64 concurrent
+/// `consume` calls.
+#[async_trait]
+pub trait GrantStore: Send + Sync + 'static {
+    /// Inserts or replaces a record.
+    async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError>;
+    /// Reads a live record.
+    async fn get(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Option<Stored>, StoreError>;
+    /// Consumes a record atomically, exactly once.
+    async fn consume(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Consume, StoreError>;
+    /// Deletes a record.
+    async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError>;
+    /// Deletes every record of a grant family; returns how many were deleted.
+    async fn revoke_grant(&self, grant_id: &str) -> Result<u64, StoreError>;
+    /// Deletes expired records; returns how many were deleted.
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError>;
+    /// `true` for stores that keep nothing across restarts and share nothing between
+    /// instances; the provider builder refuses them unless development mode was asked for.
+    fn is_development(&self) -> bool {
+        false
+    }
+}
+
+type Key = (RecordKind, String);
+
+#[derive(Default)]
+struct MemoryInner {
+    records: HashMap<Key, Stored>,
+    grants: HashMap<String, HashSet<Key>>,
+}
+
+impl MemoryInner {
+    fn remove(&mut self, key: &Key) -> Option<Stored> {
+        let old = self.records.remove(key)?;
+        if let Some(g) = &old.record.grant_id
+            && let Some(set) = self.grants.get_mut(g)
+        {
+            set.remove(key);
+            if set.is_empty() {
+                self.grants.remove(g);
+            }
+        }
+        Some(old)
+    }
+}
+
+/// An in-memory grant store: for development and tests only (nothing survives a restart,
+/// nothing is shared between instances). Construction logs a warning.
+#[derive(Default)]
+pub struct MemoryGrantStore {
+    inner: Mutex<MemoryInner>,
+}
+
+impl std::fmt::Debug for MemoryGrantStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryGrantStore").finish_non_exhaustive()
+    }
+}
+
+impl MemoryGrantStore {
+    /// An empty store. Logs a warning that it is for development.
+    pub fn new() -> Self {
+        tracing::warn!(
+            "idpkit: using the IN-MEMORY grant store; codes, refresh tokens and sessions are lost \
+             on restart and not shared between instances. Use a persistent store in production."
+        );
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, MemoryInner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Number of records held (expired ones included until purged).
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether the store holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryGrantStore {
+    async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let key = (kind, id.to_owned());
+        inner.remove(&key);
+        if let Some(g) = &record.grant_id {
+            inner.grants.entry(g.clone()).or_default().insert(key.clone());
+        }
+        inner.records.insert(
+            key,
+            Stored {
+                record,
+                consumed_at: None,
+            },
+        );
+        Ok(())
+    }
+
+    async fn get(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Option<Stored>, StoreError> {
+        let inner = self.lock();
+        Ok(inner
+            .records
+            .get(&(kind, id.to_owned()))
+            .filter(|s| s.record.expires_at > now)
+            .cloned())
+    }
+
+    async fn consume(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Consume, StoreError> {
+        let mut inner = self.lock();
+        match inner.records.get_mut(&(kind, id.to_owned())) {
+            Some(s) if s.record.expires_at > now => match s.consumed_at {
+                Some(at) => Ok(Consume::AlreadyConsumed {
+                    record: s.record.clone(),
+                    consumed_at: at,
+                }),
+                None => {
+                    s.consumed_at = Some(now);
+                    Ok(Consume::Consumed(s.record.clone()))
+                }
+            },
+            _ => Ok(Consume::NotFound),
+        }
+    }
+
+    async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
+        self.lock().remove(&(kind, id.to_owned()));
+        Ok(())
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let keys = inner.grants.remove(grant_id).unwrap_or_default();
+        let mut n = 0;
+        for key in keys {
+            if inner.records.remove(&key).is_some() {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let expired: Vec<Key> = inner
+            .records
+            .iter()
+            .filter(|(_, s)| s.record.expires_at <= now)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in &expired {
+            inner.remove(key);
+        }
+        Ok(expired.len() as u64)
+    }
+
+    fn is_development(&self) -> bool {
+        true
+    }
+}

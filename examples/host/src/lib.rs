@@ -1,0 +1,377 @@
+//! An identity provider host embedding idpkit with axum: the demo fixtures, a real HTML login
+//! page and consent page, and the provider's endpoints.
+//!
+//! Usage: `cargo run -p idpkit-example -- [--bind 127.0.0.1:8080] [--issuer URL] [--data-dir DIR]`
+//!
+//! Tests drive [`app`] in-process or on an ephemeral port.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Argon2, Params};
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use idpkit::axum::{into_request, into_response};
+use idpkit::time::Duration;
+use idpkit::{
+    Authorization, Claims, Client, Clock, GrantType, InteractionOutcome, LocalKeys, MemoryGrantStore, Needs, Params as FormParams,
+    Provider, StaticClients, StoreError, SystemClock, UserStore,
+};
+
+/// Command-line options of the example host.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "idpkit-example", about = "Example OpenID Provider embedding idpkit")]
+pub struct Options {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Public issuer URL (default: http://<bind>).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// Where persistent state goes (keys, database) once the storage and key backends land.
+    #[arg(long, default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Authorization code lifetime in seconds.
+    #[arg(long, default_value_t = 60)]
+    pub code_ttl: i64,
+    /// Access token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub access_token_ttl: i64,
+    /// Refresh token lifetime in seconds.
+    #[arg(long, default_value_t = 14 * 24 * 3600)]
+    pub refresh_token_ttl: i64,
+}
+
+impl Options {
+    /// Defaults for a given bind address (what tests use).
+    pub fn for_bind(bind: SocketAddr) -> Self {
+        Self {
+            bind,
+            issuer: None,
+            data_dir: PathBuf::from("./data"),
+            code_ttl: 60,
+            access_token_ttl: 3600,
+            refresh_token_ttl: 14 * 24 * 3600,
+        }
+    }
+
+    /// The issuer: `--issuer`, or `http://<bind>`.
+    pub fn issuer(&self) -> String {
+        self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.bind))
+    }
+}
+
+/// The demo redirect URI of both demo clients.
+pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
+/// The demo scopes.
+pub const DEMO_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "api:read"];
+
+/// The demo clients of DESIGN §6.
+pub fn demo_clients() -> Result<StaticClients, idpkit::ConfigError> {
+    let confidential = Client::confidential("demo-client", "demo-secret")
+        .redirect_uri(DEMO_REDIRECT_URI)
+        .grant_types([
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+            GrantType::ClientCredentials,
+        ])
+        .scopes(DEMO_SCOPES)
+        .audience(["demo-api"])
+        .first_party(true)
+        .build()?;
+    let public = Client::public("demo-public")
+        .redirect_uri(DEMO_REDIRECT_URI)
+        .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+        .scopes(DEMO_SCOPES)
+        .audience(["demo-api"])
+        .first_party(false)
+        .build()?;
+    StaticClients::new([confidential, public])
+}
+
+/// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash.
+pub struct DemoUsers {
+    alice_hash: String,
+}
+
+impl std::fmt::Debug for DemoUsers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DemoUsers")
+    }
+}
+
+fn argon2() -> Argon2<'static> {
+    // OWASP's minimum Argon2id setting (19 MiB, 2 passes).
+    Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        Params::new(19 * 1024, 2, 1, None).unwrap_or_default(),
+    )
+}
+
+impl DemoUsers {
+    /// Hashes the demo password.
+    pub fn new() -> Result<Self, argon2::password_hash::Error> {
+        let mut salt = [0u8; 16];
+        idpkit::crypto::fill_random(&mut salt);
+        let salt = SaltString::encode_b64(&salt)?;
+        let alice_hash = argon2().hash_password(b"wonderland", &salt)?.to_string();
+        Ok(Self { alice_hash })
+    }
+}
+
+#[async_trait]
+impl UserStore for DemoUsers {
+    async fn claims(&self, subject: &str, _scopes: &[String]) -> Result<Option<Claims>, StoreError> {
+        if subject != "alice" {
+            return Ok(None);
+        }
+        let mut c = Claims::new();
+        c.insert("name".into(), "Alice Liddell".into());
+        c.insert("given_name".into(), "Alice".into());
+        c.insert("family_name".into(), "Liddell".into());
+        c.insert("preferred_username".into(), "alice".into());
+        c.insert("email".into(), "alice@example.com".into());
+        c.insert("email_verified".into(), true.into());
+        Ok(Some(c))
+    }
+
+    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<String>, StoreError> {
+        let hash = PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::Backend(e.to_string()))?;
+        // Verify even for unknown users so that timing does not tell which usernames exist.
+        let ok = argon2().verify_password(password.as_bytes(), &hash).is_ok();
+        Ok((ok && username == "alice").then(|| "alice".to_owned()))
+    }
+}
+
+/// Builds the demo provider from options, with the given clock.
+///
+/// Until the storage and key backends land it runs on the in-memory grant store and
+/// ephemeral development keys, and says so.
+pub fn build_provider(opts: &Options, clock: Arc<dyn Clock>, users: Arc<DemoUsers>) -> Result<Provider, Box<dyn std::error::Error>> {
+    struct SharedUsers(Arc<DemoUsers>);
+    #[async_trait]
+    impl UserStore for SharedUsers {
+        async fn claims(&self, subject: &str, scopes: &[String]) -> Result<Option<Claims>, StoreError> {
+            self.0.claims(subject, scopes).await
+        }
+        async fn authenticate(&self, username: &str, password: &str) -> Result<Option<String>, StoreError> {
+            self.0.authenticate(username, password).await
+        }
+    }
+    let provider = Provider::builder(opts.issuer())
+        .grant_store(MemoryGrantStore::new())
+        .keys(LocalKeys::ephemeral_for_development()?)
+        .clients(demo_clients()?)
+        .users(SharedUsers(users))
+        .clock(clock)
+        .code_ttl(Duration::seconds(opts.code_ttl))
+        .access_token_ttl(Duration::seconds(opts.access_token_ttl))
+        .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
+        .dangerous_allow_development_backends()
+        .build()?;
+    Ok(provider)
+}
+
+/// Everything the host's pages need.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    /// The provider.
+    pub provider: Provider,
+    /// The users.
+    pub users: Arc<DemoUsers>,
+}
+
+/// The whole host: idpkit's endpoints, the login and consent pages, and a home page.
+pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
+    let state = AppState {
+        provider: provider.clone(),
+        users,
+    };
+    let pages = Router::new()
+        .route("/", get(home))
+        .route("/interaction/{id}", get(interaction_page).post(interaction_submit))
+        .with_state(state);
+    idpkit::axum::router(provider).merge(pages)
+}
+
+/// Builds everything from options with the system clock.
+pub fn app_from_options(opts: &Options) -> Result<(Router, Provider), Box<dyn std::error::Error>> {
+    let users = Arc::new(DemoUsers::new().map_err(|e| e.to_string())?);
+    let provider = build_provider(opts, Arc::new(SystemClock), users.clone())?;
+    Ok((app(provider.clone(), users), provider))
+}
+
+async fn home(State(state): State<AppState>) -> Html<String> {
+    Html(page(
+        "idpkit example",
+        &format!(
+            "<h1>idpkit example identity provider</h1><p>Issuer: <code>{issuer}</code></p>\
+             <p>Discovery: <a href=\"/.well-known/openid-configuration\">/.well-known/openid-configuration</a></p>\
+             <p>Demo user <code>alice</code> / <code>wonderland</code>; clients <code>demo-client</code> \
+             (secret <code>demo-secret</code>) and <code>demo-public</code>.</p>",
+            issuer = escape(state.provider.issuer())
+        ),
+    ))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&#39;")
+}
+
+fn page(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><style>\
+         body{{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#222}}\
+         label{{display:block;margin:.8rem 0 .2rem}}input{{width:100%;padding:.5rem;box-sizing:border-box}}\
+         button{{margin-top:1rem;padding:.5rem 1.2rem}}.error{{color:#b00020}}ul{{padding-left:1.2rem}}\
+         </style></head><body>{body}</body></html>",
+        title = escape(title)
+    )
+}
+
+/// Security headers of the login and consent pages: no framing, nothing third-party.
+fn protect(html: String, status: axum::http::StatusCode) -> Response {
+    (
+        status,
+        [
+            ("X-Frame-Options", "DENY"),
+            (
+                "Content-Security-Policy",
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
+            ),
+            ("Cache-Control", "no-store"),
+            ("Referrer-Policy", "no-referrer"),
+        ],
+        Html(html),
+    )
+        .into_response()
+}
+
+fn login_form(id: &str, client_id: &str, hint: Option<&str>, error: Option<&str>) -> String {
+    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    page(
+        "Sign in",
+        &format!(
+            "<h1>Sign in</h1><p>to continue to <strong>{client}</strong></p>{error}\
+             <form method=\"post\" action=\"/interaction/{id}\">\
+             <label for=\"username\">Username</label>\
+             <input id=\"username\" name=\"username\" autocomplete=\"username\" value=\"{hint}\" required autofocus>\
+             <label for=\"password\">Password</label>\
+             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
+             <button type=\"submit\" name=\"action\" value=\"login\">Sign in</button>\
+             </form>",
+            client = escape(client_id),
+            id = escape(id),
+            hint = escape(hint.unwrap_or_default()),
+        ),
+    )
+}
+
+fn consent_form(id: &str, client_id: &str, scopes: &[String]) -> String {
+    let items: String = scopes.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
+    page(
+        "Allow access?",
+        &format!(
+            "<h1>Allow access?</h1><p><strong>{client}</strong> asks for:</p><ul>{items}</ul>\
+             <form method=\"post\" action=\"/interaction/{id}\">\
+             <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
+             <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
+             </form>",
+            client = escape(client_id),
+            id = escape(id),
+        ),
+    )
+}
+
+fn error_page(e: &idpkit::OAuthError) -> Response {
+    protect(
+        page("Sign-in problem", &format!("<h1>Sign-in problem</h1><p>{}</p>", escape(&e.description))),
+        axum::http::StatusCode::BAD_REQUEST,
+    )
+}
+
+async fn interaction_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let req = match into_request(&state.provider, &method, &uri, &headers, &[]) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
+    };
+    match state.provider.interaction(&id, &req).await {
+        Ok(d) => match d.needs {
+            Needs::Login => protect(
+                login_form(&id, &d.client_id, d.login_hint.as_deref(), None),
+                axum::http::StatusCode::OK,
+            ),
+            Needs::Consent => protect(consent_form(&id, &d.client_id, &d.scopes), axum::http::StatusCode::OK),
+        },
+        Err(e) => error_page(&e),
+    }
+}
+
+async fn interaction_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = match into_request(&state.provider, &method, &uri, &headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
+    };
+    let details = match state.provider.interaction(&id, &req).await {
+        Ok(d) => d,
+        Err(e) => return error_page(&e),
+    };
+    let form = FormParams::parse(&body);
+    let field = |name: &str| form.get(name).ok().flatten().unwrap_or_default().to_owned();
+    let outcome = match details.needs {
+        Needs::Login => {
+            let username = field("username");
+            match state.users.authenticate(&username, &field("password")).await {
+                Ok(Some(subject)) => InteractionOutcome::Login { subject },
+                Ok(None) => {
+                    tracing::info!("example: failed login attempt");
+                    return protect(
+                        login_form(&id, &details.client_id, Some(&username), Some("Wrong username or password.")),
+                        axum::http::StatusCode::UNAUTHORIZED,
+                    );
+                }
+                Err(e) => return error_page(&idpkit::OAuthError::server_error(&e)),
+            }
+        }
+        Needs::Consent => match field("decision").as_str() {
+            "allow" => InteractionOutcome::Consent {
+                scopes: details.scopes.clone(),
+            },
+            _ => InteractionOutcome::Deny,
+        },
+    };
+    match state.provider.finish_interaction(&id, &req, outcome).await {
+        Ok(Authorization::Respond(r)) => into_response(r),
+        Ok(Authorization::Interaction(pending)) => into_response(pending.response),
+        Err(e) => error_page(&e),
+    }
+}

@@ -1,0 +1,34 @@
+//! The example identity provider: idpkit embedded in an axum app with a real login page.
+//!
+//! Usage: `cargo run -p idpkit-example -- [--bind 127.0.0.1:8080] [--issuer URL] [--data-dir DIR]`
+#![forbid(unsafe_code)]
+
+use clap::Parser;
+use idpkit_example::{Options, app_from_options};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let opts = Options::parse();
+    let (app, provider) = app_from_options(&opts)?;
+    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    println!("idpkit example identity provider");
+    println!("  issuer:    {}", provider.issuer());
+    println!("  discovery: {}/.well-known/openid-configuration", provider.issuer());
+    println!("  demo user: alice / wonderland");
+    println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
+    println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
+    println!(
+        "  storage:   IN-MEMORY grants and EPHEMERAL keys (development mode: nothing survives a restart)"
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}

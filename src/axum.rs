@@ -1,0 +1,194 @@
+//! axum glue: [`router`] mounts every endpoint of a [`Provider`]; [`into_request`] and
+//! [`into_response`] convert between axum and idpkit values for host pages (login, consent)
+//! that call [`Provider::interaction`] and [`Provider::finish_interaction`].
+
+use axum::Router;
+use axum::body::{Body as AxumBody, Bytes};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
+use axum::response::IntoResponse;
+use axum::routing::{any, get};
+use tracing::Instrument;
+
+use crate::{Authorization, Body, OAuthError, Provider, Request, Response};
+
+/// Converts an axum request's parts into an idpkit [`Request`]. Bodies larger than the
+/// provider's `max_body_bytes` are refused (413), bad encodings are `invalid_request`.
+pub fn into_request(
+    provider: &Provider,
+    method: &HttpMethod,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Request, OAuthError> {
+    let pairs = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)));
+    Request::from_http(
+        method.as_str(),
+        uri.query(),
+        pairs,
+        body,
+        provider.config().max_body_bytes,
+    )
+}
+
+/// Converts an idpkit [`Response`] into an axum response.
+pub fn into_response(response: Response) -> axum::response::Response {
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let content_type = match &response.body {
+        Body::Empty => None,
+        Body::Json(_) => Some("application/json"),
+        Body::Html(_) => Some("text/html; charset=utf-8"),
+    };
+    let body = match response.body {
+        Body::Empty => AxumBody::empty(),
+        Body::Json(bytes) => AxumBody::from(Bytes::from_owner(bytes)),
+        Body::Html(html) => AxumBody::from(html),
+    };
+    let mut out = (status, body).into_response();
+    let headers = out.headers_mut();
+    if let Some(ct) = content_type {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    for (name, value) in response.headers {
+        if let (Ok(name), Ok(value)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) {
+            headers.append(name, value);
+        }
+    }
+    out
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Authorize,
+    Token,
+    Userinfo,
+    Revocation,
+    Introspection,
+}
+
+impl Endpoint {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Authorize => "authorize",
+            Self::Token => "token",
+            Self::Userinfo => "userinfo",
+            Self::Revocation => "revocation",
+            Self::Introspection => "introspection",
+        }
+    }
+}
+
+/// The client a request names (`client_id` parameter or the Basic user), for logs only.
+fn client_for_log(req: &Request) -> String {
+    if let Ok(Some(id)) = req.params.get("client_id") {
+        return id.to_owned();
+    }
+    req.authorization
+        .as_deref()
+        .and_then(|h| crate::core::endpoint::client_id_from_basic(h))
+        .unwrap_or_default()
+}
+
+async fn handle(
+    provider: Provider,
+    endpoint: Endpoint,
+    method: HttpMethod,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> axum::response::Response {
+    let span = tracing::info_span!(
+        "idpkit",
+        endpoint = endpoint.name(),
+        client_id = tracing::field::Empty,
+        status = tracing::field::Empty
+    );
+    async move {
+        let req = match into_request(&provider, &method, &uri, &headers, &body) {
+            Ok(r) => r,
+            Err(e) => return into_response(Response::from_error(&e)),
+        };
+        tracing::Span::current().record("client_id", client_for_log(&req).as_str());
+        let cors_origin = match (&req.origin, endpoint) {
+            (Some(o), Endpoint::Token | Endpoint::Userinfo | Endpoint::Revocation) if provider.cors_allowed(o).await => {
+                Some(o.clone())
+            }
+            _ => None,
+        };
+        let mut response = if req.method == crate::Method::Options {
+            Response {
+                status: if cors_origin.is_some() { 204 } else { 403 },
+                headers: Vec::new(),
+                body: Body::Empty,
+            }
+        } else {
+            match endpoint {
+                Endpoint::Authorize => match provider.authorize(&req).await {
+                    Authorization::Respond(r) => r,
+                    Authorization::Interaction(pending) => pending.response,
+                },
+                Endpoint::Token => provider.token(&req).await,
+                Endpoint::Userinfo => provider.userinfo(&req).await,
+                Endpoint::Revocation => provider.revoke(&req).await,
+                Endpoint::Introspection => provider.introspect(&req).await,
+            }
+        };
+        if let Some(origin) = cors_origin {
+            response = response
+                .header("Access-Control-Allow-Origin", origin)
+                .header("Vary", "Origin")
+                .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+                .header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                .header("Access-Control-Max-Age", "600");
+        }
+        tracing::Span::current().record("status", response.status);
+        tracing::info!("idpkit: request handled");
+        into_response(response)
+    }
+    .instrument(span)
+    .await
+}
+
+fn public_doc(response: Response) -> axum::response::Response {
+    into_response(response.header("Access-Control-Allow-Origin", "*"))
+}
+
+/// A router with every endpoint of `provider` at its configured path, plus
+/// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+/// The host adds its own interaction page at `Paths::interaction`.
+pub fn router(provider: Provider) -> Router {
+    let paths = provider.config().paths.clone();
+    let limit = provider.config().max_body_bytes;
+    let ep = |endpoint: Endpoint| {
+        any(
+            move |State(p): State<Provider>, method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes| {
+                handle(p, endpoint, method, uri, headers, body)
+            },
+        )
+    };
+    Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(|State(p): State<Provider>| async move { public_doc(p.discovery()) }),
+        )
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(|State(p): State<Provider>| async move { public_doc(p.discovery()) }),
+        )
+        .route(
+            &paths.jwks,
+            get(|State(p): State<Provider>| async move { public_doc(p.jwks().await) }),
+        )
+        .route(&paths.authorization, ep(Endpoint::Authorize))
+        .route(&paths.token, ep(Endpoint::Token))
+        .route(&paths.userinfo, ep(Endpoint::Userinfo))
+        .route(&paths.revocation, ep(Endpoint::Revocation))
+        .route(&paths.introspection, ep(Endpoint::Introspection))
+        .layer(DefaultBodyLimit::max(limit))
+        .with_state(provider)
+}

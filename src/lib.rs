@@ -1,0 +1,28 @@
+//! # idpkit
+//!
+//! An embeddable OAuth 2.0 authorization server and OpenID Provider. Add it to a Rust web
+//! application, implement [`UserStore`] against your own user table, register your
+//! clients, pick storage and key backends with cargo features, and mount the endpoints.
+//!
+//! What idpkit is not: a hosted service, a user database, or a login UI framework. Login and
+//! consent pages belong to your application (see [`Provider::finish_interaction`]).
+//!
+//! The protocol engine lives in [`idpkit_core`] and is re-exported here. Feature `axum`
+//! adds [`axum::router`], which mounts every endpoint on an `axum::Router`.
+//!
+//! | feature | what it adds |
+//! |---|---|
+//! | `aws-lc-rs` (default) | crypto through aws-lc-rs |
+//! | `ring` | crypto through ring (use with `default-features = false`) |
+//! | `axum` | [`axum::router`] and the request/response glue |
+//! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub use idpkit_core::*;
+
+/// The protocol engine crate, for paths not re-exported at the top.
+pub use idpkit_core as core;
+
+#[cfg(feature = "axum")]
+pub mod axum;
