@@ -1,0 +1,198 @@
+//! Shared harness: the example host on an ephemeral loopback port, a manual clock, and a
+//! browser-like HTTP client (cookies, no redirect following) that walks the login page.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use idpkit::ManualClock;
+use idpkit_example::{DEMO_REDIRECT_URI, DemoUsers, Options, app, build_provider};
+use reqwest::redirect::Policy;
+use url::Url;
+
+/// A running example host.
+pub struct Host {
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// The host's clock: tests move it instead of sleeping.
+    pub clock: Arc<ManualClock>,
+    /// The provider, for direct inspection.
+    pub provider: idpkit::Provider,
+}
+
+impl Host {
+    /// Starts the example host with the demo fixtures.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// Starts it after adjusting the options.
+    pub async fn start_with(adjust: impl FnOnce(&mut Options)) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let addr: SocketAddr = listener.local_addr().expect("addr");
+        let mut opts = Options::for_bind(addr);
+        adjust(&mut opts);
+        let clock = Arc::new(ManualClock::starting_now());
+        let users = Arc::new(shared_users());
+        let provider = build_provider(&opts, clock.clone(), users.clone()).expect("provider builds");
+        let router = app(provider.clone(), users);
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Self {
+            base: format!("http://{addr}"),
+            clock,
+            provider,
+        }
+    }
+
+    /// An absolute URL on the host.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+}
+
+fn shared_users() -> DemoUsers {
+    DemoUsers::new().expect("hash demo password")
+}
+
+/// A browser: keeps cookies, does not follow redirects (each hop is asserted).
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// A plain back-channel client.
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
+}
+
+/// The parameters of a redirect to the demo callback (query or fragment).
+pub fn callback_params(location: &str) -> Vec<(String, String)> {
+    assert!(
+        location.starts_with(DEMO_REDIRECT_URI),
+        "expected a redirect to the client's callback, got {location}"
+    );
+    let url = Url::parse(location).expect("callback URL");
+    let raw = url.query().or(url.fragment()).unwrap_or_default().to_owned();
+    url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+}
+
+/// One parameter of a list.
+pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// The `Location` header of a redirect response, asserting 303 (or 302).
+pub fn location(resp: &reqwest::Response) -> String {
+    assert!(
+        resp.status() == 303 || resp.status() == 302,
+        "expected a redirect, got {}",
+        resp.status()
+    );
+    resp.headers()
+        .get("location")
+        .expect("Location header")
+        .to_str()
+        .expect("ascii")
+        .to_owned()
+}
+
+/// Follows an authorization URL through the login page (and the consent page, allowing,
+/// when shown) and returns the callback URL the browser lands on.
+pub async fn login(browser: &reqwest::Client, host: &Host, authorize_url: &str, user: &str, password: &str) -> String {
+    let resp = browser.get(authorize_url).send().await.expect("authorize");
+    let mut next = location(&resp);
+    for _ in 0..4 {
+        if next.starts_with(DEMO_REDIRECT_URI) {
+            return next;
+        }
+        let page_url = if next.starts_with('/') { host.url(&next) } else { next.clone() };
+        let page = browser.get(&page_url).send().await.expect("interaction page");
+        assert_eq!(page.status(), 200, "interaction page");
+        let html = page.text().await.expect("html");
+        let form: Vec<(&str, &str)> = if html.contains("name=\"password\"") {
+            vec![("username", user), ("password", password)]
+        } else if html.contains("name=\"decision\"") {
+            vec![("decision", "allow")]
+        } else {
+            panic!("unexpected interaction page: {html}");
+        };
+        let resp = browser.post(&page_url).form(&form).send().await.expect("submit");
+        assert_eq!(resp.status(), 303, "a credential POST must answer 303");
+        next = location(&resp);
+    }
+    panic!("did not reach the callback; last location {next}");
+}
+
+/// A PKCE verifier and its S256 challenge.
+pub fn pkce_pair() -> (String, String) {
+    let verifier = idpkit::crypto::random_token();
+    let challenge = idpkit::crypto::sha256_b64(verifier.as_bytes());
+    (verifier, challenge)
+}
+
+/// An authorization URL for a demo client.
+pub fn authorize_url(host: &Host, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut url = Url::parse(&host.url("/authorize")).expect("url");
+    {
+        let mut q = url.query_pairs_mut();
+        q.append_pair("client_id", client_id);
+        q.append_pair("redirect_uri", DEMO_REDIRECT_URI);
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    url.to_string()
+}
+
+/// Logs alice in for `demo-client` (PKCE) and returns (code, verifier).
+pub async fn code_for_demo_client(host: &Host, scope: &str) -> (String, String) {
+    let (verifier, challenge) = pkce_pair();
+    let url = authorize_url(
+        host,
+        "demo-client",
+        &[
+            ("response_type", "code"),
+            ("scope", scope),
+            ("state", "s1"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let cb = login(&browser(), host, &url, "alice", "wonderland").await;
+    let params = callback_params(&cb);
+    (param(&params, "code").expect("code").to_owned(), verifier)
+}
+
+/// Exchanges a code at the token endpoint as `demo-client`.
+pub async fn exchange(host: &Host, code: &str, verifier: &str) -> reqwest::Response {
+    http()
+        .post(host.url("/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", DEMO_REDIRECT_URI),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
+
+/// POSTs a form to an endpoint with demo-client's credentials and returns (status, JSON).
+pub async fn post_as_demo_client(host: &Host, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+    let resp = http()
+        .post(host.url(path))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(form)
+        .send()
+        .await
+        .expect("request");
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(serde_json::Value::Null))
+}
