@@ -90,7 +90,7 @@ fn client_for_log(req: &Request) -> String {
     }
     req.authorization
         .as_deref()
-        .and_then(|h| crate::core::endpoint::client_id_from_basic(h))
+        .and_then(crate::core::endpoint::client_id_from_basic)
         .unwrap_or_default()
 }
 
@@ -115,7 +115,9 @@ async fn handle(
         };
         tracing::Span::current().record("client_id", client_for_log(&req).as_str());
         let cors_origin = match (&req.origin, endpoint) {
-            (Some(o), Endpoint::Token | Endpoint::Userinfo | Endpoint::Revocation) if provider.cors_allowed(o).await => {
+            (Some(o), Endpoint::Token | Endpoint::Userinfo | Endpoint::Revocation)
+                if provider.cors_allowed(o).await =>
+            {
                 Some(o.clone())
             }
             _ => None,
@@ -143,7 +145,10 @@ async fn handle(
                 .header("Access-Control-Allow-Origin", origin)
                 .header("Vary", "Origin")
                 .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-                .header("Access-Control-Allow-Headers", "Authorization, Content-Type")
+                .header(
+                    "Access-Control-Allow-Headers",
+                    "Authorization, Content-Type",
+                )
                 .header("Access-Control-Max-Age", "600");
         }
         tracing::Span::current().record("status", response.status);
@@ -166,9 +171,11 @@ pub fn router(provider: Provider) -> Router {
     let limit = provider.config().max_body_bytes;
     let ep = |endpoint: Endpoint| {
         any(
-            move |State(p): State<Provider>, method: HttpMethod, uri: Uri, headers: HeaderMap, body: Bytes| {
-                handle(p, endpoint, method, uri, headers, body)
-            },
+            move |State(p): State<Provider>,
+                  method: HttpMethod,
+                  uri: Uri,
+                  headers: HeaderMap,
+                  body: Bytes| { handle(p, endpoint, method, uri, headers, body) },
         )
     };
     Router::new()

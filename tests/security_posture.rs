@@ -29,12 +29,24 @@ async fn code_reuse_fails_and_revokes_the_tokens_of_the_first_use() {
     assert_eq!(err(&body), "invalid_grant");
 
     let refresh = tokens["refresh_token"].as_str().expect("refresh token");
-    let (status, body) =
-        post_as_demo_client(&host, "/token", &[("grant_type", "refresh_token"), ("refresh_token", refresh)]).await;
-    assert_eq!((status, err(&body)), (400, "invalid_grant"), "refresh token of the first use revoked");
+    let (status, body) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+    )
+    .await;
+    assert_eq!(
+        (status, err(&body)),
+        (400, "invalid_grant"),
+        "refresh token of the first use revoked"
+    );
     let at = tokens["access_token"].as_str().expect("access token");
     let (_, intro) = post_as_demo_client(&host, "/introspect", &[("token", at)]).await;
-    assert_eq!(intro, serde_json::json!({"active": false}), "access token of the first use revoked");
+    assert_eq!(
+        intro,
+        serde_json::json!({"active": false}),
+        "access token of the first use revoked"
+    );
 }
 
 #[tokio::test]
@@ -56,7 +68,12 @@ async fn wrong_pkce_verifier_is_invalid_grant_and_the_code_stays_unspent() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.expect("json");
     assert_eq!(err(&body), "invalid_grant");
-    assert!(body["error_description"].as_str().unwrap_or("").contains("code_verifier"));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("code_verifier")
+    );
     // A failed check consumes nothing: the right verifier still works.
     assert_eq!(exchange(&host, &code, &verifier).await.status(), 200);
 }
@@ -64,9 +81,15 @@ async fn wrong_pkce_verifier_is_invalid_grant_and_the_code_stays_unspent() {
 #[tokio::test]
 async fn code_verifier_for_a_code_issued_without_challenge_is_refused() {
     let host = Host::start().await;
-    let url = authorize_url(&host, "demo-client", &[("response_type", "code"), ("scope", "openid")]);
+    let url = authorize_url(
+        &host,
+        "demo-client",
+        &[("response_type", "code"), ("scope", "openid")],
+    );
     let cb = login(&browser(), &host, &url, "alice", "wonderland").await;
-    let code = param(&callback_params(&cb), "code").expect("code").to_owned();
+    let code = param(&callback_params(&cb), "code")
+        .expect("code")
+        .to_owned();
     let (verifier, _) = pkce_pair();
     let resp = exchange(&host, &code, &verifier).await;
     assert_eq!(resp.status(), 400, "PKCE downgrade must be refused");
@@ -125,18 +148,29 @@ async fn redirect_uri_mismatch_is_shown_never_redirected() {
         );
         let resp = browser().get(&url).send().await.expect("send");
         assert_eq!(resp.status(), 400, "{bad}");
-        assert!(resp.headers().get("location").is_none(), "never redirect to {bad}");
+        assert!(
+            resp.headers().get("location").is_none(),
+            "never redirect to {bad}"
+        );
         assert!(resp.text().await.expect("html").contains("redirect_uri"));
     }
     // Unknown client: also shown, even with a valid-looking redirect URI.
-    let url = authorize_url(&host, "nobody", &[("response_type", "code"), ("scope", "openid")]);
+    let url = authorize_url(
+        &host,
+        "nobody",
+        &[("response_type", "code"), ("scope", "openid")],
+    );
     let resp = browser().get(&url).send().await.expect("send");
     assert_eq!(resp.status(), 400);
     assert!(resp.headers().get("location").is_none());
     // A duplicated redirect_uri cannot be trusted either.
     let url = format!(
         "{}&redirect_uri={}",
-        authorize_url(&host, "demo-client", &[("response_type", "code"), ("scope", "openid")]),
+        authorize_url(
+            &host,
+            "demo-client",
+            &[("response_type", "code"), ("scope", "openid")]
+        ),
         "http%3A%2F%2Fevil.example%2F"
     );
     let resp = browser().get(&url).send().await.expect("send");
@@ -144,19 +178,44 @@ async fn redirect_uri_mismatch_is_shown_never_redirected() {
     assert!(resp.headers().get("location").is_none());
 }
 
-async fn authorize_error(host: &Host, client_id: &str, extra: &[(&str, &str)]) -> Vec<(String, String)> {
-    let resp = browser().get(authorize_url(host, client_id, extra)).send().await.expect("send");
+async fn authorize_error(
+    host: &Host,
+    client_id: &str,
+    extra: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let resp = browser()
+        .get(authorize_url(host, client_id, extra))
+        .send()
+        .await
+        .expect("send");
     callback_params(&location(&resp))
 }
 
 #[tokio::test]
 async fn missing_pkce_for_the_public_client_is_invalid_request_with_iss() {
     let host = Host::start().await;
-    let p = authorize_error(&host, "demo-public", &[("response_type", "code"), ("scope", "openid"), ("state", "xyz")]).await;
+    let p = authorize_error(
+        &host,
+        "demo-public",
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "xyz"),
+        ],
+    )
+    .await;
     assert_eq!(param(&p, "error"), Some("invalid_request"));
-    assert!(param(&p, "error_description").unwrap_or("").contains("PKCE"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or("")
+            .contains("PKCE")
+    );
     assert_eq!(param(&p, "state"), Some("xyz"));
-    assert_eq!(param(&p, "iss"), Some(host.base.as_str()), "RFC 9207 iss on errors too");
+    assert_eq!(
+        param(&p, "iss"),
+        Some(host.base.as_str()),
+        "RFC 9207 iss on errors too"
+    );
 }
 
 #[tokio::test]
@@ -168,7 +227,10 @@ async fn plain_pkce_is_refused() {
         &[
             ("response_type", "code"),
             ("scope", "openid"),
-            ("code_challenge", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            (
+                "code_challenge",
+                "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+            ),
             ("code_challenge_method", "plain"),
         ],
     )
@@ -180,41 +242,109 @@ async fn plain_pkce_is_refused() {
 async fn unsupported_response_type_and_disallowed_scope_are_redirected_errors() {
     let host = Host::start().await;
     let (_, challenge) = pkce_pair();
-    let pk = [("code_challenge", challenge.as_str()), ("code_challenge_method", "S256")];
-    let p = authorize_error(&host, "demo-client", &[("response_type", "token"), ("scope", "openid"), pk[0], pk[1]]).await;
+    let pk = [
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let p = authorize_error(
+        &host,
+        "demo-client",
+        &[
+            ("response_type", "token"),
+            ("scope", "openid"),
+            pk[0],
+            pk[1],
+        ],
+    )
+    .await;
     assert_eq!(param(&p, "error"), Some("unsupported_response_type"));
-    let p = authorize_error(&host, "demo-client", &[("response_type", "code"), ("scope", "openid admin"), pk[0], pk[1]]).await;
+    let p = authorize_error(
+        &host,
+        "demo-client",
+        &[
+            ("response_type", "code"),
+            ("scope", "openid admin"),
+            pk[0],
+            pk[1],
+        ],
+    )
+    .await;
     assert_eq!(param(&p, "error"), Some("invalid_scope"));
     let p = authorize_error(
         &host,
         "demo-client",
-        &[("response_type", "code"), ("scope", "openid"), ("scope", "email"), pk[0], pk[1]],
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("scope", "email"),
+            pk[0],
+            pk[1],
+        ],
     )
     .await;
-    assert_eq!(param(&p, "error"), Some("invalid_request"), "duplicate parameters are refused");
-    let p = authorize_error(&host, "demo-client", &[("response_type", "code"), ("scope", "openid"), ("prompt", "none")]).await;
-    assert_eq!(param(&p, "error"), Some("login_required"), "prompt=none without a session");
+    assert_eq!(
+        param(&p, "error"),
+        Some("invalid_request"),
+        "duplicate parameters are refused"
+    );
+    let p = authorize_error(
+        &host,
+        "demo-client",
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("prompt", "none"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        param(&p, "error"),
+        Some("login_required"),
+        "prompt=none without a session"
+    );
 }
 
 #[tokio::test]
 async fn response_modes_fragment_and_form_post() {
     let host = Host::start().await;
     let b = browser();
-    let url = authorize_url(&host, "demo-client", &[("response_type", "code"), ("scope", "openid"), ("response_mode", "fragment")]);
+    let url = authorize_url(
+        &host,
+        "demo-client",
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("response_mode", "fragment"),
+        ],
+    );
     let cb = login(&b, &host, &url, "alice", "wonderland").await;
-    assert!(cb.starts_with(&format!("{DEMO_REDIRECT_URI}#code=")), "{cb}");
+    assert!(
+        cb.starts_with(&format!("{DEMO_REDIRECT_URI}#code=")),
+        "{cb}"
+    );
     // Same browser, SSO: form_post answers an auto-submitting form to the redirect URI.
     let url = authorize_url(
         &host,
         "demo-client",
-        &[("response_type", "code"), ("scope", "openid"), ("response_mode", "form_post"), ("state", "<s>")],
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("response_mode", "form_post"),
+            ("state", "<s>"),
+        ],
     );
     let resp = b.get(&url).send().await.expect("send");
     assert_eq!(resp.status(), 200);
     let html = resp.text().await.expect("html");
-    assert!(html.contains(&format!("action=\"{DEMO_REDIRECT_URI}\"")), "{html}");
+    assert!(
+        html.contains(&format!("action=\"{DEMO_REDIRECT_URI}\"")),
+        "{html}"
+    );
     assert!(html.contains("name=\"code\""));
-    assert!(html.contains("value=\"&lt;s&gt;\""), "state is HTML-escaped");
+    assert!(
+        html.contains("value=\"&lt;s&gt;\""),
+        "state is HTML-escaped"
+    );
 }
 
 #[tokio::test]
@@ -224,7 +354,12 @@ async fn login_page_refuses_wrong_password_and_another_browser() {
     let url = authorize_url(
         &host,
         "demo-client",
-        &[("response_type", "code"), ("scope", "openid"), ("code_challenge", &challenge), ("code_challenge_method", "S256")],
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
     );
     let b = browser();
     let loc = location(&b.get(&url).send().await.expect("send"));
@@ -235,7 +370,12 @@ async fn login_page_refuses_wrong_password_and_another_browser() {
         .await
         .expect("send");
     assert_eq!(resp.status(), 401);
-    assert!(resp.text().await.expect("html").contains("Wrong username or password"));
+    assert!(
+        resp.text()
+            .await
+            .expect("html")
+            .contains("Wrong username or password")
+    );
     // A browser without the interaction cookie cannot complete it (CSRF / fixation).
     let resp = browser()
         .post(host.url(&loc))
@@ -253,17 +393,45 @@ async fn login_page_refuses_wrong_password_and_another_browser() {
 async fn refresh_reuse_revokes_the_family() {
     let host = Host::start().await;
     let (code, verifier) = code_for_demo_client(&host, "openid offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier).await.json().await.expect("json");
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
     let r1 = tokens["refresh_token"].as_str().expect("rt").to_owned();
-    let (s, t2) = post_as_demo_client(&host, "/token", &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    let (s, t2) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
     assert_eq!(s, 200);
     let r2 = t2["refresh_token"].as_str().expect("rotated").to_owned();
     // Replay of the rotated token: refused, and the whole family dies.
-    let (s, body) = post_as_demo_client(&host, "/token", &[("grant_type", "refresh_token"), ("refresh_token", &r1)]).await;
+    let (s, body) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &r1)],
+    )
+    .await;
     assert_eq!((s, err(&body)), (400, "invalid_grant"));
-    let (s, body) = post_as_demo_client(&host, "/token", &[("grant_type", "refresh_token"), ("refresh_token", &r2)]).await;
-    assert_eq!((s, err(&body)), (400, "invalid_grant"), "the successor is revoked too");
-    let (_, intro) = post_as_demo_client(&host, "/introspect", &[("token", t2["access_token"].as_str().expect("at"))]).await;
+    let (s, body) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &r2)],
+    )
+    .await;
+    assert_eq!(
+        (s, err(&body)),
+        (400, "invalid_grant"),
+        "the successor is revoked too"
+    );
+    let (_, intro) = post_as_demo_client(
+        &host,
+        "/introspect",
+        &[("token", t2["access_token"].as_str().expect("at"))],
+    )
+    .await;
     assert_eq!(intro, serde_json::json!({"active": false}));
 }
 
@@ -271,19 +439,31 @@ async fn refresh_reuse_revokes_the_family() {
 async fn refresh_can_narrow_but_not_widen_scope() {
     let host = Host::start().await;
     let (code, verifier) = code_for_demo_client(&host, "openid email offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier).await.json().await.expect("json");
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
     let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let (s, body) = post_as_demo_client(
         &host,
         "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid profile")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid profile"),
+        ],
     )
     .await;
     assert_eq!((s, err(&body)), (400, "invalid_scope"));
     let (s, body) = post_as_demo_client(
         &host,
         "/token",
-        &[("grant_type", "refresh_token"), ("refresh_token", &rt), ("scope", "openid offline_access")],
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid offline_access"),
+        ],
     )
     .await;
     assert_eq!(s, 200, "{body}");
@@ -301,14 +481,22 @@ async fn bad_client_secret_is_401_with_basic_challenge() {
         .await
         .expect("send");
     assert_eq!(resp.status(), 401);
-    let challenge = resp.headers().get("www-authenticate").expect("WWW-Authenticate").to_str().expect("ascii");
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .expect("WWW-Authenticate")
+        .to_str()
+        .expect("ascii");
     assert!(challenge.starts_with("Basic"), "{challenge}");
     assert_eq!(err(&resp.json().await.expect("json")), "invalid_client");
     // Two authentication methods at once.
     let resp = http()
         .post(host.url("/token"))
         .basic_auth("demo-client", Some("demo-secret"))
-        .form(&[("grant_type", "client_credentials"), ("client_secret", "demo-secret")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", "demo-secret"),
+        ])
         .send()
         .await
         .expect("send");
@@ -317,7 +505,11 @@ async fn bad_client_secret_is_401_with_basic_challenge() {
     // client_secret_post works.
     let resp = http()
         .post(host.url("/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "demo-client"), ("client_secret", "demo-secret")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-client"),
+            ("client_secret", "demo-secret"),
+        ])
         .send()
         .await
         .expect("send");
@@ -334,14 +526,34 @@ async fn token_responses_are_no_store_and_grants_are_checked() {
         .send()
         .await
         .expect("send");
-    assert_eq!(resp.headers().get("cache-control").map(|v| v.to_str().unwrap_or("")), Some("no-store"));
-    assert_eq!(resp.headers().get("pragma").map(|v| v.to_str().unwrap_or("")), Some("no-cache"));
+    assert_eq!(
+        resp.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-store")
+    );
+    assert_eq!(
+        resp.headers()
+            .get("pragma")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-cache")
+    );
     let body: Value = resp.json().await.expect("json");
     let at = body["access_token"].as_str().expect("at");
     // RFC 9068 shape; the subject of a client_credentials token is the client, not a user.
     let mut parts = at.split('.');
-    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().expect("h")).expect("b64")).expect("json");
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().expect("p")).expect("b64")).expect("json");
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts.next().expect("h"))
+            .expect("b64"),
+    )
+    .expect("json");
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(parts.next().expect("p"))
+            .expect("b64"),
+    )
+    .expect("json");
     assert_eq!(header["typ"], "at+jwt");
     assert_eq!(header["alg"], "RS256");
     assert_eq!(claims["sub"], "demo-client");
@@ -352,20 +564,60 @@ async fn token_responses_are_no_store_and_grants_are_checked() {
     }
     let (s, b) = post_as_demo_client(&host, "/token", &[("grant_type", "urn:example:magic")]).await;
     assert_eq!((s, err(&b)), (400, "unsupported_grant_type"));
-    let (s, b) = post_as_demo_client(&host, "/token", &[("grant_type", "password"), ("username", "alice"), ("password", "wonderland")]).await;
-    assert_eq!((s, err(&b)), (400, "unauthorized_client"), "the password grant is off unless a client opts in");
-    let (s, b) = post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials"), ("scope", "openid")]).await;
-    assert_eq!((s, err(&b)), (400, "invalid_scope"), "no user scopes without a user");
-    let (s, b) = post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials"), ("grant_type", "client_credentials")]).await;
-    assert_eq!((s, err(&b)), (400, "invalid_request"), "duplicate parameters");
+    let (s, b) = post_as_demo_client(
+        &host,
+        "/token",
+        &[
+            ("grant_type", "password"),
+            ("username", "alice"),
+            ("password", "wonderland"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, err(&b)),
+        (400, "unauthorized_client"),
+        "the password grant is off unless a client opts in"
+    );
+    let (s, b) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "client_credentials"), ("scope", "openid")],
+    )
+    .await;
+    assert_eq!(
+        (s, err(&b)),
+        (400, "invalid_scope"),
+        "no user scopes without a user"
+    );
+    let (s, b) = post_as_demo_client(
+        &host,
+        "/token",
+        &[
+            ("grant_type", "client_credentials"),
+            ("grant_type", "client_credentials"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, err(&b)),
+        (400, "invalid_request"),
+        "duplicate parameters"
+    );
     let resp = http()
         .post(host.url("/token"))
-        .form(&[("grant_type", "client_credentials"), ("client_id", "demo-public")])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "demo-public"),
+        ])
         .send()
         .await
         .expect("send");
     assert_eq!(resp.status(), 400);
-    assert_eq!(err(&resp.json().await.expect("json")), "unauthorized_client");
+    assert_eq!(
+        err(&resp.json().await.expect("json")),
+        "unauthorized_client"
+    );
 }
 
 #[tokio::test]
@@ -396,7 +648,11 @@ async fn oversized_and_malformed_requests_are_clear_errors() {
 #[tokio::test]
 async fn userinfo_refuses_forged_and_missing_tokens() {
     let host = Host::start().await;
-    let resp = http().get(host.url("/userinfo")).send().await.expect("send");
+    let resp = http()
+        .get(host.url("/userinfo"))
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 401);
     assert!(resp.headers().get("www-authenticate").is_some());
     // alg none, claiming alice.
@@ -407,13 +663,25 @@ async fn userinfo_refuses_forged_and_missing_tokens() {
         .to_string(),
     );
     for forged in [format!("{h}.{p}."), format!("{h}.{p}.AAAA")] {
-        let resp = http().get(host.url("/userinfo")).bearer_auth(&forged).send().await.expect("send");
+        let resp = http()
+            .get(host.url("/userinfo"))
+            .bearer_auth(&forged)
+            .send()
+            .await
+            .expect("send");
         assert_eq!(resp.status(), 401, "alg none must be refused");
-        let challenge = resp.headers().get("www-authenticate").expect("challenge").to_str().expect("ascii").to_owned();
+        let challenge = resp
+            .headers()
+            .get("www-authenticate")
+            .expect("challenge")
+            .to_str()
+            .expect("ascii")
+            .to_owned();
         assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     }
     // A client_credentials token has no user.
-    let (_, cc) = post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials")]).await;
+    let (_, cc) =
+        post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials")]).await;
     let resp = http()
         .get(host.url("/userinfo"))
         .bearer_auth(cc["access_token"].as_str().expect("at"))
@@ -439,7 +707,9 @@ async fn revocation_of_another_clients_token_is_refused_and_leaves_it_alone() {
         ],
     );
     let cb = login(&browser(), &host, &url, "alice", "wonderland").await;
-    let code = param(&callback_params(&cb), "code").expect("code").to_owned();
+    let code = param(&callback_params(&cb), "code")
+        .expect("code")
+        .to_owned();
     let tokens: Value = http()
         .post(host.url("/token"))
         .form(&[
@@ -460,11 +730,19 @@ async fn revocation_of_another_clients_token_is_refused_and_leaves_it_alone() {
     assert_eq!((s, err(&b)), (400, "unauthorized_client"));
     let resp = http()
         .post(host.url("/token"))
-        .form(&[("grant_type", "refresh_token"), ("client_id", "demo-public"), ("refresh_token", rt)])
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "demo-public"),
+            ("refresh_token", rt),
+        ])
         .send()
         .await
         .expect("send");
-    assert_eq!(resp.status(), 200, "the token survives another client's revocation attempt");
+    assert_eq!(
+        resp.status(),
+        200,
+        "the token survives another client's revocation attempt"
+    );
     // Unknown tokens: 200.
     let (s, _) = post_as_demo_client(&host, "/revoke", &[("token", "not-a-token")]).await;
     assert_eq!(s, 200);
@@ -473,7 +751,12 @@ async fn revocation_of_another_clients_token_is_refused_and_leaves_it_alone() {
 #[tokio::test]
 async fn introspection_requires_client_auth_and_answers_inactive_exactly() {
     let host = Host::start().await;
-    let resp = http().post(host.url("/introspect")).form(&[("token", "x")]).send().await.expect("send");
+    let resp = http()
+        .post(host.url("/introspect"))
+        .form(&[("token", "x")])
+        .send()
+        .await
+        .expect("send");
     assert_eq!(resp.status(), 401);
     let resp = http()
         .post(host.url("/introspect"))
@@ -485,7 +768,8 @@ async fn introspection_requires_client_auth_and_answers_inactive_exactly() {
     let (s, b) = post_as_demo_client(&host, "/introspect", &[("token", "garbage.in.here")]).await;
     assert_eq!((s, b), (200, serde_json::json!({"active": false})));
     // An expired token is inactive.
-    let (_, cc) = post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials")]).await;
+    let (_, cc) =
+        post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials")]).await;
     let at = cc["access_token"].as_str().expect("at").to_owned();
     let (_, b) = post_as_demo_client(&host, "/introspect", &[("token", &at)]).await;
     assert_eq!(b["active"], true);
@@ -504,16 +788,34 @@ async fn discovery_and_jwks_are_public_documents() {
         .send()
         .await
         .expect("send");
-    assert_eq!(resp.headers().get("access-control-allow-origin").map(|v| v.to_str().unwrap_or("")), Some("*"));
+    assert_eq!(
+        resp.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("*")
+    );
     let doc: Value = resp.json().await.expect("json");
     assert_eq!(doc["issuer"], host.base);
-    assert_eq!(doc["code_challenge_methods_supported"], serde_json::json!(["S256"]));
+    assert_eq!(
+        doc["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
-    let jwks: Value = http().get(host.url("/jwks")).send().await.expect("send").json().await.expect("json");
+    let jwks: Value = http()
+        .get(host.url("/jwks"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
     let keys = jwks["keys"].as_array().expect("keys");
     assert!(keys.iter().any(|k| k["alg"] == "RS256"));
     for k in keys {
-        assert!(k.get("d").is_none() && k.get("p").is_none(), "no private members in the JWKS");
+        assert!(
+            k.get("d").is_none() && k.get("p").is_none(),
+            "no private members in the JWKS"
+        );
     }
     let rfc8414: Value = http()
         .get(host.url("/.well-known/oauth-authorization-server"))
@@ -526,7 +828,11 @@ async fn discovery_and_jwks_are_public_documents() {
     assert_eq!(rfc8414, doc);
     // The authorization endpoint has no CORS.
     let resp = http()
-        .get(authorize_url(&host, "demo-client", &[("response_type", "code"), ("scope", "openid")]))
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[("response_type", "code"), ("scope", "openid")],
+        ))
         .header("origin", "https://spa.example")
         .send()
         .await

@@ -326,7 +326,9 @@ impl ClientBuilder {
             return Err(err("client_id must be non-empty printable text".into()));
         }
         if c.secret.is_none() && !c.require_pkce {
-            return Err(err("a public client cannot turn PKCE off (RFC 9700 §2.1.1)".into()));
+            return Err(err(
+                "a public client cannot turn PKCE off (RFC 9700 §2.1.1)".into(),
+            ));
         }
         if c.secret.is_none() {
             if c.grant_types.contains(&GrantType::ClientCredentials) {
@@ -337,22 +339,32 @@ impl ClientBuilder {
             }
         }
         if c.grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
-            return Err(err("authorization_code needs at least one redirect URI".into()));
+            return Err(err(
+                "authorization_code needs at least one redirect URI".into()
+            ));
         }
         for uri in &c.redirect_uris {
-            let parsed = url::Url::parse(uri).map_err(|e| err(format!("redirect URI {uri:?} is not a URL: {e}")))?;
+            let parsed = url::Url::parse(uri)
+                .map_err(|e| err(format!("redirect URI {uri:?} is not a URL: {e}")))?;
             if parsed.fragment().is_some() || uri.contains('#') {
-                return Err(err(format!("redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)")));
+                return Err(err(format!(
+                    "redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)"
+                )));
             }
-            if parsed.scheme() == "http" && !is_loopback_host(parsed.host_str().unwrap_or_default()) {
+            if parsed.scheme() == "http" && !is_loopback_host(parsed.host_str().unwrap_or_default())
+            {
                 return Err(err(format!(
                     "redirect URI {uri:?} uses http off loopback; use https (RFC 9700 §2.6)"
                 )));
             }
         }
         for origin in &c.allowed_origins {
-            if origin.ends_with('/') || !(origin.starts_with("https://") || origin.starts_with("http://")) {
-                return Err(err(format!("allowed origin {origin:?} must be scheme://host[:port]")));
+            if origin.ends_with('/')
+                || !(origin.starts_with("https://") || origin.starts_with("http://"))
+            {
+                return Err(err(format!(
+                    "allowed origin {origin:?} must be scheme://host[:port]"
+                )));
             }
         }
         Ok(self.client)
@@ -360,7 +372,11 @@ impl ClientBuilder {
 }
 
 pub(crate) fn is_loopback_host(host: &str) -> bool {
-    host == "localhost" || host == "127.0.0.1" || host == "[::1]" || host == "::1" || host.starts_with("127.")
+    host == "localhost"
+        || host == "127.0.0.1"
+        || host == "[::1]"
+        || host == "::1"
+        || host.starts_with("127.")
 }
 
 /// Where clients are looked up.
@@ -410,7 +426,10 @@ impl ClientStore for StaticClients {
     }
 
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        Ok(self.clients.values().any(|c| c.allowed_origins.iter().any(|o| o == origin)))
+        Ok(self
+            .clients
+            .values()
+            .any(|c| c.allowed_origins.iter().any(|o| o == origin)))
     }
 }
 
@@ -425,7 +444,12 @@ mod tests {
             .build()
             .expect("valid");
         assert!(c.redirect_uri_matches("https://app.example/cb"));
-        for bad in ["https://app.example/cb/", "https://APP.example/cb", "https://app.example/cb?x=1", "https://app.example/c%62"] {
+        for bad in [
+            "https://app.example/cb/",
+            "https://APP.example/cb",
+            "https://app.example/cb?x=1",
+            "https://app.example/c%62",
+        ] {
             assert!(!c.redirect_uri_matches(bad), "{bad}");
         }
     }
@@ -445,12 +469,25 @@ mod tests {
 
     #[test]
     fn unsafe_registrations_are_refused_with_the_reason() {
-        let e = Client::public("p").redirect_uri("https://a.example/cb#x").build();
-        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("fragment")));
-        let e = Client::public("p").redirect_uri("https://a.example/cb").require_pkce(false).build();
-        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("PKCE")));
-        let e = Client::confidential("c", "s").redirect_uri("http://a.example/cb").build();
-        assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback")));
+        let e = Client::public("p")
+            .redirect_uri("https://a.example/cb#x")
+            .build();
+        assert!(
+            matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("fragment"))
+        );
+        let e = Client::public("p")
+            .redirect_uri("https://a.example/cb")
+            .require_pkce(false)
+            .build();
+        assert!(
+            matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("PKCE"))
+        );
+        let e = Client::confidential("c", "s")
+            .redirect_uri("http://a.example/cb")
+            .build();
+        assert!(
+            matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback"))
+        );
         let e = Client::public("p")
             .redirect_uri("https://a.example/cb")
             .grant_types([GrantType::ClientCredentials])

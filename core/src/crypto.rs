@@ -11,7 +11,9 @@ use ring as backend;
 use aws_lc_rs as backend;
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
-compile_error!("idpkit-core needs a crypto backend: enable the `aws-lc-rs` (default) or `ring` feature");
+compile_error!(
+    "idpkit-core needs a crypto backend: enable the `aws-lc-rs` (default) or `ring` feature"
+);
 
 use backend::rand::SecureRandom;
 use backend::signature::{self, KeyPair};
@@ -141,9 +143,9 @@ impl SigningKey {
                 Inner::Rsa(kp)
             }
             Algorithm::ES256 => Inner::Ec(ecdsa_from_pkcs8(der).map_err(rejected)?),
-            Algorithm::EdDSA => {
-                Inner::Ed(signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?)
-            }
+            Algorithm::EdDSA => Inner::Ed(
+                signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
+            ),
         };
         Self::with_inner(alg, inner)
     }
@@ -233,11 +235,12 @@ fn ecdsa_from_pkcs8(der: &[u8]) -> Result<signature::EcdsaKeyPair, backend::erro
 fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
     let fail = |_| CryptoError::Backend("key generation failed");
     match alg {
-        Algorithm::ES256 => {
-            signature::EcdsaKeyPair::generate_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, rng())
-                .map(|d| d.as_ref().to_vec())
-                .map_err(fail)
-        }
+        Algorithm::ES256 => signature::EcdsaKeyPair::generate_pkcs8(
+            &signature::ECDSA_P256_SHA256_FIXED_SIGNING,
+            rng(),
+        )
+        .map(|d| d.as_ref().to_vec())
+        .map_err(fail),
         Algorithm::EdDSA => signature::Ed25519KeyPair::generate_pkcs8(rng())
             .map(|d| d.as_ref().to_vec())
             .map_err(fail),
@@ -320,7 +323,9 @@ fn parse_rsa_public_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
             if n == 0 || n > 4 || rest.len() < n {
                 return None;
             }
-            let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+            let len = rest[..n]
+                .iter()
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
             (len, &rest[n..])
         };
         if rest.len() < len {
@@ -347,8 +352,18 @@ mod tests {
         let (key, _) = SigningKey::generate(Algorithm::ES256).expect("generate");
         let sig = key.sign(b"header.payload").expect("sign");
         assert_eq!(sig.len(), 64);
-        assert!(verify(key.public_jwk(), Algorithm::ES256, b"header.payload", &sig));
-        assert!(!verify(key.public_jwk(), Algorithm::ES256, b"header.payloaX", &sig));
+        assert!(verify(
+            key.public_jwk(),
+            Algorithm::ES256,
+            b"header.payload",
+            &sig
+        ));
+        assert!(!verify(
+            key.public_jwk(),
+            Algorithm::ES256,
+            b"header.payloaX",
+            &sig
+        ));
     }
 
     #[test]
@@ -384,6 +399,9 @@ mod tests {
     #[test]
     fn left_half_hash_matches_a_published_at_hash_example() {
         // Worked example of the at_hash computation (SHA-256, left 128 bits, base64url).
-        assert_eq!(left_half_hash("dNZX1hEZ9wBCzNL40Upu646bdzQA"), "wfgvmE9VxjAudsl9lc6TqA");
+        assert_eq!(
+            left_half_hash("dNZX1hEZ9wBCzNL40Upu646bdzQA"),
+            "wfgvmE9VxjAudsl9lc6TqA"
+        );
     }
 }

@@ -132,7 +132,10 @@ impl OAuthError {
     /// `server_error` with a generic description; `detail` is logged, not sent.
     pub fn server_error(detail: &dyn fmt::Display) -> Self {
         tracing::error!(error = %detail, "idpkit: server error");
-        Self::new(ErrorCode::ServerError, "the server could not complete the request")
+        Self::new(
+            ErrorCode::ServerError,
+            "the server could not complete the request",
+        )
     }
 
     /// The HTTP status to answer with.

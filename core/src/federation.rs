@@ -49,7 +49,16 @@ pub trait Subprovider: Send + Sync + 'static {
     /// A short unique name (`"google"`, `"corp-azure"`).
     fn name(&self) -> &str;
     /// Builds the upstream authorization redirect for a local interaction.
-    async fn start(&self, interaction_id: &str, redirect_uri: &str) -> Result<UpstreamRedirect, FederationError>;
+    async fn start(
+        &self,
+        interaction_id: &str,
+        redirect_uri: &str,
+    ) -> Result<UpstreamRedirect, FederationError>;
     /// Finishes the callback (`query` is the raw callback query string).
-    async fn finish(&self, state: &str, query: &str, redirect_uri: &str) -> Result<ExternalIdentity, FederationError>;
+    async fn finish(
+        &self,
+        state: &str,
+        query: &str,
+        redirect_uri: &str,
+    ) -> Result<ExternalIdentity, FederationError>;
 }

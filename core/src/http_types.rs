@@ -47,23 +47,34 @@ impl Params {
     }
 
     /// From explicit pairs.
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
+    pub fn from_pairs<K: Into<String>, V: Into<String>>(
+        pairs: impl IntoIterator<Item = (K, V)>,
+    ) -> Self {
         Self {
-            pairs: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect(),
+            pairs: pairs
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
         }
     }
 
     /// Parses a JSON object whose values are strings (or numbers / booleans).
     pub fn from_json(input: &[u8]) -> Result<Self, OAuthError> {
         let value: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(input)
-            .map_err(|_| OAuthError::invalid_request("the JSON body must be an object of string values"))?;
+            .map_err(|_| {
+                OAuthError::invalid_request("the JSON body must be an object of string values")
+            })?;
         let mut pairs = Vec::with_capacity(value.len());
         for (k, v) in value {
             let v = match v {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Number(n) => n.to_string(),
                 serde_json::Value::Bool(b) => b.to_string(),
-                _ => return Err(OAuthError::invalid_request(format!("parameter {k} must be a string"))),
+                _ => {
+                    return Err(OAuthError::invalid_request(format!(
+                        "parameter {k} must be a string"
+                    )));
+                }
             };
             pairs.push((k, v));
         }
@@ -161,7 +172,9 @@ impl Request {
         for (name, value) in headers {
             if name.eq_ignore_ascii_case("authorization") {
                 if req.authorization.is_some() {
-                    return Err(OAuthError::invalid_request("more than one Authorization header"));
+                    return Err(OAuthError::invalid_request(
+                        "more than one Authorization header",
+                    ));
                 }
                 req.authorization = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("cookie") {
@@ -193,7 +206,10 @@ impl Request {
 
     /// The value of cookie `name`.
     pub fn cookie(&self, name: &str) -> Option<&str> {
-        self.cookies.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.cookies
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -244,7 +260,8 @@ impl Response {
 
     /// Adds the no-store headers.
     pub fn no_store(self) -> Self {
-        self.header("Cache-Control", "no-store").header("Pragma", "no-cache")
+        self.header("Cache-Control", "no-store")
+            .header("Pragma", "no-cache")
     }
 
     /// A 303 redirect.
@@ -283,7 +300,10 @@ impl Response {
     pub fn from_error(err: &OAuthError) -> Self {
         let mut r = Self::json_no_store(err.status(), err.to_json());
         if err.code == crate::error::ErrorCode::InvalidClient {
-            r = r.header("WWW-Authenticate", "Basic realm=\"idpkit\", charset=\"UTF-8\"");
+            r = r.header(
+                "WWW-Authenticate",
+                "Basic realm=\"idpkit\", charset=\"UTF-8\"",
+            );
         }
         r
     }
@@ -327,10 +347,17 @@ mod tests {
 
     #[test]
     fn oversized_and_unknown_bodies_are_refused() {
-        let e = Request::from_http("POST", None, [("content-type", "application/x-www-form-urlencoded")], &[b'a'; 100], 10)
-            .unwrap_err();
+        let e = Request::from_http(
+            "POST",
+            None,
+            [("content-type", "application/x-www-form-urlencoded")],
+            &[b'a'; 100],
+            10,
+        )
+        .unwrap_err();
         assert_eq!(e.status(), 413);
-        let e = Request::from_http("POST", None, [("content-type", "text/plain")], b"a=b", 100).unwrap_err();
+        let e = Request::from_http("POST", None, [("content-type", "text/plain")], b"a=b", 100)
+            .unwrap_err();
         assert_eq!(e.code.as_str(), "invalid_request");
         let r = Request::from_http(
             "POST",
@@ -340,7 +367,10 @@ mod tests {
             100,
         )
         .expect("parses");
-        assert_eq!(r.params.get("grant_type").expect("one"), Some("client_credentials"));
+        assert_eq!(
+            r.params.get("grant_type").expect("one"),
+            Some("client_credentials")
+        );
         assert_eq!(r.params.get("x").expect("one"), Some("1"));
         assert_eq!(r.cookie("c"), Some("d"));
     }

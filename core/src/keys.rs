@@ -149,7 +149,9 @@ impl Jwk {
     /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the required members in
     /// lexicographic order, no whitespace.
     pub fn thumbprint(&self) -> String {
-        let s = |v: &Option<String>| serde_json::to_string(v.as_deref().unwrap_or_default()).unwrap_or_default();
+        let s = |v: &Option<String>| {
+            serde_json::to_string(v.as_deref().unwrap_or_default()).unwrap_or_default()
+        };
         let canonical = match self.kty.as_str() {
             "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(&self.e), s(&self.n)),
             "EC" => format!(
@@ -158,7 +160,12 @@ impl Jwk {
                 s(&self.x),
                 s(&self.y)
             ),
-            _ => format!(r#"{{"crv":{},"kty":{},"x":{}}}"#, s(&self.crv), s(&Some(self.kty.clone())), s(&self.x)),
+            _ => format!(
+                r#"{{"crv":{},"kty":{},"x":{}}}"#,
+                s(&self.crv),
+                s(&Some(self.kty.clone())),
+                s(&self.x)
+            ),
         };
         crypto::sha256_b64(canonical.as_bytes())
     }
@@ -300,7 +307,9 @@ impl fmt::Debug for LocalKeys {
 impl LocalKeys {
     /// A key set from parsed keys and their states.
     pub fn new(keys: Vec<(SigningKey, KeyState)>) -> Self {
-        let jwks = Arc::new(Jwks::new(keys.iter().map(|(k, _)| k.public_jwk().clone()).collect()));
+        let jwks = Arc::new(Jwks::new(
+            keys.iter().map(|(k, _)| k.public_jwk().clone()).collect(),
+        ));
         Self {
             keys,
             jwks,
@@ -356,7 +365,9 @@ impl KeyProvider for LocalKeys {
             .keys
             .iter()
             .find(|(k, s)| *s == KeyState::Active && k.alg() == key.alg && k.kid() == key.kid)
-            .ok_or_else(|| KeyError::UnknownKey { kid: key.kid.clone() })?;
+            .ok_or_else(|| KeyError::UnknownKey {
+                kid: key.kid.clone(),
+            })?;
         Ok(k.0.sign(signing_input)?)
     }
 
@@ -389,7 +400,10 @@ mod tests {
             alg: Some(Algorithm::RS256),
             ..Jwk::empty("RSA")
         };
-        assert_eq!(jwk.thumbprint(), "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+        assert_eq!(
+            jwk.thumbprint(),
+            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+        );
     }
 
     #[tokio::test]
@@ -402,7 +416,13 @@ mod tests {
         let r = keys.signing_key(Algorithm::ES256).await.expect("key");
         assert_ne!(r.kid, next_kid);
         let refused = keys
-            .sign(&KeyRef { kid: next_kid, alg: Algorithm::ES256 }, b"x")
+            .sign(
+                &KeyRef {
+                    kid: next_kid,
+                    alg: Algorithm::ES256,
+                },
+                b"x",
+            )
             .await;
         assert!(matches!(refused, Err(KeyError::UnknownKey { .. })));
         assert!(matches!(

@@ -51,9 +51,13 @@ pub mod users;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 
-pub use client::{AccessTokenFormat, Client, ClientBuilder, ClientStore, GrantType, SecretHash, StaticClients};
+pub use client::{
+    AccessTokenFormat, Client, ClientBuilder, ClientStore, GrantType, SecretHash, StaticClients,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use endpoint::authorize::{Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction};
+pub use endpoint::authorize::{
+    Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
+};
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};

@@ -11,16 +11,28 @@ fn is_unreserved(b: u8) -> bool {
 pub fn check_challenge(challenge: &str, method: Option<&str>) -> Result<(), OAuthError> {
     match method {
         Some("S256") => {}
-        None => return Err(OAuthError::invalid_request("code_challenge_method must be S256")),
+        None => {
+            return Err(OAuthError::invalid_request(
+                "code_challenge_method must be S256",
+            ));
+        }
         Some("plain") => {
             return Err(OAuthError::invalid_request(
                 "code_challenge_method plain is not supported; use S256",
             ));
         }
-        Some(_) => return Err(OAuthError::invalid_request("unsupported code_challenge_method; use S256")),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "unsupported code_challenge_method; use S256",
+            ));
+        }
     }
     // An S256 challenge is base64url(SHA-256) = 43 characters.
-    if challenge.len() != 43 || !challenge.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if challenge.len() != 43
+        || !challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         return Err(OAuthError::invalid_request(
             "code_challenge must be the 43-character base64url SHA-256 of the verifier",
         ));
@@ -39,7 +51,9 @@ pub fn verify(verifier: &str, challenge: &str) -> Result<(), OAuthError> {
     if crypto::constant_time_eq(computed.as_bytes(), challenge.as_bytes()) {
         Ok(())
     } else {
-        Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"))
+        Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ))
     }
 }
 
@@ -60,7 +74,10 @@ mod tests {
     #[test]
     fn wrong_or_malformed_verifiers_are_invalid_grant() {
         let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
-        assert_eq!(verify(wrong, CHALLENGE).unwrap_err().code.as_str(), "invalid_grant");
+        assert_eq!(
+            verify(wrong, CHALLENGE).unwrap_err().code.as_str(),
+            "invalid_grant"
+        );
         assert!(verify("short", CHALLENGE).is_err());
         assert!(verify(&format!("{VERIFIER}!"), CHALLENGE).is_err());
     }

@@ -155,7 +155,11 @@ impl Provider {
     }
 
     pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
-        let secure = if self.inner.config.secure_cookies { "; Secure" } else { "" };
+        let secure = if self.inner.config.secure_cookies {
+            "; Secure"
+        } else {
+            ""
+        };
         format!(
             "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
             max_age.whole_seconds().max(0)
@@ -327,8 +331,14 @@ impl ProviderBuilder {
             reason,
         };
         let url = url::Url::parse(&config.issuer).map_err(|_| issuer_err("not an absolute URL"))?;
-        if url.query().is_some() || url.fragment().is_some() || config.issuer.contains('?') || config.issuer.contains('#') {
-            return Err(issuer_err("an issuer has no query or fragment (RFC 8414 §2)"));
+        if url.query().is_some()
+            || url.fragment().is_some()
+            || config.issuer.contains('?')
+            || config.issuer.contains('#')
+        {
+            return Err(issuer_err(
+                "an issuer has no query or fragment (RFC 8414 §2)",
+            ));
         }
         if config.issuer.ends_with('/') {
             return Err(issuer_err("drop the trailing slash"));
@@ -337,7 +347,11 @@ impl ProviderBuilder {
         match url.scheme() {
             "https" => {}
             "http" if loopback => config.secure_cookies = false,
-            "http" => return Err(issuer_err("http is only allowed on loopback hosts; use https")),
+            "http" => {
+                return Err(issuer_err(
+                    "http is only allowed on loopback hosts; use https",
+                ));
+            }
             _ => return Err(issuer_err("the scheme must be https")),
         }
         let grants = self.grants.ok_or(ConfigError::Missing("grant_store"))?;

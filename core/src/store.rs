@@ -132,9 +132,19 @@ pub trait GrantStore: Send + Sync + 'static {
     /// Inserts or replaces a record.
     async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError>;
     /// Reads a live record.
-    async fn get(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Option<Stored>, StoreError>;
+    async fn get(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Stored>, StoreError>;
     /// Consumes a record atomically, exactly once.
-    async fn consume(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Consume, StoreError>;
+    async fn consume(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError>;
     /// Deletes a record.
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError>;
     /// Deletes every record of a grant family; returns how many were deleted.
@@ -216,7 +226,11 @@ impl GrantStore for MemoryGrantStore {
         let key = (kind, id.to_owned());
         inner.remove(&key);
         if let Some(g) = &record.grant_id {
-            inner.grants.entry(g.clone()).or_default().insert(key.clone());
+            inner
+                .grants
+                .entry(g.clone())
+                .or_default()
+                .insert(key.clone());
         }
         inner.records.insert(
             key,
@@ -228,7 +242,12 @@ impl GrantStore for MemoryGrantStore {
         Ok(())
     }
 
-    async fn get(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Option<Stored>, StoreError> {
+    async fn get(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Stored>, StoreError> {
         let inner = self.lock();
         Ok(inner
             .records
@@ -237,7 +256,12 @@ impl GrantStore for MemoryGrantStore {
             .cloned())
     }
 
-    async fn consume(&self, kind: RecordKind, id: &str, now: OffsetDateTime) -> Result<Consume, StoreError> {
+    async fn consume(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError> {
         let mut inner = self.lock();
         match inner.records.get_mut(&(kind, id.to_owned())) {
             Some(s) if s.record.expires_at > now => match s.consumed_at {

@@ -108,7 +108,11 @@ pub(crate) fn to_payload<T: Serialize>(value: &T) -> Vec<u8> {
     serde_json::to_vec(value).unwrap_or_default()
 }
 
-pub(crate) fn from_payload<T: for<'de> Deserialize<'de>>(kind: RecordKind, id: &str, payload: &[u8]) -> Result<T, OAuthError> {
+pub(crate) fn from_payload<T: for<'de> Deserialize<'de>>(
+    kind: RecordKind,
+    id: &str,
+    payload: &[u8],
+) -> Result<T, OAuthError> {
     serde_json::from_slice(payload).map_err(|e| {
         OAuthError::from(crate::store::StoreError::Corrupt {
             kind: kind.as_str(),
@@ -145,7 +149,12 @@ impl Provider {
     }
 
     /// Builds `header.payload`, asks the key provider to sign it, and returns the JWS.
-    pub(crate) async fn sign_jwt<T: Serialize>(&self, alg: Algorithm, typ: &str, claims: &T) -> Result<String, OAuthError> {
+    pub(crate) async fn sign_jwt<T: Serialize>(
+        &self,
+        alg: Algorithm,
+        typ: &str,
+        claims: &T,
+    ) -> Result<String, OAuthError> {
         let key = self.inner.keys.signing_key(alg).await?;
         let header = format!(
             r#"{{"alg":"{}","kid":{},"typ":"{}"}}"#,
@@ -175,7 +184,9 @@ impl Provider {
         auth_time: Option<i64>,
     ) -> Result<(String, Option<(RecordKind, String, Record)>), OAuthError> {
         let now = self.now();
-        let ttl = client.access_token_ttl.unwrap_or(self.inner.config.access_token_ttl);
+        let ttl = client
+            .access_token_ttl
+            .unwrap_or(self.inner.config.access_token_ttl);
         let exp = now + ttl;
         let jti = crypto::random_token();
         let record = AccessRecord {
@@ -195,7 +206,14 @@ impl Provider {
                     payload: to_payload(&record),
                     expires_at: exp,
                 };
-                Ok((token.clone(), Some((RecordKind::AccessToken, crypto::sha256_b64(token.as_bytes()), rec))))
+                Ok((
+                    token.clone(),
+                    Some((
+                        RecordKind::AccessToken,
+                        crypto::sha256_b64(token.as_bytes()),
+                        rec,
+                    )),
+                ))
             }
             AccessTokenFormat::Jwt => {
                 let claims = AccessClaims {
@@ -209,7 +227,9 @@ impl Provider {
                     scope: scopes.join(" "),
                     auth_time,
                 };
-                let token = self.sign_jwt(self.alg_for(client), "at+jwt", &claims).await?;
+                let token = self
+                    .sign_jwt(self.alg_for(client), "at+jwt", &claims)
+                    .await?;
                 let handle = grant_id.map(|g| {
                     (
                         RecordKind::AccessToken,
@@ -228,21 +248,40 @@ impl Provider {
 
     /// Mints the tokens of a user grant (code exchange, refresh, password): access token,
     /// ID token when due, refresh token when due. Nothing is written yet.
-    pub(crate) async fn issue_user_tokens(&self, client: &Client, g: UserGrant<'_>) -> Result<Issued, OAuthError> {
+    pub(crate) async fn issue_user_tokens(
+        &self,
+        client: &Client,
+        g: UserGrant<'_>,
+    ) -> Result<Issued, OAuthError> {
         let now = self.now();
         let mut writes = Vec::with_capacity(2);
         let (access_token, handle) = self
-            .mint_access_token(client, Some(g.subject), g.scopes, Some(g.grant_id), Some(g.auth_time))
+            .mint_access_token(
+                client,
+                Some(g.subject),
+                g.scopes,
+                Some(g.grant_id),
+                Some(g.auth_time),
+            )
             .await?;
         writes.extend(handle);
-        let ttl = client.access_token_ttl.unwrap_or(self.inner.config.access_token_ttl);
+        let ttl = client
+            .access_token_ttl
+            .unwrap_or(self.inner.config.access_token_ttl);
         let mut body = serde_json::Map::new();
         body.insert("token_type".into(), "Bearer".into());
         body.insert("expires_in".into(), ttl.whole_seconds().into());
         body.insert("scope".into(), g.scopes.join(" ").into());
         if let Some(nonce) = g.id_token {
             let id_token = self
-                .mint_id_token(client, g.subject, g.auth_time, nonce, Some(&access_token), g.scopes)
+                .mint_id_token(
+                    client,
+                    g.subject,
+                    g.auth_time,
+                    nonce,
+                    Some(&access_token),
+                    g.scopes,
+                )
                 .await?;
             body.insert("id_token".into(), id_token.into());
         }
@@ -251,7 +290,10 @@ impl Provider {
         if g.refresh {
             let token = crypto::random_token();
             let id = crypto::sha256_b64(token.as_bytes());
-            let expires_at = now + client.refresh_token_ttl.unwrap_or(self.inner.config.refresh_token_ttl);
+            let expires_at = now
+                + client
+                    .refresh_token_ttl
+                    .unwrap_or(self.inner.config.refresh_token_ttl);
             let record = RefreshRecord {
                 client_id: client.id.clone(),
                 subject: g.subject.to_owned(),
@@ -296,7 +338,12 @@ impl Provider {
         claims.insert("sub".into(), subject.into());
         claims.insert("aud".into(), client.id.clone().into());
         claims.insert("iat".into(), now.unix_timestamp().into());
-        claims.insert("exp".into(), (now + self.inner.config.id_token_ttl).unix_timestamp().into());
+        claims.insert(
+            "exp".into(),
+            (now + self.inner.config.id_token_ttl)
+                .unix_timestamp()
+                .into(),
+        );
         claims.insert("auth_time".into(), auth_time.into());
         if let Some(n) = nonce {
             claims.insert("nonce".into(), n.into());

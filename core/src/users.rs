@@ -21,7 +21,11 @@ pub trait UserStore: Send + Sync + 'static {
     /// Claims of `subject` for the granted `scopes`.
     async fn claims(&self, subject: &str, scopes: &[String]) -> Result<Option<Claims>, StoreError>;
     /// The subject for a username and password, if they are right.
-    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<String>, StoreError> {
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<String>, StoreError> {
         let _ = (username, password);
         Ok(None)
     }
@@ -57,7 +61,11 @@ pub fn claims_for_scope(scope: &str) -> &'static [&'static str] {
 pub fn filter_claims(claims: Claims, scopes: &[String]) -> Claims {
     claims
         .into_iter()
-        .filter(|(name, _)| scopes.iter().any(|s| claims_for_scope(s).contains(&name.as_str())))
+        .filter(|(name, _)| {
+            scopes
+                .iter()
+                .any(|s| claims_for_scope(s).contains(&name.as_str()))
+        })
         .collect()
 }
 

@@ -28,13 +28,16 @@ impl Host {
 
     /// Starts it after adjusting the options.
     pub async fn start_with(adjust: impl FnOnce(&mut Options)) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let mut opts = Options::for_bind(addr);
         adjust(&mut opts);
         let clock = Arc::new(ManualClock::starting_now());
         let users = Arc::new(shared_users());
-        let provider = build_provider(&opts, clock.clone(), users.clone()).expect("provider builds");
+        let provider =
+            build_provider(&opts, clock.clone(), users.clone()).expect("provider builds");
         let router = app(provider.clone(), users);
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");
@@ -67,7 +70,10 @@ pub fn browser() -> reqwest::Client {
 
 /// A plain back-channel client.
 pub fn http() -> reqwest::Client {
-    reqwest::Client::builder().redirect(Policy::none()).build().expect("client")
+    reqwest::Client::builder()
+        .redirect(Policy::none())
+        .build()
+        .expect("client")
 }
 
 /// The parameters of a redirect to the demo callback (query or fragment).
@@ -77,13 +83,22 @@ pub fn callback_params(location: &str) -> Vec<(String, String)> {
         "expected a redirect to the client's callback, got {location}"
     );
     let url = Url::parse(location).expect("callback URL");
-    let raw = url.query().or(url.fragment()).unwrap_or_default().to_owned();
-    url::form_urlencoded::parse(raw.as_bytes()).into_owned().collect()
+    let raw = url
+        .query()
+        .or(url.fragment())
+        .unwrap_or_default()
+        .to_owned();
+    url::form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .collect()
 }
 
 /// One parameter of a list.
 pub fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    params.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// The `Location` header of a redirect response, asserting 303 (or 302).
@@ -103,15 +118,29 @@ pub fn location(resp: &reqwest::Response) -> String {
 
 /// Follows an authorization URL through the login page (and the consent page, allowing,
 /// when shown) and returns the callback URL the browser lands on.
-pub async fn login(browser: &reqwest::Client, host: &Host, authorize_url: &str, user: &str, password: &str) -> String {
+pub async fn login(
+    browser: &reqwest::Client,
+    host: &Host,
+    authorize_url: &str,
+    user: &str,
+    password: &str,
+) -> String {
     let resp = browser.get(authorize_url).send().await.expect("authorize");
     let mut next = location(&resp);
     for _ in 0..4 {
         if next.starts_with(DEMO_REDIRECT_URI) {
             return next;
         }
-        let page_url = if next.starts_with('/') { host.url(&next) } else { next.clone() };
-        let page = browser.get(&page_url).send().await.expect("interaction page");
+        let page_url = if next.starts_with('/') {
+            host.url(&next)
+        } else {
+            next.clone()
+        };
+        let page = browser
+            .get(&page_url)
+            .send()
+            .await
+            .expect("interaction page");
         assert_eq!(page.status(), 200, "interaction page");
         let html = page.text().await.expect("html");
         let form: Vec<(&str, &str)> = if html.contains("name=\"password\"") {
@@ -121,7 +150,12 @@ pub async fn login(browser: &reqwest::Client, host: &Host, authorize_url: &str, 
         } else {
             panic!("unexpected interaction page: {html}");
         };
-        let resp = browser.post(&page_url).form(&form).send().await.expect("submit");
+        let resp = browser
+            .post(&page_url)
+            .form(&form)
+            .send()
+            .await
+            .expect("submit");
         assert_eq!(resp.status(), 303, "a credential POST must answer 303");
         next = location(&resp);
     }
@@ -185,7 +219,11 @@ pub async fn exchange(host: &Host, code: &str, verifier: &str) -> reqwest::Respo
 }
 
 /// POSTs a form to an endpoint with demo-client's credentials and returns (status, JSON).
-pub async fn post_as_demo_client(host: &Host, path: &str, form: &[(&str, &str)]) -> (u16, serde_json::Value) {
+pub async fn post_as_demo_client(
+    host: &Host,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (u16, serde_json::Value) {
     let resp = http()
         .post(host.url(path))
         .basic_auth("demo-client", Some("demo-secret"))

@@ -62,6 +62,10 @@ pub struct InteractionDetails {
     pub client_id: String,
     /// The scopes asked for.
     pub scopes: Vec<String>,
+    /// The (registered) redirect URI the browser will be sent to: a login page's CSP
+    /// `form-action` must allow its origin, since browsers apply it to the redirect that
+    /// follows a form submission.
+    pub redirect_uri: String,
     /// `login_hint`, if given.
     pub login_hint: Option<String>,
     /// `prompt` values.
@@ -126,7 +130,10 @@ fn show_error(err: &OAuthError) -> Authorization {
         Response::html(err.status(), html)
             .no_store()
             .header("X-Frame-Options", "DENY")
-            .header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"),
+            .header(
+                "Content-Security-Policy",
+                "default-src 'none'; frame-ancestors 'none'",
+            ),
     )
 }
 
@@ -158,7 +165,9 @@ impl Provider {
     /// turned into redirects inside.
     async fn authorize_inner(&self, req: &Request) -> Result<Authorization, OAuthError> {
         if !matches!(req.method, Method::Get | Method::Post) {
-            return Err(OAuthError::invalid_request("the authorization endpoint takes GET or POST"));
+            return Err(OAuthError::invalid_request(
+                "the authorization endpoint takes GET or POST",
+            ));
         }
         let p = &req.params;
         let client_id = p.require("client_id")?;
@@ -236,10 +245,16 @@ impl Provider {
             )));
         }
         if p.get("request")?.is_some() {
-            return Err(OAuthError::new(ErrorCode::RequestNotSupported, "request objects are not supported"));
+            return Err(OAuthError::new(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported",
+            ));
         }
         if p.get("request_uri")?.is_some() {
-            return Err(OAuthError::new(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+            return Err(OAuthError::new(
+                ErrorCode::RequestUriNotSupported,
+                "request_uri is not supported",
+            ));
         }
         match p.get("response_type")? {
             Some("code") => {}
@@ -249,7 +264,11 @@ impl Provider {
                     "only response_type=code is supported",
                 ));
             }
-            None => return Err(OAuthError::invalid_request("missing parameter response_type")),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "missing parameter response_type",
+                ));
+            }
         }
         if !client.allows_grant(GrantType::AuthorizationCode) {
             return Err(OAuthError::new(
@@ -259,7 +278,10 @@ impl Provider {
         }
         let scopes = parse_scopes(p.get("scope")?);
         if scopes.is_empty() {
-            return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is required"));
+            return Err(OAuthError::new(
+                ErrorCode::InvalidScope,
+                "scope is required",
+            ));
         }
         if let Some(bad) = scopes.iter().find(|s| !client.allows_scope(s)) {
             return Err(OAuthError::new(
@@ -281,23 +303,29 @@ impl Provider {
         };
         let prompt: Vec<String> = p
             .get("prompt")?
-            .map(|v| v.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         for v in &prompt {
             if !matches!(v.as_str(), "none" | "login" | "consent" | "select_account") {
-                return Err(OAuthError::invalid_request(format!("unsupported prompt value {v}")));
+                return Err(OAuthError::invalid_request(format!(
+                    "unsupported prompt value {v}"
+                )));
             }
         }
         if prompt.iter().any(|v| v == "none") && prompt.len() > 1 {
-            return Err(OAuthError::invalid_request("prompt=none cannot be combined with other values"));
+            return Err(OAuthError::invalid_request(
+                "prompt=none cannot be combined with other values",
+            ));
         }
         let max_age = match p.get("max_age")? {
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|n| *n >= 0)
-                    .ok_or_else(|| OAuthError::invalid_request("max_age must be a non-negative integer"))?,
-            ),
+            Some(v) => Some(v.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                OAuthError::invalid_request("max_age must be a non-negative integer")
+            })?),
             None => None,
         };
         let openid = scopes.iter().any(|s| s == "openid");
@@ -307,7 +335,11 @@ impl Provider {
             response_mode,
             scopes,
             state: state.map(str::to_owned),
-            nonce: if openid { p.get("nonce")?.map(str::to_owned) } else { None },
+            nonce: if openid {
+                p.get("nonce")?.map(str::to_owned)
+            } else {
+                None
+            },
             code_challenge,
             prompt,
             max_age,
@@ -327,7 +359,11 @@ impl Provider {
             Some(sid) => {
                 let id = crypto::sha256_b64(sid.as_bytes());
                 match self.inner.grants.get(RecordKind::Session, &id, now).await? {
-                    Some(s) => Some(from_payload::<SessionRecord>(RecordKind::Session, &id, &s.record.payload)?),
+                    Some(s) => Some(from_payload::<SessionRecord>(
+                        RecordKind::Session,
+                        &id,
+                        &s.record.payload,
+                    )?),
                     None => None,
                 }
             }
@@ -337,29 +373,52 @@ impl Provider {
             Some(max) => now.unix_timestamp() - s.auth_time <= max,
             None => true,
         };
-        let login_needed = request.prompt.iter().any(|v| v == "login") || !session.as_ref().is_some_and(fresh_enough);
+        let login_needed = request.prompt.iter().any(|v| v == "login")
+            || !session.as_ref().is_some_and(fresh_enough);
         if login_needed {
             if prompt_none {
-                return Err(OAuthError::new(ErrorCode::LoginRequired, "the user is not logged in"));
+                return Err(OAuthError::new(
+                    ErrorCode::LoginRequired,
+                    "the user is not logged in",
+                ));
             }
-            return self.start_interaction(request, Needs::Login, None, None).await;
+            return self
+                .start_interaction(request, Needs::Login, None, None)
+                .await;
         }
         let Some(session) = session else {
             return Err(OAuthError::server_error(&"session vanished"));
         };
-        if self.needs_consent(client, &request, &session.subject).await? {
+        if self
+            .needs_consent(client, &request, &session.subject)
+            .await?
+        {
             if prompt_none {
-                return Err(OAuthError::new(ErrorCode::ConsentRequired, "the user has not consented"));
+                return Err(OAuthError::new(
+                    ErrorCode::ConsentRequired,
+                    "the user has not consented",
+                ));
             }
             return self
-                .start_interaction(request, Needs::Consent, Some(session.subject), Some(session.auth_time))
+                .start_interaction(
+                    request,
+                    Needs::Consent,
+                    Some(session.subject),
+                    Some(session.auth_time),
+                )
                 .await;
         }
         let scopes = request.scopes.clone();
-        self.issue_code(&request, &session.subject, session.auth_time, scopes, None).await
+        self.issue_code(&request, &session.subject, session.auth_time, scopes, None)
+            .await
     }
 
-    async fn needs_consent(&self, client: &Client, request: &AuthzRequest, subject: &str) -> Result<bool, OAuthError> {
+    async fn needs_consent(
+        &self,
+        client: &Client,
+        request: &AuthzRequest,
+        subject: &str,
+    ) -> Result<bool, OAuthError> {
         if request.prompt.iter().any(|v| v == "consent") {
             return Ok(true);
         }
@@ -367,8 +426,15 @@ impl Provider {
             return Ok(false);
         }
         let id = consent_id(subject, &client.id);
-        let given = match self.inner.grants.get(RecordKind::Consent, &id, self.now()).await? {
-            Some(s) => from_payload::<ConsentRecord>(RecordKind::Consent, &id, &s.record.payload)?.scopes,
+        let given = match self
+            .inner
+            .grants
+            .get(RecordKind::Consent, &id, self.now())
+            .await?
+        {
+            Some(s) => {
+                from_payload::<ConsentRecord>(RecordKind::Consent, &id, &s.record.payload)?.scopes
+            }
             None => Vec::new(),
         };
         Ok(!request.scopes.iter().all(|s| given.contains(s)))
@@ -392,20 +458,37 @@ impl Provider {
             new_session: None,
         };
         self.save_interaction(&id, &record).await?;
-        let cookie = self.cookie(INTERACTION_COOKIE, &binding, self.inner.config.interaction_ttl);
+        let cookie = self.cookie(
+            INTERACTION_COOKIE,
+            &binding,
+            self.inner.config.interaction_ttl,
+        );
         Ok(self.interaction_redirect(id, needs, Some(cookie)))
     }
 
-    fn interaction_redirect(&self, id: String, needs: Needs, cookie: Option<String>) -> Authorization {
+    fn interaction_redirect(
+        &self,
+        id: String,
+        needs: Needs,
+        cookie: Option<String>,
+    ) -> Authorization {
         let location = self.inner.config.paths.interaction.replace("{id}", &id);
         let mut response = Response::redirect(location).no_store();
         if let Some(c) = cookie {
             response = response.header("Set-Cookie", c);
         }
-        Authorization::Interaction(PendingInteraction { id, needs, response })
+        Authorization::Interaction(PendingInteraction {
+            id,
+            needs,
+            response,
+        })
     }
 
-    async fn save_interaction(&self, id: &str, record: &InteractionRecord) -> Result<(), OAuthError> {
+    async fn save_interaction(
+        &self,
+        id: &str,
+        record: &InteractionRecord,
+    ) -> Result<(), OAuthError> {
         self.inner
             .grants
             .put(
@@ -421,8 +504,16 @@ impl Provider {
         Ok(())
     }
 
-    async fn load_interaction(&self, id: &str, req: &Request) -> Result<InteractionRecord, OAuthError> {
-        let gone = || OAuthError::invalid_request("this login request has expired or was already completed; start again");
+    async fn load_interaction(
+        &self,
+        id: &str,
+        req: &Request,
+    ) -> Result<InteractionRecord, OAuthError> {
+        let gone = || {
+            OAuthError::invalid_request(
+                "this login request has expired or was already completed; start again",
+            )
+        };
         let stored = self
             .inner
             .grants
@@ -430,9 +521,13 @@ impl Provider {
             .await?
             .filter(|s| s.consumed_at.is_none())
             .ok_or_else(gone)?;
-        let record: InteractionRecord = from_payload(RecordKind::Interaction, id, &stored.record.payload)?;
+        let record: InteractionRecord =
+            from_payload(RecordKind::Interaction, id, &stored.record.payload)?;
         let presented = req.cookie(INTERACTION_COOKIE).unwrap_or_default();
-        if !crypto::constant_time_eq(crypto::sha256_b64(presented.as_bytes()).as_bytes(), record.binding.as_bytes()) {
+        if !crypto::constant_time_eq(
+            crypto::sha256_b64(presented.as_bytes()).as_bytes(),
+            record.binding.as_bytes(),
+        ) {
             return Err(OAuthError::invalid_request(
                 "this login request was started in another browser; start again",
             ));
@@ -442,13 +537,18 @@ impl Provider {
 
     /// What the host's page for interaction `id` must show. The request must carry the
     /// cookie set when the interaction started (it binds the interaction to the browser).
-    pub async fn interaction(&self, id: &str, req: &Request) -> Result<InteractionDetails, OAuthError> {
+    pub async fn interaction(
+        &self,
+        id: &str,
+        req: &Request,
+    ) -> Result<InteractionDetails, OAuthError> {
         let record = self.load_interaction(id, req).await?;
         Ok(InteractionDetails {
             id: id.to_owned(),
             needs: record.needs,
             client_id: record.request.client_id,
             scopes: record.request.scopes,
+            redirect_uri: record.request.redirect_uri,
             login_hint: record.request.login_hint,
             prompt: record.request.prompt,
             subject: record.subject,
@@ -488,7 +588,9 @@ impl Provider {
             }
             (InteractionOutcome::Login { subject }, Needs::Login) => {
                 if subject.is_empty() {
-                    return Err(OAuthError::invalid_request("login finished without a subject"));
+                    return Err(OAuthError::invalid_request(
+                        "login finished without a subject",
+                    ));
                 }
                 let session_token = crypto::random_token();
                 let session_id = crypto::sha256_b64(session_token.as_bytes());
@@ -510,28 +612,45 @@ impl Provider {
                         },
                     )
                     .await?;
-                let session_cookie = self.cookie(SESSION_COOKIE, &session_token, self.inner.config.session_ttl);
+                let session_cookie = self.cookie(
+                    SESSION_COOKIE,
+                    &session_token,
+                    self.inner.config.session_ttl,
+                );
                 let mut consent_request = record.request.clone();
                 consent_request.prompt.retain(|p| p != "login");
-                if self.needs_consent(&client, &consent_request, &subject).await? {
+                if self
+                    .needs_consent(&client, &consent_request, &subject)
+                    .await?
+                {
                     record.needs = Needs::Consent;
                     self.save_interaction(id, &record).await?;
-                    return Ok(match self.interaction_redirect(id.to_owned(), Needs::Consent, None) {
-                        Authorization::Interaction(mut pending) => {
-                            pending.response = pending.response.header("Set-Cookie", session_cookie);
-                            Authorization::Interaction(pending)
-                        }
-                        other => other,
-                    });
+                    return Ok(
+                        match self.interaction_redirect(id.to_owned(), Needs::Consent, None) {
+                            Authorization::Interaction(mut pending) => {
+                                pending.response =
+                                    pending.response.header("Set-Cookie", session_cookie);
+                                Authorization::Interaction(pending)
+                            }
+                            other => other,
+                        },
+                    );
                 }
                 self.take_interaction(id).await?;
                 let scopes = record.request.scopes.clone();
-                self.issue_code(&record.request, &subject, now.unix_timestamp(), scopes, Some(session_cookie))
-                    .await
-                    .or_else(|e| Ok(self.error_redirect(&target.borrow(), &e)))
+                self.issue_code(
+                    &record.request,
+                    &subject,
+                    now.unix_timestamp(),
+                    scopes,
+                    Some(session_cookie),
+                )
+                .await
+                .or_else(|e| Ok(self.error_redirect(&target.borrow(), &e)))
             }
             (InteractionOutcome::Consent { scopes }, Needs::Consent) => {
-                let (Some(subject), Some(auth_time)) = (record.subject.clone(), record.auth_time) else {
+                let (Some(subject), Some(auth_time)) = (record.subject.clone(), record.auth_time)
+                else {
                     return Err(OAuthError::invalid_request("consent given before login"));
                 };
                 let granted: Vec<String> = record
@@ -549,8 +668,15 @@ impl Provider {
                     ));
                 }
                 let cid = consent_id(&subject, &client.id);
-                let mut consent = match self.inner.grants.get(RecordKind::Consent, &cid, now).await? {
-                    Some(s) => from_payload::<ConsentRecord>(RecordKind::Consent, &cid, &s.record.payload)?,
+                let mut consent = match self
+                    .inner
+                    .grants
+                    .get(RecordKind::Consent, &cid, now)
+                    .await?
+                {
+                    Some(s) => {
+                        from_payload::<ConsentRecord>(RecordKind::Consent, &cid, &s.record.payload)?
+                    }
                     None => ConsentRecord::default(),
                 };
                 for s in &granted {
@@ -587,9 +713,16 @@ impl Provider {
 
     /// Consumes the interaction so that a second submission cannot complete it again.
     async fn take_interaction(&self, id: &str) -> Result<(), OAuthError> {
-        match self.inner.grants.consume(RecordKind::Interaction, id, self.now()).await? {
+        match self
+            .inner
+            .grants
+            .consume(RecordKind::Interaction, id, self.now())
+            .await?
+        {
             Consume::Consumed(_) => Ok(()),
-            _ => Err(OAuthError::invalid_request("this login request was already completed")),
+            _ => Err(OAuthError::invalid_request(
+                "this login request was already completed",
+            )),
         }
     }
 
@@ -643,7 +776,10 @@ impl Provider {
         }
         Authorization::Respond(self.respond_to_client(
             to,
-            &[("error", err.code.as_str()), ("error_description", &err.description)],
+            &[
+                ("error", err.code.as_str()),
+                ("error_description", &err.description),
+            ],
         ))
     }
 
@@ -657,7 +793,9 @@ impl Provider {
         all.push(("iss", issuer));
         match to.mode {
             ResponseMode::Query | ResponseMode::Fragment => {
-                let encoded = form_urlencoded::Serializer::new(String::new()).extend_pairs(all).finish();
+                let encoded = form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(all)
+                    .finish();
                 let location = if to.mode == ResponseMode::Fragment {
                     format!("{}#{}", to.redirect_uri, encoded)
                 } else if to.redirect_uri.contains('?') {
@@ -670,7 +808,13 @@ impl Provider {
             ResponseMode::FormPost => {
                 let inputs: String = all
                     .iter()
-                    .map(|(k, v)| format!("<input type=\"hidden\" name=\"{}\" value=\"{}\">", html_escape(k), html_escape(v)))
+                    .map(|(k, v)| {
+                        format!(
+                            "<input type=\"hidden\" name=\"{}\" value=\"{}\">",
+                            html_escape(k),
+                            html_escape(v)
+                        )
+                    })
                     .collect();
                 let html = format!(
                     "<!doctype html><html><head><meta charset=\"utf-8\"><title>Submit</title></head>\
@@ -722,7 +866,11 @@ impl OwnedTarget {
 /// Splits a `scope` parameter into distinct scopes, in order.
 pub(crate) fn parse_scopes(scope: Option<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for s in scope.unwrap_or_default().split(' ').filter(|s| !s.is_empty()) {
+    for s in scope
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| !s.is_empty())
+    {
         if !out.iter().any(|o| o == s) {
             out.push(s.to_owned());
         }

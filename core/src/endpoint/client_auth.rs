@@ -16,14 +16,18 @@ pub(crate) fn parse_basic(header: &str) -> Result<(String, String), OAuthError> 
     let bad = || OAuthError::invalid_client("malformed Basic credentials");
     let (scheme, rest) = header.split_once(' ').ok_or_else(bad)?;
     if !scheme.eq_ignore_ascii_case("basic") {
-        return Err(OAuthError::invalid_client("unsupported Authorization scheme; use Basic"));
+        return Err(OAuthError::invalid_client(
+            "unsupported Authorization scheme; use Basic",
+        ));
     }
     let decoded = STANDARD.decode(rest.trim()).map_err(|_| bad())?;
     let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
     let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
     let unescape = |s: &str| -> Result<String, OAuthError> {
         // form-urlencoded decoding, where '+' is a space.
-        let pairs: Vec<(String, String)> = form_urlencoded::parse(format!("v={s}").as_bytes()).into_owned().collect();
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(format!("v={s}").as_bytes())
+            .into_owned()
+            .collect();
         pairs.into_iter().next().map(|(_, v)| v).ok_or_else(bad)
     };
     Ok((unescape(id)?, unescape(secret)?))
@@ -32,7 +36,10 @@ pub(crate) fn parse_basic(header: &str) -> Result<(String, String), OAuthError> 
 impl Provider {
     /// Authenticates the client of a back-channel request. Public clients identify with
     /// `client_id` alone; confidential ones must present their secret by exactly one method.
-    pub(crate) async fn authenticate_client(&self, req: &Request) -> Result<Arc<Client>, OAuthError> {
+    pub(crate) async fn authenticate_client(
+        &self,
+        req: &Request,
+    ) -> Result<Arc<Client>, OAuthError> {
         let form_id = req.params.get("client_id")?;
         let form_secret = req.params.get("client_secret")?;
         let basic = match &req.authorization {
@@ -55,7 +62,11 @@ impl Provider {
             }
             (None, secret) => match form_id {
                 Some(id) => (id.to_owned(), secret.map(str::to_owned)),
-                None => return Err(OAuthError::invalid_client("client authentication is required")),
+                None => {
+                    return Err(OAuthError::invalid_client(
+                        "client authentication is required",
+                    ));
+                }
             },
         };
         let failed = |desc: &'static str| {
@@ -91,8 +102,14 @@ mod tests {
 
     #[test]
     fn malformed_basic_is_invalid_client() {
-        assert_eq!(parse_basic("Basic !!!").unwrap_err().code.as_str(), "invalid_client");
-        assert_eq!(parse_basic("Bearer x").unwrap_err().code.as_str(), "invalid_client");
+        assert_eq!(
+            parse_basic("Basic !!!").unwrap_err().code.as_str(),
+            "invalid_client"
+        );
+        assert_eq!(
+            parse_basic("Bearer x").unwrap_err().code.as_str(),
+            "invalid_client"
+        );
         let no_colon = format!("Basic {}", STANDARD.encode("nocolon"));
         assert!(parse_basic(&no_colon).is_err());
     }

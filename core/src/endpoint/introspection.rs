@@ -17,22 +17,33 @@ impl Provider {
     /// answers exactly `{"active":false}`.
     pub async fn introspect(&self, req: &Request) -> Response {
         match self.introspect_inner(req).await {
-            Ok(Some(body)) => Response::json_no_store(200, serde_json::to_vec(&body).unwrap_or_default()),
+            Ok(Some(body)) => {
+                Response::json_no_store(200, serde_json::to_vec(&body).unwrap_or_default())
+            }
             Ok(None) => Response::json_no_store(200, INACTIVE.to_vec()),
             Err(e) => Response::from_error(&e),
         }
     }
 
-    async fn introspect_inner(&self, req: &Request) -> Result<Option<Map<String, Value>>, OAuthError> {
+    async fn introspect_inner(
+        &self,
+        req: &Request,
+    ) -> Result<Option<Map<String, Value>>, OAuthError> {
         if req.method != Method::Post {
-            return Err(OAuthError::invalid_request("the introspection endpoint takes POST"));
+            return Err(OAuthError::invalid_request(
+                "the introspection endpoint takes POST",
+            ));
         }
         if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!("parameter {dup} is included more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {dup} is included more than once"
+            )));
         }
         let client = self.authenticate_client(req).await?;
         if !client.is_confidential() {
-            return Err(OAuthError::invalid_client("introspection needs client authentication"));
+            return Err(OAuthError::invalid_client(
+                "introspection needs client authentication",
+            ));
         }
         let token = req.params.require("token")?;
         let now = self.now();
@@ -55,10 +66,15 @@ impl Provider {
             }
         }
         let id = crypto::sha256_b64(token.as_bytes());
-        if let Some(stored) = self.inner.grants.get(RecordKind::RefreshToken, &id, now).await?
+        if let Some(stored) = self
+            .inner
+            .grants
+            .get(RecordKind::RefreshToken, &id, now)
+            .await?
             && stored.consumed_at.is_none()
         {
-            let rec: RefreshRecord = from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
+            let rec: RefreshRecord =
+                from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
             if rec.client_id == client.id {
                 let body = json!({
                     "active": true,

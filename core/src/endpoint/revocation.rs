@@ -20,25 +20,46 @@ impl Provider {
 
     async fn revoke_inner(&self, req: &Request) -> Result<(), OAuthError> {
         if req.method != Method::Post {
-            return Err(OAuthError::invalid_request("the revocation endpoint takes POST"));
+            return Err(OAuthError::invalid_request(
+                "the revocation endpoint takes POST",
+            ));
         }
         if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!("parameter {dup} is included more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {dup} is included more than once"
+            )));
         }
         let client = self.authenticate_client(req).await?;
         let token = req.params.require("token")?;
         let now = self.now();
-        let foreign = || OAuthError::new(ErrorCode::UnauthorizedClient, "the token was issued to another client");
+        let foreign = || {
+            OAuthError::new(
+                ErrorCode::UnauthorizedClient,
+                "the token was issued to another client",
+            )
+        };
         let refresh_id = crypto::sha256_b64(token.as_bytes());
-        if let Some(stored) = self.inner.grants.get(RecordKind::RefreshToken, &refresh_id, now).await? {
-            let rec: RefreshRecord = from_payload(RecordKind::RefreshToken, &refresh_id, &stored.record.payload)?;
+        if let Some(stored) = self
+            .inner
+            .grants
+            .get(RecordKind::RefreshToken, &refresh_id, now)
+            .await?
+        {
+            let rec: RefreshRecord = from_payload(
+                RecordKind::RefreshToken,
+                &refresh_id,
+                &stored.record.payload,
+            )?;
             if rec.client_id != client.id {
                 return Err(foreign());
             }
             if let Some(g) = &stored.record.grant_id {
                 self.inner.grants.revoke_grant(g).await?;
             } else {
-                self.inner.grants.delete(RecordKind::RefreshToken, &refresh_id).await?;
+                self.inner
+                    .grants
+                    .delete(RecordKind::RefreshToken, &refresh_id)
+                    .await?;
             }
             tracing::info!(client_id = %client.id, "idpkit: refresh token revoked with its grant");
             return Ok(());
@@ -48,7 +69,12 @@ impl Provider {
                 return Err(foreign());
             }
             match &active.record_id {
-                Some(id) => self.inner.grants.delete(RecordKind::AccessToken, id).await?,
+                Some(id) => {
+                    self.inner
+                        .grants
+                        .delete(RecordKind::AccessToken, id)
+                        .await?
+                }
                 None => tracing::info!(
                     client_id = %client.id,
                     "idpkit: a self-contained client_credentials JWT cannot be revoked; it expires on its own"

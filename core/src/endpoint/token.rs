@@ -12,7 +12,9 @@ use crate::http_types::{Method, Request, Response};
 use crate::pkce;
 use crate::provider::Provider;
 use crate::store::{Consume, Record, RecordKind};
-use crate::token::{CodeRecord, GraceRecord, Issued, RefreshRecord, UserGrant, from_payload, to_payload};
+use crate::token::{
+    CodeRecord, GraceRecord, Issued, RefreshRecord, UserGrant, from_payload, to_payload,
+};
 
 impl Provider {
     /// `POST` to the token endpoint.
@@ -28,17 +30,25 @@ impl Provider {
         }
     }
 
-    async fn token_inner(&self, req: &Request) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
+    async fn token_inner(
+        &self,
+        req: &Request,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, OAuthError> {
         if req.method != Method::Post {
             return Err(OAuthError::invalid_request("the token endpoint takes POST"));
         }
         if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!("parameter {dup} is included more than once")));
+            return Err(OAuthError::invalid_request(format!(
+                "parameter {dup} is included more than once"
+            )));
         }
         let grant_type = req.params.require("grant_type")?;
         let client = self.authenticate_client(req).await?;
         let grant = GrantType::from_name(grant_type).ok_or_else(|| {
-            OAuthError::new(ErrorCode::UnsupportedGrantType, format!("grant_type {grant_type} is not supported"))
+            OAuthError::new(
+                ErrorCode::UnsupportedGrantType,
+                format!("grant_type {grant_type} is not supported"),
+            )
         })?;
         if !client.allows_grant(grant) {
             return Err(OAuthError::new(
@@ -64,11 +74,17 @@ impl Provider {
     }
 
     /// RFC 6749 §4.1.3.
-    async fn grant_authorization_code(&self, req: &Request, client: &Client) -> Result<Issued, OAuthError> {
+    async fn grant_authorization_code(
+        &self,
+        req: &Request,
+        client: &Client,
+    ) -> Result<Issued, OAuthError> {
         let code = req.params.require("code")?;
         let id = crypto::sha256_b64(code.as_bytes());
         let now = self.now();
-        let invalid = || OAuthError::invalid_grant("the authorization code is invalid, expired or already used");
+        let invalid = || {
+            OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
+        };
         let stored = self
             .inner
             .grants
@@ -79,7 +95,8 @@ impl Provider {
         if stored.consumed_at.is_some() {
             return Err(self.code_reused(&grant_id).await);
         }
-        let rec: CodeRecord = from_payload(RecordKind::AuthorizationCode, &id, &stored.record.payload)?;
+        let rec: CodeRecord =
+            from_payload(RecordKind::AuthorizationCode, &id, &stored.record.payload)?;
         // "ensure that the authorization code was issued to the authenticated confidential
         // client, or if the client is public, ensure that the code was issued to client_id"
         if rec.client_id != client.id {
@@ -90,13 +107,25 @@ impl Provider {
         // identical." idpkit always binds the code to the redirect URI used.
         match req.params.get("redirect_uri")? {
             Some(uri) if uri == rec.redirect_uri => {}
-            Some(_) => return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request")),
+            Some(_) => {
+                return Err(OAuthError::invalid_grant(
+                    "redirect_uri does not match the authorization request",
+                ));
+            }
             None if client.redirect_uris.len() == 1 => {}
-            None => return Err(OAuthError::invalid_request("missing parameter redirect_uri")),
+            None => {
+                return Err(OAuthError::invalid_request(
+                    "missing parameter redirect_uri",
+                ));
+            }
         }
         match (&rec.code_challenge, req.params.get("code_verifier")?) {
             (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge)?,
-            (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required (PKCE)")),
+            (Some(_), None) => {
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier is required (PKCE)",
+                ));
+            }
             (None, Some(_)) => {
                 return Err(OAuthError::invalid_grant(
                     "code_verifier sent for a code issued without code_challenge",
@@ -105,7 +134,8 @@ impl Provider {
             (None, None) => {}
         }
         let openid = rec.scopes.iter().any(|s| s == "openid");
-        let refresh = client.allows_grant(GrantType::RefreshToken) && rec.scopes.iter().any(|s| s == "offline_access");
+        let refresh = client.allows_grant(GrantType::RefreshToken)
+            && rec.scopes.iter().any(|s| s == "offline_access");
         let mut issued = self
             .issue_user_tokens(
                 client,
@@ -119,7 +149,12 @@ impl Provider {
                 },
             )
             .await?;
-        match self.inner.grants.consume(RecordKind::AuthorizationCode, &id, now).await? {
+        match self
+            .inner
+            .grants
+            .consume(RecordKind::AuthorizationCode, &id, now)
+            .await?
+        {
             Consume::Consumed(_) => {}
             Consume::AlreadyConsumed { .. } => return Err(self.code_reused(&grant_id).await),
             Consume::NotFound => return Err(invalid()),
@@ -133,18 +168,26 @@ impl Provider {
     /// issued based on that authorization code."
     async fn code_reused(&self, grant_id: &str) -> OAuthError {
         match self.inner.grants.revoke_grant(grant_id).await {
-            Ok(n) => tracing::warn!(revoked = n, "idpkit: authorization code reused; its grant was revoked"),
+            Ok(n) => tracing::warn!(
+                revoked = n,
+                "idpkit: authorization code reused; its grant was revoked"
+            ),
             Err(e) => return OAuthError::server_error(&e),
         }
         OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
     }
 
     /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
-    async fn grant_refresh_token(&self, req: &Request, client: &Client) -> Result<Issued, OAuthError> {
+    async fn grant_refresh_token(
+        &self,
+        req: &Request,
+        client: &Client,
+    ) -> Result<Issued, OAuthError> {
         let token = req.params.require("refresh_token")?;
         let id = crypto::sha256_b64(token.as_bytes());
         let now = self.now();
-        let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+        let invalid =
+            || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
         let stored = self
             .inner
             .grants
@@ -152,7 +195,8 @@ impl Provider {
             .await?
             .ok_or_else(invalid)?;
         let grant_id = stored.record.grant_id.clone().unwrap_or_default();
-        let rec: RefreshRecord = from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
+        let rec: RefreshRecord =
+            from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
         if rec.client_id != client.id {
             return Err(invalid());
         }
@@ -184,7 +228,12 @@ impl Provider {
             )
             .await?;
         let successor = issued.refresh_id.clone().unwrap_or_default();
-        match self.inner.grants.consume(RecordKind::RefreshToken, &id, now).await? {
+        match self
+            .inner
+            .grants
+            .consume(RecordKind::RefreshToken, &id, now)
+            .await?
+        {
             Consume::Consumed(_) => {
                 if let Some(window) = self.inner.config.refresh_reuse_grace {
                     self.inner
@@ -207,10 +256,18 @@ impl Provider {
                 // A retry inside the grace window is allowed once: it revokes the successor
                 // of the first rotation and gets a new one.
                 if self.inner.config.refresh_reuse_grace.is_some()
-                    && let Consume::Consumed(grace) = self.inner.grants.consume(RecordKind::RefreshGrace, &id, now).await?
+                    && let Consume::Consumed(grace) = self
+                        .inner
+                        .grants
+                        .consume(RecordKind::RefreshGrace, &id, now)
+                        .await?
                 {
-                    let g: GraceRecord = from_payload(RecordKind::RefreshGrace, &id, &grace.payload)?;
-                    self.inner.grants.delete(RecordKind::RefreshToken, &g.successor_id).await?;
+                    let g: GraceRecord =
+                        from_payload(RecordKind::RefreshGrace, &id, &grace.payload)?;
+                    self.inner
+                        .grants
+                        .delete(RecordKind::RefreshToken, &g.successor_id)
+                        .await?;
                     tracing::info!(client_id = %client.id, "idpkit: refresh token retried inside the grace window");
                 } else {
                     let n = self.inner.grants.revoke_grant(&grant_id).await?;
@@ -229,7 +286,11 @@ impl Provider {
     }
 
     /// RFC 6749 §4.4. The token's subject is the client itself; there is no user.
-    async fn grant_client_credentials(&self, req: &Request, client: &Client) -> Result<Issued, OAuthError> {
+    async fn grant_client_credentials(
+        &self,
+        req: &Request,
+        client: &Client,
+    ) -> Result<Issued, OAuthError> {
         if !client.is_confidential() {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,
@@ -239,7 +300,10 @@ impl Provider {
         let scopes = match req.params.get("scope")? {
             Some(s) => {
                 let asked = parse_scopes(Some(s));
-                if let Some(bad) = asked.iter().find(|s| !client.allows_scope(s) || is_user_scope(s)) {
+                if let Some(bad) = asked
+                    .iter()
+                    .find(|s| !client.allows_scope(s) || is_user_scope(s))
+                {
                     return Err(OAuthError::new(
                         ErrorCode::InvalidScope,
                         format!("scope {bad} is not allowed for client_credentials"),
@@ -247,11 +311,20 @@ impl Provider {
                 }
                 asked
             }
-            None => client.scopes.iter().filter(|s| !is_user_scope(s)).cloned().collect(),
+            None => client
+                .scopes
+                .iter()
+                .filter(|s| !is_user_scope(s))
+                .cloned()
+                .collect(),
         };
-        let (access_token, write) = self.mint_access_token(client, None, &scopes, None, None).await?;
+        let (access_token, write) = self
+            .mint_access_token(client, None, &scopes, None, None)
+            .await?;
         self.write_all(write.into_iter().collect()).await?;
-        let ttl = client.access_token_ttl.unwrap_or(self.inner.config.access_token_ttl);
+        let ttl = client
+            .access_token_ttl
+            .unwrap_or(self.inner.config.access_token_ttl);
         let mut body = serde_json::Map::new();
         body.insert("access_token".into(), access_token.into());
         body.insert("token_type".into(), "Bearer".into());
@@ -285,7 +358,8 @@ impl Provider {
             .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
         let grant_id = crypto::random_token();
         let openid = scopes.iter().any(|s| s == "openid");
-        let refresh = client.allows_grant(GrantType::RefreshToken) && scopes.iter().any(|s| s == "offline_access");
+        let refresh = client.allows_grant(GrantType::RefreshToken)
+            && scopes.iter().any(|s| s == "offline_access");
         let mut issued = self
             .issue_user_tokens(
                 client,
@@ -306,5 +380,8 @@ impl Provider {
 
 /// Scopes that only make sense with a user.
 fn is_user_scope(s: &str) -> bool {
-    matches!(s, "openid" | "offline_access" | "profile" | "email" | "address" | "phone")
+    matches!(
+        s,
+        "openid" | "offline_access" | "profile" | "email" | "address" | "phone"
+    )
 }

@@ -25,7 +25,10 @@ pub(crate) struct ActiveToken {
 impl Provider {
     /// Resolves an access token issued here: a JWT is verified and, when bound to a user
     /// grant, checked against its revocation handle; an opaque token is looked up.
-    pub(crate) async fn active_access_token(&self, token: &str) -> Result<Option<ActiveToken>, OAuthError> {
+    pub(crate) async fn active_access_token(
+        &self,
+        token: &str,
+    ) -> Result<Option<ActiveToken>, OAuthError> {
         let now = self.now();
         if token.contains('.') {
             let Some(claims) = self.verify_own_access_token(token).await else {
@@ -33,13 +36,25 @@ impl Provider {
             };
             let user_bound = claims.auth_time.is_some();
             let record_id = crypto::sha256_b64(claims.jti.as_bytes());
-            if user_bound && self.inner.grants.get(RecordKind::AccessToken, &record_id, now).await?.is_none() {
+            if user_bound
+                && self
+                    .inner
+                    .grants
+                    .get(RecordKind::AccessToken, &record_id, now)
+                    .await?
+                    .is_none()
+            {
                 return Ok(None);
             }
             return Ok(Some(ActiveToken {
                 subject: user_bound.then(|| claims.sub.clone()),
                 client_id: claims.client_id,
-                scopes: claims.scope.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+                scopes: claims
+                    .scope
+                    .split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
                 aud: claims.aud,
                 iat: claims.iat,
                 exp: claims.exp,
@@ -48,7 +63,12 @@ impl Provider {
             }));
         }
         let id = crypto::sha256_b64(token.as_bytes());
-        let Some(stored) = self.inner.grants.get(RecordKind::AccessToken, &id, now).await? else {
+        let Some(stored) = self
+            .inner
+            .grants
+            .get(RecordKind::AccessToken, &id, now)
+            .await?
+        else {
             return Ok(None);
         };
         let rec: AccessRecord = from_payload(RecordKind::AccessToken, &id, &stored.record.payload)?;
@@ -76,8 +96,17 @@ impl Provider {
     async fn userinfo_inner(&self, req: &Request) -> Result<Vec<u8>, OAuthError> {
         let header_token = match &req.authorization {
             Some(h) => match h.split_once(' ') {
-                Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => Some(t.trim()),
-                _ => return Err(OAuthError::new(ErrorCode::InvalidRequest, "use the Bearer scheme")),
+                Some((scheme, t))
+                    if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
+                {
+                    Some(t.trim())
+                }
+                _ => {
+                    return Err(OAuthError::new(
+                        ErrorCode::InvalidRequest,
+                        "use the Bearer scheme",
+                    ));
+                }
             },
             None => None,
         };
@@ -87,20 +116,38 @@ impl Provider {
         };
         let token = match (header_token, body_token) {
             (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request("more than one method of sending the access token"));
+                return Err(OAuthError::invalid_request(
+                    "more than one method of sending the access token",
+                ));
             }
             (Some(t), None) | (None, Some(t)) => t,
             (None, None) => return Err(OAuthError::invalid_request("missing access token")),
         };
-        let invalid = || OAuthError::new(ErrorCode::InvalidToken, "the access token is invalid, expired or revoked");
+        let invalid = || {
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the access token is invalid, expired or revoked",
+            )
+        };
         let active = self.active_access_token(token).await?.ok_or_else(invalid)?;
         let Some(subject) = active.subject else {
-            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the token has no user"));
+            return Err(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the token has no user",
+            ));
         };
         if !active.scopes.iter().any(|s| s == "openid") {
-            return Err(OAuthError::new(ErrorCode::InsufficientScope, "the openid scope is required"));
+            return Err(OAuthError::new(
+                ErrorCode::InsufficientScope,
+                "the openid scope is required",
+            ));
         }
-        let claims = self.inner.users.claims(&subject, &active.scopes).await?.ok_or_else(invalid)?;
+        let claims = self
+            .inner
+            .users
+            .claims(&subject, &active.scopes)
+            .await?
+            .ok_or_else(invalid)?;
         let mut claims = crate::users::filter_claims(claims, &active.scopes);
         claims.insert("sub".into(), subject.into());
         Ok(serde_json::to_vec(&claims).unwrap_or_default())
@@ -110,16 +157,17 @@ impl Provider {
 /// An RFC 6750 §3 error: `WWW-Authenticate: Bearer error=..., error_description=...`.
 pub(crate) fn bearer_error(e: &OAuthError) -> Response {
     let mut r = Response::json_no_store(e.status(), e.to_json());
-    let challenge = if e.code == ErrorCode::InvalidRequest && e.description == "missing access token" {
-        // §3.1: no error code when the request had no authentication at all.
-        "Bearer realm=\"idpkit\"".to_owned()
-    } else {
-        format!(
-            "Bearer realm=\"idpkit\", error=\"{}\", error_description=\"{}\"",
-            e.code,
-            e.description.replace(['"', '\\'], "'")
-        )
-    };
+    let challenge =
+        if e.code == ErrorCode::InvalidRequest && e.description == "missing access token" {
+            // §3.1: no error code when the request had no authentication at all.
+            "Bearer realm=\"idpkit\"".to_owned()
+        } else {
+            format!(
+                "Bearer realm=\"idpkit\", error=\"{}\", error_description=\"{}\"",
+                e.code,
+                e.description.replace(['"', '\\'], "'")
+            )
+        };
     if e.status() == 400 || e.status() == 401 || e.status() == 403 {
         r = r.header("WWW-Authenticate", challenge);
     }

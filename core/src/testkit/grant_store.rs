@@ -40,26 +40,66 @@ pub async fn put_get_round_trip(store: &dyn GrantStore) {
     let now = base();
     let id = random_token();
     let rec = record(Some("g"), "{\"a\":1}", now + Duration::minutes(5));
-    store.put(RecordKind::AuthorizationCode, &id, rec.clone()).await.expect("put");
-    let got = store.get(RecordKind::AuthorizationCode, &id, now).await.expect("get");
+    store
+        .put(RecordKind::AuthorizationCode, &id, rec.clone())
+        .await
+        .expect("put");
+    let got = store
+        .get(RecordKind::AuthorizationCode, &id, now)
+        .await
+        .expect("get");
     let got = got.expect("a stored record must be readable");
     assert_eq!(got.record, rec, "get must return exactly what was put");
     assert_eq!(got.consumed_at, None, "a fresh record is not consumed");
     assert!(
-        store.get(RecordKind::RefreshToken, &id, now).await.expect("get").is_none(),
+        store
+            .get(RecordKind::RefreshToken, &id, now)
+            .await
+            .expect("get")
+            .is_none(),
         "kinds must not share ids"
     );
-    assert!(store.get(RecordKind::AuthorizationCode, &random_token(), now).await.expect("get").is_none());
+    assert!(
+        store
+            .get(RecordKind::AuthorizationCode, &random_token(), now)
+            .await
+            .expect("get")
+            .is_none()
+    );
 }
 
 /// `put` on an existing id replaces it and clears its consumption.
 pub async fn put_replaces_and_resets_consumption(store: &dyn GrantStore) {
     let now = base();
     let id = random_token();
-    store.put(RecordKind::Interaction, &id, record(None, "one", now + Duration::minutes(5))).await.expect("put");
-    assert!(matches!(store.consume(RecordKind::Interaction, &id, now).await.expect("consume"), Consume::Consumed(_)));
-    store.put(RecordKind::Interaction, &id, record(None, "two", now + Duration::minutes(5))).await.expect("put");
-    let got = store.get(RecordKind::Interaction, &id, now).await.expect("get").expect("present");
+    store
+        .put(
+            RecordKind::Interaction,
+            &id,
+            record(None, "one", now + Duration::minutes(5)),
+        )
+        .await
+        .expect("put");
+    assert!(matches!(
+        store
+            .consume(RecordKind::Interaction, &id, now)
+            .await
+            .expect("consume"),
+        Consume::Consumed(_)
+    ));
+    store
+        .put(
+            RecordKind::Interaction,
+            &id,
+            record(None, "two", now + Duration::minutes(5)),
+        )
+        .await
+        .expect("put");
+    let got = store
+        .get(RecordKind::Interaction, &id, now)
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(got.record.payload, b"two", "put must replace the payload");
     assert_eq!(got.consumed_at, None, "put must clear consumption");
 }
@@ -68,17 +108,48 @@ pub async fn put_replaces_and_resets_consumption(store: &dyn GrantStore) {
 pub async fn expired_records_are_invisible(store: &dyn GrantStore) {
     let now = base();
     let id = random_token();
-    store.put(RecordKind::AuthorizationCode, &id, record(Some("g"), "x", now + Duration::seconds(60))).await.expect("put");
+    store
+        .put(
+            RecordKind::AuthorizationCode,
+            &id,
+            record(Some("g"), "x", now + Duration::seconds(60)),
+        )
+        .await
+        .expect("put");
     let later = now + Duration::seconds(61);
-    assert!(store.get(RecordKind::AuthorizationCode, &id, later).await.expect("get").is_none(), "expired record visible to get");
+    assert!(
+        store
+            .get(RecordKind::AuthorizationCode, &id, later)
+            .await
+            .expect("get")
+            .is_none(),
+        "expired record visible to get"
+    );
     assert_eq!(
-        store.consume(RecordKind::AuthorizationCode, &id, later).await.expect("consume"),
+        store
+            .consume(RecordKind::AuthorizationCode, &id, later)
+            .await
+            .expect("consume"),
         Consume::NotFound,
         "expired record consumable"
     );
     let at_expiry = now + Duration::seconds(60);
-    assert!(store.get(RecordKind::AuthorizationCode, &id, at_expiry).await.expect("get").is_none(), "expires_at is exclusive");
-    assert!(store.get(RecordKind::AuthorizationCode, &id, now).await.expect("get").is_some(), "still live before expiry");
+    assert!(
+        store
+            .get(RecordKind::AuthorizationCode, &id, at_expiry)
+            .await
+            .expect("get")
+            .is_none(),
+        "expires_at is exclusive"
+    );
+    assert!(
+        store
+            .get(RecordKind::AuthorizationCode, &id, now)
+            .await
+            .expect("get")
+            .is_some(),
+        "still live before expiry"
+    );
 }
 
 /// The first `consume` wins; later ones see `AlreadyConsumed` with the first time.
@@ -86,18 +157,50 @@ pub async fn consume_is_once(store: &dyn GrantStore) {
     let now = base();
     let id = random_token();
     let rec = record(Some("fam"), "code", now + Duration::minutes(1));
-    assert_eq!(store.consume(RecordKind::AuthorizationCode, &id, now).await.expect("consume"), Consume::NotFound);
-    store.put(RecordKind::AuthorizationCode, &id, rec.clone()).await.expect("put");
-    assert_eq!(store.consume(RecordKind::AuthorizationCode, &id, now).await.expect("consume"), Consume::Consumed(rec.clone()));
-    let second = store.consume(RecordKind::AuthorizationCode, &id, now + Duration::seconds(2)).await.expect("consume");
+    assert_eq!(
+        store
+            .consume(RecordKind::AuthorizationCode, &id, now)
+            .await
+            .expect("consume"),
+        Consume::NotFound
+    );
+    store
+        .put(RecordKind::AuthorizationCode, &id, rec.clone())
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .consume(RecordKind::AuthorizationCode, &id, now)
+            .await
+            .expect("consume"),
+        Consume::Consumed(rec.clone())
+    );
+    let second = store
+        .consume(
+            RecordKind::AuthorizationCode,
+            &id,
+            now + Duration::seconds(2),
+        )
+        .await
+        .expect("consume");
     match second {
-        Consume::AlreadyConsumed { record, consumed_at } => {
+        Consume::AlreadyConsumed {
+            record,
+            consumed_at,
+        } => {
             assert_eq!(record, rec);
-            assert_eq!(consumed_at, now, "consumed_at is the time of the first consume");
+            assert_eq!(
+                consumed_at, now,
+                "consumed_at is the time of the first consume"
+            );
         }
         other => panic!("second consume must be AlreadyConsumed, got {other:?}"),
     }
-    let got = store.get(RecordKind::AuthorizationCode, &id, now).await.expect("get").expect("still readable");
+    let got = store
+        .get(RecordKind::AuthorizationCode, &id, now)
+        .await
+        .expect("get")
+        .expect("still readable");
     assert_eq!(got.consumed_at, Some(now), "get must show consumption");
 }
 
@@ -106,12 +209,35 @@ pub async fn delete_removes_one_record(store: &dyn GrantStore) {
     let now = base();
     let (a, b) = (random_token(), random_token());
     for id in [&a, &b] {
-        store.put(RecordKind::Session, id, record(None, "s", now + Duration::hours(1))).await.expect("put");
+        store
+            .put(
+                RecordKind::Session,
+                id,
+                record(None, "s", now + Duration::hours(1)),
+            )
+            .await
+            .expect("put");
     }
     store.delete(RecordKind::Session, &a).await.expect("delete");
-    store.delete(RecordKind::Session, &a).await.expect("deleting twice is not an error");
-    assert!(store.get(RecordKind::Session, &a, now).await.expect("get").is_none());
-    assert!(store.get(RecordKind::Session, &b, now).await.expect("get").is_some(), "delete removed another record");
+    store
+        .delete(RecordKind::Session, &a)
+        .await
+        .expect("deleting twice is not an error");
+    assert!(
+        store
+            .get(RecordKind::Session, &a, now)
+            .await
+            .expect("get")
+            .is_none()
+    );
+    assert!(
+        store
+            .get(RecordKind::Session, &b, now)
+            .await
+            .expect("get")
+            .is_some(),
+        "delete removed another record"
+    );
 }
 
 /// `revoke_grant` removes every record of a family, of every kind, and nothing else.
@@ -127,22 +253,59 @@ pub async fn revoke_grant_removes_the_family_and_nothing_else(store: &dyn GrantS
         (RecordKind::AccessToken, random_token()),
     ];
     for (kind, id) in &mine {
-        store.put(*kind, id, record(Some(&family), "m", exp)).await.expect("put");
+        store
+            .put(*kind, id, record(Some(&family), "m", exp))
+            .await
+            .expect("put");
     }
-    store.consume(RecordKind::RefreshToken, &mine[1].1, now).await.expect("consume");
+    store
+        .consume(RecordKind::RefreshToken, &mine[1].1, now)
+        .await
+        .expect("consume");
     let theirs = (RecordKind::RefreshToken, random_token());
-    store.put(theirs.0, &theirs.1, record(Some(&other), "t", exp)).await.expect("put");
+    store
+        .put(theirs.0, &theirs.1, record(Some(&other), "t", exp))
+        .await
+        .expect("put");
     let loose = (RecordKind::Session, random_token());
-    store.put(loose.0, &loose.1, record(None, "l", exp)).await.expect("put");
+    store
+        .put(loose.0, &loose.1, record(None, "l", exp))
+        .await
+        .expect("put");
 
     let n = store.revoke_grant(&family).await.expect("revoke");
-    assert_eq!(n, mine.len() as u64, "revoke_grant must count what it deleted, consumed records included");
+    assert_eq!(
+        n,
+        mine.len() as u64,
+        "revoke_grant must count what it deleted, consumed records included"
+    );
     for (kind, id) in &mine {
-        assert!(store.get(*kind, id, now).await.expect("get").is_none(), "{kind:?} of the family survived");
+        assert!(
+            store.get(*kind, id, now).await.expect("get").is_none(),
+            "{kind:?} of the family survived"
+        );
     }
-    assert!(store.get(theirs.0, &theirs.1, now).await.expect("get").is_some(), "another family was touched");
-    assert!(store.get(loose.0, &loose.1, now).await.expect("get").is_some(), "a record without grant was touched");
-    assert_eq!(store.revoke_grant(&family).await.expect("revoke"), 0, "revoking again deletes nothing");
+    assert!(
+        store
+            .get(theirs.0, &theirs.1, now)
+            .await
+            .expect("get")
+            .is_some(),
+        "another family was touched"
+    );
+    assert!(
+        store
+            .get(loose.0, &loose.1, now)
+            .await
+            .expect("get")
+            .is_some(),
+        "a record without grant was touched"
+    );
+    assert_eq!(
+        store.revoke_grant(&family).await.expect("revoke"),
+        0,
+        "revoking again deletes nothing"
+    );
 }
 
 /// `purge_expired` deletes expired records and keeps live ones.
@@ -154,16 +317,47 @@ pub async fn purge_expired_deletes_only_expired(store: &dyn GrantStore) {
     let expired: Vec<String> = (0..3).map(|_| random_token()).collect();
     let live = random_token();
     for id in &expired {
-        store.put(RecordKind::AccessToken, id, record(None, "e", far + Duration::seconds(1))).await.expect("put");
+        store
+            .put(
+                RecordKind::AccessToken,
+                id,
+                record(None, "e", far + Duration::seconds(1)),
+            )
+            .await
+            .expect("put");
     }
-    store.put(RecordKind::AccessToken, &live, record(None, "l", far + Duration::hours(10))).await.expect("put");
+    store
+        .put(
+            RecordKind::AccessToken,
+            &live,
+            record(None, "l", far + Duration::hours(10)),
+        )
+        .await
+        .expect("put");
     let later = far + Duration::seconds(5);
     let n = store.purge_expired(later).await.expect("purge");
-    assert!(n >= expired.len() as u64, "purge_expired must delete every expired record (deleted {n})");
+    assert!(
+        n >= expired.len() as u64,
+        "purge_expired must delete every expired record (deleted {n})"
+    );
     for id in &expired {
-        assert!(store.get(RecordKind::AccessToken, id, far).await.expect("get").is_none(), "expired record not purged");
+        assert!(
+            store
+                .get(RecordKind::AccessToken, id, far)
+                .await
+                .expect("get")
+                .is_none(),
+            "expired record not purged"
+        );
     }
-    assert!(store.get(RecordKind::AccessToken, &live, later).await.expect("get").is_some(), "live record purged");
+    assert!(
+        store
+            .get(RecordKind::AccessToken, &live, later)
+            .await
+            .expect("get")
+            .is_some(),
+        "live record purged"
+    );
 }
 
 /// `tasks` concurrent `consume` calls on one record (polled together, so a backend that
@@ -172,7 +366,11 @@ pub async fn concurrent_consume_has_one_winner(store: Arc<dyn GrantStore>, tasks
     let now = base();
     let id = random_token();
     store
-        .put(RecordKind::AuthorizationCode, &id, record(Some("race"), "code", now + Duration::minutes(1)))
+        .put(
+            RecordKind::AuthorizationCode,
+            &id,
+            record(Some("race"), "code", now + Duration::minutes(1)),
+        )
         .await
         .expect("put");
     let calls = (0..tasks).map(|_| {
@@ -190,6 +388,9 @@ pub async fn concurrent_consume_has_one_winner(store: Arc<dyn GrantStore>, tasks
             Consume::NotFound => panic!("a live record was reported missing during the race"),
         }
     }
-    assert_eq!(winners, 1, "exactly one of {tasks} concurrent consume calls must win");
+    assert_eq!(
+        winners, 1,
+        "exactly one of {tasks} concurrent consume calls must win"
+    );
     assert_eq!(losers, tasks - 1);
 }

@@ -23,13 +23,17 @@ use axum::routing::get;
 use idpkit::axum::{into_request, into_response};
 use idpkit::time::Duration;
 use idpkit::{
-    Authorization, Claims, Client, Clock, GrantType, InteractionOutcome, LocalKeys, MemoryGrantStore, Needs, Params as FormParams,
-    Provider, StaticClients, StoreError, SystemClock, UserStore,
+    Authorization, Claims, Client, Clock, GrantType, InteractionOutcome, LocalKeys,
+    MemoryGrantStore, Needs, Params as FormParams, Provider, StaticClients, StoreError,
+    SystemClock, UserStore,
 };
 
 /// Command-line options of the example host.
 #[derive(Debug, Clone, clap::Parser)]
-#[command(name = "idpkit-example", about = "Example OpenID Provider embedding idpkit")]
+#[command(
+    name = "idpkit-example",
+    about = "Example OpenID Provider embedding idpkit"
+)]
 pub struct Options {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8080")]
@@ -66,7 +70,9 @@ impl Options {
 
     /// The issuer: `--issuer`, or `http://<bind>`.
     pub fn issuer(&self) -> String {
-        self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.bind))
+        self.issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 }
 
@@ -131,7 +137,11 @@ impl DemoUsers {
 
 #[async_trait]
 impl UserStore for DemoUsers {
-    async fn claims(&self, subject: &str, _scopes: &[String]) -> Result<Option<Claims>, StoreError> {
+    async fn claims(
+        &self,
+        subject: &str,
+        _scopes: &[String],
+    ) -> Result<Option<Claims>, StoreError> {
         if subject != "alice" {
             return Ok(None);
         }
@@ -145,8 +155,13 @@ impl UserStore for DemoUsers {
         Ok(Some(c))
     }
 
-    async fn authenticate(&self, username: &str, password: &str) -> Result<Option<String>, StoreError> {
-        let hash = PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::Backend(e.to_string()))?;
+    async fn authenticate(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let hash =
+            PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::Backend(e.to_string()))?;
         // Verify even for unknown users so that timing does not tell which usernames exist.
         let ok = argon2().verify_password(password.as_bytes(), &hash).is_ok();
         Ok((ok && username == "alice").then(|| "alice".to_owned()))
@@ -157,14 +172,26 @@ impl UserStore for DemoUsers {
 ///
 /// Until the storage and key backends land it runs on the in-memory grant store and
 /// ephemeral development keys, and says so.
-pub fn build_provider(opts: &Options, clock: Arc<dyn Clock>, users: Arc<DemoUsers>) -> Result<Provider, Box<dyn std::error::Error>> {
+pub fn build_provider(
+    opts: &Options,
+    clock: Arc<dyn Clock>,
+    users: Arc<DemoUsers>,
+) -> Result<Provider, Box<dyn std::error::Error>> {
     struct SharedUsers(Arc<DemoUsers>);
     #[async_trait]
     impl UserStore for SharedUsers {
-        async fn claims(&self, subject: &str, scopes: &[String]) -> Result<Option<Claims>, StoreError> {
+        async fn claims(
+            &self,
+            subject: &str,
+            scopes: &[String],
+        ) -> Result<Option<Claims>, StoreError> {
             self.0.claims(subject, scopes).await
         }
-        async fn authenticate(&self, username: &str, password: &str) -> Result<Option<String>, StoreError> {
+        async fn authenticate(
+            &self,
+            username: &str,
+            password: &str,
+        ) -> Result<Option<String>, StoreError> {
             self.0.authenticate(username, password).await
         }
     }
@@ -199,7 +226,10 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
     };
     let pages = Router::new()
         .route("/", get(home))
-        .route("/interaction/{id}", get(interaction_page).post(interaction_submit))
+        .route(
+            "/interaction/{id}",
+            get(interaction_page).post(interaction_submit),
+        )
         .with_state(state);
     idpkit::axum::router(provider).merge(pages)
 }
@@ -245,18 +275,24 @@ fn page(title: &str, body: &str) -> String {
     )
 }
 
-/// Security headers of the login and consent pages: no framing, nothing third-party.
-fn protect(html: String, status: axum::http::StatusCode) -> Response {
+/// Security headers of the login and consent pages: no framing, nothing third-party, forms
+/// only to this host and (for the redirect that follows a submission) the client's origin.
+fn protect(html: String, status: axum::http::StatusCode, redirect_uri: Option<&str>) -> Response {
+    let client_origin = redirect_uri
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null")
+        .unwrap_or_default();
+    let csp = format!(
+        "default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {client_origin}; frame-ancestors 'none'"
+    );
     (
         status,
         [
-            ("X-Frame-Options", "DENY"),
-            (
-                "Content-Security-Policy",
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'",
-            ),
-            ("Cache-Control", "no-store"),
-            ("Referrer-Policy", "no-referrer"),
+            ("X-Frame-Options", "DENY".to_owned()),
+            ("Content-Security-Policy", csp.trim_end().to_owned()),
+            ("Cache-Control", "no-store".to_owned()),
+            ("Referrer-Policy", "no-referrer".to_owned()),
         ],
         Html(html),
     )
@@ -264,7 +300,9 @@ fn protect(html: String, status: axum::http::StatusCode) -> Response {
 }
 
 fn login_form(id: &str, client_id: &str, hint: Option<&str>, error: Option<&str>) -> String {
-    let error = error.map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e))).unwrap_or_default();
+    let error = error
+        .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
+        .unwrap_or_default();
     page(
         "Sign in",
         &format!(
@@ -284,7 +322,10 @@ fn login_form(id: &str, client_id: &str, hint: Option<&str>, error: Option<&str>
 }
 
 fn consent_form(id: &str, client_id: &str, scopes: &[String]) -> String {
-    let items: String = scopes.iter().map(|s| format!("<li><code>{}</code></li>", escape(s))).collect();
+    let items: String = scopes
+        .iter()
+        .map(|s| format!("<li><code>{}</code></li>", escape(s)))
+        .collect();
     page(
         "Allow access?",
         &format!(
@@ -301,8 +342,12 @@ fn consent_form(id: &str, client_id: &str, scopes: &[String]) -> String {
 
 fn error_page(e: &idpkit::OAuthError) -> Response {
     protect(
-        page("Sign-in problem", &format!("<h1>Sign-in problem</h1><p>{}</p>", escape(&e.description))),
+        page(
+            "Sign-in problem",
+            &format!("<h1>Sign-in problem</h1><p>{}</p>", escape(&e.description)),
+        ),
         axum::http::StatusCode::BAD_REQUEST,
+        None,
     )
 }
 
@@ -322,8 +367,13 @@ async fn interaction_page(
             Needs::Login => protect(
                 login_form(&id, &d.client_id, d.login_hint.as_deref(), None),
                 axum::http::StatusCode::OK,
+                Some(&d.redirect_uri),
             ),
-            Needs::Consent => protect(consent_form(&id, &d.client_id, &d.scopes), axum::http::StatusCode::OK),
+            Needs::Consent => protect(
+                consent_form(&id, &d.client_id, &d.scopes),
+                axum::http::StatusCode::OK,
+                Some(&d.redirect_uri),
+            ),
         },
         Err(e) => error_page(&e),
     }
@@ -350,13 +400,23 @@ async fn interaction_submit(
     let outcome = match details.needs {
         Needs::Login => {
             let username = field("username");
-            match state.users.authenticate(&username, &field("password")).await {
+            match state
+                .users
+                .authenticate(&username, &field("password"))
+                .await
+            {
                 Ok(Some(subject)) => InteractionOutcome::Login { subject },
                 Ok(None) => {
                     tracing::info!("example: failed login attempt");
                     return protect(
-                        login_form(&id, &details.client_id, Some(&username), Some("Wrong username or password.")),
+                        login_form(
+                            &id,
+                            &details.client_id,
+                            Some(&username),
+                            Some("Wrong username or password."),
+                        ),
                         axum::http::StatusCode::UNAUTHORIZED,
+                        Some(&details.redirect_uri),
                     );
                 }
                 Err(e) => return error_page(&idpkit::OAuthError::server_error(&e)),

@@ -18,7 +18,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     println!("idpkit example identity provider");
     println!("  issuer:    {}", provider.issuer());
-    println!("  discovery: {}/.well-known/openid-configuration", provider.issuer());
+    println!(
+        "  discovery: {}/.well-known/openid-configuration",
+        provider.issuer()
+    );
     println!("  demo user: alice / wonderland");
     println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
