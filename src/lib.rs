@@ -21,6 +21,14 @@
 
 pub use idpkit_core::*;
 
+/// The attribute for implementing idpkit's async traits (`#[idpkit::async_trait]`).
+pub use async_trait::async_trait;
+
+/// The README's examples are compiled and run as doc-tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
+
 /// The protocol engine crate, for paths not re-exported at the top.
 pub use idpkit_core as core;
 

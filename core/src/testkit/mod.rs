@@ -1,12 +1,12 @@
 //! Conformance kits that every backend runs against itself (feature `testkit`).
 //!
-//! A backend crate's `tests/conformance.rs` is a few lines:
-//! ```ignore
-//! #[tokio::test]
-//! async fn grant_store_conformance() {
-//!     let store = std::sync::Arc::new(MyStore::open(..).unwrap());
-//!     idpkit_core::testkit::grant_store::run_all(store).await;
-//! }
+//! A backend crate's `tests/conformance.rs` is a few lines (here with the memory store in
+//! place of the backend):
+//! ```
+//! # async fn grant_store_conformance() {
+//! let store = std::sync::Arc::new(idpkit_core::MemoryGrantStore::new());
+//! idpkit_core::testkit::grant_store::run_all(store).await;
+//! # }
 //! ```
 
 pub mod grant_store;
