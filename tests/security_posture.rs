@@ -839,3 +839,40 @@ async fn discovery_and_jwks_are_public_documents() {
         .expect("send");
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn cors_only_for_origins_a_client_allows() {
+    let host = Host::start().await;
+    let preflight = |origin: &'static str| {
+        let url = host.url("/token");
+        async move {
+            http()
+                .request(reqwest::Method::OPTIONS, url)
+                .header("origin", origin)
+                .header("access-control-request-method", "POST")
+                .send()
+                .await
+                .expect("send")
+        }
+    };
+    let ok = preflight(idpkit_example::DEMO_ORIGIN).await;
+    assert_eq!(ok.status(), 204);
+    assert_eq!(
+        ok.headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some(idpkit_example::DEMO_ORIGIN)
+    );
+    let evil = preflight("https://evil.example").await;
+    assert_eq!(evil.status(), 403);
+    assert!(evil.headers().get("access-control-allow-origin").is_none());
+    let resp = http()
+        .post(host.url("/token"))
+        .header("origin", "https://evil.example")
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("send");
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}

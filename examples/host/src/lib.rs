@@ -78,6 +78,8 @@ impl Options {
 
 /// The demo redirect URI of both demo clients.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
+/// The origin of the demo redirect URI, allowed for CORS by `demo-public`.
+pub const DEMO_ORIGIN: &str = "http://127.0.0.1:9999";
 /// The demo scopes.
 pub const DEMO_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_access", "api:read"];
 
@@ -96,6 +98,8 @@ pub fn demo_clients() -> Result<StaticClients, idpkit::ConfigError> {
         .build()?;
     let public = Client::public("demo-public")
         .redirect_uri(DEMO_REDIRECT_URI)
+        // A browser app served from the callback's origin may call token/userinfo (CORS).
+        .allowed_origin(DEMO_ORIGIN)
         .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
         .scopes(DEMO_SCOPES)
         .audience(["demo-api"])

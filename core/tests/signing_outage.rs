@@ -1,0 +1,145 @@
+//! A signing outage (a KMS down) answers `temporarily_unavailable` and consumes nothing:
+//! the authorization code is still redeemable once signing is back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_trait::async_trait;
+use idpkit_core::{
+    Algorithm, Authorization, Claims, Client, GrantType, InteractionOutcome, Jwks, KeyError,
+    KeyProvider, KeyRef, LocalKeys, MemoryGrantStore, Method, Params, Provider, Request,
+    StaticClients, StoreError, UserStore,
+};
+
+struct Users;
+
+#[async_trait]
+impl UserStore for Users {
+    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
+        Ok(Some(Claims::new()))
+    }
+}
+
+/// Development keys behind a switch that makes signing fail like an unreachable KMS.
+struct FlakyKeys {
+    inner: LocalKeys,
+    down: Arc<AtomicBool>,
+}
+
+#[async_trait]
+impl KeyProvider for FlakyKeys {
+    async fn jwks(&self) -> Result<Arc<Jwks>, KeyError> {
+        self.inner.jwks().await
+    }
+    async fn signing_key(&self, alg: Algorithm) -> Result<KeyRef, KeyError> {
+        self.inner.signing_key(alg).await
+    }
+    async fn sign(&self, key: &KeyRef, input: &[u8]) -> Result<Vec<u8>, KeyError> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(KeyError::Unavailable("connection refused".into()));
+        }
+        self.inner.sign(key, input).await
+    }
+    fn algorithms(&self) -> Vec<Algorithm> {
+        self.inner.algorithms()
+    }
+}
+
+const REDIRECT: &str = "https://app.example/cb";
+
+fn setup() -> (Provider, Arc<AtomicBool>) {
+    let down = Arc::new(AtomicBool::new(false));
+    let client = Client::confidential("app", "app-secret")
+        .redirect_uri(REDIRECT)
+        .grant_types([GrantType::AuthorizationCode, GrantType::ClientCredentials])
+        .scopes(["openid", "api"])
+        .first_party(true)
+        .build()
+        .expect("client");
+    let provider = Provider::builder("https://idp.example")
+        .grant_store(MemoryGrantStore::new())
+        .keys(FlakyKeys {
+            inner: LocalKeys::ephemeral_for_development().expect("keys"),
+            down: down.clone(),
+        })
+        .clients(StaticClients::new([client]).expect("clients"))
+        .users(Users)
+        .signing_alg(Algorithm::ES256)
+        .dangerous_allow_development_backends()
+        .build()
+        .expect("provider");
+    (provider, down)
+}
+
+async fn code(p: &Provider) -> String {
+    let mut req = Request::new(Method::Get);
+    req.params = Params::from_pairs([
+        ("client_id", "app"),
+        ("redirect_uri", REDIRECT),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ]);
+    let Authorization::Interaction(pending) = p.authorize(&req).await else {
+        panic!("expected login")
+    };
+    let cookie = pending.response.header_value("set-cookie").expect("cookie");
+    req.cookies =
+        idpkit_core::parse_cookies(cookie.split(';').next().unwrap_or_default()).collect();
+    let Ok(Authorization::Respond(r)) = p
+        .finish_interaction(
+            &pending.id,
+            &req,
+            InteractionOutcome::Login {
+                subject: "u".into(),
+            },
+        )
+        .await
+    else {
+        panic!("expected redirect")
+    };
+    let loc = r.header_value("location").expect("location");
+    Params::parse(loc.split_once('?').expect("query").1.as_bytes())
+        .get("code")
+        .expect("one")
+        .expect("code")
+        .to_owned()
+}
+
+fn token_request(pairs: &[(&str, &str)]) -> Request {
+    let mut r = Request::new(Method::Post);
+    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
+    r.params.extend(Params::from_pairs([
+        ("client_id", "app"),
+        ("client_secret", "app-secret"),
+    ]));
+    r
+}
+
+#[tokio::test]
+async fn signing_outage_is_temporarily_unavailable_and_the_code_survives() {
+    let (p, down) = setup();
+    let code = code(&p).await;
+    let exchange = token_request(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+    ]);
+    down.store(true, Ordering::SeqCst);
+    let r = p.token(&exchange).await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.json_value()["error"], "temporarily_unavailable");
+    let r = p
+        .token(&token_request(&[("grant_type", "client_credentials")]))
+        .await;
+    assert_eq!(r.status, 503);
+    down.store(false, Ordering::SeqCst);
+    let r = p.token(&exchange).await;
+    assert_eq!(
+        r.status,
+        200,
+        "the code was not consumed by the failed attempt: {:?}",
+        r.json_value()
+    );
+    let r = p.token(&exchange).await;
+    assert_eq!(r.status, 400, "and it is single-use afterwards");
+}

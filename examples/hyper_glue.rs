@@ -1,0 +1,86 @@
+//! idpkit without axum: every endpoint served by plain hyper in a few lines of glue.
+//!
+//! Usage: `cargo run --example hyper_glue`, then
+//! `curl -u demo-client:demo-secret -d grant_type=client_credentials http://127.0.0.1:8081/token`
+use std::sync::Arc;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper_util::rt::TokioIo;
+use idpkit::{Authorization, Body, OAuthError, Provider, Request, Response, SystemClock};
+
+async fn handle(
+    p: Provider,
+    req: hyper::Request<Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, hyper::http::Error> {
+    let (parts, body) = req.into_parts();
+    let max = p.config().max_body_bytes;
+    let response = match Limited::new(body, max).collect().await {
+        Err(_) => {
+            Response::from_error(&OAuthError::invalid_request("unreadable or oversized body"))
+        }
+        Ok(body) => {
+            let headers = parts
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+            match Request::from_http(
+                parts.method.as_str(),
+                parts.uri.query(),
+                headers,
+                &body.to_bytes(),
+                max,
+            ) {
+                Err(e) => Response::from_error(&e),
+                Ok(r) => {
+                    let paths = &p.config().paths;
+                    match parts.uri.path() {
+                        "/.well-known/openid-configuration" => p.discovery(),
+                        x if x == paths.jwks => p.jwks().await,
+                        x if x == paths.authorization => match p.authorize(&r).await {
+                            Authorization::Respond(resp) => resp,
+                            Authorization::Interaction(pending) => pending.response,
+                        },
+                        x if x == paths.token => p.token(&r).await,
+                        x if x == paths.userinfo => p.userinfo(&r).await,
+                        x if x == paths.revocation => p.revoke(&r).await,
+                        x if x == paths.introspection => p.introspect(&r).await,
+                        _ => Response::html(404, "not found".into()),
+                    }
+                }
+            }
+        }
+    };
+    let mut out = hyper::Response::builder().status(response.status);
+    match response.body {
+        Body::Json(_) => out = out.header("content-type", "application/json"),
+        Body::Html(_) => out = out.header("content-type", "text/html; charset=utf-8"),
+        Body::Empty => {}
+    }
+    for (name, value) in &response.headers {
+        out = out.header(name.as_ref(), value);
+    }
+    out.body(Full::new(Bytes::copy_from_slice(response.body_bytes())))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let opts = idpkit_example::Options::for_bind("127.0.0.1:8081".parse()?);
+    let users = Arc::new(idpkit_example::DemoUsers::new().map_err(|e| e.to_string())?);
+    let provider = idpkit_example::build_provider(&opts, Arc::new(SystemClock), users)?;
+    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    println!(
+        "hyper glue serving {} (no login page here: see examples/host)",
+        provider.issuer()
+    );
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let p = provider.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| handle(p.clone(), req));
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
