@@ -876,3 +876,233 @@ async fn cors_only_for_origins_a_client_allows() {
         .expect("send");
     assert!(resp.headers().get("access-control-allow-origin").is_none());
 }
+
+#[tokio::test]
+async fn prompt_login_max_age_login_hint_and_deny() {
+    let host = Host::start().await;
+    let b = browser();
+    let base = [("response_type", "code"), ("scope", "openid")];
+    // Establish a session.
+    login(
+        &b,
+        &host,
+        &authorize_url(&host, "demo-client", &base),
+        "alice",
+        "wonderland",
+    )
+    .await;
+    // SSO answers at once ...
+    let resp = b
+        .get(authorize_url(&host, "demo-client", &base))
+        .send()
+        .await
+        .expect("send");
+    assert!(location(&resp).starts_with(DEMO_REDIRECT_URI));
+    // ... but prompt=login asks again, and so does max_age once it has passed.
+    let resp = b
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[base[0], base[1], ("prompt", "login")],
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert!(
+        location(&resp).starts_with("/interaction/"),
+        "prompt=login forces a login"
+    );
+    host.clock.advance(Duration::seconds(30));
+    let resp = b
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[base[0], base[1], ("max_age", "3600")],
+        ))
+        .send()
+        .await
+        .expect("send");
+    assert!(
+        location(&resp).starts_with(DEMO_REDIRECT_URI),
+        "a fresh enough session passes max_age"
+    );
+    let resp = b
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[base[0], base[1], ("max_age", "10")],
+        ))
+        .send()
+        .await
+        .expect("send");
+    let loc = location(&resp);
+    assert!(
+        loc.starts_with("/interaction/"),
+        "an older login than max_age asks again"
+    );
+    // login_hint pre-fills the username.
+    let resp = b
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[
+                base[0],
+                base[1],
+                ("prompt", "login"),
+                ("login_hint", "alice"),
+            ],
+        ))
+        .send()
+        .await
+        .expect("send");
+    let html = b
+        .get(host.url(&location(&resp)))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("value=\"alice\""), "{html}");
+    // Denying consent sends access_denied to the client.
+    let (_, challenge) = pkce_pair();
+    let url = authorize_url(
+        &host,
+        "demo-public",
+        &[
+            base[0],
+            base[1],
+            ("state", "d"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    );
+    let consent = location(&b.get(&url).send().await.expect("send"));
+    assert!(consent.starts_with("/interaction/"));
+    let resp = b
+        .post(host.url(&consent))
+        .form(&[("decision", "deny")])
+        .send()
+        .await
+        .expect("send");
+    let p = callback_params(&location(&resp));
+    assert_eq!(param(&p, "error"), Some("access_denied"));
+    assert_eq!(param(&p, "state"), Some("d"));
+    assert_eq!(param(&p, "iss"), Some(host.base.as_str()));
+}
+
+#[tokio::test]
+async fn userinfo_accepts_the_token_in_a_post_body_but_not_twice() {
+    let host = Host::start().await;
+    let (code, verifier) = code_for_demo_client(&host, "openid email").await;
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let at = tokens["access_token"].as_str().expect("at");
+    let resp = http()
+        .post(host.url("/userinfo"))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("no-store")
+    );
+    let claims: Value = resp.json().await.expect("json");
+    assert_eq!(claims["sub"], "alice");
+    assert_eq!(claims["email"], "alice@example.com");
+    assert!(
+        claims.get("name").is_none(),
+        "profile claims need the profile scope"
+    );
+    let resp = http()
+        .post(host.url("/userinfo"))
+        .bearer_auth(at)
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400, "two methods of sending the token");
+}
+
+#[tokio::test]
+async fn refresh_tokens_are_bound_to_their_client() {
+    let host = Host::start().await;
+    let (code, verifier) = code_for_demo_client(&host, "openid offline_access").await;
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let rt = tokens["refresh_token"].as_str().expect("rt");
+    let resp = http()
+        .post(host.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("client_id", "demo-public"),
+            ("refresh_token", rt),
+        ])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    assert_eq!(err(&resp.json().await.expect("json")), "invalid_grant");
+    let (s, _) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await;
+    assert_eq!(
+        s, 200,
+        "the owner's token is untouched by another client's attempt"
+    );
+}
+
+#[tokio::test]
+async fn hmac_tokens_made_with_the_public_key_are_refused() {
+    let host = Host::start().await;
+    // Key confusion: an HS256 token whose "secret" is the published RSA modulus.
+    let jwks: Value = http()
+        .get(host.url("/jwks"))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let rsa = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .find(|k| k["kty"] == "RSA")
+        .expect("rsa")
+        .clone();
+    let h = URL_SAFE_NO_PAD.encode(
+        serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": rsa["kid"]}).to_string(),
+    );
+    let p = URL_SAFE_NO_PAD.encode(
+        serde_json::json!({"iss": host.base, "sub": "alice", "aud": ["demo-api"], "exp": 4102444800i64,
+            "iat": 1, "jti": "x", "client_id": "demo-client", "scope": "openid", "auth_time": 1})
+        .to_string(),
+    );
+    let forged = format!(
+        "{h}.{p}.{}",
+        URL_SAFE_NO_PAD.encode(rsa["n"].as_str().expect("n"))
+    );
+    let resp = http()
+        .get(host.url("/userinfo"))
+        .bearer_auth(&forged)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    let (_, intro) = post_as_demo_client(&host, "/introspect", &[("token", &forged)]).await;
+    assert_eq!(intro, serde_json::json!({"active": false}));
+}

@@ -4,10 +4,11 @@
 //! `default-features = false`). Both expose the same API for what is used here. Keys are
 //! parsed once into a [`SigningKey`]; minting a token never re-parses a key.
 
-#[cfg(all(feature = "ring", not(feature = "aws-lc-rs")))]
+// Enabling `ring` selects ring even when the default `aws-lc-rs` is also on.
+#[cfg(feature = "ring")]
 use ring as backend;
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(all(feature = "aws-lc-rs", not(feature = "ring")))]
 use aws_lc_rs as backend;
 
 #[cfg(not(any(feature = "aws-lc-rs", feature = "ring")))]
@@ -23,10 +24,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use crate::keys::{Algorithm, Jwk};
 
 /// Name of the crypto backend compiled in, for logs and benchmarks.
-pub const BACKEND: &str = if cfg!(feature = "aws-lc-rs") {
-    "aws-lc-rs"
-} else {
+pub const BACKEND: &str = if cfg!(feature = "ring") {
     "ring"
+} else {
+    "aws-lc-rs"
 };
 
 /// Errors from the crypto layer.
@@ -222,12 +223,12 @@ impl SigningKey {
     }
 }
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(not(feature = "ring"))]
 fn ecdsa_from_pkcs8(der: &[u8]) -> Result<signature::EcdsaKeyPair, backend::error::KeyRejected> {
     signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der)
 }
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "ring")]
 fn ecdsa_from_pkcs8(der: &[u8]) -> Result<signature::EcdsaKeyPair, backend::error::KeyRejected> {
     signature::EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, der, rng())
 }
@@ -248,7 +249,7 @@ fn generate_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
     }
 }
 
-#[cfg(feature = "aws-lc-rs")]
+#[cfg(not(feature = "ring"))]
 fn generate_rsa_pkcs8(_alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
     use backend::encoding::AsDer;
     let kp = signature::RsaKeyPair::generate(backend::rsa::KeySize::Rsa2048)
@@ -258,7 +259,7 @@ fn generate_rsa_pkcs8(_alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
         .map_err(|_| CryptoError::Backend("RSA key encoding failed"))
 }
 
-#[cfg(not(feature = "aws-lc-rs"))]
+#[cfg(feature = "ring")]
 fn generate_rsa_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
     Err(CryptoError::GenerationUnsupported(alg))
 }
@@ -375,7 +376,7 @@ mod tests {
         assert!(!verify(key.public_jwk(), Algorithm::RS256, b"m", &sig));
     }
 
-    #[cfg(feature = "aws-lc-rs")]
+    #[cfg(not(feature = "ring"))]
     #[test]
     fn rsa_keys_round_trip_through_pkcs8_with_a_stable_kid() {
         let (key, der) = SigningKey::generate(Algorithm::RS256).expect("generate");

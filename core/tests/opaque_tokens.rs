@@ -1,0 +1,65 @@
+//! Opaque access tokens (per client): random references, validated by introspection and
+//! revocable at once.
+
+use async_trait::async_trait;
+use idpkit_core::{
+    AccessTokenFormat, Algorithm, Claims, Client, GrantType, LocalKeys, MemoryGrantStore, Method,
+    Params, Provider, Request, StaticClients, StoreError, UserStore,
+};
+
+struct NoUsers;
+
+#[async_trait]
+impl UserStore for NoUsers {
+    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
+        Ok(None)
+    }
+}
+
+fn req(pairs: &[(&str, &str)]) -> Request {
+    let mut r = Request::new(Method::Post);
+    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
+    r.params.extend(Params::from_pairs([
+        ("client_id", "svc"),
+        ("client_secret", "svc-secret"),
+    ]));
+    r
+}
+
+#[tokio::test]
+async fn opaque_access_tokens_introspect_and_revoke_at_once() {
+    let client = Client::confidential("svc", "svc-secret")
+        .grant_types([GrantType::ClientCredentials])
+        .scopes(["api:write"])
+        .access_token_format(AccessTokenFormat::Opaque)
+        .build()
+        .expect("client");
+    let p = Provider::builder("https://idp.example")
+        .grant_store(MemoryGrantStore::new())
+        .keys(LocalKeys::ephemeral_for_development().expect("keys"))
+        .clients(StaticClients::new([client]).expect("clients"))
+        .users(NoUsers)
+        .signing_alg(Algorithm::ES256)
+        .dangerous_allow_development_backends()
+        .build()
+        .expect("provider");
+    let r = p.token(&req(&[("grant_type", "client_credentials")])).await;
+    assert_eq!(r.status, 200);
+    let at = r.json_value()["access_token"]
+        .as_str()
+        .expect("at")
+        .to_owned();
+    assert!(!at.contains('.'), "an opaque token is not a JWT");
+    assert_eq!(at.len(), 43, "256 random bits");
+    let intro = p.introspect(&req(&[("token", &at)])).await.json_value();
+    assert_eq!(intro["active"], true);
+    assert_eq!(intro["scope"], "api:write");
+    assert_eq!(intro["sub"], "svc");
+    assert_eq!(p.revoke(&req(&[("token", &at)])).await.status, 200);
+    let intro = p.introspect(&req(&[("token", &at)])).await.json_value();
+    assert_eq!(
+        intro,
+        serde_json::json!({"active": false}),
+        "revoked at once"
+    );
+}
