@@ -1,0 +1,351 @@
+//! # idpkit-storage-sqlite
+//!
+//! A [`GrantStore`] in one SQLite file: the embedded default for a single machine. SQLite is
+//! bundled (no system library needed), the database runs in WAL mode, the schema is
+//! versioned and migrated at [`SqliteStore::open`], and every query runs on tokio's blocking
+//! pool so the async executor never waits on the disk.
+//!
+//! `consume` is one `UPDATE … WHERE consumed_at IS NULL RETURNING …` statement: SQLite
+//! serialises writers, so exactly one caller wins, across threads and across processes that
+//! open the same file.
+//!
+//! Durability: with the default `synchronous=NORMAL` a committed write survives the process
+//! being killed at any moment; [`SqliteOptions::durable_against_power_loss`] makes every commit
+//! wait for `fsync` too.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use idpkit_core::time::OffsetDateTime;
+use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
+use rusqlite::{Connection, OptionalExtension, params};
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+const MIGRATIONS: &[&str] = &[
+    // 1: the grant table, with indexes for grant families and expiry.
+    "CREATE TABLE idpkit_grants (
+        kind        TEXT    NOT NULL,
+        id          TEXT    NOT NULL,
+        grant_id    TEXT,
+        payload     BLOB    NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        consumed_at INTEGER,
+        PRIMARY KEY (kind, id)
+     ) WITHOUT ROWID;
+     CREATE INDEX idpkit_grants_family ON idpkit_grants (grant_id) WHERE grant_id IS NOT NULL;
+     CREATE INDEX idpkit_grants_expiry ON idpkit_grants (expires_at);",
+];
+
+/// Options for [`SqliteStore::open_with`].
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    busy_timeout: Duration,
+    synchronous_full: bool,
+    idle_connections: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            synchronous_full: false,
+            idle_connections: 8,
+        }
+    }
+}
+
+impl SqliteOptions {
+    /// How long a write waits for another writer (default 5 s) before failing.
+    pub fn busy_timeout(mut self, timeout: Duration) -> Self {
+        self.busy_timeout = timeout;
+        self
+    }
+
+    /// `synchronous=FULL`: every commit also survives a power loss, at the cost of an fsync.
+    pub fn durable_against_power_loss(mut self) -> Self {
+        self.synchronous_full = true;
+        self
+    }
+
+    /// How many idle connections are kept open (default 8).
+    pub fn idle_connections(mut self, n: usize) -> Self {
+        self.idle_connections = n.max(1);
+        self
+    }
+}
+
+struct Pool {
+    path: PathBuf,
+    options: SqliteOptions,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl Pool {
+    fn connect(&self) -> Result<Connection, rusqlite::Error> {
+        let conn = Connection::open(&self.path)?;
+        conn.busy_timeout(self.options.busy_timeout)?;
+        conn.pragma_update(
+            None,
+            "synchronous",
+            if self.options.synchronous_full {
+                "FULL"
+            } else {
+                "NORMAL"
+            },
+        )?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(conn)
+    }
+
+    fn take(&self) -> Result<Connection, rusqlite::Error> {
+        let idle = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match idle {
+            Some(c) => Ok(c),
+            None => self.connect(),
+        }
+    }
+
+    fn give_back(&self, conn: Connection) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.options.idle_connections {
+            idle.push(conn);
+        }
+    }
+}
+
+/// A grant store in a SQLite database file. Cheap to clone.
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: Arc<Pool>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.pool.path)
+            .finish()
+    }
+}
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(format!("sqlite: {e}"))
+}
+
+fn nanos(t: OffsetDateTime) -> i64 {
+    // Representable until the year 2262.
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+}
+
+fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
+        .map_err(|e| StoreError::Backend(format!("sqlite: bad timestamp {n}: {e}")))
+}
+
+impl SqliteStore {
+    /// Opens (or creates) the database at `path` with default options, enables WAL and
+    /// applies pending migrations.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        Self::open_with(path, SqliteOptions::default())
+    }
+
+    /// Opens with explicit options.
+    pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        let pool = Pool {
+            path: path.as_ref().to_path_buf(),
+            options,
+            idle: Mutex::new(Vec::new()),
+        };
+        let mut conn = pool.connect().map_err(backend)?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "sqlite: could not enable WAL (journal_mode={mode})"
+            )));
+        }
+        migrate(&mut conn).map_err(backend)?;
+        pool.give_back(conn);
+        Ok(Self {
+            pool: Arc::new(pool),
+        })
+    }
+
+    /// The schema version the database is at.
+    pub async fn schema_version(&self) -> Result<u32, StoreError> {
+        self.run(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .await
+    }
+
+    async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.take().map_err(backend)?;
+            let out = f(&mut conn);
+            // A connection that failed is dropped rather than reused.
+            if out.is_ok() {
+                pool.give_back(conn);
+            }
+            out.map_err(backend)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("sqlite worker failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tracing::info!(version = i + 1, "idpkit-storage-sqlite: migration applied");
+    }
+    tx.commit()
+}
+
+#[async_trait]
+impl GrantStore for SqliteStore {
+    async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at, consumed_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+                 ON CONFLICT (kind, id) DO UPDATE SET grant_id = excluded.grant_id,
+                   payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = NULL",
+            )?
+            .execute(params![kind.as_str(), id, record.grant_id, record.payload, nanos(record.expires_at)])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<Stored>, StoreError> {
+        let id = id.to_owned();
+        let row = self
+            .run(move |c| {
+                c.prepare_cached(
+                    "SELECT grant_id, payload, expires_at, consumed_at FROM idpkit_grants
+                     WHERE kind = ?1 AND id = ?2 AND expires_at > ?3",
+                )?
+                .query_row(params![kind.as_str(), id, nanos(now)], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, Option<i64>>(3)?,
+                    ))
+                })
+                .optional()
+            })
+            .await?;
+        row.map(|(grant_id, payload, exp, consumed)| {
+            Ok(Stored {
+                record: Record {
+                    grant_id,
+                    payload,
+                    expires_at: time_of(exp)?,
+                },
+                consumed_at: consumed.map(time_of).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn consume(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError> {
+        let id = id.to_owned();
+        let now_n = nanos(now);
+        let (won, row) = self
+            .run(move |c| {
+                let won = c
+                    .prepare_cached(
+                        "UPDATE idpkit_grants SET consumed_at = ?3
+                         WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NULL
+                         RETURNING grant_id, payload, expires_at, consumed_at",
+                    )?
+                    .query_row(params![kind.as_str(), id, now_n], |r| {
+                        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+                    })
+                    .optional()?;
+                if won.is_some() {
+                    return Ok((true, won));
+                }
+                let seen = c
+                    .prepare_cached(
+                        "SELECT grant_id, payload, expires_at, consumed_at FROM idpkit_grants
+                         WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NOT NULL",
+                    )?
+                    .query_row(params![kind.as_str(), id, now_n], |r| {
+                        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
+                    })
+                    .optional()?;
+                Ok((false, seen))
+            })
+            .await?;
+        let Some((grant_id, payload, exp, consumed)) = row else {
+            return Ok(Consume::NotFound);
+        };
+        let record = Record {
+            grant_id,
+            payload,
+            expires_at: time_of(exp)?,
+        };
+        if won {
+            return Ok(Consume::Consumed(record));
+        }
+        Ok(Consume::AlreadyConsumed {
+            record,
+            consumed_at: time_of(consumed.unwrap_or(now_n))?,
+        })
+    }
+
+    async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.prepare_cached("DELETE FROM idpkit_grants WHERE kind = ?1 AND id = ?2")?
+                .execute(params![kind.as_str(), id])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn revoke_grant(&self, grant_id: &str) -> Result<u64, StoreError> {
+        let grant_id = grant_id.to_owned();
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM idpkit_grants WHERE grant_id = ?1")?
+                .execute(params![grant_id])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+
+    async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        self.run(move |c| {
+            let n = c
+                .prepare_cached("DELETE FROM idpkit_grants WHERE expires_at <= ?1")?
+                .execute(params![nanos(now)])?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
