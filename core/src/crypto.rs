@@ -127,7 +127,14 @@ impl SigningKey {
     pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, CryptoError> {
         let rejected = |e: backend::error::KeyRejected| CryptoError::KeyRejected {
             alg,
-            reason: e.to_string(),
+            reason: match e.to_string().as_str() {
+                "TooSmall" => "RSA key too small; at least 2048 bits are required".to_owned(),
+                "TooLarge" => "key too large".to_owned(),
+                "InvalidEncoding" => "malformed key, or its public part does not match the private part".to_owned(),
+                "WrongAlgorithm" => format!("the key is not a {} key", alg.key_type()),
+                "InconsistentComponents" => "the key's components do not match each other".to_owned(),
+                other => other.to_owned(),
+            },
         };
         let inner = match alg {
             Algorithm::RS256 | Algorithm::PS256 => {
@@ -194,6 +201,12 @@ impl SigningKey {
     /// Replaces the `kid` (for keys whose configuration names one).
     pub fn set_kid(&mut self, kid: impl Into<String>) {
         self.public.kid = Some(kid.into());
+    }
+
+    /// Publishes an X.509 chain with the key: `x5c` (base64 DER, leaf first) and `x5t#S256`.
+    pub fn set_certificate_chain(&mut self, x5c: Vec<String>, x5t_s256: String) {
+        self.public.x5c = Some(x5c);
+        self.public.x5t_s256 = Some(x5t_s256);
     }
 
     /// The `kid` published for this key.

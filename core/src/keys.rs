@@ -337,6 +337,14 @@ impl LocalKeys {
         Ok(set)
     }
 
+    /// Every published key with its state.
+    pub fn published(&self) -> Vec<(&Jwk, KeyState)> {
+        self.keys
+            .iter()
+            .map(|(k, s)| (k.public_jwk(), *s))
+            .collect()
+    }
+
     fn active(&self, alg: Algorithm) -> Option<&SigningKey> {
         self.keys
             .iter()
