@@ -15,6 +15,8 @@
 //! | `aws-lc-rs` (default) | crypto through aws-lc-rs |
 //! | `ring` | crypto through ring (use with `default-features = false`) |
 //! | `axum` | [`axum::router`] and the request/response glue |
+//! | `sqlite` | [`storage::sqlite`]: the SQLite grant store (bundled SQLite) |
+//! | `keys-file` | [`keys::file`]: signing keys from PEM / X.509 / JWK files with rotation |
 //! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -34,3 +36,21 @@ pub use idpkit_core as core;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+
+/// Grant storage: the trait and records, and the backends enabled by features.
+pub mod storage {
+    pub use idpkit_core::store::*;
+
+    /// The SQLite grant store (feature `sqlite`).
+    #[cfg(feature = "sqlite")]
+    pub use idpkit_storage_sqlite as sqlite;
+}
+
+/// Signing keys: the trait and JWK types, and the backends enabled by features.
+pub mod keys {
+    pub use idpkit_core::keys::*;
+
+    /// Keys from files (feature `keys-file`).
+    #[cfg(feature = "keys-file")]
+    pub use idpkit_keys_file as file;
+}

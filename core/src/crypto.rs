@@ -130,9 +130,13 @@ impl SigningKey {
             reason: match e.to_string().as_str() {
                 "TooSmall" => "RSA key too small; at least 2048 bits are required".to_owned(),
                 "TooLarge" => "key too large".to_owned(),
-                "InvalidEncoding" => "malformed key, or its public part does not match the private part".to_owned(),
+                "InvalidEncoding" => {
+                    "malformed key, or its public part does not match the private part".to_owned()
+                }
                 "WrongAlgorithm" => format!("the key is not a {} key", alg.key_type()),
-                "InconsistentComponents" => "the key's components do not match each other".to_owned(),
+                "InconsistentComponents" => {
+                    "the key's components do not match each other".to_owned()
+                }
                 other => other.to_owned(),
             },
         };

@@ -305,7 +305,10 @@ async fn jwk_and_jwks_files_with_private_members() {
     let keys = KeyDir::open(dir.path()).expect("ec jwk");
     sign_and_verify(&keys, Algorithm::ES256).await;
     let jwks = keys.jwks().await.expect("jwks");
-    assert_eq!(jwks.keys()[0].x.as_deref(), Some("jZS1ENKffKg1DdWU_5o2WIbGXXxqYiKaTX6WyU9i-XI"));
+    assert_eq!(
+        jwks.keys()[0].x.as_deref(),
+        Some("jZS1ENKffKg1DdWU_5o2WIbGXXxqYiKaTX6WyU9i-XI")
+    );
 
     // Public members that do not belong to d are refused.
     write(

@@ -18,6 +18,8 @@ pub struct Host {
     pub clock: Arc<ManualClock>,
     /// The provider, for direct inspection.
     pub provider: idpkit::Provider,
+    /// The host's data directory (SQLite database and keys), removed when dropped.
+    pub data: tempfile::TempDir,
 }
 
 impl Host {
@@ -32,7 +34,9 @@ impl Host {
             .await
             .expect("bind loopback");
         let addr: SocketAddr = listener.local_addr().expect("addr");
+        let data = tempfile::tempdir().expect("data dir");
         let mut opts = Options::for_bind(addr);
+        opts.data_dir = data.path().to_path_buf();
         adjust(&mut opts);
         let clock = Arc::new(ManualClock::starting_now());
         let users = Arc::new(shared_users());
@@ -46,6 +50,7 @@ impl Host {
             base: format!("http://{addr}"),
             clock,
             provider,
+            data,
         }
     }
 

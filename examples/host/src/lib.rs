@@ -21,9 +21,11 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use idpkit::axum::{into_request, into_response};
+use idpkit::keys::file::KeyDir;
+use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::Duration;
 use idpkit::{
-    Authorization, Claims, Client, Clock, GrantType, InteractionOutcome, LocalKeys,
+    Algorithm, Authorization, Claims, Client, Clock, GrantStore, GrantType, InteractionOutcome,
     MemoryGrantStore, Needs, Params as FormParams, Provider, StaticClients, StoreError,
     SystemClock, UserStore,
 };
@@ -41,9 +43,18 @@ pub struct Options {
     /// Public issuer URL (default: http://<bind>).
     #[arg(long)]
     pub issuer: Option<String>,
-    /// Where persistent state goes (keys, database) once the storage and key backends land.
+    /// Where persistent state goes: the SQLite database and the key directory, created on
+    /// first run.
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
+    /// Grant storage: `sqlite:PATH` or `memory` (development only). Default: SQLite in
+    /// `--data-dir`.
+    #[arg(long)]
+    pub storage: Option<String>,
+    /// Key directory (PEM / X.509 / JWK files and `keys.json`). Default: `--data-dir`/keys,
+    /// created with an RS256 and an ES256 key on first run.
+    #[arg(long)]
+    pub keys: Option<PathBuf>,
     /// Authorization code lifetime in seconds.
     #[arg(long, default_value_t = 60)]
     pub code_ttl: i64,
@@ -62,6 +73,8 @@ impl Options {
             bind,
             issuer: None,
             data_dir: PathBuf::from("./data"),
+            storage: None,
+            keys: None,
             code_ttl: 60,
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
@@ -172,15 +185,33 @@ impl UserStore for DemoUsers {
     }
 }
 
-/// Builds the demo provider from options, with the given clock.
-///
-/// Until the storage and key backends land it runs on the in-memory grant store and
-/// ephemeral development keys, and says so.
+/// What the host runs on, for the start-up banner.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Where grants are stored.
+    pub storage: String,
+    /// Where keys come from.
+    pub keys: String,
+    /// The key directory, for periodic reloads.
+    pub key_dir: Arc<KeyDir>,
+}
+
+/// Builds the demo provider from options, with the given clock: grants in SQLite and keys in
+/// a key directory, both under `--data-dir` unless told otherwise.
 pub fn build_provider(
     opts: &Options,
     clock: Arc<dyn Clock>,
     users: Arc<DemoUsers>,
 ) -> Result<Provider, Box<dyn std::error::Error>> {
+    build_provider_with_backends(opts, clock, users).map(|(p, _)| p)
+}
+
+/// Like [`build_provider`], also saying which backends it chose.
+pub fn build_provider_with_backends(
+    opts: &Options,
+    clock: Arc<dyn Clock>,
+    users: Arc<DemoUsers>,
+) -> Result<(Provider, Backends), Box<dyn std::error::Error>> {
     struct SharedUsers(Arc<DemoUsers>);
     #[async_trait]
     impl UserStore for SharedUsers {
@@ -199,18 +230,47 @@ pub fn build_provider(
             self.0.authenticate(username, password).await
         }
     }
-    let provider = Provider::builder(opts.issuer())
-        .grant_store(MemoryGrantStore::new())
-        .keys(LocalKeys::ephemeral_for_development()?)
+    let storage_spec = opts
+        .storage
+        .clone()
+        .unwrap_or_else(|| format!("sqlite:{}", opts.data_dir.join("idpkit.db").display()));
+    let (store, development): (Arc<dyn GrantStore>, bool) = match storage_spec.as_str() {
+        "memory" => (Arc::new(MemoryGrantStore::new()), true),
+        s if s.starts_with("sqlite:") => {
+            let path = PathBuf::from(&s["sqlite:".len()..]);
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            (Arc::new(SqliteStore::open(&path)?), false)
+        }
+        other => return Err(format!("--storage {other:?}: use sqlite:PATH or memory").into()),
+    };
+    let key_path = opts
+        .keys
+        .clone()
+        .unwrap_or_else(|| opts.data_dir.join("keys"));
+    let key_dir = Arc::new(KeyDir::open_or_create(
+        &key_path,
+        &[Algorithm::RS256, Algorithm::ES256],
+    )?);
+    let backends = Backends {
+        storage: storage_spec,
+        keys: key_path.display().to_string(),
+        key_dir: key_dir.clone(),
+    };
+    let mut builder = Provider::builder(opts.issuer())
+        .grant_store_arc(store)
+        .keys_arc(key_dir)
         .clients(demo_clients()?)
         .users(SharedUsers(users))
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
-        .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
-        .dangerous_allow_development_backends()
-        .build()?;
-    Ok(provider)
+        .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl));
+    if development {
+        builder = builder.dangerous_allow_development_backends();
+    }
+    Ok((builder.build()?, backends))
 }
 
 /// Everything the host's pages need.
@@ -239,10 +299,31 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
 }
 
 /// Builds everything from options with the system clock.
-pub fn app_from_options(opts: &Options) -> Result<(Router, Provider), Box<dyn std::error::Error>> {
+pub fn app_from_options(
+    opts: &Options,
+) -> Result<(Router, Provider, Backends), Box<dyn std::error::Error>> {
     let users = Arc::new(DemoUsers::new().map_err(|e| e.to_string())?);
-    let provider = build_provider(opts, Arc::new(SystemClock), users.clone())?;
-    Ok((app(provider.clone(), users), provider))
+    let (provider, backends) =
+        build_provider_with_backends(opts, Arc::new(SystemClock), users.clone())?;
+    Ok((app(provider.clone(), users), provider, backends))
+}
+
+/// Housekeeping every host runs: purge expired grants and reload the key directory, every
+/// `every`, until the runtime stops.
+pub fn spawn_housekeeping(provider: Provider, backends: &Backends, every: std::time::Duration) {
+    let _reload = backends.key_dir.spawn_reload(every);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        loop {
+            tick.tick().await;
+            let now = provider.clock().now();
+            match provider.grant_store().purge_expired(now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "example: expired grants purged"),
+                Err(e) => tracing::warn!(error = %e, "example: purge failed"),
+            }
+        }
+    });
 }
 
 async fn home(State(state): State<AppState>) -> Html<String> {

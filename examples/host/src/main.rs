@@ -14,7 +14,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let opts = Options::parse();
-    let (app, provider) = app_from_options(&opts)?;
+    let (app, provider, backends) = app_from_options(&opts)?;
+    idpkit_example::spawn_housekeeping(
+        provider.clone(),
+        &backends,
+        std::time::Duration::from_secs(30),
+    );
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     println!("idpkit example identity provider");
     println!("  issuer:    {}", provider.issuer());
@@ -25,9 +30,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  demo user: alice / wonderland");
     println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
-    println!(
-        "  storage:   IN-MEMORY grants and EPHEMERAL keys (development mode: nothing survives a restart)"
-    );
+    println!("  storage:   {}", backends.storage);
+    println!("  keys:      {}", backends.keys);
+    if backends.storage == "memory" {
+        println!(
+            "  WARNING:   in-memory grants are lost on restart and not shared between instances"
+        );
+    }
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
