@@ -55,6 +55,9 @@ pub struct Options {
     /// created with an RS256 and an ES256 key on first run.
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// How often the key directory is re-read and expired grants are purged, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub housekeeping_interval: u64,
     /// Authorization code lifetime in seconds.
     #[arg(long, default_value_t = 60)]
     pub code_ttl: i64,
@@ -75,6 +78,7 @@ impl Options {
             data_dir: PathBuf::from("./data"),
             storage: None,
             keys: None,
+            housekeeping_interval: 30,
             code_ttl: 60,
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,

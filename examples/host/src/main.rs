@@ -18,7 +18,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     idpkit_example::spawn_housekeeping(
         provider.clone(),
         &backends,
-        std::time::Duration::from_secs(30),
+        std::time::Duration::from_secs(opts.housekeeping_interval.max(1)),
     );
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     println!("idpkit example identity provider");

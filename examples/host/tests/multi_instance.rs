@@ -1,0 +1,379 @@
+//! Two example-server processes behind one public issuer URL, as behind a load balancer,
+//! sharing one key directory and one SQLite grant store: they publish byte-identical JWKS,
+//! verify each other's tokens, redeem each other's codes, detect refresh reuse together, and
+//! rotate keys under continuous load with zero rejected tokens.
+
+#[path = "../../../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use idpkit::{Algorithm, Jwk};
+use idpkit_example::DEMO_REDIRECT_URI;
+use serde_json::Value;
+
+/// The public issuer both instances are configured with (the load balancer's address).
+const ISSUER: &str = "http://127.0.0.1:9";
+
+struct Instance {
+    base: String,
+    child: Child,
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
+}
+
+async fn start(data: &Path, name: &str) -> Instance {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_idpkit-example"))
+        .args(["--bind", &format!("127.0.0.1:{port}"), "--issuer", ISSUER])
+        .arg("--data-dir")
+        .arg(data.join(name))
+        .arg("--storage")
+        .arg(format!("sqlite:{}", data.join("shared.db").display()))
+        .arg("--keys")
+        .arg(data.join("keys"))
+        .args(["--housekeeping-interval", "1"])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the example server");
+    let inst = Instance {
+        base: format!("http://127.0.0.1:{port}"),
+        child,
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = common::http()
+            .get(format!("{}/jwks", inst.base))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            return inst;
+        }
+        assert!(Instant::now() < deadline, "{name} did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn jwks_bytes(base: &str) -> Vec<u8> {
+    common::http()
+        .get(format!("{base}/jwks"))
+        .send()
+        .await
+        .expect("jwks")
+        .bytes()
+        .await
+        .expect("body")
+        .to_vec()
+}
+
+async fn client_credentials(base: &str) -> Option<String> {
+    let resp = common::http()
+        .post(format!("{base}/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
+        .send()
+        .await
+        .ok()?;
+    let body: Value = resp.json().await.ok()?;
+    body["access_token"].as_str().map(str::to_owned)
+}
+
+/// A strict resource-server check: signature with a key from `jwks` (chosen by `kid`, with the
+/// algorithm fixed by the key), issuer and audience. Returns the kid on success.
+fn validate(token: &str, jwks: &[Jwk]) -> Result<String, String> {
+    let mut parts = token.split('.');
+    let (h, p, s) = (
+        parts.next().ok_or("no header")?,
+        parts.next().ok_or("no payload")?,
+        parts.next().ok_or("no sig")?,
+    );
+    let header: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    let kid = header["kid"].as_str().ok_or("no kid")?.to_owned();
+    let jwk = jwks
+        .iter()
+        .find(|k| k.kid.as_deref() == Some(&kid))
+        .ok_or_else(|| format!("unknown kid {kid}"))?;
+    let alg = jwk.alg.ok_or("key without alg")?;
+    let sig = URL_SAFE_NO_PAD.decode(s).map_err(|e| e.to_string())?;
+    if !idpkit::crypto::verify(jwk, alg, format!("{h}.{p}").as_bytes(), &sig) {
+        return Err(format!("bad signature for kid {kid}"));
+    }
+    let claims: Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+    if claims["iss"] != ISSUER || claims["aud"] != serde_json::json!(["demo-api"]) {
+        return Err(format!("wrong iss/aud: {claims}"));
+    }
+    Ok(kid)
+}
+
+fn parse_jwks(bytes: &[u8]) -> Vec<Jwk> {
+    let v: Value = serde_json::from_slice(bytes).expect("jwks json");
+    serde_json::from_value(v["keys"].clone()).expect("keys")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_share_keys_and_rotate_with_zero_rejected_tokens() {
+    let data = tempfile::tempdir().expect("dir");
+    let a = start(data.path(), "a").await;
+    let b = start(data.path(), "b").await;
+
+    let (ja, jb) = (jwks_bytes(&a.base).await, jwks_bytes(&b.base).await);
+    assert_eq!(ja, jb, "both instances publish byte-identical JWKS");
+    let token = client_credentials(&a.base).await.expect("token from A");
+    validate(&token, &parse_jwks(&jb)).expect("A's token verifies with B's JWKS");
+
+    // Continuous load alternating A and B, checked by a validator that caches the JWKS for
+    // one second and never refetches on an unknown kid.
+    let stop = Arc::new(AtomicBool::new(false));
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let rejected = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let kids = Arc::new(std::sync::Mutex::new(HashSet::<String>::new()));
+    let cache = Arc::new(tokio::sync::RwLock::new(parse_jwks(&ja)));
+    let refresher = {
+        let (cache, stop, base) = (cache.clone(), stop.clone(), b.base.clone());
+        tokio::spawn(async move {
+            while !stop.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                *cache.write().await = parse_jwks(&jwks_bytes(&base).await);
+            }
+        })
+    };
+    let mut workers = Vec::new();
+    for w in 0..4 {
+        let bases = [a.base.clone(), b.base.clone()];
+        let (stop, accepted, rejected, kids, cache) = (
+            stop.clone(),
+            accepted.clone(),
+            rejected.clone(),
+            kids.clone(),
+            cache.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            let mut i = w;
+            while !stop.load(Ordering::SeqCst) {
+                let base = &bases[i % 2];
+                i += 1;
+                let Some(token) = client_credentials(base).await else {
+                    rejected
+                        .lock()
+                        .expect("lock")
+                        .push(format!("no token from {base}"));
+                    continue;
+                };
+                let jwks = cache.read().await.clone();
+                match validate(&token, &jwks) {
+                    Ok(kid) => {
+                        accepted.fetch_add(1, Ordering::SeqCst);
+                        kids.lock().expect("lock").insert(kid);
+                    }
+                    Err(e) => rejected.lock().expect("lock").push(e),
+                }
+            }
+        }));
+    }
+
+    let keys = data.path().join("keys");
+    let old_kid = validate(&token, &parse_jwks(&ja)).expect("kid");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // 1. Publish the next key (instances reload every second).
+    let out = Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(keys.join("next.pem"))
+        .output()
+        .expect("openssl");
+    assert!(out.status.success());
+    std::fs::write(
+        keys.join("keys.json"),
+        r#"{"keys":[{"file":"signing-rs256.pem","state":"active"},{"file":"signing-es256.pem","state":"active"},{"file":"next.pem","state":"next"}]}"#,
+    )
+    .expect("manifest");
+    // 2. After reload interval + JWKS cache TTL (with margin), promote it and retire the old.
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    std::fs::write(
+        keys.join("keys.json"),
+        r#"{"keys":[{"file":"next.pem","state":"active"},{"file":"signing-es256.pem","state":"active"},{"file":"signing-rs256.pem","state":"retiring","until":"2999-01-01T00:00:00Z"}]}"#,
+    )
+    .expect("manifest");
+    tokio::time::sleep(Duration::from_millis(3000)).await;
+    stop.store(true, Ordering::SeqCst);
+    for w in workers {
+        w.await.expect("worker");
+    }
+    refresher.await.expect("refresher");
+
+    let rejected = rejected.lock().expect("lock").clone();
+    let kids = kids.lock().expect("lock").clone();
+    let accepted = accepted.load(Ordering::SeqCst);
+    eprintln!(
+        "rotation under load: {accepted} tokens accepted, {} rejected, kids seen {kids:?}",
+        rejected.len()
+    );
+    assert!(
+        rejected.is_empty(),
+        "zero rejected tokens, got {rejected:?}"
+    );
+    assert!(accepted > 20, "the load kept going ({accepted} tokens)");
+    assert!(
+        kids.contains(&old_kid) && kids.len() == 2,
+        "tokens were signed by the old and then the new key: {kids:?}"
+    );
+    assert_eq!(
+        jwks_bytes(&a.base).await,
+        jwks_bytes(&b.base).await,
+        "still identical after rotation"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grants_are_shared_code_at_a_exchange_at_b_reuse_detected_at_both() {
+    let data = tempfile::tempdir().expect("dir");
+    let a = start(data.path(), "a").await;
+    let b = start(data.path(), "b").await;
+
+    // Log in at A.
+    let (verifier, challenge) = common::pkce_pair();
+    let browser = common::browser();
+    let url = format!(
+        "{}/authorize?client_id=demo-client&response_type=code&scope=openid%20offline_access&redirect_uri={}&code_challenge={challenge}&code_challenge_method=S256",
+        a.base,
+        url::form_urlencoded::byte_serialize(DEMO_REDIRECT_URI.as_bytes()).collect::<String>()
+    );
+    let loc = common::location(&browser.get(&url).send().await.expect("authorize"));
+    let resp = browser
+        .post(format!("{}{loc}", a.base))
+        .form(&[("username", "alice"), ("password", "wonderland")])
+        .send()
+        .await
+        .expect("login");
+    let params = common::callback_params(&common::location(&resp));
+    assert_eq!(common::param(&params, "iss"), Some(ISSUER));
+    let code = common::param(&params, "code").expect("code").to_owned();
+
+    let post = |base: String, form: Vec<(&'static str, String)>| async move {
+        let resp = common::http()
+            .post(format!("{base}/token"))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .form(&form)
+            .send()
+            .await
+            .expect("token");
+        (
+            resp.status().as_u16(),
+            resp.json::<Value>().await.expect("json"),
+        )
+    };
+    // Exchange at B.
+    let (s, t1) = post(
+        b.base.clone(),
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code.clone()),
+            ("redirect_uri", DEMO_REDIRECT_URI.into()),
+            ("code_verifier", verifier.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "B redeems A's code: {t1}");
+    // The ID token from B verifies with A's JWKS.
+    let id_token = t1["id_token"].as_str().expect("id token");
+    let kid: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(id_token.split('.').next().expect("h"))
+            .expect("b64"),
+    )
+    .expect("json");
+    let jwks = parse_jwks(&jwks_bytes(&a.base).await);
+    let jwk = jwks
+        .iter()
+        .find(|k| k.kid.as_deref() == kid["kid"].as_str())
+        .expect("kid published by A");
+    let (h, rest) = id_token.split_once('.').expect("jws");
+    let (p, sig) = rest.split_once('.').expect("jws");
+    assert!(idpkit::crypto::verify(
+        jwk,
+        Algorithm::RS256,
+        format!("{h}.{p}").as_bytes(),
+        &URL_SAFE_NO_PAD.decode(sig).expect("sig")
+    ));
+    // Refresh at A, replay the old refresh token at B: reuse, family revoked at both.
+    let r1 = t1["refresh_token"].as_str().expect("rt").to_owned();
+    let (s, t2) = post(
+        a.base.clone(),
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", r1.clone()),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    let r2 = t2["refresh_token"].as_str().expect("rt").to_owned();
+    let (s, body) = post(
+        b.base.clone(),
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", r1),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (s, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "reuse detected at B"
+    );
+    for base in [&a.base, &b.base] {
+        let (s, _) = post(
+            base.clone(),
+            vec![
+                ("grant_type", "refresh_token".into()),
+                ("refresh_token", r2.clone()),
+            ],
+        )
+        .await;
+        assert_eq!(s, 400, "the family is revoked at {base}");
+    }
+    // The code is spent everywhere (and its reuse would revoke the grant, so it comes last).
+    let (s, _) = post(
+        a.base.clone(),
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", DEMO_REDIRECT_URI.into()),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(s, 400, "a code redeemed at B cannot be redeemed at A");
+}
