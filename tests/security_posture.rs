@@ -1106,3 +1106,121 @@ async fn hmac_tokens_made_with_the_public_key_are_refused() {
     let (_, intro) = post_as_demo_client(&host, "/introspect", &[("token", &forged)]).await;
     assert_eq!(intro, serde_json::json!({"active": false}));
 }
+
+#[tokio::test]
+async fn a_jwt_jti_is_not_a_bearer_token() {
+    let host = Host::start().await;
+    let (code, verifier) = code_for_demo_client(&host, "openid email").await;
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let at = tokens["access_token"].as_str().expect("at");
+    let claims: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(at.split('.').nth(1).expect("payload"))
+            .expect("b64"),
+    )
+    .expect("json");
+    let jti = claims["jti"].as_str().expect("jti");
+    assert_eq!(claims["aud"], serde_json::json!(["demo-api"]));
+    let resp = http()
+        .get(host.url("/userinfo"))
+        .bearer_auth(jti)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        resp.status(),
+        401,
+        "the public jti must not work as a token"
+    );
+    let (_, intro) = post_as_demo_client(&host, "/introspect", &[("token", jti)]).await;
+    assert_eq!(intro, serde_json::json!({"active": false}));
+    let resp = http()
+        .get(host.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 200, "the token itself works");
+}
+
+#[tokio::test]
+async fn back_channel_parameters_in_the_url_are_refused() {
+    let host = Host::start().await;
+    let resp = http()
+        .post(host.url("/token?client_id=demo-client&client_secret=demo-secret"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(err(&body), "invalid_request");
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap_or("")
+            .contains("body")
+    );
+}
+
+#[tokio::test]
+async fn redirect_uri_sent_at_authorize_is_required_at_the_token_endpoint() {
+    let host = Host::start().await;
+    let (code, verifier) = code_for_demo_client(&host, "openid").await;
+    let (s, b) = post_as_demo_client(
+        &host,
+        "/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", &verifier),
+        ],
+    )
+    .await;
+    assert_eq!((s, err(&b)), (400, "invalid_request"));
+    assert_eq!(
+        exchange(&host, &code, &verifier).await.status(),
+        200,
+        "the failed attempt consumed nothing"
+    );
+}
+
+#[tokio::test]
+async fn refresh_tokens_keep_the_original_scope_when_a_refresh_narrows() {
+    let host = Host::start().await;
+    let (code, verifier) = code_for_demo_client(&host, "openid email offline_access").await;
+    let tokens: Value = exchange(&host, &code, &verifier)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let (s, narrowed) = post_as_demo_client(
+        &host,
+        "/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &rt),
+            ("scope", "openid"),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(narrowed["scope"], "openid");
+    let rt2 = narrowed["refresh_token"].as_str().expect("rt").to_owned();
+    let (s, full) = post_as_demo_client(
+        &host,
+        "/token",
+        &[("grant_type", "refresh_token"), ("refresh_token", &rt2)],
+    )
+    .await;
+    assert_eq!(s, 200);
+    assert_eq!(
+        full["scope"], "openid email offline_access",
+        "RFC 6749 §6: the refresh token's scope is unchanged"
+    );
+}

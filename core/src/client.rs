@@ -105,7 +105,9 @@ pub struct Client {
     pub grant_types: Vec<GrantType>,
     /// Scopes the client may ask for.
     pub scopes: Vec<String>,
-    /// `aud` of its access tokens (defaults to the client id).
+    /// `aud` of its access tokens: the APIs they are for. Empty (the default) means the
+    /// issuer itself, i.e. tokens good for userinfo only; never the client id, which is an
+    /// ID token's audience.
     pub audience: Vec<String>,
     /// First-party clients get no consent screen.
     pub first_party: bool,
@@ -214,7 +216,7 @@ impl ClientBuilder {
         let public = secret.is_none();
         Self {
             client: Client {
-                audience: vec![id.clone()],
+                audience: Vec::new(),
                 id,
                 secret,
                 redirect_uris: Vec::new(),
@@ -358,6 +360,19 @@ impl ClientBuilder {
                 )));
             }
         }
+        for (knob, ttl) in [
+            ("access_token_ttl", c.access_token_ttl),
+            ("refresh_token_ttl", c.refresh_token_ttl),
+        ] {
+            if let Some(ttl) = ttl
+                && !(time::Duration::seconds(1)..=MAX_TTL).contains(&ttl)
+            {
+                return Err(err(format!("{knob} must be between 1 second and 10 years")));
+            }
+        }
+        if c.audience.contains(&c.id) {
+            return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));
+        }
         for origin in &c.allowed_origins {
             if origin.ends_with('/')
                 || !(origin.starts_with("https://") || origin.starts_with("http://"))
@@ -370,6 +385,9 @@ impl ClientBuilder {
         Ok(self.client)
     }
 }
+
+/// The longest lifetime idpkit accepts for anything (keeps time arithmetic far from overflow).
+pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
 
 pub(crate) fn is_loopback_host(host: &str) -> bool {
     host == "localhost"

@@ -93,10 +93,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
-/// The OIDC left-half hash (`at_hash`, `c_hash`) of `value` for a SHA-256 based algorithm.
-pub fn left_half_hash(value: &str) -> String {
-    let digest = sha256(value.as_bytes());
-    URL_SAFE_NO_PAD.encode(&digest[..16])
+/// The OIDC left-half hash (`at_hash`, `c_hash`) of `value`: SHA-256 for RS256, PS256 and
+/// ES256, SHA-512 for EdDSA (Ed25519), as OIDC Core §3.1.3.6 and its errata specify.
+pub fn left_half_hash(alg: Algorithm, value: &str) -> String {
+    match alg {
+        Algorithm::EdDSA => {
+            let digest = backend::digest::digest(&backend::digest::SHA512, value.as_bytes());
+            URL_SAFE_NO_PAD.encode(&digest.as_ref()[..32])
+        }
+        _ => URL_SAFE_NO_PAD.encode(&sha256(value.as_bytes())[..16]),
+    }
 }
 
 enum Inner {
@@ -414,12 +420,19 @@ mod tests {
         assert!(!constant_time_eq(b"abc", b"ab"));
     }
 
+    const EDDSA_AT_HASH: &str = "8xltSlOGYrWy8W9yNvRlEth1i_bXW-JROWPLvCv5zog";
+
     #[test]
     fn left_half_hash_matches_a_published_at_hash_example() {
         // Worked example of the at_hash computation (SHA-256, left 128 bits, base64url).
         assert_eq!(
-            left_half_hash("dNZX1hEZ9wBCzNL40Upu646bdzQA"),
+            left_half_hash(Algorithm::RS256, "dNZX1hEZ9wBCzNL40Upu646bdzQA"),
             "wfgvmE9VxjAudsl9lc6TqA"
+        );
+        // EdDSA: left half of SHA-512 (computed independently with Python's hashlib).
+        assert_eq!(
+            left_half_hash(Algorithm::EdDSA, "dNZX1hEZ9wBCzNL40Upu646bdzQA"),
+            EDDSA_AT_HASH
         );
     }
 }

@@ -109,7 +109,7 @@ impl OAuthError {
     pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
         Self {
             code,
-            description: description.into(),
+            description: clean_description(description.into()),
             status: None,
         }
     }
@@ -172,6 +172,22 @@ impl From<crate::keys::KeyError> for OAuthError {
             other => Self::server_error(&other),
         }
     }
+}
+
+/// RFC 6749 §5.2 allows `%x20-21 / %x23-5B / %x5D-7E` in `error_description`. Descriptions
+/// that quote request input are cleaned to that set and cut to 200 characters, so nothing a
+/// client sends is reflected verbatim.
+fn clean_description(d: Cow<'static, str>) -> Cow<'static, str> {
+    let ok = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    if d.len() <= 200 && d.chars().all(ok) {
+        return d;
+    }
+    let cleaned: String = d
+        .chars()
+        .take(200)
+        .map(|c| if ok(c) { c } else { '?' })
+        .collect();
+    Cow::Owned(cleaned)
 }
 
 /// The provider or a client was configured in a way idpkit refuses.

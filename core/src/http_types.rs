@@ -111,12 +111,16 @@ impl Params {
 
     /// The first repeated parameter name, if any.
     pub fn first_duplicate(&self) -> Option<&str> {
-        for (i, (k, _)) in self.pairs.iter().enumerate() {
-            if self.pairs[..i].iter().any(|(other, _)| other == k) {
-                return Some(k);
-            }
-        }
-        None
+        let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
+        self.pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .find(|k| !seen.insert(*k))
+    }
+
+    /// Whether there is no parameter.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
     }
 
     /// All pairs.
@@ -125,13 +129,19 @@ impl Params {
     }
 }
 
+/// More parameters than any endpoint takes: refused before any work.
+const MAX_PARAMS: usize = 100;
+
 /// A parsed HTTP request, as endpoints see it.
 #[derive(Debug, Clone)]
 pub struct Request {
     /// The method.
     pub method: Method,
-    /// Query parameters, then form/JSON body parameters.
+    /// The parameters: the query string of a GET, the form/JSON body of a POST.
     pub params: Params,
+    /// The query string's parameters of a POST (back-channel endpoints refuse them: RFC 6749
+    /// §2.3.1 keeps credentials out of URLs).
+    pub query: Params,
     /// The `Authorization` header.
     pub authorization: Option<String>,
     /// Cookies (name, value).
@@ -146,6 +156,7 @@ impl Request {
         Self {
             method,
             params: Params::default(),
+            query: Params::default(),
             authorization: None,
             cookies: Vec::new(),
             origin: None,
@@ -185,8 +196,11 @@ impl Request {
                 content_type = Some(value.to_ascii_lowercase());
             }
         }
-        if let Some(q) = query {
-            req.params = Params::parse(q.as_bytes());
+        let query = Params::parse(query.unwrap_or_default().as_bytes());
+        if req.method == Method::Post {
+            req.query = query;
+        } else {
+            req.params = query;
         }
         if req.method == Method::Post && !body.is_empty() {
             let ct = content_type.as_deref().unwrap_or("");
@@ -199,9 +213,30 @@ impl Request {
                     "the body must be application/x-www-form-urlencoded",
                 ));
             };
-            req.params.extend(body_params);
+            req.params = body_params;
+        }
+        if req.params.pairs.len() + req.query.pairs.len() > MAX_PARAMS {
+            return Err(OAuthError::invalid_request("too many parameters"));
         }
         Ok(req)
+    }
+
+    /// The checks every back-channel endpoint (token, revocation, introspection) makes first:
+    /// parameters come from the body only, since credentials, codes and tokens must not
+    /// travel in URLs where logs keep them (RFC 6749 §2.3.1, §3.2), and none is repeated
+    /// (§3.1).
+    pub fn check_back_channel(&self) -> Result<(), OAuthError> {
+        if !self.query.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "parameters must be sent in the form-encoded body, not in the URL",
+            ));
+        }
+        match self.params.first_duplicate() {
+            Some(dup) => Err(OAuthError::invalid_request(format!(
+                "parameter {dup} is included more than once"
+            ))),
+            None => Ok(()),
+        }
     }
 
     /// The value of cookie `name`.
@@ -371,7 +406,22 @@ mod tests {
             r.params.get("grant_type").expect("one"),
             Some("client_credentials")
         );
-        assert_eq!(r.params.get("x").expect("one"), Some("1"));
+        assert_eq!(
+            r.params.get("x").expect("one"),
+            None,
+            "a POST's query is kept apart"
+        );
+        assert_eq!(r.query.get("x").expect("one"), Some("1"));
+        assert!(
+            r.check_back_channel().is_err(),
+            "back-channel endpoints refuse URL parameters"
+        );
         assert_eq!(r.cookie("c"), Some("d"));
+        let many = (0..200)
+            .map(|i| format!("p{i}=v"))
+            .collect::<Vec<_>>()
+            .join("&");
+        let e = Request::from_http("GET", Some(&many), [], b"", 100).expect_err("too many");
+        assert_eq!(e.code.as_str(), "invalid_request");
     }
 }

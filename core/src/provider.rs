@@ -379,11 +379,13 @@ impl ProviderBuilder {
             ("id_token_ttl", config.id_token_ttl),
             ("refresh_token_ttl", config.refresh_token_ttl),
             ("session_ttl", config.session_ttl),
+            ("interaction_ttl", config.interaction_ttl),
+            ("consent_ttl", config.consent_ttl),
         ] {
-            if ttl <= Duration::ZERO {
+            if ttl <= Duration::ZERO || ttl > crate::client::MAX_TTL {
                 return Err(ConfigError::Setting {
                     knob,
-                    reason: "must be positive".into(),
+                    reason: "must be between 1 second and 10 years".into(),
                 });
             }
         }

@@ -18,6 +18,9 @@ use crate::users::Claims;
 pub(crate) struct AuthzRequest {
     pub client_id: String,
     pub redirect_uri: String,
+    /// Whether the request carried `redirect_uri` (then the token request must too).
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     pub response_mode: ResponseMode,
     pub scopes: Vec<String>,
     pub state: Option<String>,
@@ -42,6 +45,8 @@ pub(crate) enum ResponseMode {
 pub(crate) struct CodeRecord {
     pub client_id: String,
     pub redirect_uri: String,
+    #[serde(default)]
+    pub redirect_uri_sent: bool,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
@@ -63,6 +68,10 @@ pub(crate) struct RefreshRecord {
 /// `jti`) for grant-bound JWTs.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct AccessRecord {
+    /// `true` for the revocation handle of a JWT; `false` for an opaque token. An opaque
+    /// lookup must never find a JWT's handle.
+    #[serde(default)]
+    pub jwt: bool,
     pub client_id: String,
     pub subject: Option<String>,
     pub scopes: Vec<String>,
@@ -76,6 +85,9 @@ pub(crate) struct AccessRecord {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct GraceRecord {
     pub successor_id: String,
+    /// Revocation handles of the access tokens issued with the successor.
+    #[serde(default)]
+    pub access_token_ids: Vec<String>,
 }
 
 /// Claims of an idpkit access token (RFC 9068 §2.2).
@@ -101,6 +113,12 @@ pub struct AccessClaims {
     /// When the user authenticated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
+}
+
+/// Store id of a JWT's revocation handle: domain-separated from opaque tokens' ids
+/// (`sha256(token)`), so that presenting a `jti` can never pass for a token.
+pub(crate) fn jwt_handle_id(jti: &str) -> String {
+    crypto::sha256_b64(format!("idpkit-jwt-handle:{jti}").as_bytes())
 }
 
 pub(crate) fn to_payload<T: Serialize>(value: &T) -> Vec<u8> {
@@ -135,7 +153,10 @@ pub(crate) struct Issued {
 /// Inputs for issuing tokens to a user.
 pub(crate) struct UserGrant<'a> {
     pub subject: &'a str,
+    /// Scopes of the access and ID tokens.
     pub scopes: &'a [String],
+    /// Scopes of the new refresh token: the original grant's (RFC 6749 §6).
+    pub refresh_scopes: &'a [String],
     pub grant_id: &'a str,
     pub auth_time: i64,
     /// `Some(nonce)` when an ID token is due (openid scope); the inner option is the nonce.
@@ -144,6 +165,17 @@ pub(crate) struct UserGrant<'a> {
 }
 
 impl Provider {
+    /// The `aud` of a client's access tokens: its configured resource audience, or the
+    /// issuer itself (the token is then good for userinfo only). Never the client id, which is
+    /// an ID token's audience (RFC 9068 §5).
+    pub(crate) fn audience_of(&self, client: &Client) -> Vec<String> {
+        if client.audience.is_empty() {
+            vec![self.inner.config.issuer.clone()]
+        } else {
+            client.audience.clone()
+        }
+    }
+
     pub(crate) fn alg_for(&self, client: &Client) -> Algorithm {
         client.signing_alg.unwrap_or(self.inner.config.signing_alg)
     }
@@ -189,11 +221,12 @@ impl Provider {
             .unwrap_or(self.inner.config.access_token_ttl);
         let exp = now + ttl;
         let jti = crypto::random_token();
-        let record = AccessRecord {
+        let mut record = AccessRecord {
+            jwt: false,
             client_id: client.id.clone(),
             subject: subject.map(str::to_owned),
             scopes: scopes.to_vec(),
-            aud: client.audience.clone(),
+            aud: self.audience_of(client),
             iat: now.unix_timestamp(),
             exp: exp.unix_timestamp(),
             jti: jti.clone(),
@@ -219,7 +252,7 @@ impl Provider {
                 let claims = AccessClaims {
                     iss: self.inner.config.issuer.clone(),
                     sub: subject.unwrap_or(&client.id).to_owned(),
-                    aud: client.audience.clone(),
+                    aud: record.aud.clone(),
                     exp: exp.unix_timestamp(),
                     iat: now.unix_timestamp(),
                     jti: jti.clone(),
@@ -230,10 +263,11 @@ impl Provider {
                 let token = self
                     .sign_jwt(self.alg_for(client), "at+jwt", &claims)
                     .await?;
+                record.jwt = true;
                 let handle = grant_id.map(|g| {
                     (
                         RecordKind::AccessToken,
-                        crypto::sha256_b64(jti.as_bytes()),
+                        jwt_handle_id(&jti),
                         Record {
                             grant_id: Some(g.to_owned()),
                             payload: to_payload(&record),
@@ -297,7 +331,7 @@ impl Provider {
             let record = RefreshRecord {
                 client_id: client.id.clone(),
                 subject: g.subject.to_owned(),
-                scopes: g.scopes.to_vec(),
+                scopes: g.refresh_scopes.to_vec(),
                 auth_time: g.auth_time,
                 iat: now.unix_timestamp(),
             };
@@ -349,7 +383,10 @@ impl Provider {
             claims.insert("nonce".into(), n.into());
         }
         if let Some(at) = access_token {
-            claims.insert("at_hash".into(), crypto::left_half_hash(at).into());
+            claims.insert(
+                "at_hash".into(),
+                crypto::left_half_hash(self.alg_for(client), at).into(),
+            );
         }
         self.sign_jwt(self.alg_for(client), "JWT", &claims).await
     }

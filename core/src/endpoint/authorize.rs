@@ -332,6 +332,7 @@ impl Provider {
         Ok(AuthzRequest {
             client_id: client.id.clone(),
             redirect_uri: redirect_uri.to_owned(),
+            redirect_uri_sent: p.get("redirect_uri")?.is_some(),
             response_mode,
             scopes,
             state: state.map(str::to_owned),
@@ -738,6 +739,7 @@ impl Provider {
         let record = CodeRecord {
             client_id: request.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_sent: request.redirect_uri_sent,
             scopes,
             nonce: request.nonce.clone(),
             code_challenge: request.code_challenge.clone(),

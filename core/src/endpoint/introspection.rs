@@ -34,11 +34,7 @@ impl Provider {
                 "the introspection endpoint takes POST",
             ));
         }
-        if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {dup} is included more than once"
-            )));
-        }
+        req.check_back_channel()?;
         let client = self.authenticate_client(req).await?;
         if !client.is_confidential() {
             return Err(OAuthError::invalid_client(

@@ -24,11 +24,7 @@ impl Provider {
                 "the revocation endpoint takes POST",
             ));
         }
-        if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {dup} is included more than once"
-            )));
-        }
+        req.check_back_channel()?;
         let client = self.authenticate_client(req).await?;
         let token = req.params.require("token")?;
         let now = self.now();

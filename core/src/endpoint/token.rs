@@ -37,11 +37,7 @@ impl Provider {
         if req.method != Method::Post {
             return Err(OAuthError::invalid_request("the token endpoint takes POST"));
         }
-        if let Some(dup) = req.params.first_duplicate() {
-            return Err(OAuthError::invalid_request(format!(
-                "parameter {dup} is included more than once"
-            )));
-        }
+        req.check_back_channel()?;
         let grant_type = req.params.require("grant_type")?;
         let client = self.authenticate_client(req).await?;
         let grant = GrantType::from_name(grant_type).ok_or_else(|| {
@@ -102,9 +98,9 @@ impl Provider {
         if rec.client_id != client.id {
             return Err(invalid());
         }
-        // "ensure that the redirect_uri parameter is present if [it] was included in the
-        // initial authorization request ... and if included ensure that their values are
-        // identical." idpkit always binds the code to the redirect URI used.
+        // "ensure that the redirect_uri parameter is present if the redirect_uri parameter was
+        // included in the initial authorization request ..., and if included ensure that
+        // their values are identical."
         match req.params.get("redirect_uri")? {
             Some(uri) if uri == rec.redirect_uri => {}
             Some(_) => {
@@ -112,12 +108,12 @@ impl Provider {
                     "redirect_uri does not match the authorization request",
                 ));
             }
-            None if client.redirect_uris.len() == 1 => {}
-            None => {
+            None if rec.redirect_uri_sent => {
                 return Err(OAuthError::invalid_request(
                     "missing parameter redirect_uri",
                 ));
             }
+            None => {}
         }
         match (&rec.code_challenge, req.params.get("code_verifier")?) {
             (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge)?,
@@ -136,12 +132,13 @@ impl Provider {
         let openid = rec.scopes.iter().any(|s| s == "openid");
         let refresh = client.allows_grant(GrantType::RefreshToken)
             && rec.scopes.iter().any(|s| s == "offline_access");
-        let mut issued = self
+        let issued = self
             .issue_user_tokens(
                 client,
                 UserGrant {
                     subject: &rec.subject,
                     scopes: &rec.scopes,
+                    refresh_scopes: &rec.scopes,
                     grant_id: &grant_id,
                     auth_time: rec.auth_time,
                     id_token: openid.then_some(rec.nonce.as_deref()),
@@ -149,18 +146,50 @@ impl Provider {
                 },
             )
             .await?;
-        match self
-            .inner
-            .grants
-            .consume(RecordKind::AuthorizationCode, &id, now)
+        Ok(self
+            .redeem(
+                RecordKind::AuthorizationCode,
+                &id,
+                &grant_id,
+                issued,
+                invalid,
+            )
             .await?
-        {
-            Consume::Consumed(_) => {}
-            Consume::AlreadyConsumed { .. } => return Err(self.code_reused(&grant_id).await),
-            Consume::NotFound => return Err(invalid()),
-        }
+            .0)
+    }
+
+    /// Writes what a grant issued, then consumes what it redeems. Writing first matters: a
+    /// concurrent request that loses the `consume` race revokes the grant family, and that
+    /// revocation must find (and delete) the winner's records. Nobody can use them before
+    /// the response is sent, and a lost race or an expiry deletes them again.
+    async fn redeem(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        grant_id: &str,
+        mut issued: Issued,
+        invalid: impl Fn() -> OAuthError,
+    ) -> Result<(Issued, Redeemed), OAuthError> {
+        let written: Vec<(RecordKind, String)> = issued
+            .writes
+            .iter()
+            .map(|(k, i, _)| (*k, i.clone()))
+            .collect();
         self.write_all(std::mem::take(&mut issued.writes)).await?;
-        Ok(issued)
+        match self.inner.grants.consume(kind, id, self.now()).await? {
+            Consume::Consumed(_) => Ok((issued, Redeemed::First)),
+            Consume::AlreadyConsumed { .. } if kind == RecordKind::RefreshToken => {
+                self.refresh_replayed(id, grant_id).await?;
+                Ok((issued, Redeemed::GraceRetry))
+            }
+            Consume::AlreadyConsumed { .. } => Err(self.code_reused(grant_id).await),
+            Consume::NotFound => {
+                for (k, i) in written {
+                    self.inner.grants.delete(k, &i).await?;
+                }
+                Err(invalid())
+            }
+        }
     }
 
     /// RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization
@@ -175,6 +204,49 @@ impl Provider {
             Err(e) => return OAuthError::server_error(&e),
         }
         OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
+    }
+
+    /// A rotated refresh token came back. Inside the grace window, once, and only while the
+    /// successor of the first rotation is itself unused, it is a retry: the successor (and
+    /// its access token) are revoked and the tokens just issued stand. Anything else is
+    /// reuse: the whole family is revoked (RFC 9700 §4.14.2).
+    async fn refresh_replayed(&self, id: &str, grant_id: &str) -> Result<(), OAuthError> {
+        let now = self.now();
+        let invalid = OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+        if self.inner.config.refresh_reuse_grace.is_some()
+            && let Consume::Consumed(grace) = self
+                .inner
+                .grants
+                .consume(RecordKind::RefreshGrace, id, now)
+                .await?
+        {
+            let g: GraceRecord = from_payload(RecordKind::RefreshGrace, id, &grace.payload)?;
+            let successor = self
+                .inner
+                .grants
+                .get(RecordKind::RefreshToken, &g.successor_id, now)
+                .await?;
+            if successor.is_some_and(|s| s.consumed_at.is_none()) {
+                self.inner
+                    .grants
+                    .delete(RecordKind::RefreshToken, &g.successor_id)
+                    .await?;
+                for handle in &g.access_token_ids {
+                    self.inner
+                        .grants
+                        .delete(RecordKind::AccessToken, handle)
+                        .await?;
+                }
+                tracing::info!("idpkit: refresh token retried inside the grace window");
+                return Ok(());
+            }
+        }
+        let n = self.inner.grants.revoke_grant(grant_id).await?;
+        tracing::warn!(
+            revoked = n,
+            "idpkit: refresh token reuse detected; the grant family was revoked"
+        );
+        Err(invalid)
     }
 
     /// RFC 6749 §6, with rotation and reuse detection (RFC 9700 §4.14.2).
@@ -200,6 +272,8 @@ impl Provider {
         if rec.client_id != client.id {
             return Err(invalid());
         }
+        // "The requested scope MUST NOT include any scope not originally granted by the
+        // resource owner"; the new refresh token keeps the original scope (§6).
         let scopes = match req.params.get("scope")? {
             None => rec.scopes.clone(),
             Some(s) => {
@@ -214,12 +288,13 @@ impl Provider {
             }
         };
         let openid = scopes.iter().any(|s| s == "openid");
-        let mut issued = self
+        let issued = self
             .issue_user_tokens(
                 client,
                 UserGrant {
                     subject: &rec.subject,
                     scopes: &scopes,
+                    refresh_scopes: &rec.scopes,
                     grant_id: &grant_id,
                     auth_time: rec.auth_time,
                     id_token: openid.then_some(None),
@@ -227,61 +302,36 @@ impl Provider {
                 },
             )
             .await?;
-        let successor = issued.refresh_id.clone().unwrap_or_default();
-        match self
-            .inner
-            .grants
-            .consume(RecordKind::RefreshToken, &id, now)
-            .await?
-        {
-            Consume::Consumed(_) => {
-                if let Some(window) = self.inner.config.refresh_reuse_grace {
-                    self.inner
-                        .grants
-                        .put(
-                            RecordKind::RefreshGrace,
-                            &id,
-                            Record {
-                                grant_id: Some(grant_id.clone()),
-                                payload: to_payload(&GraceRecord {
-                                    successor_id: successor,
-                                }),
-                                expires_at: now + window,
-                            },
-                        )
-                        .await?;
-                }
-            }
-            Consume::AlreadyConsumed { .. } => {
-                // A retry inside the grace window is allowed once: it revokes the successor
-                // of the first rotation and gets a new one.
-                if self.inner.config.refresh_reuse_grace.is_some()
-                    && let Consume::Consumed(grace) = self
-                        .inner
-                        .grants
-                        .consume(RecordKind::RefreshGrace, &id, now)
-                        .await?
-                {
-                    let g: GraceRecord =
-                        from_payload(RecordKind::RefreshGrace, &id, &grace.payload)?;
-                    self.inner
-                        .grants
-                        .delete(RecordKind::RefreshToken, &g.successor_id)
-                        .await?;
-                    tracing::info!(client_id = %client.id, "idpkit: refresh token retried inside the grace window");
-                } else {
-                    let n = self.inner.grants.revoke_grant(&grant_id).await?;
-                    tracing::warn!(
-                        client_id = %client.id,
-                        revoked = n,
-                        "idpkit: refresh token reuse detected; the grant family was revoked"
-                    );
-                    return Err(invalid());
-                }
-            }
-            Consume::NotFound => return Err(invalid()),
+        let grace = self.inner.config.refresh_reuse_grace.map(|window| {
+            let record = GraceRecord {
+                successor_id: issued.refresh_id.clone().unwrap_or_default(),
+                access_token_ids: issued
+                    .writes
+                    .iter()
+                    .filter(|(k, _, _)| *k == RecordKind::AccessToken)
+                    .map(|(_, i, _)| i.clone())
+                    .collect(),
+            };
+            (record, now + window)
+        });
+        let (issued, how) = self
+            .redeem(RecordKind::RefreshToken, &id, &grant_id, issued, invalid)
+            .await?;
+        // Only a first rotation opens a grace window; the one retry it allows opens none.
+        if let (Some((g, expires_at)), Redeemed::First) = (grace, how) {
+            self.inner
+                .grants
+                .put(
+                    RecordKind::RefreshGrace,
+                    &id,
+                    Record {
+                        grant_id: Some(grant_id.clone()),
+                        payload: to_payload(&g),
+                        expires_at,
+                    },
+                )
+                .await?;
         }
-        self.write_all(std::mem::take(&mut issued.writes)).await?;
         Ok(issued)
     }
 
@@ -366,6 +416,7 @@ impl Provider {
                 UserGrant {
                     subject: &subject,
                     scopes: &scopes,
+                    refresh_scopes: &scopes,
                     grant_id: &grant_id,
                     auth_time: self.now().unix_timestamp(),
                     id_token: openid.then_some(None),
@@ -376,6 +427,15 @@ impl Provider {
         self.write_all(std::mem::take(&mut issued.writes)).await?;
         Ok(issued)
     }
+}
+
+/// How a grant's `consume` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Redeemed {
+    /// This request consumed the code or refresh token.
+    First,
+    /// A rotated refresh token retried inside the grace window.
+    GraceRetry,
 }
 
 /// Scopes that only make sense with a user.

@@ -6,7 +6,7 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
 use crate::store::RecordKind;
-use crate::token::{AccessRecord, from_payload};
+use crate::token::{AccessRecord, from_payload, jwt_handle_id};
 
 /// A live access token, however it is shaped.
 #[derive(Debug, Clone)]
@@ -35,7 +35,7 @@ impl Provider {
                 return Ok(None);
             };
             let user_bound = claims.auth_time.is_some();
-            let record_id = crypto::sha256_b64(claims.jti.as_bytes());
+            let record_id = jwt_handle_id(&claims.jti);
             if user_bound
                 && self
                     .inner
@@ -72,6 +72,9 @@ impl Provider {
             return Ok(None);
         };
         let rec: AccessRecord = from_payload(RecordKind::AccessToken, &id, &stored.record.payload)?;
+        if rec.jwt {
+            return Ok(None);
+        }
         Ok(Some(ActiveToken {
             client_id: rec.client_id,
             subject: rec.subject,

@@ -4,7 +4,6 @@
 //! rotate keys under continuous load with zero rejected tokens.
 
 #[path = "../../../tests/common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 use std::collections::HashSet;
