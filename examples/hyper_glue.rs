@@ -67,7 +67,7 @@ async fn handle(
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let opts = idpkit_example::Options::for_bind("127.0.0.1:8081".parse()?);
     let users = Arc::new(idpkit_example::DemoUsers::new().map_err(|e| e.to_string())?);
-    let provider = idpkit_example::build_provider(&opts, Arc::new(SystemClock), users)?;
+    let provider = idpkit_example::build_provider(&opts, Arc::new(SystemClock), users).await?;
     let listener = tokio::net::TcpListener::bind(opts.bind).await?;
     println!(
         "hyper glue serving {} (no login page here: see examples/host)",

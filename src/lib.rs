@@ -16,6 +16,7 @@
 //! | `ring` | crypto through ring (use with `default-features = false`) |
 //! | `axum` | [`axum::router`] and the request/response glue |
 //! | `sqlite` | [`storage::sqlite`]: the SQLite grant store (bundled SQLite) |
+//! | `postgres` | [`storage::postgres`]: the PostgreSQL grant store, shared by many instances |
 //! | `keys-file` | [`keys::file`]: signing keys from PEM / X.509 / JWK files with rotation |
 //! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
 #![forbid(unsafe_code)]
@@ -44,6 +45,10 @@ pub mod storage {
     /// The SQLite grant store (feature `sqlite`).
     #[cfg(feature = "sqlite")]
     pub use idpkit_storage_sqlite as sqlite;
+
+    /// The PostgreSQL grant store (feature `postgres`).
+    #[cfg(feature = "postgres")]
+    pub use idpkit_storage_postgres as postgres;
 }
 
 /// Signing keys: the trait and JWK types, and the backends enabled by features.

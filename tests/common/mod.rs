@@ -40,8 +40,9 @@ impl Host {
         adjust(&mut opts);
         let clock = Arc::new(ManualClock::starting_now());
         let users = Arc::new(shared_users());
-        let provider =
-            build_provider(&opts, clock.clone(), users.clone()).expect("provider builds");
+        let provider = build_provider(&opts, clock.clone(), users.clone())
+            .await
+            .expect("provider builds");
         let router = app(provider.clone(), users);
         tokio::spawn(async move {
             axum::serve(listener, router).await.expect("serve");

@@ -22,6 +22,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use idpkit::axum::{into_request, into_response};
 use idpkit::keys::file::KeyDir;
+use idpkit::storage::postgres::{PostgresOptions, PostgresStore};
 use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::Duration;
 use idpkit::{
@@ -47,10 +48,13 @@ pub struct Options {
     /// first run.
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Grant storage: `sqlite:PATH` or `memory` (development only). Default: SQLite in
-    /// `--data-dir`.
+    /// Grant storage: `sqlite:PATH`, `postgres://user@host:port/db` (shared by many
+    /// instances) or `memory` (development only). Default: SQLite in `--data-dir`.
     #[arg(long)]
     pub storage: Option<String>,
+    /// PostgreSQL schema for the grant tables (with `--storage postgres://…`).
+    #[arg(long, default_value = "public")]
+    pub postgres_schema: String,
     /// Key directory (PEM / X.509 / JWK files and `keys.json`). Default: `--data-dir`/keys,
     /// created with an RS256 and an ES256 key on first run.
     #[arg(long)]
@@ -77,6 +81,7 @@ impl Options {
             issuer: None,
             data_dir: PathBuf::from("./data"),
             storage: None,
+            postgres_schema: "public".into(),
             keys: None,
             housekeeping_interval: 30,
             code_ttl: 60,
@@ -202,16 +207,18 @@ pub struct Backends {
 
 /// Builds the demo provider from options, with the given clock: grants in SQLite and keys in
 /// a key directory, both under `--data-dir` unless told otherwise.
-pub fn build_provider(
+pub async fn build_provider(
     opts: &Options,
     clock: Arc<dyn Clock>,
     users: Arc<DemoUsers>,
 ) -> Result<Provider, Box<dyn std::error::Error>> {
-    build_provider_with_backends(opts, clock, users).map(|(p, _)| p)
+    build_provider_with_backends(opts, clock, users)
+        .await
+        .map(|(p, _)| p)
 }
 
 /// Like [`build_provider`], also saying which backends it chose.
-pub fn build_provider_with_backends(
+pub async fn build_provider_with_backends(
     opts: &Options,
     clock: Arc<dyn Clock>,
     users: Arc<DemoUsers>,
@@ -247,7 +254,18 @@ pub fn build_provider_with_backends(
             }
             (Arc::new(SqliteStore::open(&path)?), false)
         }
-        other => return Err(format!("--storage {other:?}: use sqlite:PATH or memory").into()),
+        s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            let options = PostgresOptions::default().schema(&opts.postgres_schema);
+            (
+                Arc::new(PostgresStore::connect_with(s, options).await?),
+                false,
+            )
+        }
+        other => {
+            return Err(
+                format!("--storage {other:?}: use sqlite:PATH, postgres://URL or memory").into(),
+            );
+        }
     };
     let key_path = opts
         .keys
@@ -303,12 +321,12 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
 }
 
 /// Builds everything from options with the system clock.
-pub fn app_from_options(
+pub async fn app_from_options(
     opts: &Options,
 ) -> Result<(Router, Provider, Backends), Box<dyn std::error::Error>> {
     let users = Arc::new(DemoUsers::new().map_err(|e| e.to_string())?);
     let (provider, backends) =
-        build_provider_with_backends(opts, Arc::new(SystemClock), users.clone())?;
+        build_provider_with_backends(opts, Arc::new(SystemClock), users.clone()).await?;
     Ok((app(provider.clone(), users), provider, backends))
 }
 

@@ -14,7 +14,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let opts = Options::parse();
-    let (app, provider, backends) = app_from_options(&opts)?;
+    let (app, provider, backends) = app_from_options(&opts).await?;
     idpkit_example::spawn_housekeeping(
         provider.clone(),
         &backends,

@@ -42,13 +42,17 @@ fn free_port() -> u16 {
 }
 
 async fn start(data: &Path, name: &str) -> Instance {
+    let storage = format!("sqlite:{}", data.join("shared.db").display());
+    start_with(data, name, &["--storage", &storage]).await
+}
+
+async fn start_with(data: &Path, name: &str, storage_args: &[&str]) -> Instance {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_idpkit-example"))
         .args(["--bind", &format!("127.0.0.1:{port}"), "--issuer", ISSUER])
         .arg("--data-dir")
         .arg(data.join(name))
-        .arg("--storage")
-        .arg(format!("sqlite:{}", data.join("shared.db").display()))
+        .args(storage_args)
         .arg("--keys")
         .arg(data.join("keys"))
         .args(["--housekeeping-interval", "1"])
@@ -257,11 +261,48 @@ async fn two_instances_share_keys_and_rotate_with_zero_rejected_tokens() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn grants_are_shared_code_at_a_exchange_at_b_reuse_detected_at_both() {
+async fn sqlite_grants_are_shared_code_at_a_exchange_at_b_reuse_detected_at_both() {
     let data = tempfile::tempdir().expect("dir");
     let a = start(data.path(), "a").await;
     let b = start(data.path(), "b").await;
+    shared_grants(&a, &b).await;
+}
 
+const POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_grants_are_shared_code_at_a_exchange_at_b_reuse_detected_at_both() {
+    let schema = format!("idpkit_multi_{}", std::process::id());
+    let admin = match tokio_postgres::connect(POSTGRES_URL, tokio_postgres::NoTls).await {
+        Ok((client, conn)) => {
+            tokio::spawn(conn);
+            client
+        }
+        Err(e) => {
+            let msg = format!("POSTGRES TEST NOT RUN: cannot reach {POSTGRES_URL}: {e}");
+            assert!(std::env::var_os("CI").is_none(), "{msg}");
+            eprintln!("\n*** {msg} ***\n");
+            return;
+        }
+    };
+    let data = tempfile::tempdir().expect("dir");
+    let args = [
+        "--storage",
+        POSTGRES_URL,
+        "--postgres-schema",
+        schema.as_str(),
+    ];
+    let a = start_with(data.path(), "a", &args).await;
+    let b = start_with(data.path(), "b", &args).await;
+    shared_grants(&a, &b).await;
+    drop((a, b));
+    admin
+        .batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        .await
+        .expect("drop schema");
+}
+
+async fn shared_grants(a: &Instance, b: &Instance) {
     // Log in at A.
     let (verifier, challenge) = common::pkce_pair();
     let browser = common::browser();
