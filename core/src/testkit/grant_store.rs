@@ -394,3 +394,60 @@ pub async fn concurrent_consume_has_one_winner(store: Arc<dyn GrantStore>, tasks
     );
     assert_eq!(losers, tasks - 1);
 }
+
+/// The child side of a cross-process race: for each id in turn, `tasks` concurrent `consume`
+/// calls; returns how many won per id. Run it in several processes at once on the same store
+/// and add the counts: every id must total exactly one ([`assert_one_winner_per_id`]).
+pub async fn consume_rounds(
+    store: Arc<dyn GrantStore>,
+    ids: &[String],
+    tasks: usize,
+) -> Vec<usize> {
+    let now = base();
+    let mut wins = Vec::with_capacity(ids.len());
+    for id in ids {
+        let calls = (0..tasks).map(|_| {
+            let store = store.clone();
+            async move { store.consume(RecordKind::AuthorizationCode, id, now).await }
+        });
+        let won = futures::future::join_all(calls)
+            .await
+            .into_iter()
+            .filter(|r| matches!(r, Ok(Consume::Consumed(_))))
+            .count();
+        wins.push(won);
+    }
+    wins
+}
+
+/// Puts one live authorization code per id, for [`consume_rounds`].
+pub async fn put_codes(store: &dyn GrantStore, ids: &[String]) {
+    let now = base();
+    for id in ids {
+        store
+            .put(
+                RecordKind::AuthorizationCode,
+                id,
+                record(Some("race"), "code", now + Duration::minutes(10)),
+            )
+            .await
+            .expect("put");
+    }
+}
+
+/// Adds the per-id win counts reported by several processes and asserts exactly one winner
+/// for every id.
+pub fn assert_one_winner_per_id(per_process: &[Vec<usize>], ids: usize) {
+    for i in 0..ids {
+        let total: usize = per_process
+            .iter()
+            .map(|w| w.get(i).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(
+            total,
+            1,
+            "id #{i}: {total} winners across {} processes",
+            per_process.len()
+        );
+    }
+}

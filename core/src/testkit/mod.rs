@@ -10,3 +10,4 @@
 //! ```
 
 pub mod grant_store;
+pub mod processes;

@@ -302,8 +302,8 @@ async fn postgres_grants_are_shared_code_at_a_exchange_at_b_reuse_detected_at_bo
         .expect("drop schema");
 }
 
-async fn shared_grants(a: &Instance, b: &Instance) {
-    // Log in at A.
+/// Logs alice in through A's login page; returns the code and its PKCE verifier.
+async fn login_at(a: &Instance) -> (String, String) {
     let (verifier, challenge) = common::pkce_pair();
     let browser = common::browser();
     let url = format!(
@@ -320,21 +320,65 @@ async fn shared_grants(a: &Instance, b: &Instance) {
         .expect("login");
     let params = common::callback_params(&common::location(&resp));
     assert_eq!(common::param(&params, "iss"), Some(ISSUER));
-    let code = common::param(&params, "code").expect("code").to_owned();
+    (
+        common::param(&params, "code").expect("code").to_owned(),
+        verifier,
+    )
+}
 
-    let post = |base: String, form: Vec<(&'static str, String)>| async move {
-        let resp = common::http()
-            .post(format!("{base}/token"))
-            .basic_auth("demo-client", Some("demo-secret"))
-            .form(&form)
-            .send()
-            .await
-            .expect("token");
-        (
-            resp.status().as_u16(),
-            resp.json::<Value>().await.expect("json"),
-        )
-    };
+/// A token request as demo-client: (status, JSON).
+async fn post(base: String, form: Vec<(&'static str, String)>) -> (u16, Value) {
+    let resp = common::http()
+        .post(format!("{base}/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&form)
+        .send()
+        .await
+        .expect("token");
+    (
+        resp.status().as_u16(),
+        resp.json::<Value>().await.expect("json"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_token_survives_sigkill_right_after_the_response() {
+    let data = tempfile::tempdir().expect("dir");
+    let mut a = start(data.path(), "a").await;
+    let (code, verifier) = login_at(&a).await;
+    let (s, tokens) = post(
+        a.base.clone(),
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", DEMO_REDIRECT_URI.into()),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200);
+    a.child.kill().expect("SIGKILL");
+    a.child.wait().expect("reaped");
+    let restarted = start(data.path(), "a").await;
+    let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let (s, body) = post(
+        restarted.base.clone(),
+        vec![
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", rt),
+        ],
+    )
+    .await;
+    assert_eq!(s, 200, "the refresh token outlived the crash: {body}");
+    let token = body["access_token"].as_str().expect("at");
+    validate(token, &parse_jwks(&jwks_bytes(&restarted.base).await))
+        .expect("same keys after the restart");
+}
+
+async fn shared_grants(a: &Instance, b: &Instance) {
+    // Log in at A.
+    let (code, verifier) = login_at(a).await;
+
     // Exchange at B.
     let (s, t1) = post(
         b.base.clone(),
