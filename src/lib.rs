@@ -17,6 +17,7 @@
 //! | `axum` | [`axum::router`] and the request/response glue |
 //! | `sqlite` | [`storage::sqlite`]: the SQLite grant store (bundled SQLite) |
 //! | `postgres` | [`storage::postgres`]: the PostgreSQL grant store, shared by many instances |
+//! | `sled` | [`storage::sled`]: the pure-Rust embedded grant store (one process) |
 //! | `keys-file` | [`keys::file`]: signing keys from PEM / X.509 / JWK files with rotation |
 //! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
 #![forbid(unsafe_code)]
@@ -49,6 +50,10 @@ pub mod storage {
     /// The PostgreSQL grant store (feature `postgres`).
     #[cfg(feature = "postgres")]
     pub use idpkit_storage_postgres as postgres;
+
+    /// The sled grant store (feature `sled`).
+    #[cfg(feature = "sled")]
+    pub use idpkit_storage_sled as sled;
 }
 
 /// Signing keys: the trait and JWK types, and the backends enabled by features.

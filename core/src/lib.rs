@@ -52,7 +52,8 @@ pub mod users;
 pub mod testkit;
 
 pub use client::{
-    AccessTokenFormat, Client, ClientBuilder, ClientStore, GrantType, SecretHash, StaticClients,
+    AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
+    GrantType, SecretHash, StaticClients,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::authorize::{

@@ -1,6 +1,6 @@
 //! # idpkit-storage-postgres
 //!
-//! A [`GrantStore`] in PostgreSQL: what a deployment moves to when it runs many instances.
+//! A [`GrantStore`] (and a [`ClientRegistry`]) in PostgreSQL: what a deployment moves to when it runs many instances.
 //! Every instance connects to the same database; codes, refresh tokens, sessions and consents
 //! are shared, and `consume` is a single `UPDATE … WHERE consumed_at IS NULL RETURNING …`
 //! statement, so exactly one instance wins a race.
@@ -19,7 +19,13 @@
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use idpkit_core::time::OffsetDateTime;
-use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
+use std::sync::Arc;
+
+use idpkit_core::client::{client_from_json, client_to_json};
+use idpkit_core::{
+    Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
+    Stored,
+};
 use tokio_postgres::{NoTls, Row};
 
 /// Connection options.
@@ -90,6 +96,7 @@ pub struct PostgresStore {
     pool: Pool,
     sql: std::sync::Arc<Sql>,
     table: String,
+    clients: String,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -126,9 +133,10 @@ fn record_of(row: &Row) -> Result<(Record, Option<i64>), StoreError> {
 }
 
 /// Schema migrations, applied in order; `{table}_schema_version` records how many ran.
-fn migrations(table: &str) -> Vec<String> {
-    vec![format!(
-        "CREATE TABLE {table} (
+fn migrations(table: &str, clients: &str) -> Vec<String> {
+    vec![
+        format!(
+            "CREATE TABLE {table} (
             kind        TEXT   NOT NULL,
             id          TEXT   NOT NULL,
             grant_id    TEXT,
@@ -139,8 +147,10 @@ fn migrations(table: &str) -> Vec<String> {
          );
          CREATE INDEX {prefix}family ON {table} (grant_id) WHERE grant_id IS NOT NULL;
          CREATE INDEX {prefix}expiry ON {table} (expires_at);",
-        prefix = table.replace('.', "_")
-    )]
+            prefix = table.replace('.', "_")
+        ),
+        format!("CREATE TABLE {clients} (id TEXT PRIMARY KEY, registration BYTEA NOT NULL);"),
+    ]
 }
 
 impl PostgresStore {
@@ -206,6 +216,7 @@ impl PostgresStore {
                 purge: format!("DELETE FROM {table} WHERE expires_at <= $1"),
             }),
             table: table.clone(),
+            clients: format!("{schema}.{prefix}clients"),
         };
         store.migrate(&schema, &table).await?;
         Ok(store)
@@ -234,7 +245,7 @@ impl PostgresStore {
             .map_err(backend)?
             .try_get(0)
             .map_err(backend)?;
-        let all = migrations(table);
+        let all = migrations(table, &self.clients);
         for (i, sql) in all
             .iter()
             .enumerate()
@@ -375,5 +386,80 @@ impl GrantStore for PostgresStore {
         let c = self.client().await?;
         let stmt = c.prepare_cached(&self.sql.purge).await.map_err(backend)?;
         c.execute(&stmt, &[&nanos(now)]).await.map_err(backend)
+    }
+}
+
+#[async_trait]
+impl ClientStore for PostgresStore {
+    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT registration FROM {} WHERE id = $1",
+                self.clients
+            ))
+            .await
+            .map_err(backend)?;
+        match c.query_opt(&stmt, &[&client_id]).await.map_err(backend)? {
+            Some(row) => {
+                client_from_json(client_id, &row.try_get::<_, Vec<u8>>(0).map_err(backend)?)
+                    .map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let rows = c
+            .query(
+                &format!("SELECT id, registration FROM {}", self.clients),
+                &[],
+            )
+            .await
+            .map_err(backend)?;
+        for row in rows {
+            let id: String = row.try_get(0).map_err(backend)?;
+            let json: Vec<u8> = row.try_get(1).map_err(backend)?;
+            if client_from_json(&id, &json)?
+                .allowed_origins
+                .iter()
+                .any(|o| o == origin)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for PostgresStore {
+    async fn register(&self, client: &Client) -> Result<(), StoreError> {
+        let c = self.client().await?;
+        let json = client_to_json(client);
+        c.execute(
+            &format!(
+                "INSERT INTO {} (id, registration) VALUES ($1, $2)
+                 ON CONFLICT (id) DO UPDATE SET registration = EXCLUDED.registration",
+                self.clients
+            ),
+            &[&client.id, &json],
+        )
+        .await
+        .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
+        let c = self.client().await?;
+        let n = c
+            .execute(
+                &format!("DELETE FROM {} WHERE id = $1", self.clients),
+                &[&client_id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(n > 0)
     }
 }

@@ -49,7 +49,8 @@ async fn postgres_store_passes_the_testkit() {
     let again = PostgresStore::connect_with(&url(), PostgresOptions::default().schema(&schema))
         .await
         .expect("second instance");
-    assert_eq!(again.schema_version().await.expect("version"), 1);
+    assert_eq!(again.schema_version().await.expect("version"), 2);
+    idpkit_core::testkit::client_store::run_all(&again).await;
     idpkit_core::testkit::grant_store::run_all(Arc::new(again)).await;
     drop_schema(&schema).await;
 }

@@ -1,6 +1,7 @@
 //! # idpkit-storage-sqlite
 //!
-//! A [`GrantStore`] in one SQLite file: the embedded default for a single machine. SQLite is
+//! A [`GrantStore`] (and a [`ClientRegistry`], so clients can live in the same database) in
+//! one SQLite file: the embedded default for a single machine. SQLite is
 //! bundled (no system library needed), the database runs in WAL mode, the schema is
 //! versioned and migrated at [`SqliteStore::open`], and every query runs on tokio's blocking
 //! pool so the async executor never waits on the disk.
@@ -20,8 +21,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use idpkit_core::client::{client_from_json, client_to_json};
 use idpkit_core::time::OffsetDateTime;
-use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
+use idpkit_core::{
+    Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
+    Stored,
+};
 use rusqlite::{Connection, OptionalExtension, params};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -38,6 +43,11 @@ const MIGRATIONS: &[&str] = &[
      ) WITHOUT ROWID;
      CREATE INDEX idpkit_grants_family ON idpkit_grants (grant_id) WHERE grant_id IS NOT NULL;
      CREATE INDEX idpkit_grants_expiry ON idpkit_grants (expires_at);",
+    // 2: registered clients (the JSON of their registration; secrets only hashed).
+    "CREATE TABLE idpkit_clients (
+        id           TEXT PRIMARY KEY NOT NULL,
+        registration BLOB NOT NULL
+     ) WITHOUT ROWID;",
 ];
 
 /// Options for [`SqliteStore::open_with`].
@@ -345,6 +355,74 @@ impl GrantStore for SqliteStore {
                 .prepare_cached("DELETE FROM idpkit_grants WHERE expires_at <= ?1")?
                 .execute(params![nanos(now)])?;
             Ok(n as u64)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ClientStore for SqliteStore {
+    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        let id = client_id.to_owned();
+        let row = self
+            .run({
+                let id = id.clone();
+                move |c| {
+                    c.prepare_cached("SELECT registration FROM idpkit_clients WHERE id = ?1")?
+                        .query_row(params![id], |r| r.get::<_, Vec<u8>>(0))
+                        .optional()
+                }
+            })
+            .await?;
+        row.map(|json| client_from_json(&id, &json)).transpose()
+    }
+
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        let rows = self
+            .run(|c| {
+                let mut stmt = c.prepare_cached("SELECT id, registration FROM idpkit_clients")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+                })?;
+                rows.collect::<Result<Vec<_>, _>>()
+            })
+            .await?;
+        for (id, json) in rows {
+            if client_from_json(&id, &json)?
+                .allowed_origins
+                .iter()
+                .any(|o| o == origin)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for SqliteStore {
+    async fn register(&self, client: &Client) -> Result<(), StoreError> {
+        let (id, json) = (client.id.clone(), client_to_json(client));
+        self.run(move |c| {
+            c.prepare_cached(
+                "INSERT INTO idpkit_clients (id, registration) VALUES (?1, ?2)
+                 ON CONFLICT (id) DO UPDATE SET registration = excluded.registration",
+            )?
+            .execute(params![id, json])?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
+        let id = client_id.to_owned();
+        self.run(move |c| {
+            Ok(
+                c.prepare_cached("DELETE FROM idpkit_clients WHERE id = ?1")?
+                    .execute(params![id])?
+                    > 0,
+            )
         })
         .await
     }

@@ -9,5 +9,6 @@
 //! # }
 //! ```
 
+pub mod client_store;
 pub mod grant_store;
 pub mod processes;

@@ -23,6 +23,7 @@ use axum::routing::get;
 use idpkit::axum::{into_request, into_response};
 use idpkit::keys::file::KeyDir;
 use idpkit::storage::postgres::{PostgresOptions, PostgresStore};
+use idpkit::storage::sled::SledStore;
 use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::Duration;
 use idpkit::{
@@ -48,8 +49,9 @@ pub struct Options {
     /// first run.
     #[arg(long, default_value = "./data")]
     pub data_dir: PathBuf,
-    /// Grant storage: `sqlite:PATH`, `postgres://user@host:port/db` (shared by many
-    /// instances) or `memory` (development only). Default: SQLite in `--data-dir`.
+    /// Grant storage: `sqlite:PATH`, `sled:PATH` (one process), `postgres://user@host:port/db`
+    /// (shared by many instances) or `memory` (development only). Default: SQLite in
+    /// `--data-dir`.
     #[arg(long)]
     pub storage: Option<String>,
     /// PostgreSQL schema for the grant tables (with `--storage postgres://…`).
@@ -254,6 +256,7 @@ pub async fn build_provider_with_backends(
             }
             (Arc::new(SqliteStore::open(&path)?), false)
         }
+        s if s.starts_with("sled:") => (Arc::new(SledStore::open(&s["sled:".len()..])?), false),
         s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
             let options = PostgresOptions::default().schema(&opts.postgres_schema);
             (

@@ -342,9 +342,21 @@ async fn post(base: String, form: Vec<(&'static str, String)>) -> (u16, Value) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_refresh_token_survives_sigkill_right_after_the_response() {
+async fn sqlite_refresh_token_survives_sigkill_right_after_the_response() {
     let data = tempfile::tempdir().expect("dir");
-    let mut a = start(data.path(), "a").await;
+    let storage = format!("sqlite:{}", data.path().join("crash.db").display());
+    survives_sigkill(data.path(), &storage).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sled_refresh_token_survives_sigkill_right_after_the_response() {
+    let data = tempfile::tempdir().expect("dir");
+    let storage = format!("sled:{}", data.path().join("crash.sled").display());
+    survives_sigkill(data.path(), &storage).await;
+}
+
+async fn survives_sigkill(data: &Path, storage: &str) {
+    let mut a = start_with(data, "a", &["--storage", storage]).await;
     let (code, verifier) = login_at(&a).await;
     let (s, tokens) = post(
         a.base.clone(),
@@ -359,7 +371,7 @@ async fn a_refresh_token_survives_sigkill_right_after_the_response() {
     assert_eq!(s, 200);
     a.child.kill().expect("SIGKILL");
     a.child.wait().expect("reaped");
-    let restarted = start(data.path(), "a").await;
+    let restarted = start_with(data, "a", &["--storage", storage]).await;
     let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let (s, body) = post(
         restarted.base.clone(),
