@@ -639,6 +639,57 @@ impl GrantStore for SledStore {
     }
 }
 
+#[async_trait]
+impl ClientStore for SledStore {
+    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        let id = client_id.to_owned();
+        self.run(
+            move |s| match s.clients.get(id.as_bytes()).map_err(backend)? {
+                Some(v) => client_from_json(&id, &v).map(Some),
+                None => Ok(None),
+            },
+        )
+        .await
+    }
+
+    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
+        let origin = origin.to_owned();
+        self.run(move |s| {
+            for item in s.clients.iter() {
+                let (k, v) = item.map_err(backend)?;
+                let id = String::from_utf8_lossy(&k).into_owned();
+                if client_from_json(&id, &v)?.allowed_origins.contains(&origin) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ClientRegistry for SledStore {
+    async fn register(&self, client: &Client) -> Result<(), StoreError> {
+        let (id, json) = (client.id.clone(), client_to_json(client));
+        self.run(move |s| {
+            s.clients.insert(id.as_bytes(), json).map_err(backend)?;
+            s.flush()
+        })
+        .await
+    }
+
+    async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
+        let id = client_id.to_owned();
+        self.run(move |s| {
+            let existed = s.clients.remove(id.as_bytes()).map_err(backend)?.is_some();
+            s.flush()?;
+            Ok(existed)
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -793,56 +844,5 @@ mod tests {
         assert_eq!(sizes(&store), (1, 1, 1));
         assert_eq!(store.revoke_grant("g3").await.expect("revoke"), 1);
         assert_eq!(sizes(&store), (0, 0, 0));
-    }
-}
-
-#[async_trait]
-impl ClientStore for SledStore {
-    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        let id = client_id.to_owned();
-        self.run(
-            move |s| match s.clients.get(id.as_bytes()).map_err(backend)? {
-                Some(v) => client_from_json(&id, &v).map(Some),
-                None => Ok(None),
-            },
-        )
-        .await
-    }
-
-    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        let origin = origin.to_owned();
-        self.run(move |s| {
-            for item in s.clients.iter() {
-                let (k, v) = item.map_err(backend)?;
-                let id = String::from_utf8_lossy(&k).into_owned();
-                if client_from_json(&id, &v)?.allowed_origins.contains(&origin) {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl ClientRegistry for SledStore {
-    async fn register(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, json) = (client.id.clone(), client_to_json(client));
-        self.run(move |s| {
-            s.clients.insert(id.as_bytes(), json).map_err(backend)?;
-            s.flush()
-        })
-        .await
-    }
-
-    async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
-        let id = client_id.to_owned();
-        self.run(move |s| {
-            let existed = s.clients.remove(id.as_bytes()).map_err(backend)?.is_some();
-            s.flush()?;
-            Ok(existed)
-        })
-        .await
     }
 }
