@@ -19,6 +19,7 @@
 //! | `postgres` | [`storage::postgres`]: the PostgreSQL grant store, shared by many instances |
 //! | `sled` | [`storage::sled`]: the pure-Rust embedded grant store (one process) |
 //! | `keys-file` | [`keys::file`]: signing keys from PEM / X.509 / JWK files with rotation |
+//! | `kms` | `keys::kms`: signing keys in AWS KMS (pulls in the AWS SDK; off by default) |
 //! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -63,4 +64,8 @@ pub mod keys {
     /// Keys from files (feature `keys-file`).
     #[cfg(feature = "keys-file")]
     pub use idpkit_keys_file as file;
+
+    /// Keys in AWS KMS (feature `kms`; not in the default build).
+    #[cfg(feature = "kms")]
+    pub use idpkit_keys_kms as kms;
 }

@@ -331,35 +331,89 @@ pub fn verify(jwk: &Jwk, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
     }
 }
 
+/// A public JWK from an X.509 `SubjectPublicKeyInfo` (DER), as KMS `GetPublicKey` and
+/// `openssl pkey -pubout` give it: RSA, or EC P-256. `None` for anything else.
+pub fn jwk_from_spki(der: &[u8]) -> Option<Jwk> {
+    const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
+    const OID_EC: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
+    const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
+    let (spki, _) = der_header(der, 0x30)?;
+    let (algid, rest) = der_header(spki, 0x30)?;
+    let (bits, _) = der_header(rest, 0x03)?;
+    let (&unused, key) = bits.split_first()?;
+    if unused != 0 {
+        return None;
+    }
+    let (oid, params) = der_header(algid, 0x06)?;
+    if oid == OID_RSA {
+        let (n, e) = parse_rsa_public_der(key)?;
+        Some(Jwk::rsa(&n, &e))
+    } else if oid == OID_EC
+        && der_header(params, 0x06)?.0 == OID_P256
+        && key.len() == 65
+        && key[0] == 4
+    {
+        Some(Jwk::ec_p256(&key[1..33], &key[33..65]))
+    } else {
+        None
+    }
+}
+
+/// Converts a DER `ECDSA-Sig-Value` (`SEQUENCE { r INTEGER, s INTEGER }`, what KMS and
+/// OpenSSL return) into the 64-byte JOSE form `r || s` for P-256 (RFC 7518 §3.4).
+pub fn ecdsa_der_to_jose(der: &[u8]) -> Option<[u8; 64]> {
+    let (seq, rest) = der_header(der, 0x30)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let (r, rest) = der_header(seq, 0x02)?;
+    let (s, rest) = der_header(rest, 0x02)?;
+    if !rest.is_empty() {
+        return None;
+    }
+    let mut out = [0u8; 64];
+    for (i, v) in [r, s].into_iter().enumerate() {
+        let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
+        let v = &v[start..];
+        if v.len() > 32 {
+            return None;
+        }
+        out[i * 32 + 32 - v.len()..(i + 1) * 32].copy_from_slice(v);
+    }
+    Some(out)
+}
+
+/// One DER TLV of the expected tag: (content, rest).
+fn der_header(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
+    let (&t, rest) = input.split_first()?;
+    if t != tag {
+        return None;
+    }
+    let (&first, rest) = rest.split_first()?;
+    let (len, rest) = if first < 0x80 {
+        (usize::from(first), rest)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return None;
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, &rest[n..])
+    };
+    if rest.len() < len {
+        return None;
+    }
+    Some(rest.split_at(len))
+}
+
 /// Reads `SEQUENCE { INTEGER n, INTEGER e }` (PKCS#1 RSAPublicKey) into big-endian
 /// magnitudes without leading zeros.
 fn parse_rsa_public_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    fn header(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-        let (&t, rest) = input.split_first()?;
-        if t != tag {
-            return None;
-        }
-        let (&first, rest) = rest.split_first()?;
-        let (len, rest) = if first < 0x80 {
-            (usize::from(first), rest)
-        } else {
-            let n = usize::from(first & 0x7f);
-            if n == 0 || n > 4 || rest.len() < n {
-                return None;
-            }
-            let len = rest[..n]
-                .iter()
-                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-            (len, &rest[n..])
-        };
-        if rest.len() < len {
-            return None;
-        }
-        Some(rest.split_at(len))
-    }
-    let (seq, _) = header(der, 0x30)?;
-    let (n, rest) = header(seq, 0x02)?;
-    let (e, _) = header(rest, 0x02)?;
+    let (seq, _) = der_header(der, 0x30)?;
+    let (n, rest) = der_header(seq, 0x02)?;
+    let (e, _) = der_header(rest, 0x02)?;
     let strip = |v: &[u8]| {
         let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
         v[start..].to_vec()
@@ -411,6 +465,46 @@ mod tests {
         let sig = ps.sign(b"abc").expect("sign");
         assert!(verify(ps.public_jwk(), Algorithm::PS256, b"abc", &sig));
         assert!(!verify(ps.public_jwk(), Algorithm::RS256, b"abc", &sig));
+    }
+
+    #[test]
+    fn ecdsa_der_signatures_become_64_byte_jose_form() {
+        // r with a leading 0x00 (high bit set), s short (leading zero byte dropped by DER).
+        let mut r = vec![0x00, 0x80];
+        r.extend([0x11; 31]);
+        let s_val = vec![0x7f; 31];
+        let mut body = vec![0x02, r.len() as u8];
+        body.extend(&r);
+        body.extend([0x02, s_val.len() as u8]);
+        body.extend(&s_val);
+        let mut der = vec![0x30, body.len() as u8];
+        der.extend(body);
+        let jose = ecdsa_der_to_jose(&der).expect("converts");
+        assert_eq!(jose[0], 0x80);
+        assert_eq!(&jose[1..32], &[0x11; 31]);
+        assert_eq!(jose[32], 0x00, "short s is left-padded");
+        assert_eq!(&jose[33..], &[0x7f; 31]);
+        assert!(
+            ecdsa_der_to_jose(&der[..der.len() - 1]).is_none(),
+            "truncated DER is refused"
+        );
+        // A real signature: DER from a key we also hold, verified after conversion.
+        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let jose = key.sign(b"m").expect("sign");
+        let mut der = Vec::new();
+        for half in [&jose[..32], &jose[32..]] {
+            let mut v: Vec<u8> = half.iter().copied().skip_while(|b| *b == 0).collect();
+            if v.first().is_some_and(|b| b & 0x80 != 0) {
+                v.insert(0, 0);
+            }
+            der.push(0x02);
+            der.push(v.len() as u8);
+            der.extend(v);
+        }
+        let mut seq = vec![0x30, der.len() as u8];
+        seq.extend(der);
+        let back = ecdsa_der_to_jose(&seq).expect("converts");
+        assert!(verify(key.public_jwk(), Algorithm::ES256, b"m", &back));
     }
 
     #[test]
