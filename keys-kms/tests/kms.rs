@@ -1,7 +1,6 @@
 //! Against a real KMS-compatible endpoint on loopback: `moto_server` (PyPI `moto[server]`),
 //! started here, or an endpoint given in `IDPKIT_TEST_KMS_ENDPOINT`.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,85 +13,10 @@ use idpkit_core::{
 };
 use idpkit_keys_kms::{KmsKey, KmsKeys};
 
-struct Moto {
-    endpoint: String,
-    child: Option<Child>,
-}
+#[path = "../../tests/common/moto.rs"]
+mod moto;
 
-impl Drop for Moto {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.child {
-            let _ = Command::new("kill")
-                .args(["-CONT", &c.id().to_string()])
-                .status();
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-impl Moto {
-    /// Stops (SIGSTOP) or resumes (SIGCONT) the endpoint: a KMS that stops answering.
-    fn signal(&self, sig: &str) {
-        let pid = self
-            .child
-            .as_ref()
-            .expect("a moto_server started by the test")
-            .id();
-        assert!(
-            Command::new("kill")
-                .args([sig, &pid.to_string()])
-                .status()
-                .expect("kill")
-                .success()
-        );
-    }
-}
-
-async fn moto() -> Option<Moto> {
-    if let Ok(endpoint) = std::env::var("IDPKIT_TEST_KMS_ENDPOINT") {
-        return Some(Moto {
-            endpoint,
-            child: None,
-        });
-    }
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("port")
-        .port();
-    let child = match Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            let msg = format!(
-                "KMS TESTS NOT RUN: moto_server not found ({e}); pip install 'moto[server]'"
-            );
-            assert!(std::env::var_os("CI").is_none(), "{msg}");
-            eprintln!("\n*** {msg} ***\n");
-            return None;
-        }
-    };
-    let moto = Moto {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        child: Some(child),
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "moto_server did not start within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    Some(moto)
-}
+use moto::moto;
 
 fn client(endpoint: &str) -> aws_sdk_kms::Client {
     let config = aws_sdk_kms::Config::builder()

@@ -61,6 +61,15 @@ pub struct Options {
     /// created with an RS256 and an ES256 key on first run.
     #[arg(long)]
     pub keys: Option<PathBuf>,
+    /// Sign with this AWS KMS key (active) instead of key files. Needs the `kms` feature;
+    /// region, credentials and endpoint come from the AWS environment (`AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, ...).
+    #[arg(long)]
+    pub kms_key_id: Option<String>,
+    /// A JSON list of KMS keys with rotation states, re-read at every housekeeping interval:
+    /// `[{"key_id": "...", "state": "active"}, {"key_id": "...", "state": "next"}]`.
+    #[arg(long)]
+    pub kms_keys: Option<PathBuf>,
     /// How often the key directory is re-read and expired grants are purged, in seconds.
     #[arg(long, default_value_t = 30)]
     pub housekeeping_interval: u64,
@@ -85,6 +94,8 @@ impl Options {
             storage: None,
             postgres_schema: "public".into(),
             keys: None,
+            kms_key_id: None,
+            kms_keys: None,
             housekeeping_interval: 30,
             code_ttl: 60,
             access_token_ttl: 3600,
@@ -203,8 +214,87 @@ pub struct Backends {
     pub storage: String,
     /// Where keys come from.
     pub keys: String,
-    /// The key directory, for periodic reloads.
-    pub key_dir: Arc<KeyDir>,
+    /// Where the keys come from, for periodic reloads.
+    pub key_source: KeySource,
+}
+
+/// Where signing keys come from, and how the host reloads them.
+#[derive(Debug, Clone)]
+pub enum KeySource {
+    /// A key directory (PEM / X.509 / JWK files and `keys.json`).
+    Dir(Arc<KeyDir>),
+    /// KMS keys, listed with their states in a JSON file re-read at every reload.
+    #[cfg(feature = "kms")]
+    Kms {
+        /// The keys.
+        keys: Arc<idpkit::keys::kms::KmsKeys>,
+        /// The list (`[{"key_id": "...", "state": "active"}]`), if one was given.
+        manifest: Option<PathBuf>,
+    },
+}
+
+impl KeySource {
+    /// Re-reads the key source; on failure the last good keys stay in use.
+    pub async fn reload(&self) {
+        match self {
+            Self::Dir(dir) => {
+                let dir = dir.clone();
+                let _ = tokio::task::spawn_blocking(move || dir.reload()).await;
+            }
+            #[cfg(feature = "kms")]
+            Self::Kms {
+                keys,
+                manifest: Some(path),
+            } => match read_kms_manifest(path) {
+                Ok(list) => {
+                    if let Err(e) = keys.set_keys(&list).await {
+                        tracing::error!(error = %e, "example: KMS key reload failed; keeping the last good keys");
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "example: KMS key list unreadable; keeping the last good keys")
+                }
+            },
+            #[cfg(feature = "kms")]
+            Self::Kms { manifest: None, .. } => {}
+        }
+    }
+}
+
+#[cfg(feature = "kms")]
+fn read_kms_manifest(path: &std::path::Path) -> Result<Vec<idpkit::keys::kms::KmsKey>, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+#[cfg(feature = "kms")]
+async fn kms_source(
+    opts: &Options,
+) -> Result<(Arc<dyn idpkit::KeyProvider>, KeySource, String), Box<dyn std::error::Error>> {
+    use idpkit::keys::kms::{KmsKey, KmsKeys};
+    let (list, manifest) = match (&opts.kms_keys, &opts.kms_key_id) {
+        (Some(path), _) => (read_kms_manifest(path)?, Some(path.clone())),
+        (None, Some(id)) => (vec![KmsKey::active(id.clone())], None),
+        (None, None) => return Err("no KMS key given".into()),
+    };
+    let described = list
+        .iter()
+        .map(|k| k.key_id.clone())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let keys = Arc::new(KmsKeys::load(KmsKeys::client_from_env().await, &list).await?);
+    Ok((
+        keys.clone(),
+        KeySource::Kms { keys, manifest },
+        format!("AWS KMS ({described})"),
+    ))
+}
+
+#[cfg(not(feature = "kms"))]
+async fn kms_source(
+    _: &Options,
+) -> Result<(Arc<dyn idpkit::KeyProvider>, KeySource, String), Box<dyn std::error::Error>> {
+    Err("--kms-key-id / --kms-keys need the kms feature: cargo run -p idpkit-example --features kms -- ...".into())
 }
 
 /// Builds the demo provider from options, with the given clock: grants in SQLite and keys in
@@ -265,27 +355,38 @@ pub async fn build_provider_with_backends(
             )
         }
         other => {
-            return Err(
-                format!("--storage {other:?}: use sqlite:PATH, postgres://URL or memory").into(),
-            );
+            return Err(format!(
+                "--storage {other:?}: use sqlite:PATH, sled:PATH, postgres://URL or memory"
+            )
+            .into());
         }
     };
-    let key_path = opts
-        .keys
-        .clone()
-        .unwrap_or_else(|| opts.data_dir.join("keys"));
-    let key_dir = Arc::new(KeyDir::open_or_create(
-        &key_path,
-        &[Algorithm::RS256, Algorithm::ES256],
-    )?);
+    let (keys, key_source, keys_described): (Arc<dyn idpkit::KeyProvider>, KeySource, String) =
+        if opts.kms_key_id.is_some() || opts.kms_keys.is_some() {
+            kms_source(opts).await?
+        } else {
+            let key_path = opts
+                .keys
+                .clone()
+                .unwrap_or_else(|| opts.data_dir.join("keys"));
+            let key_dir = Arc::new(KeyDir::open_or_create(
+                &key_path,
+                &[Algorithm::RS256, Algorithm::ES256],
+            )?);
+            (
+                key_dir.clone(),
+                KeySource::Dir(key_dir),
+                key_path.display().to_string(),
+            )
+        };
     let backends = Backends {
         storage: storage_spec,
-        keys: key_path.display().to_string(),
-        key_dir: key_dir.clone(),
+        keys: keys_described,
+        key_source,
     };
     let mut builder = Provider::builder(opts.issuer())
         .grant_store_arc(store)
-        .keys_arc(key_dir)
+        .keys_arc(keys)
         .clients(demo_clients()?)
         .users(SharedUsers(users))
         .clock(clock)
@@ -336,11 +437,12 @@ pub async fn app_from_options(
 /// Housekeeping every host runs: purge expired grants and reload the key directory, every
 /// `every`, until the runtime stops.
 pub fn spawn_housekeeping(provider: Provider, backends: &Backends, every: std::time::Duration) {
-    let _reload = backends.key_dir.spawn_reload(every);
+    let source = backends.key_source.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         loop {
             tick.tick().await;
+            source.reload().await;
             let now = provider.clock().now();
             match provider.grant_store().purge_expired(now).await {
                 Ok(0) => {}
