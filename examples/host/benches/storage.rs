@@ -239,6 +239,8 @@ async fn million(name: &str, store: Arc<dyn GrantStore>, n: usize, size: impl Fn
         lat.push(t.elapsed());
     }
     lat.sort();
+    // Housekeeping (purge, and for SQLite the WAL checkpoint) runs before the size is taken.
+    store.purge_expired(now).await.expect("purge");
     println!(
         "| {name} | {} | {:.0} s | {:.0} µs | {:.0} µs | {:.1} MiB |",
         per * tasks,
@@ -286,33 +288,58 @@ fn main() {
     rt.block_on(async {
         let dir = tempfile::tempdir().expect("dir");
         let schema = format!("idpkit_bench_{}", std::process::id());
+        // IDPKIT_BENCH_ONLY=sqlite,postgres limits the run to those backends.
+        let only = std::env::var("IDPKIT_BENCH_ONLY").unwrap_or_default();
+        let want = |name: &str| only.is_empty() || only.split(',').any(|o| o == name);
         println!("\n| backend | tasks | put/s | get/s | consume/s |\n|---|---|---|---|---|");
-        store_rates("memory", Arc::new(MemoryGrantStore::new())).await;
-        store_rates("sqlite", Arc::new(SqliteStore::open(dir.path().join("b.db")).expect("sqlite"))).await;
-        store_rates("sled", Arc::new(SledStore::open(dir.path().join("b.sled")).expect("sled"))).await;
-        if let Some(pg) = postgres(&schema).await {
+        if want("memory") {
+            store_rates("memory", Arc::new(MemoryGrantStore::new())).await;
+        }
+        if want("sqlite") {
+            store_rates("sqlite", Arc::new(SqliteStore::open(dir.path().join("b.db")).expect("sqlite"))).await;
+        }
+        if want("sled") {
+            store_rates("sled", Arc::new(SledStore::open(dir.path().join("b.sled")).expect("sled"))).await;
+        }
+        if want("postgres")
+            && let Some(pg) = postgres(&schema).await
+        {
             store_rates("postgres", Arc::new(pg)).await;
         }
 
         println!("\n| backend | code exchanges/s (RS256, in-process) | mean latency |\n|---|---|---|");
-        code_exchange("memory", Arc::new(MemoryGrantStore::new())).await;
-        code_exchange("sqlite", Arc::new(SqliteStore::open(dir.path().join("c.db")).expect("sqlite"))).await;
-        code_exchange("sled", Arc::new(SledStore::open(dir.path().join("c.sled")).expect("sled"))).await;
-        if let Some(pg) = postgres(&format!("{schema}_c")).await {
+        if want("memory") {
+            code_exchange("memory", Arc::new(MemoryGrantStore::new())).await;
+        }
+        if want("sqlite") {
+            code_exchange("sqlite", Arc::new(SqliteStore::open(dir.path().join("c.db")).expect("sqlite"))).await;
+        }
+        if want("sled") {
+            code_exchange("sled", Arc::new(SledStore::open(dir.path().join("c.sled")).expect("sled"))).await;
+        }
+        if want("postgres")
+            && let Some(pg) = postgres(&format!("{schema}_c")).await
+        {
             code_exchange("postgres", Arc::new(pg)).await;
         }
 
         if std::env::var_os("IDPKIT_BENCH_MILLION").is_some() {
             let n = 1_000_000;
             println!("\n| backend | live refresh tokens | fill time | consume p50 | consume p99 | size on disk |\n|---|---|---|---|---|---|");
-            let path = dir.path().join("m.db");
-            let store = Arc::new(SqliteStore::open(&path).expect("sqlite"));
-            let d = dir.path().to_path_buf();
-            million("sqlite", store, n, move || ["m.db", "m.db-wal", "m.db-shm"].iter().map(|f| dir_size(&d.join(f))).sum()).await;
-            let path = dir.path().join("m.sled");
-            let store = Arc::new(SledStore::open(&path).expect("sled"));
-            million("sled", store, n, move || dir_size(&path)).await;
-            if let Some(pg) = postgres(&format!("{schema}_m")).await {
+            if want("sqlite") {
+                let path = dir.path().join("m.db");
+                let store = Arc::new(SqliteStore::open(&path).expect("sqlite"));
+                let d = dir.path().to_path_buf();
+                million("sqlite", store, n, move || ["m.db", "m.db-wal", "m.db-shm"].iter().map(|f| dir_size(&d.join(f))).sum()).await;
+            }
+            if want("sled") {
+                let path = dir.path().join("m.sled");
+                let store = Arc::new(SledStore::open(&path).expect("sled"));
+                million("sled", store, n, move || dir_size(&path)).await;
+            }
+            if want("postgres")
+                && let Some(pg) = postgres(&format!("{schema}_m")).await
+            {
                 let table = pg.table().to_owned();
                 million("postgres", Arc::new(pg), n, || 0).await;
                 if let Ok((c, conn)) = tokio_postgres::connect(&pg_url(), tokio_postgres::NoTls).await {
