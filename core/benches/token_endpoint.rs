@@ -11,9 +11,10 @@ use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
 use idpkit_core::crypto::SigningKey;
+use idpkit_core::testkit::flows::code_after_login;
 use idpkit_core::{
-    Algorithm, Authorization, Claims, Client, GrantType, InteractionOutcome, KeyState, LocalKeys,
-    MemoryGrantStore, Method, Params, Provider, Request, StaticClients, StoreError, UserStore,
+    Algorithm, Claims, Client, GrantType, KeyState, LocalKeys, MemoryGrantStore, Method, Params,
+    Provider, Request, StaticClients, StoreError, UserStore,
 };
 
 struct Users;
@@ -57,41 +58,7 @@ fn post(pairs: &[(&str, &str)]) -> Request {
 
 /// Runs authorize + login through core's API and returns a fresh code.
 async fn fresh_code(p: &Provider) -> String {
-    let mut req = Request::new(Method::Get);
-    req.params = Params::from_pairs([
-        ("client_id", "bench"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid api:read"),
-    ]);
-    let Authorization::Interaction(pending) = p.authorize(&req).await else {
-        panic!("expected a login interaction")
-    };
-    let cookie = pending
-        .response
-        .header_value("set-cookie")
-        .expect("binding cookie");
-    req.cookies =
-        idpkit_core::parse_cookies(cookie.split(';').next().unwrap_or_default()).collect();
-    let Ok(Authorization::Respond(r)) = p
-        .finish_interaction(
-            &pending.id,
-            &req,
-            InteractionOutcome::Login {
-                subject: "u".into(),
-            },
-        )
-        .await
-    else {
-        panic!("expected the redirect with a code")
-    };
-    let location = r.header_value("location").expect("location");
-    let query = location.split_once('?').expect("query").1;
-    Params::parse(query.as_bytes())
-        .get("code")
-        .expect("single")
-        .expect("code")
-        .to_owned()
+    code_after_login(p, "bench", REDIRECT, "openid api:read", "u").await
 }
 
 fn benches(c: &mut Criterion) {

@@ -2,9 +2,10 @@
 //! revocable at once.
 
 use async_trait::async_trait;
+use idpkit_core::testkit::flows::token_request;
 use idpkit_core::{
-    AccessTokenFormat, Algorithm, Claims, Client, GrantType, LocalKeys, MemoryGrantStore, Method,
-    Params, Provider, Request, StaticClients, StoreError, UserStore,
+    AccessTokenFormat, Algorithm, Claims, Client, GrantType, LocalKeys, MemoryGrantStore, Provider,
+    Request, StaticClients, StoreError, UserStore,
 };
 
 struct NoUsers;
@@ -17,13 +18,7 @@ impl UserStore for NoUsers {
 }
 
 fn req(pairs: &[(&str, &str)]) -> Request {
-    let mut r = Request::new(Method::Post);
-    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
-    r.params.extend(Params::from_pairs([
-        ("client_id", "svc"),
-        ("client_secret", "svc-secret"),
-    ]));
-    r
+    token_request(pairs, "svc", Some("svc-secret"))
 }
 
 #[tokio::test]

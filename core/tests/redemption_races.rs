@@ -6,11 +6,12 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
+use idpkit_core::testkit::flows::token_request;
 use idpkit_core::time::{Duration, OffsetDateTime};
 use idpkit_core::{
     Algorithm, Claims, Client, Consume, GrantStore, GrantType, LocalKeys, ManualClock,
-    MemoryGrantStore, Method, Params, Provider, Record, RecordKind, Request, StaticClients,
-    StoreError, Stored, UserStore,
+    MemoryGrantStore, Provider, Record, RecordKind, Request, StaticClients, StoreError, Stored,
+    UserStore,
 };
 
 struct OneUser;
@@ -88,13 +89,7 @@ fn provider(grace: Option<Duration>) -> Provider {
 }
 
 fn req(pairs: &[(&str, &str)]) -> Request {
-    let mut r = Request::new(Method::Post);
-    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
-    r.params.extend(Params::from_pairs([
-        ("client_id", "c"),
-        ("client_secret", "c-secret"),
-    ]));
-    r
+    token_request(pairs, "c", Some("c-secret"))
 }
 
 async fn refresh(p: &Provider, rt: &str) -> (u16, serde_json::Value) {

@@ -5,10 +5,11 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use idpkit_core::testkit::flows::token_request;
 use idpkit_core::time::Duration;
 use idpkit_core::{
-    Algorithm, Claims, Client, GrantType, LocalKeys, ManualClock, MemoryGrantStore, Method, Params,
-    Provider, Request, StaticClients, StoreError, UserStore,
+    Algorithm, Claims, Client, GrantType, LocalKeys, ManualClock, MemoryGrantStore, Provider,
+    Request, StaticClients, StoreError, UserStore,
 };
 
 struct OneUser;
@@ -51,13 +52,7 @@ fn provider(grace: Option<Duration>) -> (Provider, Arc<ManualClock>) {
 }
 
 fn post(pairs: &[(&str, &str)]) -> Request {
-    let mut r = Request::new(Method::Post);
-    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
-    r.params.extend(Params::from_pairs([
-        ("client_id", "legacy"),
-        ("client_secret", "legacy-secret"),
-    ]));
-    r
+    token_request(pairs, "legacy", Some("legacy-secret"))
 }
 
 async fn password_tokens(p: &Provider) -> serde_json::Value {

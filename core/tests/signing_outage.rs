@@ -5,10 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use idpkit_core::testkit::flows::{code_after_login, token_request};
 use idpkit_core::{
-    Algorithm, Authorization, Claims, Client, GrantType, InteractionOutcome, Jwks, KeyError,
-    KeyProvider, KeyRef, LocalKeys, MemoryGrantStore, Method, Params, Provider, Request,
-    StaticClients, StoreError, UserStore,
+    Algorithm, Claims, Client, GrantType, Jwks, KeyError, KeyProvider, KeyRef, LocalKeys,
+    MemoryGrantStore, Provider, Request, StaticClients, StoreError, UserStore,
 };
 
 struct Users;
@@ -72,54 +72,18 @@ fn setup() -> (Provider, Arc<AtomicBool>) {
 }
 
 async fn code(p: &Provider) -> String {
-    let mut req = Request::new(Method::Get);
-    req.params = Params::from_pairs([
-        ("client_id", "app"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ]);
-    let Authorization::Interaction(pending) = p.authorize(&req).await else {
-        panic!("expected login")
-    };
-    let cookie = pending.response.header_value("set-cookie").expect("cookie");
-    req.cookies =
-        idpkit_core::parse_cookies(cookie.split(';').next().unwrap_or_default()).collect();
-    let Ok(Authorization::Respond(r)) = p
-        .finish_interaction(
-            &pending.id,
-            &req,
-            InteractionOutcome::Login {
-                subject: "u".into(),
-            },
-        )
-        .await
-    else {
-        panic!("expected redirect")
-    };
-    let loc = r.header_value("location").expect("location");
-    Params::parse(loc.split_once('?').expect("query").1.as_bytes())
-        .get("code")
-        .expect("one")
-        .expect("code")
-        .to_owned()
+    code_after_login(p, "app", REDIRECT, "openid", "u").await
 }
 
-fn token_request(pairs: &[(&str, &str)]) -> Request {
-    let mut r = Request::new(Method::Post);
-    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
-    r.params.extend(Params::from_pairs([
-        ("client_id", "app"),
-        ("client_secret", "app-secret"),
-    ]));
-    r
+fn token_req(pairs: &[(&str, &str)]) -> Request {
+    token_request(pairs, "app", Some("app-secret"))
 }
 
 #[tokio::test]
 async fn signing_outage_is_temporarily_unavailable_and_the_code_survives() {
     let (p, down) = setup();
     let code = code(&p).await;
-    let exchange = token_request(&[
+    let exchange = token_req(&[
         ("grant_type", "authorization_code"),
         ("code", &code),
         ("redirect_uri", REDIRECT),
@@ -129,7 +93,7 @@ async fn signing_outage_is_temporarily_unavailable_and_the_code_survives() {
     assert_eq!(r.status, 503);
     assert_eq!(r.json_value()["error"], "temporarily_unavailable");
     let r = p
-        .token(&token_request(&[("grant_type", "client_credentials")]))
+        .token(&token_req(&[("grant_type", "client_credentials")]))
         .await;
     assert_eq!(r.status, 503);
     down.store(false, Ordering::SeqCst);

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
+use idpkit_core::testkit::flows::token_request;
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{
     Algorithm, Authorization, Claims, Client, Consume, GrantStore, GrantType, LocalKeys,
@@ -108,13 +109,7 @@ fn setup() -> (Provider, Arc<MemoryGrantStore>, Arc<AtomicBool>) {
 }
 
 fn req(pairs: &[(&str, &str)]) -> Request {
-    let mut r = Request::new(Method::Post);
-    r.params = Params::from_pairs(pairs.iter().map(|(k, v)| (*k, *v)));
-    r.params.extend(Params::from_pairs([
-        ("client_id", "c"),
-        ("client_secret", "c-secret"),
-    ]));
-    r
+    token_request(pairs, "c", Some("c-secret"))
 }
 
 #[tokio::test]

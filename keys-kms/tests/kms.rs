@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+use idpkit_core::testkit::flows::{code_after_login, token_request};
 use idpkit_core::{
-    Algorithm, Authorization, Claims, Client, GrantType, InteractionOutcome, KeyProvider, KeyState,
-    MemoryGrantStore, Method, Params, Provider, Request, StaticClients, StoreError, UserStore,
-    crypto,
+    Algorithm, Claims, Client, GrantType, KeyProvider, KeyState, MemoryGrantStore, Provider,
+    StaticClients, StoreError, UserStore, crypto,
 };
 use idpkit_keys_kms::{KmsKey, KmsKeys};
 
@@ -188,46 +188,16 @@ async fn a_kms_outage_is_temporarily_unavailable_and_the_code_survives() {
         .dangerous_allow_development_backends()
         .build()
         .expect("provider");
-    // A code, through core's interaction API.
-    let mut req = Request::new(Method::Get);
-    req.params = Params::from_pairs([
-        ("client_id", "app"),
-        ("redirect_uri", REDIRECT),
-        ("response_type", "code"),
-        ("scope", "openid"),
-    ]);
-    let Authorization::Interaction(pending) = p.authorize(&req).await else {
-        panic!("login expected")
-    };
-    let cookie = pending.response.header_value("set-cookie").expect("cookie");
-    req.cookies =
-        idpkit_core::parse_cookies(cookie.split(';').next().unwrap_or_default()).collect();
-    let Ok(Authorization::Respond(r)) = p
-        .finish_interaction(
-            &pending.id,
-            &req,
-            InteractionOutcome::Login {
-                subject: "u".into(),
-            },
-        )
-        .await
-    else {
-        panic!("redirect expected")
-    };
-    let loc = r.header_value("location").expect("location").to_owned();
-    let code = Params::parse(loc.split_once('?').expect("query").1.as_bytes())
-        .get("code")
-        .expect("one")
-        .expect("code")
-        .to_owned();
-    let mut exchange = Request::new(Method::Post);
-    exchange.params = Params::from_pairs([
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", REDIRECT),
-        ("client_id", "app"),
-        ("client_secret", "app-secret"),
-    ]);
+    let code = code_after_login(&p, "app", REDIRECT, "openid", "u").await;
+    let exchange = token_request(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ],
+        "app",
+        Some("app-secret"),
+    );
 
     // KMS stops answering mid-test.
     moto.signal("-STOP");

@@ -10,5 +10,6 @@
 //! ```
 
 pub mod client_store;
+pub mod flows;
 pub mod grant_store;
 pub mod processes;

@@ -12,14 +12,14 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
+use idpkit::core::testkit::flows::{code_after_login, token_request};
 use idpkit::storage::postgres::{PostgresOptions, PostgresStore};
 use idpkit::storage::sled::SledStore;
 use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::{Duration, OffsetDateTime};
 use idpkit::{
-    Algorithm, Authorization, Claims, Client, GrantStore, GrantType, InteractionOutcome, LocalKeys,
-    MemoryGrantStore, Method, Params, Provider, Record, RecordKind, Request, StaticClients,
-    StoreError, UserStore,
+    Algorithm, Claims, Client, GrantStore, GrantType, LocalKeys, MemoryGrantStore, Provider,
+    Record, RecordKind, StaticClients, StoreError, UserStore,
 };
 
 const OPS: usize = 20_000;
@@ -137,44 +137,16 @@ async fn code_exchange(name: &str, store: Arc<dyn GrantStore>) {
     let n = 300;
     let mut total = StdDuration::ZERO;
     for _ in 0..n {
-        let mut req = Request::new(Method::Get);
-        req.params = Params::from_pairs([
-            ("client_id", "bench"),
-            ("redirect_uri", REDIRECT),
-            ("response_type", "code"),
-            ("scope", "openid offline_access"),
-        ]);
-        let Authorization::Interaction(pending) = p.authorize(&req).await else {
-            panic!("login expected")
-        };
-        let cookie = pending.response.header_value("set-cookie").expect("cookie");
-        req.cookies = idpkit::parse_cookies(cookie.split(';').next().unwrap_or_default()).collect();
-        let Ok(Authorization::Respond(r)) = p
-            .finish_interaction(
-                &pending.id,
-                &req,
-                InteractionOutcome::Login {
-                    subject: "u".into(),
-                },
-            )
-            .await
-        else {
-            panic!("redirect expected")
-        };
-        let loc = r.header_value("location").expect("location").to_owned();
-        let code = Params::parse(loc.split_once('?').expect("query").1.as_bytes())
-            .get("code")
-            .expect("one")
-            .expect("code")
-            .to_owned();
-        let mut token = Request::new(Method::Post);
-        token.params = Params::from_pairs([
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "bench"),
-            ("client_secret", "bench-secret-0123456789"),
-        ]);
+        let code = code_after_login(&p, "bench", REDIRECT, "openid offline_access", "u").await;
+        let token = token_request(
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+            ],
+            "bench",
+            Some("bench-secret-0123456789"),
+        );
         let start = Instant::now();
         let r = p.token(&token).await;
         total += start.elapsed();
