@@ -47,6 +47,7 @@ mod provider;
 pub mod store;
 pub mod token;
 pub mod users;
+pub mod validate;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -66,3 +67,6 @@ pub use provider::{Config, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder,
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use time;
 pub use users::{Claims, UserStore};
+pub use validate::{
+    ClaimRule, JwksSource, Rejection, TrustedIssuer, ValidatedToken, Validator, ValidatorBuilder,
+};

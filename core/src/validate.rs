@@ -1,0 +1,875 @@
+//! The resource-server side: validating access tokens, and saying exactly why one is refused.
+//!
+//! A [`Validator`] trusts one or more issuers (each with its JWKS source, allowed algorithms
+//! and accepted audiences) and checks a JWT access token: structure, algorithm against the
+//! issuer's allow-list *and* the key's type (the token never picks the key type), issuer,
+//! `kid`, signature, `exp` / `nbf` with leeway, audience, `typ` (`at+jwt` by default),
+//! required scopes and claims. Every refusal is a [`Rejection`] whose `Display` is one
+//! sentence with expected vs found, and which maps to RFC 6750.
+//!
+//! JWKS are cached with a TTL. A `kid` that is not in the cache triggers one refetch, at most
+//! once per `refetch_interval` per issuer, and concurrent validations share it: a flood of
+//! tokens with random `kid`s cannot flood the issuer.
+
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures::lock::Mutex as AsyncMutex;
+use serde_json::{Map, Value};
+use time::{Duration, OffsetDateTime};
+
+use crate::clock::{Clock, SystemClock};
+use crate::crypto;
+use crate::error::ErrorCode;
+use crate::http::{HttpClient, HttpRequest};
+use crate::keys::{Algorithm, Jwk, Jwks};
+
+/// Where an issuer's keys come from.
+#[derive(Debug, Clone)]
+pub enum JwksSource {
+    /// A fixed key set (offline validation, tests).
+    Static(Arc<Jwks>),
+    /// A JWKS URL.
+    Url(String),
+    /// The issuer's discovery document (`{issuer}/.well-known/openid-configuration`).
+    Discovery,
+}
+
+/// One trusted issuer.
+#[derive(Debug, Clone)]
+pub struct TrustedIssuer {
+    /// The exact `iss` value.
+    pub issuer: String,
+    /// Its keys.
+    pub jwks: JwksSource,
+    /// Algorithms accepted from it (default RS256 and ES256).
+    pub algorithms: Vec<Algorithm>,
+    /// Accepted audiences: the token's `aud` must contain one of them.
+    pub audiences: Vec<String>,
+}
+
+impl TrustedIssuer {
+    /// An issuer whose keys come from its discovery document, accepting `audience`.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            jwks: JwksSource::Discovery,
+            algorithms: vec![Algorithm::RS256, Algorithm::ES256],
+            audiences: vec![audience.into()],
+        }
+    }
+
+    /// Uses a fixed key set.
+    pub fn with_jwks(mut self, jwks: Jwks) -> Self {
+        self.jwks = JwksSource::Static(Arc::new(jwks));
+        self
+    }
+
+    /// Uses a JWKS URL.
+    pub fn with_jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks = JwksSource::Url(url.into());
+        self
+    }
+
+    /// Sets the accepted algorithms.
+    pub fn with_algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algs.into_iter().collect();
+        self
+    }
+}
+
+/// What a claim must be.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimRule {
+    /// Present, any value.
+    Present,
+    /// Equal to this value.
+    Equals(Value),
+    /// Equal to one of these values.
+    AnyOf(Vec<Value>),
+}
+
+/// Why a token was refused. `Display` is one sentence with what was expected and found.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// No token, or not a JWT.
+    #[error("the token is malformed: {part} {reason}")]
+    Malformed {
+        /// Which part (`token`, `header`, `payload`, `signature`).
+        part: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The header names an algorithm idpkit never accepts (`none`, HMAC, unknown).
+    #[error(
+        "the token's algorithm {found:?} is not supported (only RS256, PS256, ES256 and EdDSA are; `none` and HMAC never)"
+    )]
+    UnsupportedAlgorithm {
+        /// The header's `alg`.
+        found: String,
+    },
+    /// The algorithm is not in the issuer's allow-list.
+    #[error(
+        "the token's algorithm {found} is not allowed for issuer {issuer} (allowed: {allowed:?})"
+    )]
+    DisallowedAlgorithm {
+        /// The header's `alg`.
+        found: Algorithm,
+        /// The issuer.
+        issuer: String,
+        /// Its allow-list.
+        allowed: Vec<Algorithm>,
+    },
+    /// `iss` is not a trusted issuer.
+    #[error(
+        "the token's issuer {found:?} is not trusted (trusted: {trusted:?}); a token from another issuer URL or tenant?"
+    )]
+    UnknownIssuer {
+        /// The token's `iss`.
+        found: String,
+        /// The trusted issuers.
+        trusted: Vec<String>,
+    },
+    /// The `kid` is not in the issuer's JWKS, even after a refetch.
+    #[error("the token's key id {found:?} is not in the JWKS of {issuer} (known: {known:?}){}", if *.refetched { ", even after refetching it" } else { "; the JWKS was refetched recently, not again yet" })]
+    UnknownKid {
+        /// The header's `kid`.
+        found: String,
+        /// The issuer.
+        issuer: String,
+        /// The `kid`s known.
+        known: Vec<String>,
+        /// Whether a refetch was made for this token.
+        refetched: bool,
+    },
+    /// The key named by `kid` is of another type than `alg` needs.
+    #[error(
+        "the token's algorithm {alg} does not match key {kid} (a {kty} key): refused, the token does not get to choose the key type"
+    )]
+    KeyTypeMismatch {
+        /// The header's `kid`.
+        kid: String,
+        /// The header's `alg`.
+        alg: Algorithm,
+        /// The key's `kty`.
+        kty: String,
+    },
+    /// The signature does not verify.
+    #[error("the token's signature does not verify with key {kid} ({alg})")]
+    BadSignature {
+        /// The key.
+        kid: String,
+        /// The algorithm.
+        alg: Algorithm,
+    },
+    /// `exp` has passed.
+    #[error("the token expired at {exp} (now {now}, leeway {leeway}s)")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+        /// The validator's time.
+        now: i64,
+        /// Leeway in seconds.
+        leeway: i64,
+    },
+    /// `nbf` is still ahead.
+    #[error(
+        "the token is not valid before {nbf} (now {now}, leeway {leeway}s); are the clocks in sync?"
+    )]
+    NotYetValid {
+        /// `nbf`.
+        nbf: i64,
+        /// The validator's time.
+        now: i64,
+        /// Leeway in seconds.
+        leeway: i64,
+    },
+    /// `aud` contains none of the accepted audiences.
+    #[error("the token's audience {found:?} does not include {expected:?}{}", hint.map(|h| format!("; {h}")).unwrap_or_default())]
+    AudienceMismatch {
+        /// The accepted audiences.
+        expected: Vec<String>,
+        /// The token's `aud`.
+        found: Vec<String>,
+        /// A well-known cause, when the shape of the token suggests one.
+        hint: Option<&'static str>,
+    },
+    /// The header's `typ` is not the required one.
+    #[error("the token's type {found:?} is not {expected:?}{}", if found.as_deref() == Some("JWT") { " (an ID token sent as an access token?)" } else { "" })]
+    WrongType {
+        /// The required `typ`.
+        expected: String,
+        /// The header's `typ`.
+        found: Option<String>,
+    },
+    /// A required claim is missing.
+    #[error("the token has no {name:?} claim")]
+    MissingClaim {
+        /// The claim.
+        name: String,
+    },
+    /// A required claim has another value.
+    #[error("the token's {name:?} claim is {found}, expected {expected}")]
+    ClaimMismatch {
+        /// The claim.
+        name: String,
+        /// What was expected.
+        expected: String,
+        /// What was found.
+        found: String,
+    },
+    /// A required scope is missing.
+    #[error("the token lacks scope {missing:?} (has {found:?})")]
+    InsufficientScope {
+        /// The missing scopes.
+        missing: Vec<String>,
+        /// The token's scopes.
+        found: Vec<String>,
+    },
+    /// The token was minted for another vendor's API and cannot be validated by a third party.
+    #[error("the token cannot be validated here: {reason}")]
+    ForeignToken {
+        /// Why.
+        reason: &'static str,
+    },
+    /// The issuer's JWKS could not be fetched.
+    #[error("the JWKS of {issuer} is unreachable: {reason}")]
+    JwksUnavailable {
+        /// The issuer.
+        issuer: String,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+impl Rejection {
+    /// The RFC 6750 error code: `insufficient_scope` or `invalid_token`.
+    pub fn error_code(&self) -> ErrorCode {
+        match self {
+            Self::InsufficientScope { .. } => ErrorCode::InsufficientScope,
+            _ => ErrorCode::InvalidToken,
+        }
+    }
+
+    /// The HTTP status: 403 for insufficient scope, 503 when the JWKS is unreachable, else 401.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::InsufficientScope { .. } => 403,
+            Self::JwksUnavailable { .. } => 503,
+            _ => 401,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3); the description is left out when
+    /// `detail` is false (hosts that do not want to tell clients why).
+    pub fn www_authenticate(&self, realm: &str, detail: bool) -> String {
+        let mut v = format!(
+            "Bearer realm=\"{}\", error=\"{}\"",
+            quote(realm),
+            self.error_code()
+        );
+        if detail {
+            v.push_str(&format!(
+                ", error_description=\"{}\"",
+                quote(&self.to_string())
+            ));
+        }
+        if let Self::InsufficientScope { missing, .. } = self {
+            v.push_str(&format!(", scope=\"{}\"", quote(&missing.join(" "))));
+        }
+        v
+    }
+}
+
+fn quote(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
+                '\''
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// A token that passed every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidatedToken {
+    /// `iss`.
+    pub issuer: String,
+    /// `sub`, if present.
+    pub subject: Option<String>,
+    /// `scope`, split.
+    pub scopes: Vec<String>,
+    /// `client_id`, if present.
+    pub client_id: Option<String>,
+    /// Every claim.
+    pub claims: Map<String, Value>,
+    /// The key that signed it.
+    pub kid: String,
+    /// The algorithm.
+    pub alg: Algorithm,
+}
+
+impl ValidatedToken {
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+}
+
+#[derive(Debug, Default)]
+struct Cache {
+    jwks: Option<Arc<Jwks>>,
+    fetched_at: Option<OffsetDateTime>,
+    last_forced: Option<OffsetDateTime>,
+}
+
+#[derive(Debug)]
+struct IssuerState {
+    config: TrustedIssuer,
+    cache: AsyncMutex<Cache>,
+    /// The cache's current key set, readable without the async lock on the hot path.
+    current: std::sync::RwLock<Option<(Arc<Jwks>, OffsetDateTime)>>,
+}
+
+/// Validates access tokens for a resource server. Cheap to share behind an `Arc`.
+pub struct Validator {
+    issuers: Vec<IssuerState>,
+    leeway: Duration,
+    typ: Option<String>,
+    scopes: Vec<String>,
+    claims: Vec<(String, ClaimRule)>,
+    ttl: Duration,
+    refetch_interval: Duration,
+    clock: Arc<dyn Clock>,
+    http: Option<Arc<dyn HttpClient>>,
+}
+
+impl fmt::Debug for Validator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let issuers: Vec<&str> = self
+            .issuers
+            .iter()
+            .map(|i| i.config.issuer.as_str())
+            .collect();
+        f.debug_struct("Validator")
+            .field("issuers", &issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a [`Validator`].
+pub struct ValidatorBuilder {
+    issuers: Vec<TrustedIssuer>,
+    leeway: Duration,
+    typ: Option<String>,
+    scopes: Vec<String>,
+    claims: Vec<(String, ClaimRule)>,
+    ttl: Duration,
+    refetch_interval: Duration,
+    clock: Arc<dyn Clock>,
+    http: Option<Arc<dyn HttpClient>>,
+}
+
+impl fmt::Debug for ValidatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidatorBuilder")
+            .field("issuers", &self.issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts a validator; add issuers with [`ValidatorBuilder::trust`].
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder {
+            issuers: Vec::new(),
+            leeway: Duration::seconds(60),
+            typ: Some("at+jwt".into()),
+            scopes: Vec::new(),
+            claims: Vec::new(),
+            ttl: Duration::minutes(5),
+            refetch_interval: Duration::seconds(30),
+            clock: Arc::new(SystemClock),
+            http: None,
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// Trusts an issuer.
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Clock skew allowed on `exp` and `nbf` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Required header `typ` (default `at+jwt`); `None` accepts any.
+    pub fn required_type(mut self, typ: Option<&str>) -> Self {
+        self.typ = typ.map(str::to_owned);
+        self
+    }
+
+    /// Scopes every token must carry.
+    pub fn require_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A claim every token must carry.
+    pub fn require_claim(mut self, name: impl Into<String>, rule: ClaimRule) -> Self {
+        self.claims.push((name.into(), rule));
+        self
+    }
+
+    /// How long a fetched JWKS is used (default 5 min).
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The least time between two refetches caused by unknown `kid`s (default 30 s).
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// The clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The HTTP client for JWKS and discovery fetches (needed unless every issuer has a
+    /// static key set).
+    pub fn http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Builds the validator; refuses one without issuers, or that needs HTTP without a client.
+    pub fn build(self) -> Result<Validator, crate::error::ConfigError> {
+        let setting = |knob, reason: &str| crate::error::ConfigError::Setting {
+            knob,
+            reason: reason.to_owned(),
+        };
+        if self.issuers.is_empty() {
+            return Err(setting(
+                "trust",
+                "a validator needs at least one trusted issuer",
+            ));
+        }
+        if self.http.is_none()
+            && self
+                .issuers
+                .iter()
+                .any(|i| !matches!(i.jwks, JwksSource::Static(_)))
+        {
+            return Err(setting(
+                "http_client",
+                "fetching a JWKS needs an HttpClient",
+            ));
+        }
+        if self.issuers.iter().any(|i| i.audiences.is_empty()) {
+            return Err(setting(
+                "audiences",
+                "every trusted issuer needs at least one accepted audience",
+            ));
+        }
+        let issuers = self
+            .issuers
+            .into_iter()
+            .map(|config| {
+                let current = match &config.jwks {
+                    JwksSource::Static(j) => Some((j.clone(), OffsetDateTime::UNIX_EPOCH)),
+                    _ => None,
+                };
+                IssuerState {
+                    config,
+                    cache: AsyncMutex::new(Cache::default()),
+                    current: std::sync::RwLock::new(current),
+                }
+            })
+            .collect();
+        Ok(Validator {
+            issuers,
+            leeway: self.leeway,
+            typ: self.typ,
+            scopes: self.scopes,
+            claims: self.claims,
+            ttl: self.ttl,
+            refetch_interval: self.refetch_interval,
+            clock: self.clock,
+            http: self.http,
+        })
+    }
+}
+
+fn malformed(part: &'static str, reason: impl Into<String>) -> Rejection {
+    Rejection::Malformed {
+        part,
+        reason: reason.into(),
+    }
+}
+
+fn decode_json(part: &'static str, b64: &str) -> Result<Map<String, Value>, Rejection> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(b64)
+        .map_err(|_| malformed(part, "is not base64url"))?;
+    match serde_json::from_slice::<Value>(&bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        _ => Err(malformed(part, "is not a JSON object")),
+    }
+}
+
+fn string_or_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+impl Validator {
+    /// Validates a JWT access token (the value after `Bearer `).
+    pub async fn validate(&self, token: &str) -> Result<ValidatedToken, Rejection> {
+        let mut parts = token.split('.');
+        let (Some(h), Some(p), Some(s), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(malformed(
+                "token",
+                "is not a JWS compact serialisation (three dot-separated parts)",
+            ));
+        };
+        let header = decode_json("header", h)?;
+        if header.contains_key("nonce") {
+            return Err(Rejection::ForeignToken {
+                reason: "its header carries a nonce, so it was minted for another vendor's API (such as Microsoft Graph) and only that API can validate it",
+            });
+        }
+        let alg_name = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let alg =
+            Algorithm::from_name(alg_name).ok_or_else(|| Rejection::UnsupportedAlgorithm {
+                found: alg_name.to_owned(),
+            })?;
+        if let Some(expected) = &self.typ {
+            let found = header.get("typ").and_then(Value::as_str);
+            let matches = found.is_some_and(|t| {
+                t.eq_ignore_ascii_case(expected)
+                    || t.eq_ignore_ascii_case(&format!("application/{expected}"))
+            });
+            if !matches {
+                return Err(Rejection::WrongType {
+                    expected: expected.clone(),
+                    found: found.map(str::to_owned),
+                });
+            }
+        }
+        let claims = decode_json("payload", p)?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(|_| malformed("signature", "is not base64url"))?;
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let state = self
+            .issuers
+            .iter()
+            .find(|i| i.config.issuer == iss)
+            .ok_or_else(|| Rejection::UnknownIssuer {
+                found: iss.to_owned(),
+                trusted: self
+                    .issuers
+                    .iter()
+                    .map(|i| i.config.issuer.clone())
+                    .collect(),
+            })?;
+        if !state.config.algorithms.contains(&alg) {
+            return Err(Rejection::DisallowedAlgorithm {
+                found: alg,
+                issuer: iss.to_owned(),
+                allowed: state.config.algorithms.clone(),
+            });
+        }
+        let kid = header
+            .get("kid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let jwk = self.key(state, &kid).await?;
+        if jwk.kty != alg.key_type() || jwk.alg.is_some_and(|a| a != alg) {
+            return Err(Rejection::KeyTypeMismatch {
+                kid,
+                alg,
+                kty: jwk.kty.clone(),
+            });
+        }
+        if !crypto::verify(&jwk, alg, &token.as_bytes()[..h.len() + 1 + p.len()], &sig) {
+            return Err(Rejection::BadSignature { kid, alg });
+        }
+        self.check_claims(state, &claims)?;
+        Ok(ValidatedToken {
+            issuer: iss.to_owned(),
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            scopes: claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            client_id: claims
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            claims,
+            kid,
+            alg,
+        })
+    }
+
+    fn check_claims(
+        &self,
+        state: &IssuerState,
+        claims: &Map<String, Value>,
+    ) -> Result<(), Rejection> {
+        let now = self.clock.now().unix_timestamp();
+        let leeway = self.leeway.whole_seconds();
+        match claims.get("exp").and_then(Value::as_i64) {
+            Some(exp) if exp + leeway <= now => {
+                return Err(Rejection::Expired { exp, now, leeway });
+            }
+            Some(_) => {}
+            None => return Err(Rejection::MissingClaim { name: "exp".into() }),
+        }
+        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
+            && nbf - leeway > now
+        {
+            return Err(Rejection::NotYetValid { nbf, now, leeway });
+        }
+        let aud = string_or_list(claims.get("aud"));
+        if !aud.iter().any(|a| state.config.audiences.contains(a)) {
+            let client = claims
+                .get("azp")
+                .or_else(|| claims.get("client_id"))
+                .and_then(Value::as_str);
+            let hint = if claims.contains_key("nonce")
+                || client.is_some_and(|c| aud.iter().any(|a| a == c))
+            {
+                Some(
+                    "its audience is the client itself, so this looks like an ID token sent as an access token",
+                )
+            } else if aud.is_empty() {
+                Some("the token has no audience at all")
+            } else {
+                None
+            };
+            return Err(Rejection::AudienceMismatch {
+                expected: state.config.audiences.clone(),
+                found: aud,
+                hint,
+            });
+        }
+        for (name, rule) in &self.claims {
+            let Some(found) = claims.get(name) else {
+                return Err(Rejection::MissingClaim { name: name.clone() });
+            };
+            let ok = match rule {
+                ClaimRule::Present => true,
+                ClaimRule::Equals(v) => found == v,
+                ClaimRule::AnyOf(vs) => vs.contains(found),
+            };
+            if !ok {
+                let expected = match rule {
+                    ClaimRule::Equals(v) => v.to_string(),
+                    ClaimRule::AnyOf(vs) => format!("one of {}", Value::Array(vs.clone())),
+                    ClaimRule::Present => String::new(),
+                };
+                return Err(Rejection::ClaimMismatch {
+                    name: name.clone(),
+                    expected,
+                    found: found.to_string(),
+                });
+            }
+        }
+        if !self.scopes.is_empty() {
+            let have: Vec<String> = claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let missing: Vec<String> = self
+                .scopes
+                .iter()
+                .filter(|s| !have.contains(s))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return Err(Rejection::InsufficientScope {
+                    missing,
+                    found: have,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The key `kid` of an issuer: from the cache while fresh; otherwise (or when the `kid`
+    /// is unknown, at most once per refetch interval) from a fetch that concurrent callers
+    /// share.
+    async fn key(&self, state: &IssuerState, kid: &str) -> Result<Jwk, Rejection> {
+        let now = self.clock.now();
+        let is_static = matches!(state.config.jwks, JwksSource::Static(_));
+        let fresh = |at: OffsetDateTime| is_static || now - at < self.ttl;
+        if let Some((jwks, at)) = state
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            && fresh(at)
+            && let Some(k) = jwks.find(kid)
+        {
+            return Ok(k.clone());
+        }
+        if is_static {
+            return Err(self.unknown_kid(state, kid, false));
+        }
+        // Slow path: one fetch at a time per issuer; waiters reuse its result.
+        let mut cache = state.cache.lock().await;
+        let stale = cache.fetched_at.is_none_or(|at| !fresh(at));
+        let known = cache.jwks.as_ref().and_then(|j| j.find(kid).cloned());
+        if let (false, Some(k)) = (stale, known) {
+            return Ok(k);
+        }
+        let may_force = cache
+            .last_forced
+            .is_none_or(|t| now - t >= self.refetch_interval);
+        if !stale && !may_force {
+            drop(cache);
+            return Err(self.unknown_kid(state, kid, false));
+        }
+        if !stale {
+            cache.last_forced = Some(now);
+        }
+        let jwks = match self.fetch(&state.config).await {
+            Ok(j) => Arc::new(j),
+            Err(reason) => {
+                // A stale key set stays usable while the issuer is unreachable.
+                if let Some(k) = cache.jwks.as_ref().and_then(|j| j.find(kid)) {
+                    tracing::warn!(issuer = %state.config.issuer, reason, "idpkit: JWKS refresh failed; using the cached set");
+                    return Ok(k.clone());
+                }
+                return Err(Rejection::JwksUnavailable {
+                    issuer: state.config.issuer.clone(),
+                    reason,
+                });
+            }
+        };
+        cache.jwks = Some(jwks.clone());
+        cache.fetched_at = Some(now);
+        *state.current.write().unwrap_or_else(|p| p.into_inner()) = Some((jwks.clone(), now));
+        drop(cache);
+        jwks.find(kid)
+            .cloned()
+            .ok_or_else(|| self.unknown_kid(state, kid, true))
+    }
+
+    fn unknown_kid(&self, state: &IssuerState, kid: &str, refetched: bool) -> Rejection {
+        let known = state
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(j, _)| j.keys().iter().filter_map(|k| k.kid.clone()).collect())
+            .unwrap_or_default();
+        Rejection::UnknownKid {
+            found: kid.to_owned(),
+            issuer: state.config.issuer.clone(),
+            known,
+            refetched,
+        }
+    }
+
+    async fn fetch(&self, issuer: &TrustedIssuer) -> Result<Jwks, String> {
+        let http = self.http.as_ref().ok_or("no HTTP client configured")?;
+        let get = |url: String| HttpRequest {
+            method: "GET",
+            url,
+            headers: vec![("accept".into(), "application/json".into())],
+            body: Vec::new(),
+        };
+        let jwks_url = match &issuer.jwks {
+            JwksSource::Static(j) => return Ok(Jwks::new(j.keys().to_vec())),
+            JwksSource::Url(u) => u.clone(),
+            JwksSource::Discovery => {
+                let url = format!(
+                    "{}/.well-known/openid-configuration",
+                    issuer.issuer.trim_end_matches('/')
+                );
+                let resp = http
+                    .send(get(url.clone()))
+                    .await
+                    .map_err(|e| e.to_string())?;
+                if resp.status != 200 {
+                    return Err(format!("{url} answered {}", resp.status));
+                }
+                let doc: Value =
+                    serde_json::from_slice(&resp.body).map_err(|e| format!("{url}: {e}"))?;
+                if doc.get("issuer").and_then(Value::as_str) != Some(issuer.issuer.as_str()) {
+                    return Err(format!("{url} names another issuer: {}", doc["issuer"]));
+                }
+                doc.get("jwks_uri")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| format!("{url} has no jwks_uri"))?
+                    .to_owned()
+            }
+        };
+        let resp = http
+            .send(get(jwks_url.clone()))
+            .await
+            .map_err(|e| e.to_string())?;
+        if resp.status != 200 {
+            return Err(format!("{jwks_url} answered {}", resp.status));
+        }
+        #[derive(serde::Deserialize)]
+        struct Doc {
+            keys: Vec<Value>,
+        }
+        let doc: Doc =
+            serde_json::from_slice(&resp.body).map_err(|e| format!("{jwks_url}: {e}"))?;
+        // Keys idpkit cannot use (other types, encryption keys) are skipped, not fatal.
+        let keys = doc
+            .keys
+            .into_iter()
+            .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
+            .filter(|k| k.key_use.as_deref().is_none_or(|u| u == "sig"))
+            .collect();
+        Ok(Jwks::new(keys))
+    }
+}
