@@ -199,3 +199,146 @@ pub fn router(provider: Provider) -> Router {
         .layer(DefaultBodyLimit::max(limit))
         .with_state(provider)
 }
+
+/// The middleware function behind [`BearerAuth::layer`].
+type BearerFn = fn(
+    State<BearerAuth>,
+    axum::extract::Request,
+    axum::middleware::Next,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = axum::response::Response> + Send>,
+>;
+
+/// The layer [`BearerAuth::layer`] returns.
+pub type BearerLayer = axum::middleware::FromFnLayer<
+    BearerFn,
+    BearerAuth,
+    (State<BearerAuth>, axum::extract::Request),
+>;
+
+/// Bearer-token authentication for a resource server's routes (RFC 6750): validates
+/// `Authorization: Bearer` with a [`Validator`](crate::Validator), answers 401 / 403 with
+/// `WWW-Authenticate` saying why, and hands the [`ValidatedToken`](crate::ValidatedToken) to
+/// handlers as an `Extension`.
+///
+/// ```no_run
+/// # async fn demo(validator: idpkit::Validator) {
+/// use axum::{Extension, Router, routing::get};
+/// use idpkit::axum::BearerAuth;
+/// let auth = BearerAuth::new(validator);
+/// let app: Router = Router::new()
+///     .route("/orders", get(|Extension(t): Extension<idpkit::ValidatedToken>| async move {
+///         format!("hello {}", t.subject.unwrap_or_default())
+///     }))
+///     .route_layer(auth.require_scope("orders:read").layer());
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct BearerAuth {
+    validator: std::sync::Arc<crate::Validator>,
+    scopes: std::sync::Arc<Vec<String>>,
+    realm: std::sync::Arc<str>,
+    detail: bool,
+}
+
+impl BearerAuth {
+    /// Authentication with `validator`; error descriptions are sent (see
+    /// [`hide_details`](Self::hide_details)).
+    pub fn new(validator: crate::Validator) -> Self {
+        Self::shared(std::sync::Arc::new(validator))
+    }
+
+    /// The same with a shared validator.
+    pub fn shared(validator: std::sync::Arc<crate::Validator>) -> Self {
+        Self {
+            validator,
+            scopes: std::sync::Arc::new(Vec::new()),
+            realm: "api".into(),
+            detail: true,
+        }
+    }
+
+    /// Also requires `scope` (403 `insufficient_scope` without it).
+    pub fn require_scope(&self, scope: &str) -> Self {
+        let mut s = self.clone();
+        let mut scopes = (*s.scopes).clone();
+        scopes.push(scope.to_owned());
+        s.scopes = std::sync::Arc::new(scopes);
+        s
+    }
+
+    /// Leaves `error_description` out of the answers (the reason is still logged).
+    pub fn hide_details(mut self) -> Self {
+        self.detail = false;
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate` (default `api`).
+    pub fn realm(mut self, realm: &str) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// The layer to put on routes (`route_layer` or `layer`).
+    pub fn layer(self) -> BearerLayer {
+        axum::middleware::from_fn_with_state(self, |s, r, n| Box::pin(bearer(s, r, n)))
+    }
+
+    fn refuse(&self, r: &crate::Rejection) -> axum::response::Response {
+        tracing::info!(reason = %r, "idpkit: bearer token refused");
+        let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+        let body = if self.detail {
+            serde_json::json!({"error": r.error_code().as_str(), "error_description": r.to_string()})
+        } else {
+            serde_json::json!({"error": r.error_code().as_str()})
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        if let Ok(v) = HeaderValue::from_str(&r.www_authenticate(&self.realm, self.detail)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        resp
+    }
+}
+
+async fn bearer(
+    State(auth): State<BearerAuth>,
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.split_once(' ')
+                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
+                .map(|(_, t)| t.trim())
+        });
+    let Some(token) = token.filter(|t| !t.is_empty()) else {
+        // RFC 6750 §3.1: no error code when the request carried no credentials.
+        let mut resp = StatusCode::UNAUTHORIZED.into_response();
+        if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"{}\"", auth.realm)) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        return resp;
+    };
+    match auth.validator.validate(token).await {
+        Ok(t) => {
+            let missing: Vec<String> = auth
+                .scopes
+                .iter()
+                .filter(|s| !t.has_scope(s))
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                return auth.refuse(&crate::Rejection::InsufficientScope {
+                    missing,
+                    found: t.scopes.clone(),
+                });
+            }
+            req.extensions_mut().insert(t);
+            next.run(req).await
+        }
+        Err(r) => auth.refuse(&r),
+    }
+}

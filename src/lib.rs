@@ -14,7 +14,8 @@
 //! |---|---|
 //! | `aws-lc-rs` (default) | crypto through aws-lc-rs |
 //! | `ring` | crypto through ring (use with `default-features = false`) |
-//! | `axum` | [`axum::router`] and the request/response glue |
+//! | `axum` | [`axum::router`], the request/response glue, and [`axum::BearerAuth`] for resource servers |
+//! | `http-client` | [`http_client::ReqwestClient`], the HTTP client the validator fetches JWKS with |
 //! | `sqlite` | [`storage::sqlite`]: the SQLite grant store (bundled SQLite) |
 //! | `postgres` | [`storage::postgres`]: the PostgreSQL grant store, shared by many instances |
 //! | `sled` | [`storage::sled`]: the pure-Rust embedded grant store (one process) |
@@ -39,6 +40,10 @@ pub use idpkit_core as core;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+
+/// A reqwest [`HttpClient`](crate::http::HttpClient) (feature `http-client`).
+#[cfg(feature = "http-client")]
+pub mod http_client;
 
 /// Grant storage: the trait and records, and the backends enabled by features.
 pub mod storage {

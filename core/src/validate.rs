@@ -543,7 +543,176 @@ fn string_or_list(v: Option<&Value>) -> Vec<String> {
     }
 }
 
+/// One check of [`Validator::inspect`]: its name, and what passed or why it failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    /// What was checked (`signature`, `exp`, `aud`, ...).
+    pub name: &'static str,
+    /// `Ok(what was found)` or `Err(why it fails)`.
+    pub outcome: Result<String, String>,
+}
+
+/// A token taken apart, for tools: header, claims and every check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspection {
+    /// The decoded header, if it decodes.
+    pub header: Option<Map<String, Value>>,
+    /// The decoded claims, if they decode.
+    pub claims: Option<Map<String, Value>>,
+    /// Every check, in order; later checks are skipped (not listed) when an earlier one
+    /// makes them meaningless.
+    pub checks: Vec<Check>,
+    /// The verdict of [`Validator::validate`].
+    pub verdict: Result<(), Rejection>,
+}
+
 impl Validator {
+    /// Takes a token apart and runs every check it can, for humans (the inspect tool): unlike
+    /// [`validate`](Self::validate) it goes on after a failure where the next check still
+    /// means something.
+    pub async fn inspect(&self, token: &str) -> Inspection {
+        let verdict = self.validate(token).await.map(|_| ());
+        let mut checks = Vec::new();
+        let mut push = |name, outcome| checks.push(Check { name, outcome });
+        let parts: Vec<&str> = token.split('.').collect();
+        if parts.len() != 3 {
+            push(
+                "structure",
+                Err(format!("{} parts, a JWS has 3", parts.len())),
+            );
+            return Inspection {
+                header: None,
+                claims: None,
+                checks,
+                verdict,
+            };
+        }
+        push("structure", Ok("header.payload.signature".into()));
+        let header = decode_json("header", parts[0]).ok();
+        let claims = decode_json("payload", parts[1]).ok();
+        let (Some(h), Some(c)) = (&header, &claims) else {
+            push(
+                "decoding",
+                Err("header or payload is not base64url JSON".into()),
+            );
+            return Inspection {
+                header,
+                claims,
+                checks,
+                verdict,
+            };
+        };
+        let alg_name = h.get("alg").and_then(Value::as_str).unwrap_or_default();
+        let alg = Algorithm::from_name(alg_name);
+        push(
+            "alg",
+            alg.map(|a| a.to_string())
+                .ok_or_else(|| format!("{alg_name:?} is never accepted")),
+        );
+        if let Some(expected) = &self.typ {
+            let found = h.get("typ").and_then(Value::as_str).unwrap_or_default();
+            let ok = found.eq_ignore_ascii_case(expected)
+                || found.eq_ignore_ascii_case(&format!("application/{expected}"));
+            push(
+                "typ",
+                if ok {
+                    Ok(found.to_owned())
+                } else {
+                    Err(format!("{found:?}, expected {expected:?}"))
+                },
+            );
+        }
+        let iss = c.get("iss").and_then(Value::as_str).unwrap_or_default();
+        let state = self.issuers.iter().find(|i| i.config.issuer == iss);
+        push(
+            "iss",
+            state
+                .map(|_| iss.to_owned())
+                .ok_or_else(|| format!("{iss:?} is not trusted")),
+        );
+        let now = self.clock.now().unix_timestamp();
+        let leeway = self.leeway.whole_seconds();
+        push(
+            "exp",
+            match c.get("exp").and_then(Value::as_i64) {
+                Some(exp) if exp + leeway > now => Ok(format!("{exp} ({}s left)", exp - now)),
+                Some(exp) => Err(format!(
+                    "{exp}, expired {}s ago (leeway {leeway}s)",
+                    now - exp
+                )),
+                None => Err("missing".into()),
+            },
+        );
+        if let Some(nbf) = c.get("nbf").and_then(Value::as_i64) {
+            push(
+                "nbf",
+                if nbf - leeway <= now {
+                    Ok(nbf.to_string())
+                } else {
+                    Err(format!("{nbf} is {}s ahead", nbf - now))
+                },
+            );
+        }
+        if let Some(state) = state {
+            let aud = string_or_list(c.get("aud"));
+            let ok = aud.iter().any(|a| state.config.audiences.contains(a));
+            push(
+                "aud",
+                if ok {
+                    Ok(format!("{aud:?}"))
+                } else {
+                    Err(format!(
+                        "{aud:?}, expected one of {:?}",
+                        state.config.audiences
+                    ))
+                },
+            );
+            if let Some(alg) = alg {
+                let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
+                match self.key(state, kid).await {
+                    Ok(jwk) => {
+                        push("kid", Ok(kid.to_owned()));
+                        let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
+                        let input = format!("{}.{}", parts[0], parts[1]);
+                        let ok = jwk.kty == alg.key_type()
+                            && crypto::verify(&jwk, alg, input.as_bytes(), &sig);
+                        push(
+                            "signature",
+                            if ok {
+                                Ok(format!("valid ({alg})"))
+                            } else {
+                                Err(format!("does not verify with {kid} as {alg}"))
+                            },
+                        );
+                    }
+                    Err(r) => push("kid", Err(r.to_string())),
+                }
+            }
+        }
+        if !self.scopes.is_empty() {
+            let have = c.get("scope").and_then(Value::as_str).unwrap_or_default();
+            let missing: Vec<&String> = self
+                .scopes
+                .iter()
+                .filter(|s| !have.split(' ').any(|h| h == s.as_str()))
+                .collect();
+            push(
+                "scope",
+                if missing.is_empty() {
+                    Ok(have.to_owned())
+                } else {
+                    Err(format!("missing {missing:?}"))
+                },
+            );
+        }
+        Inspection {
+            header,
+            claims,
+            checks,
+            verdict,
+        }
+    }
+
     /// Validates a JWT access token (the value after `Bearer `).
     pub async fn validate(&self, token: &str) -> Result<ValidatedToken, Rejection> {
         let mut parts = token.split('.');

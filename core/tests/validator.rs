@@ -470,3 +470,40 @@ async fn issuers_are_kept_apart() {
     let ok_b = mint(&s.k.ec, header(&s.k.ec), b_claims(s.now));
     assert_eq!(s.validator.validate(&ok_b).await.expect("B").issuer, B);
 }
+
+#[tokio::test]
+async fn inspect_reports_every_check_with_the_failures() {
+    let s = setup();
+    let t = mint(
+        &s.k.rsa,
+        header(&s.k.rsa),
+        json!({"iss": A, "aud": "elsewhere", "exp": s.now - 600, "client_id": "app"}),
+    );
+    let report = s.validator.inspect(&t).await;
+    let outcome = |name: &str| {
+        report
+            .checks
+            .iter()
+            .find(|c| c.name == name)
+            .map(|c| c.outcome.clone())
+    };
+    assert!(
+        matches!(outcome("signature"), Some(Ok(_))),
+        "{:?}",
+        report.checks
+    );
+    assert!(
+        matches!(outcome("exp"), Some(Err(ref e)) if e.contains("expired 600s ago")),
+        "{:?}",
+        report.checks
+    );
+    assert!(
+        matches!(outcome("aud"), Some(Err(ref e)) if e.contains("elsewhere")),
+        "{:?}",
+        report.checks
+    );
+    assert!(matches!(report.verdict, Err(Rejection::Expired { .. })));
+    assert_eq!(report.claims.expect("claims")["aud"], "elsewhere");
+    let garbage = s.validator.inspect("not-a-token").await;
+    assert!(matches!(&garbage.checks[0].outcome, Err(e) if e.contains("1 parts")));
+}

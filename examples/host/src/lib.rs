@@ -7,6 +7,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod api;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -1,0 +1,33 @@
+//! A resource server protected by idpkit's bearer authentication, accepting tokens from the
+//! example provider (issuer discovered at `--issuer`, audience `demo-api`).
+//!
+//! Usage: `cargo run -p idpkit-example` in one terminal, then
+//! `cargo run --example api -- [--issuer http://127.0.0.1:8080] [--bind 127.0.0.1:8081]`, then
+//! `curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/api/orders`.
+use std::sync::Arc;
+
+use idpkit::http_client::ReqwestClient;
+use idpkit::{TrustedIssuer, Validator};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().collect();
+    let flag = |name: &str, default: &str| {
+        args.iter()
+            .position(|a| a == name)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+            .unwrap_or_else(|| default.to_owned())
+    };
+    let issuer = flag("--issuer", "http://127.0.0.1:8080");
+    let bind = flag("--bind", "127.0.0.1:8081");
+    let validator = Validator::builder()
+        .trust(TrustedIssuer::new(&issuer, "demo-api"))
+        .http_client(Arc::new(ReqwestClient::new()?))
+        .build()?;
+    let listener = tokio::net::TcpListener::bind(&bind).await?;
+    println!("example API on http://{bind}, trusting {issuer} for audience demo-api");
+    println!("  GET /api/me (any valid token), GET /api/orders (scope api:read)");
+    axum::serve(listener, idpkit_example::api::app(validator)).await?;
+    Ok(())
+}
