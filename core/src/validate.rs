@@ -48,6 +48,29 @@ pub struct TrustedIssuer {
     pub algorithms: Vec<Algorithm>,
     /// Accepted audiences: the token's `aud` must contain one of them.
     pub audiences: Vec<String>,
+    /// For opaque tokens: the issuer's RFC 7662 introspection endpoint and this resource
+    /// server's client credentials there.
+    pub introspection: Option<Introspection>,
+}
+
+/// How to introspect opaque tokens at an issuer (RFC 7662).
+#[derive(Clone)]
+pub struct Introspection {
+    /// The introspection endpoint URL.
+    pub endpoint: String,
+    /// This resource server's client id at the issuer.
+    pub client_id: String,
+    /// Its secret.
+    pub client_secret: String,
+}
+
+impl fmt::Debug for Introspection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Introspection")
+            .field("endpoint", &self.endpoint)
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
 }
 
 impl TrustedIssuer {
@@ -58,7 +81,23 @@ impl TrustedIssuer {
             jwks: JwksSource::Discovery,
             algorithms: vec![Algorithm::RS256, Algorithm::ES256],
             audiences: vec![audience.into()],
+            introspection: None,
         }
+    }
+
+    /// Validates opaque tokens by introspection at `endpoint` with these client credentials.
+    pub fn with_introspection(
+        mut self,
+        endpoint: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        self.introspection = Some(Introspection {
+            endpoint: endpoint.into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        });
+        self
     }
 
     /// Uses a fixed key set.
@@ -235,9 +274,15 @@ pub enum Rejection {
         /// Why.
         reason: &'static str,
     },
-    /// The issuer's JWKS could not be fetched.
-    #[error("the JWKS of {issuer} is unreachable: {reason}")]
-    JwksUnavailable {
+    /// Introspection said the opaque token is not active.
+    #[error("the opaque token is not active at {issuer} (unknown, expired or revoked)")]
+    Inactive {
+        /// The issuer asked.
+        issuer: String,
+    },
+    /// The issuer's JWKS (or introspection endpoint) could not be reached.
+    #[error("the issuer {issuer} is unreachable (JWKS or introspection): {reason}")]
+    IssuerUnreachable {
         /// The issuer.
         issuer: String,
         /// What went wrong.
@@ -254,11 +299,11 @@ impl Rejection {
         }
     }
 
-    /// The HTTP status: 403 for insufficient scope, 503 when the JWKS is unreachable, else 401.
+    /// The HTTP status: 403 for insufficient scope, 503 when the issuer is unreachable, else 401.
     pub fn status(&self) -> u16 {
         match self {
             Self::InsufficientScope { .. } => 403,
-            Self::JwksUnavailable { .. } => 503,
+            Self::IssuerUnreachable { .. } => 503,
             _ => 401,
         }
     }
@@ -309,10 +354,10 @@ pub struct ValidatedToken {
     pub client_id: Option<String>,
     /// Every claim.
     pub claims: Map<String, Value>,
-    /// The key that signed it.
-    pub kid: String,
-    /// The algorithm.
-    pub alg: Algorithm,
+    /// The key that signed it (`None` for an introspected opaque token).
+    pub kid: Option<String>,
+    /// The algorithm (`None` for an introspected opaque token).
+    pub alg: Option<Algorithm>,
 }
 
 impl ValidatedToken {
@@ -348,6 +393,10 @@ pub struct Validator {
     refetch_interval: Duration,
     clock: Arc<dyn Clock>,
     http: Option<Arc<dyn HttpClient>>,
+    introspected: std::sync::Mutex<
+        std::collections::HashMap<[u8; 32], (OffsetDateTime, Result<ValidatedToken, Rejection>)>,
+    >,
+    introspection_ttl: Duration,
 }
 
 impl fmt::Debug for Validator {
@@ -374,6 +423,7 @@ pub struct ValidatorBuilder {
     refetch_interval: Duration,
     clock: Arc<dyn Clock>,
     http: Option<Arc<dyn HttpClient>>,
+    introspection_ttl: Duration,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -397,6 +447,7 @@ impl Validator {
             refetch_interval: Duration::seconds(30),
             clock: Arc::new(SystemClock),
             http: None,
+            introspection_ttl: Duration::seconds(10),
         }
     }
 }
@@ -441,6 +492,13 @@ impl ValidatorBuilder {
     /// The least time between two refetches caused by unknown `kid`s (default 30 s).
     pub fn refetch_interval(mut self, interval: Duration) -> Self {
         self.refetch_interval = interval;
+        self
+    }
+
+    /// How long an introspection answer is reused (default 10 s; a revoked opaque token
+    /// stops working at most this late).
+    pub fn introspection_cache(mut self, ttl: Duration) -> Self {
+        self.introspection_ttl = ttl;
         self
     }
 
@@ -511,6 +569,8 @@ impl ValidatorBuilder {
             refetch_interval: self.refetch_interval,
             clock: self.clock,
             http: self.http,
+            introspected: std::sync::Mutex::new(std::collections::HashMap::new()),
+            introspection_ttl: self.introspection_ttl,
         })
     }
 }
@@ -715,6 +775,14 @@ impl Validator {
 
     /// Validates a JWT access token (the value after `Bearer `).
     pub async fn validate(&self, token: &str) -> Result<ValidatedToken, Rejection> {
+        if !token.contains('.')
+            && let Some(state) = self
+                .issuers
+                .iter()
+                .find(|i| i.config.introspection.is_some())
+        {
+            return self.introspect_opaque(state, token).await;
+        }
         let mut parts = token.split('.');
         let (Some(h), Some(p), Some(s), None) =
             (parts.next(), parts.next(), parts.next(), parts.next())
@@ -813,8 +881,8 @@ impl Validator {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             claims,
-            kid,
-            alg,
+            kid: Some(kid),
+            alg: Some(alg),
         })
     }
 
@@ -954,7 +1022,7 @@ impl Validator {
                     tracing::warn!(issuer = %state.config.issuer, reason, "idpkit: JWKS refresh failed; using the cached set");
                     return Ok(k.clone());
                 }
-                return Err(Rejection::JwksUnavailable {
+                return Err(Rejection::IssuerUnreachable {
                     issuer: state.config.issuer.clone(),
                     reason,
                 });
@@ -967,6 +1035,110 @@ impl Validator {
         jwks.find(kid)
             .cloned()
             .ok_or_else(|| self.unknown_kid(state, kid, true))
+    }
+
+    /// RFC 7662 introspection of an opaque token, with a short cache keyed by the token's
+    /// hash (never the token).
+    async fn introspect_opaque(
+        &self,
+        state: &IssuerState,
+        token: &str,
+    ) -> Result<ValidatedToken, Rejection> {
+        let now = self.clock.now();
+        let key = crypto::sha256(token.as_bytes());
+        {
+            let mut cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|_, (at, _)| now - *at < self.introspection_ttl);
+            if let Some((_, answer)) = cache.get(&key) {
+                return answer.clone();
+            }
+        }
+        let answer = self.introspect_remote(state, token).await;
+        if !matches!(answer, Err(Rejection::IssuerUnreachable { .. })) {
+            self.introspected
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(key, (now, answer.clone()));
+        }
+        answer
+    }
+
+    async fn introspect_remote(
+        &self,
+        state: &IssuerState,
+        token: &str,
+    ) -> Result<ValidatedToken, Rejection> {
+        let issuer = state.config.issuer.clone();
+        let (Some(http), Some(intro)) = (&self.http, &state.config.introspection) else {
+            return Err(malformed(
+                "token",
+                "is opaque and no introspection is configured",
+            ));
+        };
+        let unavailable = |reason: String| Rejection::IssuerUnreachable {
+            issuer: issuer.clone(),
+            reason,
+        };
+        let body = form_urlencoded::Serializer::new(String::new())
+            .append_pair("token", token)
+            .append_pair("client_id", &intro.client_id)
+            .append_pair("client_secret", &intro.client_secret)
+            .finish();
+        let resp = http
+            .send(HttpRequest {
+                method: "POST",
+                url: intro.endpoint.clone(),
+                headers: vec![(
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                body: body.into_bytes(),
+            })
+            .await
+            .map_err(|e| unavailable(e.to_string()))?;
+        if resp.status != 200 {
+            return Err(unavailable(format!(
+                "introspection answered {}",
+                resp.status
+            )));
+        }
+        let claims: Map<String, Value> = serde_json::from_slice(&resp.body)
+            .map_err(|e| unavailable(format!("introspection answer: {e}")))?;
+        if claims.get("active") != Some(&Value::Bool(true)) {
+            return Err(Rejection::Inactive { issuer });
+        }
+        if claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .is_some_and(|i| i != issuer)
+        {
+            return Err(Rejection::UnknownIssuer {
+                found: claims["iss"].as_str().unwrap_or_default().to_owned(),
+                trusted: vec![issuer],
+            });
+        }
+        self.check_claims(state, &claims)?;
+        Ok(ValidatedToken {
+            issuer,
+            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
+            scopes: claims
+                .get("scope")
+                .and_then(Value::as_str)
+                .map(|s| {
+                    s.split(' ')
+                        .filter(|x| !x.is_empty())
+                        .map(str::to_owned)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            client_id: claims
+                .get("client_id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            claims,
+            kid: None,
+            alg: None,
+        })
     }
 
     fn unknown_kid(&self, state: &IssuerState, kid: &str, refetched: bool) -> Rejection {
