@@ -382,6 +382,10 @@ struct IssuerState {
     current: std::sync::RwLock<Option<(Arc<Jwks>, OffsetDateTime)>>,
 }
 
+/// Introspection answers by SHA-256 of the token, with when they were fetched.
+type IntrospectionCache =
+    std::collections::HashMap<[u8; 32], (OffsetDateTime, Result<ValidatedToken, Rejection>)>;
+
 /// Validates access tokens for a resource server. Cheap to share behind an `Arc`.
 pub struct Validator {
     issuers: Vec<IssuerState>,
@@ -393,9 +397,7 @@ pub struct Validator {
     refetch_interval: Duration,
     clock: Arc<dyn Clock>,
     http: Option<Arc<dyn HttpClient>>,
-    introspected: std::sync::Mutex<
-        std::collections::HashMap<[u8; 32], (OffsetDateTime, Result<ValidatedToken, Rejection>)>,
-    >,
+    introspected: std::sync::Mutex<IntrospectionCache>,
     introspection_ttl: Duration,
 }
 
