@@ -290,45 +290,151 @@ fn generate_rsa_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
 /// Verifies a JWS signature with a public JWK. The algorithm comes from the caller's
 /// allow-list and must match the key type; the token never picks it.
 pub fn verify(jwk: &Jwk, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
-    let decode = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-    match (alg, jwk.kty.as_str()) {
-        (Algorithm::RS256 | Algorithm::PS256, "RSA") => {
-            let (Some(n), Some(e)) = (decode(&jwk.n), decode(&jwk.e)) else {
-                return false;
-            };
-            let params = match alg {
-                Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-                _ => &signature::RSA_PKCS1_2048_8192_SHA256,
-            };
-            signature::RsaPublicKeyComponents { n: &n, e: &e }
-                .verify(params, msg, sig)
-                .is_ok()
-        }
-        (Algorithm::ES256, "EC") if jwk.crv.as_deref() == Some("P-256") => {
-            let (Some(x), Some(y)) = (decode(&jwk.x), decode(&jwk.y)) else {
-                return false;
-            };
-            if x.len() != 32 || y.len() != 32 {
-                return false;
-            }
-            let mut point = Vec::with_capacity(65);
-            point.push(4);
-            point.extend_from_slice(&x);
-            point.extend_from_slice(&y);
-            signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                .verify(msg, sig)
-                .is_ok()
-        }
-        (Algorithm::EdDSA, "OKP") if jwk.crv.as_deref() == Some("Ed25519") => {
-            let Some(x) = decode(&jwk.x) else {
-                return false;
-            };
-            signature::UnparsedPublicKey::new(&signature::ED25519, x)
-                .verify(msg, sig)
-                .is_ok()
-        }
-        _ => false,
+    RawKey::from_jwk(jwk).is_some_and(|k| k.verify(alg, msg, sig))
+}
+
+/// A public key decoded from its JWK once (and, with aws-lc-rs, parsed once), for verifiers
+/// that check many signatures with it: no per-signature key parsing.
+pub struct VerifyingKey {
+    raw: RawKey,
+    #[cfg(not(feature = "ring"))]
+    parsed: Vec<(Algorithm, signature::ParsedPublicKey)>,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("raw", &self.raw)
+            .finish_non_exhaustive()
     }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum RawKey {
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    P256(Vec<u8>),
+    Ed25519(Vec<u8>),
+}
+
+impl RawKey {
+    fn from_jwk(jwk: &Jwk) -> Option<Self> {
+        let decode = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
+        match jwk.kty.as_str() {
+            "RSA" => Some(Self::Rsa {
+                n: decode(&jwk.n)?,
+                e: decode(&jwk.e)?,
+            }),
+            "EC" if jwk.crv.as_deref() == Some("P-256") => {
+                let (x, y) = (decode(&jwk.x)?, decode(&jwk.y)?);
+                if x.len() != 32 || y.len() != 32 {
+                    return None;
+                }
+                let mut point = Vec::with_capacity(65);
+                point.push(4);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                Some(Self::P256(point))
+            }
+            "OKP" if jwk.crv.as_deref() == Some("Ed25519") => Some(Self::Ed25519(decode(&jwk.x)?)),
+            _ => None,
+        }
+    }
+
+    fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
+        match (self, alg) {
+            (Self::Rsa { n, e }, Algorithm::RS256 | Algorithm::PS256) => {
+                let params = match alg {
+                    Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                    _ => &signature::RSA_PKCS1_2048_8192_SHA256,
+                };
+                signature::RsaPublicKeyComponents { n, e }
+                    .verify(params, msg, sig)
+                    .is_ok()
+            }
+            (Self::P256(point), Algorithm::ES256) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(msg, sig)
+                    .is_ok()
+            }
+            (Self::Ed25519(x), Algorithm::EdDSA) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, x)
+                    .verify(msg, sig)
+                    .is_ok()
+            }
+            _ => false,
+        }
+    }
+}
+
+impl VerifyingKey {
+    /// Decodes a JWK; `None` for key types idpkit does not verify or malformed members.
+    pub fn from_jwk(jwk: &Jwk) -> Option<Self> {
+        let raw = RawKey::from_jwk(jwk)?;
+        Some(Self {
+            #[cfg(not(feature = "ring"))]
+            parsed: parse_once(&raw, jwk.alg),
+            raw,
+        })
+    }
+
+    /// Whether `alg` fits this key's type.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        matches!(
+            (&self.raw, alg),
+            (RawKey::Rsa { .. }, Algorithm::RS256 | Algorithm::PS256)
+                | (RawKey::P256(_), Algorithm::ES256)
+                | (RawKey::Ed25519(_), Algorithm::EdDSA)
+        )
+    }
+
+    /// Verifies `sig` over `msg` with `alg`; `false` when `alg` does not fit the key.
+    pub fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
+        #[cfg(not(feature = "ring"))]
+        if let Some((_, parsed)) = self.parsed.iter().find(|(a, _)| *a == alg) {
+            return parsed.verify_sig(msg, sig).is_ok();
+        }
+        self.raw.verify(alg, msg, sig)
+    }
+}
+
+/// aws-lc-rs keeps keys parsed: one parsed key per algorithm the key can verify.
+#[cfg(not(feature = "ring"))]
+fn parse_once(
+    raw: &RawKey,
+    declared: Option<Algorithm>,
+) -> Vec<(Algorithm, signature::ParsedPublicKey)> {
+    let mut out = Vec::new();
+    match raw {
+        RawKey::Rsa { n, e } => {
+            for (alg, params) in [
+                (Algorithm::RS256, &signature::RSA_PKCS1_2048_8192_SHA256),
+                (Algorithm::PS256, &signature::RSA_PSS_2048_8192_SHA256),
+            ] {
+                if declared.is_none_or(|d| d == alg)
+                    && let Ok(p) = (signature::RsaPublicKeyComponents {
+                        n: n.as_slice(),
+                        e: e.as_slice(),
+                    })
+                    .to_parsed_public_key(params)
+                {
+                    out.push((alg, p));
+                }
+            }
+        }
+        RawKey::P256(point) => {
+            if let Ok(p) =
+                signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+            {
+                out.push((Algorithm::ES256, p));
+            }
+        }
+        RawKey::Ed25519(x) => {
+            if let Ok(p) = signature::ParsedPublicKey::new(&signature::ED25519, x) {
+                out.push((Algorithm::EdDSA, p));
+            }
+        }
+    }
+    out
 }
 
 /// A public JWK from an X.509 `SubjectPublicKeyInfo` (DER), as KMS `GetPublicKey` and

@@ -352,12 +352,13 @@ pub struct ValidatedToken {
     pub scopes: Vec<String>,
     /// `client_id`, if present.
     pub client_id: Option<String>,
-    /// Every claim.
-    pub claims: Map<String, Value>,
     /// The key that signed it (`None` for an introspected opaque token).
     pub kid: Option<String>,
     /// The algorithm (`None` for an introspected opaque token).
     pub alg: Option<Algorithm>,
+    /// The decoded JSON payload; every claim is parsed from it on first use.
+    payload: Vec<u8>,
+    claims: std::sync::OnceLock<Map<String, Value>>,
 }
 
 impl ValidatedToken {
@@ -365,11 +366,146 @@ impl ValidatedToken {
     pub fn has_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// Every claim (parsed on first use: the checks themselves read only the registered
+    /// claims).
+    pub fn claims(&self) -> &Map<String, Value> {
+        self.claims
+            .get_or_init(|| match serde_json::from_slice(&self.payload) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            })
+    }
+
+    /// One claim.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims().get(name)
+    }
+}
+
+/// The registered claims the checks read, borrowed from the payload.
+#[derive(serde::Deserialize, Default)]
+struct StdClaims<'a> {
+    #[serde(borrow, default)]
+    iss: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    sub: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    aud: Option<OneOrMany<'a>>,
+    #[serde(default)]
+    exp: Option<f64>,
+    #[serde(default)]
+    nbf: Option<f64>,
+    #[serde(borrow, default)]
+    scope: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    client_id: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    azp: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    nonce: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum OneOrMany<'a> {
+    One(#[serde(borrow)] std::borrow::Cow<'a, str>),
+    Many(#[serde(borrow)] Vec<std::borrow::Cow<'a, str>>),
+}
+
+impl<'a> StdClaims<'a> {
+    /// From an already parsed claim set (introspection answers).
+    fn from_map(m: &'a Map<String, Value>) -> Self {
+        let s = |k: &str| {
+            m.get(k)
+                .and_then(Value::as_str)
+                .map(std::borrow::Cow::Borrowed)
+        };
+        Self {
+            iss: s("iss"),
+            sub: s("sub"),
+            aud: match m.get("aud") {
+                Some(Value::String(a)) => Some(OneOrMany::One(a.as_str().into())),
+                Some(Value::Array(a)) => Some(OneOrMany::Many(
+                    a.iter()
+                        .filter_map(|v| v.as_str().map(Into::into))
+                        .collect(),
+                )),
+                _ => None,
+            },
+            exp: m.get("exp").and_then(Value::as_f64),
+            nbf: m.get("nbf").and_then(Value::as_f64),
+            scope: s("scope"),
+            client_id: s("client_id"),
+            azp: s("azp"),
+            nonce: m.get("nonce").map(|_| serde::de::IgnoredAny),
+        }
+    }
+
+    fn audiences(&self) -> Vec<&str> {
+        match &self.aud {
+            Some(OneOrMany::One(a)) => vec![a.as_ref()],
+            Some(OneOrMany::Many(v)) => v.iter().map(|a| a.as_ref()).collect(),
+            None => Vec::new(),
+        }
+    }
+
+    fn scopes(&self) -> Vec<String> {
+        self.scope
+            .as_deref()
+            .map(|s| {
+                s.split(' ')
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A key set with every key decoded once for verification.
+#[derive(Debug)]
+struct KeySet {
+    entries: Vec<KeyEntry>,
+}
+
+#[derive(Debug)]
+struct KeyEntry {
+    kid: Option<String>,
+    kty: String,
+    alg: Option<Algorithm>,
+    key: Option<crypto::VerifyingKey>,
+}
+
+impl KeySet {
+    fn new(jwks: &Jwks) -> Arc<Self> {
+        let entries = jwks
+            .keys()
+            .iter()
+            .map(|k| KeyEntry {
+                kid: k.kid.clone(),
+                kty: k.kty.clone(),
+                alg: k.alg,
+                key: crypto::VerifyingKey::from_jwk(k),
+            })
+            .collect();
+        Arc::new(Self { entries })
+    }
+
+    fn position(&self, kid: &str) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|e| e.kid.as_deref() == Some(kid))
+    }
+
+    fn kids(&self) -> Vec<String> {
+        self.entries.iter().filter_map(|e| e.kid.clone()).collect()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Cache {
-    jwks: Option<Arc<Jwks>>,
+    jwks: Option<Arc<KeySet>>,
     fetched_at: Option<OffsetDateTime>,
     last_forced: Option<OffsetDateTime>,
 }
@@ -379,7 +515,7 @@ struct IssuerState {
     config: TrustedIssuer,
     cache: AsyncMutex<Cache>,
     /// The cache's current key set, readable without the async lock on the hot path.
-    current: std::sync::RwLock<Option<(Arc<Jwks>, OffsetDateTime)>>,
+    current: std::sync::RwLock<Option<(Arc<KeySet>, OffsetDateTime)>>,
 }
 
 /// Introspection answers by SHA-256 of the token, with when they were fetched.
@@ -551,7 +687,7 @@ impl ValidatorBuilder {
             .into_iter()
             .map(|config| {
                 let current = match &config.jwks {
-                    JwksSource::Static(j) => Some((j.clone(), OffsetDateTime::UNIX_EPOCH)),
+                    JwksSource::Static(j) => Some((KeySet::new(j), OffsetDateTime::UNIX_EPOCH)),
                     _ => None,
                 };
                 IssuerState {
@@ -575,6 +711,28 @@ impl ValidatorBuilder {
             introspection_ttl: self.introspection_ttl,
         })
     }
+}
+
+/// The JOSE header fields the validator reads, borrowed from the decoded bytes.
+#[derive(serde::Deserialize)]
+struct JoseHeader<'a> {
+    #[serde(borrow, default)]
+    alg: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    kid: Option<std::borrow::Cow<'a, str>>,
+    #[serde(borrow, default)]
+    typ: Option<std::borrow::Cow<'a, str>>,
+    #[serde(default)]
+    nonce: Option<serde::de::IgnoredAny>,
+}
+
+/// `typ` equals `expected`, or `application/` + `expected` (RFC 8725 §3.11), ignoring case.
+fn typ_matches(typ: &str, expected: &str) -> bool {
+    let bare = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    bare.eq_ignore_ascii_case(expected)
 }
 
 fn malformed(part: &'static str, reason: impl Into<String>) -> Rejection {
@@ -673,8 +831,7 @@ impl Validator {
         );
         if let Some(expected) = &self.typ {
             let found = h.get("typ").and_then(Value::as_str).unwrap_or_default();
-            let ok = found.eq_ignore_ascii_case(expected)
-                || found.eq_ignore_ascii_case(&format!("application/{expected}"));
+            let ok = typ_matches(found, expected);
             push(
                 "typ",
                 if ok {
@@ -732,12 +889,16 @@ impl Validator {
             if let Some(alg) = alg {
                 let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
                 match self.key(state, kid).await {
-                    Ok(jwk) => {
+                    Ok((set, i)) => {
                         push("kid", Ok(kid.to_owned()));
                         let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
                         let input = format!("{}.{}", parts[0], parts[1]);
-                        let ok = jwk.kty == alg.key_type()
-                            && crypto::verify(&jwk, alg, input.as_bytes(), &sig);
+                        let entry = &set.entries[i];
+                        let ok = entry.kty == alg.key_type()
+                            && entry
+                                .key
+                                .as_ref()
+                                .is_some_and(|k| k.verify(alg, input.as_bytes(), &sig));
                         push(
                             "signature",
                             if ok {
@@ -794,41 +955,39 @@ impl Validator {
                 "is not a JWS compact serialisation (three dot-separated parts)",
             ));
         };
-        let header = decode_json("header", h)?;
-        if header.contains_key("nonce") {
+        let header_bytes = URL_SAFE_NO_PAD
+            .decode(h)
+            .map_err(|_| malformed("header", "is not base64url"))?;
+        let header: JoseHeader<'_> = serde_json::from_slice(&header_bytes)
+            .map_err(|_| malformed("header", "is not a JSON object"))?;
+        if header.nonce.is_some() {
             return Err(Rejection::ForeignToken {
                 reason: "its header carries a nonce, so it was minted for another vendor's API (such as Microsoft Graph) and only that API can validate it",
             });
         }
-        let alg_name = header
-            .get("alg")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let alg_name = header.alg.as_deref().unwrap_or_default();
         let alg =
             Algorithm::from_name(alg_name).ok_or_else(|| Rejection::UnsupportedAlgorithm {
                 found: alg_name.to_owned(),
             })?;
         if let Some(expected) = &self.typ {
-            let found = header.get("typ").and_then(Value::as_str);
-            let matches = found.is_some_and(|t| {
-                t.eq_ignore_ascii_case(expected)
-                    || t.eq_ignore_ascii_case(&format!("application/{expected}"))
-            });
-            if !matches {
+            let found = header.typ.as_deref();
+            if !found.is_some_and(|t| typ_matches(t, expected)) {
                 return Err(Rejection::WrongType {
                     expected: expected.clone(),
                     found: found.map(str::to_owned),
                 });
             }
         }
-        let claims = decode_json("payload", p)?;
+        let payload = URL_SAFE_NO_PAD
+            .decode(p)
+            .map_err(|_| malformed("payload", "is not base64url"))?;
+        let claims: StdClaims<'_> = serde_json::from_slice(&payload)
+            .map_err(|_| malformed("payload", "is not a JSON object of JWT claims"))?;
         let sig = URL_SAFE_NO_PAD
             .decode(s)
             .map_err(|_| malformed("signature", "is not base64url"))?;
-        let iss = claims
-            .get("iss")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let iss = claims.iss.as_deref().unwrap_or_default();
         let state = self
             .issuers
             .iter()
@@ -848,74 +1007,69 @@ impl Validator {
                 allowed: state.config.algorithms.clone(),
             });
         }
-        let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        let jwk = self.key(state, &kid).await?;
-        if jwk.kty != alg.key_type() || jwk.alg.is_some_and(|a| a != alg) {
+        let kid = header.kid.as_deref().unwrap_or_default().to_owned();
+        let (set, i) = self.key(state, &kid).await?;
+        let entry = &set.entries[i];
+        if entry.kty != alg.key_type() || entry.alg.is_some_and(|a| a != alg) {
             return Err(Rejection::KeyTypeMismatch {
                 kid,
                 alg,
-                kty: jwk.kty.clone(),
+                kty: entry.kty.clone(),
             });
         }
-        if !crypto::verify(&jwk, alg, &token.as_bytes()[..h.len() + 1 + p.len()], &sig) {
+        let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
+        if !entry
+            .key
+            .as_ref()
+            .is_some_and(|k| k.verify(alg, signing_input, &sig))
+        {
             return Err(Rejection::BadSignature { kid, alg });
         }
-        self.check_claims(state, &claims)?;
-        Ok(ValidatedToken {
+        self.check_claims(state, &claims, || match serde_json::from_slice(&payload) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        })?;
+        let token = ValidatedToken {
             issuer: iss.to_owned(),
-            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            scopes: claims
-                .get("scope")
-                .and_then(Value::as_str)
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            client_id: claims
-                .get("client_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            claims,
+            subject: claims.sub.as_deref().map(str::to_owned),
+            scopes: claims.scopes(),
+            client_id: claims.client_id.as_deref().map(str::to_owned),
             kid: Some(kid),
             alg: Some(alg),
-        })
+            payload: Vec::new(),
+            claims: std::sync::OnceLock::new(),
+        };
+        drop(claims);
+        Ok(ValidatedToken { payload, ..token })
     }
 
     fn check_claims(
         &self,
         state: &IssuerState,
-        claims: &Map<String, Value>,
+        claims: &StdClaims<'_>,
+        all: impl FnOnce() -> Map<String, Value>,
     ) -> Result<(), Rejection> {
         let now = self.clock.now().unix_timestamp();
         let leeway = self.leeway.whole_seconds();
-        match claims.get("exp").and_then(Value::as_i64) {
+        match claims.exp.map(|e| e as i64) {
             Some(exp) if exp + leeway <= now => {
                 return Err(Rejection::Expired { exp, now, leeway });
             }
             Some(_) => {}
             None => return Err(Rejection::MissingClaim { name: "exp".into() }),
         }
-        if let Some(nbf) = claims.get("nbf").and_then(Value::as_i64)
+        if let Some(nbf) = claims.nbf.map(|n| n as i64)
             && nbf - leeway > now
         {
             return Err(Rejection::NotYetValid { nbf, now, leeway });
         }
-        let aud = string_or_list(claims.get("aud"));
-        if !aud.iter().any(|a| state.config.audiences.contains(a)) {
-            let client = claims
-                .get("azp")
-                .or_else(|| claims.get("client_id"))
-                .and_then(Value::as_str);
-            let hint = if claims.contains_key("nonce")
-                || client.is_some_and(|c| aud.iter().any(|a| a == c))
-            {
+        let aud = claims.audiences();
+        if !aud
+            .iter()
+            .any(|a| state.config.audiences.iter().any(|x| x == a))
+        {
+            let client = claims.azp.as_deref().or(claims.client_id.as_deref());
+            let hint = if claims.nonce.is_some() || client.is_some_and(|c| aud.contains(&c)) {
                 Some(
                     "its audience is the client itself, so this looks like an ID token sent as an access token",
                 )
@@ -926,12 +1080,18 @@ impl Validator {
             };
             return Err(Rejection::AudienceMismatch {
                 expected: state.config.audiences.clone(),
-                found: aud,
+                found: aud.iter().map(|a| (*a).to_owned()).collect(),
                 hint,
             });
         }
+        let all_claims = if self.claims.is_empty() {
+            Map::new()
+        } else {
+            all()
+        };
+        let claims_map = &all_claims;
         for (name, rule) in &self.claims {
-            let Some(found) = claims.get(name) else {
+            let Some(found) = claims_map.get(name) else {
                 return Err(Rejection::MissingClaim { name: name.clone() });
             };
             let ok = match rule {
@@ -953,16 +1113,7 @@ impl Validator {
             }
         }
         if !self.scopes.is_empty() {
-            let have: Vec<String> = claims
-                .get("scope")
-                .and_then(Value::as_str)
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let have = claims.scopes();
             let missing: Vec<String> = self
                 .scopes
                 .iter()
@@ -979,22 +1130,22 @@ impl Validator {
         Ok(())
     }
 
-    /// The key `kid` of an issuer: from the cache while fresh; otherwise (or when the `kid`
-    /// is unknown, at most once per refetch interval) from a fetch that concurrent callers
-    /// share.
-    async fn key(&self, state: &IssuerState, kid: &str) -> Result<Jwk, Rejection> {
+    /// The key `kid` of an issuer (its set and index): from the cache while fresh;
+    /// otherwise (or when the `kid` is unknown, at most once per refetch interval) from a
+    /// fetch that concurrent callers share.
+    async fn key(&self, state: &IssuerState, kid: &str) -> Result<(Arc<KeySet>, usize), Rejection> {
         let now = self.clock.now();
         let is_static = matches!(state.config.jwks, JwksSource::Static(_));
         let fresh = |at: OffsetDateTime| is_static || now - at < self.ttl;
-        if let Some((jwks, at)) = state
+        if let Some((set, at)) = state
             .current
             .read()
             .unwrap_or_else(|p| p.into_inner())
-            .clone()
-            && fresh(at)
-            && let Some(k) = jwks.find(kid)
+            .as_ref()
+            && fresh(*at)
+            && let Some(i) = set.position(kid)
         {
-            return Ok(k.clone());
+            return Ok((set.clone(), i));
         }
         if is_static {
             return Err(self.unknown_kid(state, kid, false));
@@ -1002,9 +1153,11 @@ impl Validator {
         // Slow path: one fetch at a time per issuer; waiters reuse its result.
         let mut cache = state.cache.lock().await;
         let stale = cache.fetched_at.is_none_or(|at| !fresh(at));
-        let known = cache.jwks.as_ref().and_then(|j| j.find(kid).cloned());
-        if let (false, Some(k)) = (stale, known) {
-            return Ok(k);
+        if !stale
+            && let Some(set) = &cache.jwks
+            && let Some(i) = set.position(kid)
+        {
+            return Ok((set.clone(), i));
         }
         let may_force = cache
             .last_forced
@@ -1016,13 +1169,15 @@ impl Validator {
         if !stale {
             cache.last_forced = Some(now);
         }
-        let jwks = match self.fetch(&state.config).await {
-            Ok(j) => Arc::new(j),
+        let set = match self.fetch(&state.config).await {
+            Ok(j) => KeySet::new(&j),
             Err(reason) => {
                 // A stale key set stays usable while the issuer is unreachable.
-                if let Some(k) = cache.jwks.as_ref().and_then(|j| j.find(kid)) {
+                if let Some(set) = &cache.jwks
+                    && let Some(i) = set.position(kid)
+                {
                     tracing::warn!(issuer = %state.config.issuer, reason, "idpkit: JWKS refresh failed; using the cached set");
-                    return Ok(k.clone());
+                    return Ok((set.clone(), i));
                 }
                 return Err(Rejection::IssuerUnreachable {
                     issuer: state.config.issuer.clone(),
@@ -1030,13 +1185,14 @@ impl Validator {
                 });
             }
         };
-        cache.jwks = Some(jwks.clone());
+        cache.jwks = Some(set.clone());
         cache.fetched_at = Some(now);
-        *state.current.write().unwrap_or_else(|p| p.into_inner()) = Some((jwks.clone(), now));
+        *state.current.write().unwrap_or_else(|p| p.into_inner()) = Some((set.clone(), now));
         drop(cache);
-        jwks.find(kid)
-            .cloned()
-            .ok_or_else(|| self.unknown_kid(state, kid, true))
+        match set.position(kid) {
+            Some(i) => Ok((set, i)),
+            None => Err(self.unknown_kid(state, kid, true)),
+        }
     }
 
     /// RFC 7662 introspection of an opaque token, with a short cache keyed by the token's
@@ -1119,27 +1275,23 @@ impl Validator {
                 trusted: vec![issuer],
             });
         }
-        self.check_claims(state, &claims)?;
+        let std = StdClaims::from_map(&claims);
+        self.check_claims(state, &std, || claims.clone())?;
+        let (subject, scopes, client_id) = (
+            std.sub.as_deref().map(str::to_owned),
+            std.scopes(),
+            std.client_id.as_deref().map(str::to_owned),
+        );
+        drop(std);
         Ok(ValidatedToken {
             issuer,
-            subject: claims.get("sub").and_then(Value::as_str).map(str::to_owned),
-            scopes: claims
-                .get("scope")
-                .and_then(Value::as_str)
-                .map(|s| {
-                    s.split(' ')
-                        .filter(|x| !x.is_empty())
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default(),
-            client_id: claims
-                .get("client_id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            claims,
+            subject,
+            scopes,
+            client_id,
             kid: None,
             alg: None,
+            payload: Vec::new(),
+            claims: std::sync::OnceLock::from(claims),
         })
     }
 
@@ -1149,7 +1301,7 @@ impl Validator {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
-            .map(|(j, _)| j.keys().iter().filter_map(|k| k.kid.clone()).collect())
+            .map(|(set, _)| set.kids())
             .unwrap_or_default();
         Rejection::UnknownKid {
             found: kid.to_owned(),
