@@ -406,11 +406,41 @@ struct StdClaims<'a> {
     nonce: Option<serde::de::IgnoredAny>,
 }
 
-#[derive(serde::Deserialize)]
-#[serde(untagged)]
 enum OneOrMany<'a> {
-    One(#[serde(borrow)] std::borrow::Cow<'a, str>),
-    Many(#[serde(borrow)] Vec<std::borrow::Cow<'a, str>>),
+    One(std::borrow::Cow<'a, str>),
+    Many(Vec<std::borrow::Cow<'a, str>>),
+}
+
+impl<'de: 'a, 'a> serde::Deserialize<'de> for OneOrMany<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = OneOrMany<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
+                Ok(OneOrMany::One(std::borrow::Cow::Borrowed(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(OneOrMany::One(std::borrow::Cow::Owned(v.to_owned())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::new();
+                while let Some(OneOrMany::One(v)) = seq.next_element::<OneOrMany<'a>>()? {
+                    out.push(v);
+                }
+                Ok(OneOrMany::Many(out))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 impl<'a> StdClaims<'a> {
@@ -955,10 +985,19 @@ impl Validator {
                 "is not a JWS compact serialisation (three dot-separated parts)",
             ));
         };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(h)
-            .map_err(|_| malformed("header", "is not base64url"))?;
-        let header: JoseHeader<'_> = serde_json::from_slice(&header_bytes)
+        let mut header_buf = [0u8; 1024];
+        let header_vec;
+        let header_bytes: &[u8] = match URL_SAFE_NO_PAD.decode_slice(h, &mut header_buf) {
+            Ok(n) => &header_buf[..n],
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                header_vec = URL_SAFE_NO_PAD
+                    .decode(h)
+                    .map_err(|_| malformed("header", "is not base64url"))?;
+                &header_vec
+            }
+            Err(_) => return Err(malformed("header", "is not base64url")),
+        };
+        let header: JoseHeader<'_> = serde_json::from_slice(header_bytes)
             .map_err(|_| malformed("header", "is not a JSON object"))?;
         if header.nonce.is_some() {
             return Err(Rejection::ForeignToken {
@@ -984,9 +1023,19 @@ impl Validator {
             .map_err(|_| malformed("payload", "is not base64url"))?;
         let claims: StdClaims<'_> = serde_json::from_slice(&payload)
             .map_err(|_| malformed("payload", "is not a JSON object of JWT claims"))?;
-        let sig = URL_SAFE_NO_PAD
-            .decode(s)
-            .map_err(|_| malformed("signature", "is not base64url"))?;
+        // Signatures are at most 512 bytes (RSA-4096); decode without allocating.
+        let mut sig_buf = [0u8; 512];
+        let sig_len = match URL_SAFE_NO_PAD.decode_slice(s, &mut sig_buf) {
+            Ok(n) => n,
+            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
+                return Err(malformed(
+                    "signature",
+                    "is longer than any supported key produces",
+                ));
+            }
+            Err(_) => return Err(malformed("signature", "is not base64url")),
+        };
+        let sig = &sig_buf[..sig_len];
         let iss = claims.iss.as_deref().unwrap_or_default();
         let state = self
             .issuers
@@ -1007,12 +1056,12 @@ impl Validator {
                 allowed: state.config.algorithms.clone(),
             });
         }
-        let kid = header.kid.as_deref().unwrap_or_default().to_owned();
-        let (set, i) = self.key(state, &kid).await?;
+        let kid = header.kid.as_deref().unwrap_or_default();
+        let (set, i) = self.key(state, kid).await?;
         let entry = &set.entries[i];
         if entry.kty != alg.key_type() || entry.alg.is_some_and(|a| a != alg) {
             return Err(Rejection::KeyTypeMismatch {
-                kid,
+                kid: kid.to_owned(),
                 alg,
                 kty: entry.kty.clone(),
             });
@@ -1021,9 +1070,12 @@ impl Validator {
         if !entry
             .key
             .as_ref()
-            .is_some_and(|k| k.verify(alg, signing_input, &sig))
+            .is_some_and(|k| k.verify(alg, signing_input, sig))
         {
-            return Err(Rejection::BadSignature { kid, alg });
+            return Err(Rejection::BadSignature {
+                kid: kid.to_owned(),
+                alg,
+            });
         }
         self.check_claims(state, &claims, || match serde_json::from_slice(&payload) {
             Ok(Value::Object(m)) => m,
@@ -1034,7 +1086,7 @@ impl Validator {
             subject: claims.sub.as_deref().map(str::to_owned),
             scopes: claims.scopes(),
             client_id: claims.client_id.as_deref().map(str::to_owned),
-            kid: Some(kid),
+            kid: Some(kid.to_owned()),
             alg: Some(alg),
             payload: Vec::new(),
             claims: std::sync::OnceLock::new(),

@@ -507,3 +507,28 @@ async fn inspect_reports_every_check_with_the_failures() {
     let garbage = s.validator.inspect("not-a-token").await;
     assert!(matches!(&garbage.checks[0].outcome, Err(e) if e.contains("1 parts")));
 }
+
+#[tokio::test]
+async fn escaped_json_strings_in_claims_are_read_correctly() {
+    let s = setup();
+    let v = Validator::builder()
+        .trust(
+            TrustedIssuer::new(A, "https://api.example/v1")
+                .with_jwks(Jwks::new(vec![s.k.rsa.public_jwk().clone()])),
+        )
+        .clock(s.clock.clone())
+        .build()
+        .expect("validator");
+    // Some serialisers escape slashes: "https:\/\/api.example\/v1".
+    let h = URL_SAFE_NO_PAD.encode(header(&s.k.rsa).to_string());
+    let raw = format!(
+        r#"{{"iss":"https:\/\/a.example","aud":["https:\/\/api.example\/v1"],"exp":{},"scope":"read","sub":"al\u0069ce"}}"#,
+        s.now + 60
+    );
+    let p = URL_SAFE_NO_PAD.encode(raw);
+    let sig = s.k.rsa.sign(format!("{h}.{p}").as_bytes()).expect("sign");
+    let token = format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig));
+    let t = v.validate(&token).await.expect("escaped strings decode");
+    assert_eq!(t.subject.as_deref(), Some("alice"));
+    assert_eq!(t.claim("aud"), Some(&json!(["https://api.example/v1"])));
+}
