@@ -70,12 +70,7 @@ async fn the_api_accepts_provider_tokens_and_explains_refusals() {
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"api\"");
 
     // A user token without api:read: 403 insufficient_scope naming the scope.
-    let (code, verifier) = code_for_demo_client(&host, "openid email").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid email").await;
     let user_at = tokens["access_token"].as_str().expect("at");
     let resp = http()
         .get(format!("{api}/api/orders"))

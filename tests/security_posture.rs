@@ -392,12 +392,7 @@ async fn login_page_refuses_wrong_password_and_another_browser() {
 #[tokio::test]
 async fn refresh_reuse_revokes_the_family() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid offline_access").await;
     let r1 = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let (s, t2) = post_as_demo_client(
         &host,
@@ -438,12 +433,7 @@ async fn refresh_reuse_revokes_the_family() {
 #[tokio::test]
 async fn refresh_can_narrow_but_not_widen_scope() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid email offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid email offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let (s, body) = post_as_demo_client(
         &host,
@@ -994,12 +984,7 @@ async fn prompt_login_max_age_login_hint_and_deny() {
 #[tokio::test]
 async fn userinfo_accepts_the_token_in_a_post_body_but_not_twice() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid email").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid email").await;
     let at = tokens["access_token"].as_str().expect("at");
     let resp = http()
         .post(host.url("/userinfo"))
@@ -1034,12 +1019,7 @@ async fn userinfo_accepts_the_token_in_a_post_body_but_not_twice() {
 #[tokio::test]
 async fn refresh_tokens_are_bound_to_their_client() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt");
     let resp = http()
         .post(host.url("/token"))
@@ -1110,12 +1090,7 @@ async fn hmac_tokens_made_with_the_public_key_are_refused() {
 #[tokio::test]
 async fn a_jwt_jti_is_not_a_bearer_token() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid email").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid email").await;
     let at = tokens["access_token"].as_str().expect("at");
     let claims: Value = serde_json::from_slice(
         &URL_SAFE_NO_PAD
@@ -1192,12 +1167,7 @@ async fn redirect_uri_sent_at_authorize_is_required_at_the_token_endpoint() {
 #[tokio::test]
 async fn refresh_tokens_keep_the_original_scope_when_a_refresh_narrows() {
     let host = Host::start().await;
-    let (code, verifier) = code_for_demo_client(&host, "openid email offline_access").await;
-    let tokens: Value = exchange(&host, &code, &verifier)
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tokens = tokens_for_demo_client(&host, "openid email offline_access").await;
     let rt = tokens["refresh_token"].as_str().expect("rt").to_owned();
     let (s, narrowed) = post_as_demo_client(
         &host,

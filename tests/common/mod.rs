@@ -224,6 +224,14 @@ pub async fn exchange(host: &Host, code: &str, verifier: &str) -> reqwest::Respo
         .expect("token request")
 }
 
+/// Logs alice in for `demo-client` and exchanges the code: the token response.
+pub async fn tokens_for_demo_client(host: &Host, scope: &str) -> serde_json::Value {
+    let (code, verifier) = code_for_demo_client(host, scope).await;
+    let resp = exchange(host, &code, &verifier).await;
+    assert_eq!(resp.status(), 200, "code exchange");
+    resp.json().await.expect("json")
+}
+
 /// POSTs a form to an endpoint with demo-client's credentials and returns (status, JSON).
 pub async fn post_as_demo_client(
     host: &Host,
