@@ -572,6 +572,26 @@ pub fn client_from_json(id: &str, json: &[u8]) -> Result<Arc<Client>, StoreError
         .map_err(|e| corrupt(e.to_string()))
 }
 
+/// Whether any of the stored registrations `(client_id, json)` allows `origin` (CORS), for
+/// backends answering [`ClientStore::origin_allowed`].
+pub fn any_allows_origin<I, K, J>(registrations: I, origin: &str) -> Result<bool, StoreError>
+where
+    I: IntoIterator<Item = (K, J)>,
+    K: AsRef<str>,
+    J: AsRef<[u8]>,
+{
+    for (id, json) in registrations {
+        if client_from_json(id.as_ref(), json.as_ref())?
+            .allowed_origins
+            .iter()
+            .any(|o| o == origin)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Encodes a client for storage (JSON of its [`ClientRegistration`]).
 pub fn client_to_json(client: &Client) -> Vec<u8> {
     serde_json::to_vec(&client.to_registration()).unwrap_or_default()

@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use idpkit_core::time::OffsetDateTime;
 use std::sync::Arc;
 
-use idpkit_core::client::{client_from_json, client_to_json};
+use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
 use idpkit_core::{
     Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
     Stored,
@@ -418,18 +418,12 @@ impl ClientStore for PostgresStore {
             )
             .await
             .map_err(backend)?;
-        for row in rows {
-            let id: String = row.try_get(0).map_err(backend)?;
-            let json: Vec<u8> = row.try_get(1).map_err(backend)?;
-            if client_from_json(&id, &json)?
-                .allowed_origins
-                .iter()
-                .any(|o| o == origin)
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        let registrations = rows
+            .iter()
+            .map(|row| Ok((row.try_get::<_, String>(0)?, row.try_get::<_, Vec<u8>>(1)?)))
+            .collect::<Result<Vec<_>, tokio_postgres::Error>>()
+            .map_err(backend)?;
+        any_allows_origin(registrations, origin)
     }
 }
 

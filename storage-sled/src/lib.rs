@@ -72,7 +72,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use idpkit_core::client::{client_from_json, client_to_json};
+use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{Client, ClientRegistry, ClientStore};
 use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
@@ -655,14 +655,13 @@ impl ClientStore for SledStore {
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
         let origin = origin.to_owned();
         self.run(move |s| {
-            for item in s.clients.iter() {
-                let (k, v) = item.map_err(backend)?;
-                let id = String::from_utf8_lossy(&k).into_owned();
-                if client_from_json(&id, &v)?.allowed_origins.contains(&origin) {
-                    return Ok(true);
-                }
-            }
-            Ok(false)
+            let registrations = s
+                .clients
+                .iter()
+                .map(|item| item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(backend)?;
+            any_allows_origin(registrations, &origin)
         })
         .await
     }

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use idpkit_core::client::{client_from_json, client_to_json};
+use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{
     Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
@@ -396,16 +396,7 @@ impl ClientStore for SqliteStore {
                 rows.collect::<Result<Vec<_>, _>>()
             })
             .await?;
-        for (id, json) in rows {
-            if client_from_json(&id, &json)?
-                .allowed_origins
-                .iter()
-                .any(|o| o == origin)
-            {
-                return Ok(true);
-            }
-        }
-        Ok(false)
+        any_allows_origin(rows, origin)
     }
 }
 
