@@ -1,7 +1,8 @@
 //! Federation: upstream identity providers ([`Subprovider`]) through which users log in.
 //!
-//! The trait is defined here so hosts can plan for it; the generic OpenID Connect
-//! subprovider and claims mapping arrive with the federation work.
+//! Defined so far: the [`Subprovider`] trait, declarative claims mapping ([`MappingRule`],
+//! [`ClaimsMapper`]) and account linking ([`AccountLinker`], [`HashedSubject`]). The generic
+//! OpenID Connect subprovider is not built yet.
 
 use async_trait::async_trait;
 
@@ -31,6 +32,9 @@ pub struct ExternalIdentity {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FederationError {
+    /// A mapping rule requires a claim the upstream did not send, or sent with another value.
+    #[error("the upstream identity is refused: {0}")]
+    Refused(String),
     /// The upstream provider answered with an error.
     #[error("upstream provider error: {0}")]
     Upstream(String),
@@ -61,4 +65,320 @@ pub trait Subprovider: Send + Sync + 'static {
         query: &str,
         redirect_uri: &str,
     ) -> Result<ExternalIdentity, FederationError>;
+}
+
+/// Claims that describe the upstream token, not the user: never carried into local claims.
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "jti",
+    "nonce",
+    "at_hash",
+    "c_hash",
+    "azp",
+    "auth_time",
+    "sid",
+    "acr",
+    "amr",
+];
+
+/// One step of a declarative claims mapping. The mapping starts from the upstream claims
+/// (without protocol claims such as `iss`, `aud`, `nonce`) and applies the rules in order.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MappingRule {
+    /// Moves claim `from` to `to`.
+    Rename {
+        /// Upstream name.
+        from: String,
+        /// Local name.
+        to: String,
+    },
+    /// Copies claim `from` to `to` as well.
+    Copy {
+        /// Source name.
+        from: String,
+        /// Destination name.
+        to: String,
+    },
+    /// Sets `claim` to a constant.
+    Constant {
+        /// The claim.
+        claim: String,
+        /// Its value.
+        value: serde_json::Value,
+    },
+    /// Removes `claim`.
+    Drop {
+        /// The claim.
+        claim: String,
+    },
+    /// Replaces the value of `claim` (or of each element, for an array) through `map`;
+    /// values not in `map` become `default`, or stay when there is none.
+    MapValues {
+        /// The claim.
+        claim: String,
+        /// Value translations (string keys).
+        map: std::collections::BTreeMap<String, serde_json::Value>,
+        /// For values not in `map`.
+        #[serde(default)]
+        default: Option<serde_json::Value>,
+    },
+    /// Refuses the login unless `claim` is present (and equal to `equals`, when given).
+    Require {
+        /// The claim.
+        claim: String,
+        /// The value it must have.
+        #[serde(default)]
+        equals: Option<serde_json::Value>,
+    },
+}
+
+/// Turns upstream claims into local claims.
+pub trait ClaimsMapper: Send + Sync + 'static {
+    /// Maps `upstream`; an error refuses the login.
+    fn map(&self, upstream: &Claims) -> Result<Claims, FederationError>;
+}
+
+/// A mapper made of [`MappingRule`]s.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RuleMapper {
+    /// The rules, applied in order.
+    pub rules: Vec<MappingRule>,
+}
+
+impl ClaimsMapper for RuleMapper {
+    fn map(&self, upstream: &Claims) -> Result<Claims, FederationError> {
+        let mut c: Claims = upstream
+            .iter()
+            .filter(|(k, _)| !PROTOCOL_CLAIMS.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        for rule in &self.rules {
+            match rule {
+                MappingRule::Rename { from, to } => {
+                    if let Some(v) = c.remove(from) {
+                        c.insert(to.clone(), v);
+                    }
+                }
+                MappingRule::Copy { from, to } => {
+                    if let Some(v) = c.get(from).cloned() {
+                        c.insert(to.clone(), v);
+                    }
+                }
+                MappingRule::Constant { claim, value } => {
+                    c.insert(claim.clone(), value.clone());
+                }
+                MappingRule::Drop { claim } => {
+                    c.remove(claim);
+                }
+                MappingRule::MapValues {
+                    claim,
+                    map,
+                    default,
+                } => {
+                    let translate = |v: &serde_json::Value| -> serde_json::Value {
+                        let key = match v {
+                            serde_json::Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        };
+                        map.get(&key)
+                            .cloned()
+                            .or_else(|| default.clone())
+                            .unwrap_or_else(|| v.clone())
+                    };
+                    if let Some(v) = c.get_mut(claim) {
+                        let mapped = match &*v {
+                            serde_json::Value::Array(items) => {
+                                serde_json::Value::Array(items.iter().map(translate).collect())
+                            }
+                            other => translate(other),
+                        };
+                        *v = mapped;
+                    }
+                }
+                MappingRule::Require { claim, equals } => match (c.get(claim), equals) {
+                    (None, _) => {
+                        return Err(FederationError::Refused(format!(
+                            "the upstream sent no {claim:?} claim"
+                        )));
+                    }
+                    (Some(v), Some(expected)) if v != expected => {
+                        return Err(FederationError::Refused(format!(
+                            "the upstream {claim:?} claim is {v}, {expected} is required"
+                        )));
+                    }
+                    _ => {}
+                },
+            }
+        }
+        Ok(c)
+    }
+}
+
+/// Any function from upstream claims to local claims is a mapper (the hook for code).
+impl<F> ClaimsMapper for F
+where
+    F: Fn(&Claims) -> Result<Claims, FederationError> + Send + Sync + 'static,
+{
+    fn map(&self, upstream: &Claims) -> Result<Claims, FederationError> {
+        self(upstream)
+    }
+}
+
+/// Links an upstream identity to a local subject, so that the local `sub` is stable across
+/// logins (and can be joined to an existing local account).
+///
+/// # Contract
+/// The same upstream issuer and subject must always give the same local subject.
+#[async_trait]
+pub trait AccountLinker: Send + Sync + 'static {
+    /// The local subject for an identity from `issuer`.
+    async fn link(
+        &self,
+        issuer: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<String, crate::store::StoreError>;
+}
+
+/// The default linking: a local subject derived from the upstream issuer and subject
+/// (`fed-` + base64url SHA-256, truncated to 128 bits): stable, opaque, and never equal for
+/// two different upstream accounts in practice.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct HashedSubject;
+
+#[async_trait]
+impl AccountLinker for HashedSubject {
+    async fn link(
+        &self,
+        issuer: &str,
+        identity: &ExternalIdentity,
+    ) -> Result<String, crate::store::StoreError> {
+        Ok(hashed_subject(issuer, &identity.subject))
+    }
+}
+
+/// The subject [`HashedSubject`] gives.
+pub fn hashed_subject(issuer: &str, upstream_subject: &str) -> String {
+    use base64::Engine;
+    let digest = crate::crypto::sha256(format!("{issuer}\u{0}{upstream_subject}").as_bytes());
+    format!(
+        "fed-{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..16])
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn upstream() -> Claims {
+        json!({"iss": "https://login.corp.example", "sub": "u-1", "aud": "gw", "nonce": "n",
+               "preferred_username": "alice@corp", "email": "alice@corp.example", "groups": ["g-admins", "g-sales"],
+               "tid": "tenant-1", "internal": true})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn rules_rename_copy_set_drop_and_map_values_in_order() {
+        let rules: Vec<MappingRule> = serde_json::from_value(json!([
+            {"op": "rename", "from": "preferred_username", "to": "name"},
+            {"op": "copy", "from": "email", "to": "upstream_email"},
+            {"op": "constant", "claim": "email_verified", "value": true},
+            {"op": "drop", "claim": "internal"},
+            {"op": "map_values", "claim": "groups", "map": {"g-admins": "admin"}, "default": "user"},
+            {"op": "require", "claim": "tid", "equals": "tenant-1"}
+        ]))
+        .expect("rules deserialize");
+        let local = RuleMapper { rules }.map(&upstream()).expect("mapped");
+        assert_eq!(local.get("name"), Some(&json!("alice@corp")));
+        assert!(local.get("preferred_username").is_none(), "renamed away");
+        assert_eq!(local.get("upstream_email"), local.get("email"));
+        assert_eq!(local.get("email_verified"), Some(&json!(true)));
+        assert!(local.get("internal").is_none());
+        assert_eq!(local.get("groups"), Some(&json!(["admin", "user"])));
+        for protocol in ["iss", "sub", "aud", "nonce"] {
+            assert!(
+                local.get(protocol).is_none(),
+                "{protocol} is never carried over"
+            );
+        }
+    }
+
+    #[test]
+    fn require_refuses_with_the_reason() {
+        let missing = RuleMapper {
+            rules: vec![MappingRule::Require {
+                claim: "department".into(),
+                equals: None,
+            }],
+        };
+        let e = missing.map(&upstream()).expect_err("refused");
+        assert!(e.to_string().contains("no \"department\" claim"), "{e}");
+        let wrong = RuleMapper {
+            rules: vec![MappingRule::Require {
+                claim: "tid".into(),
+                equals: Some(json!("tenant-2")),
+            }],
+        };
+        let e = wrong.map(&upstream()).expect_err("refused");
+        assert!(e.to_string().contains("\"tenant-2\" is required"), "{e}");
+    }
+
+    #[test]
+    fn a_function_is_a_mapper() {
+        let f = |c: &Claims| -> Result<Claims, FederationError> {
+            let mut out = Claims::new();
+            out.insert(
+                "upper".into(),
+                json!(
+                    c.get("tid")
+                        .and_then(|v| v.as_str())
+                        .unwrap_or_default()
+                        .to_uppercase()
+                ),
+            );
+            Ok(out)
+        };
+        assert_eq!(
+            f.map(&upstream()).expect("mapped").get("upper"),
+            Some(&json!("TENANT-1"))
+        );
+    }
+
+    #[tokio::test]
+    async fn hashed_subjects_are_stable_and_distinct() {
+        let id = |sub: &str| ExternalIdentity {
+            provider: "corp".into(),
+            subject: sub.into(),
+            claims: Claims::new(),
+        };
+        let a1 = HashedSubject
+            .link("https://a.example", &id("u-1"))
+            .await
+            .expect("link");
+        let a2 = HashedSubject
+            .link("https://a.example", &id("u-1"))
+            .await
+            .expect("link");
+        let b = HashedSubject
+            .link("https://b.example", &id("u-1"))
+            .await
+            .expect("link");
+        let c = HashedSubject
+            .link("https://a.example", &id("u-2"))
+            .await
+            .expect("link");
+        assert_eq!(a1, a2, "stable across logins");
+        assert_ne!(a1, b, "the same sub at another issuer is another account");
+        assert_ne!(a1, c);
+        assert!(a1.starts_with("fed-") && a1.len() == 26, "{a1}");
+    }
 }
