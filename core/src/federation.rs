@@ -1,8 +1,11 @@
 //! Federation: upstream identity providers ([`Subprovider`]) through which users log in.
 //!
 //! Defined so far: the [`Subprovider`] trait, declarative claims mapping ([`MappingRule`],
-//! [`ClaimsMapper`]) and account linking ([`AccountLinker`], [`HashedSubject`]). The generic
-//! OpenID Connect subprovider is not built yet.
+//! [`ClaimsMapper`]), account linking ([`AccountLinker`], [`HashedSubject`]) and the generic
+//! OpenID Connect relying party ([`oidc::OidcSubprovider`]). Not built yet: choosing an
+//! upstream from the authorization request and completing the local interaction with it.
+
+pub mod oidc;
 
 use async_trait::async_trait;
 
