@@ -535,6 +535,8 @@ impl KeySet {
 
 #[derive(Debug, Default)]
 struct Cache {
+    /// When the last fetch failed: no new fetch before `refetch_interval` has passed.
+    last_failed: Option<OffsetDateTime>,
     jwks: Option<Arc<KeySet>>,
     fetched_at: Option<OffsetDateTime>,
     last_forced: Option<OffsetDateTime>,
@@ -548,7 +550,10 @@ struct IssuerState {
     current: std::sync::RwLock<Option<(Arc<KeySet>, OffsetDateTime)>>,
 }
 
-/// Introspection answers by SHA-256 of the token, with when they were fetched.
+/// The most introspection answers kept at once.
+const INTROSPECTION_CACHE_MAX: usize = 10_000;
+
+/// Introspection answers by SHA-256 of the token, with how long they may be reused.
 type IntrospectionCache =
     std::collections::HashMap<[u8; 32], (OffsetDateTime, Result<ValidatedToken, Rejection>)>;
 
@@ -754,6 +759,8 @@ struct JoseHeader<'a> {
     typ: Option<std::borrow::Cow<'a, str>>,
     #[serde(default)]
     nonce: Option<serde::de::IgnoredAny>,
+    #[serde(default)]
+    crit: Option<serde::de::IgnoredAny>,
 }
 
 /// `typ` equals `expected`, or `application/` + `expected` (RFC 8725 §3.11), ignoring case.
@@ -884,10 +891,12 @@ impl Validator {
         push(
             "exp",
             match c.get("exp").and_then(Value::as_i64) {
-                Some(exp) if exp + leeway > now => Ok(format!("{exp} ({}s left)", exp - now)),
+                Some(exp) if exp.saturating_add(leeway) > now => {
+                    Ok(format!("{exp} ({}s left)", exp.saturating_sub(now)))
+                }
                 Some(exp) => Err(format!(
                     "{exp}, expired {}s ago (leeway {leeway}s)",
-                    now - exp
+                    now.saturating_sub(exp)
                 )),
                 None => Err("missing".into()),
             },
@@ -895,10 +904,10 @@ impl Validator {
         if let Some(nbf) = c.get("nbf").and_then(Value::as_i64) {
             push(
                 "nbf",
-                if nbf - leeway <= now {
+                if nbf.saturating_sub(leeway) <= now {
                     Ok(nbf.to_string())
                 } else {
-                    Err(format!("{nbf} is {}s ahead", nbf - now))
+                    Err(format!("{nbf} is {}s ahead", nbf.saturating_sub(now)))
                 },
             );
         }
@@ -999,6 +1008,13 @@ impl Validator {
         };
         let header: JoseHeader<'_> = serde_json::from_slice(header_bytes)
             .map_err(|_| malformed("header", "is not a JSON object"))?;
+        if header.crit.is_some() {
+            // RFC 7515 §4.1.11: critical extensions idpkit does not understand.
+            return Err(malformed(
+                "header",
+                "names critical extensions (crit) that are not supported",
+            ));
+        }
         if header.nonce.is_some() {
             return Err(Rejection::ForeignToken {
                 reason: "its header carries a nonce, so it was minted for another vendor's API (such as Microsoft Graph) and only that API can validate it",
@@ -1023,8 +1039,8 @@ impl Validator {
             .map_err(|_| malformed("payload", "is not base64url"))?;
         let claims: StdClaims<'_> = serde_json::from_slice(&payload)
             .map_err(|_| malformed("payload", "is not a JSON object of JWT claims"))?;
-        // Signatures are at most 512 bytes (RSA-4096); decode without allocating.
-        let mut sig_buf = [0u8; 512];
+        // Signatures are at most 1024 bytes (RSA-8192); decode without allocating.
+        let mut sig_buf = [0u8; 1024];
         let sig_len = match URL_SAFE_NO_PAD.decode_slice(s, &mut sig_buf) {
             Ok(n) => n,
             Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
@@ -1104,14 +1120,14 @@ impl Validator {
         let now = self.clock.now().unix_timestamp();
         let leeway = self.leeway.whole_seconds();
         match claims.exp.map(|e| e as i64) {
-            Some(exp) if exp + leeway <= now => {
+            Some(exp) if exp.saturating_add(leeway) <= now => {
                 return Err(Rejection::Expired { exp, now, leeway });
             }
             Some(_) => {}
             None => return Err(Rejection::MissingClaim { name: "exp".into() }),
         }
         if let Some(nbf) = claims.nbf.map(|n| n as i64)
-            && nbf - leeway > now
+            && nbf.saturating_sub(leeway) > now
         {
             return Err(Rejection::NotYetValid { nbf, now, leeway });
         }
@@ -1214,6 +1230,23 @@ impl Validator {
         let may_force = cache
             .last_forced
             .is_none_or(|t| now - t >= self.refetch_interval);
+        // After a failed fetch, wait a refetch interval before trying again: meanwhile serve
+        // the stale set (when it has the key) or answer at once, instead of queueing every
+        // validation behind another fetch.
+        if let Some(failed) = cache.last_failed
+            && now - failed < self.refetch_interval
+        {
+            if let Some(set) = &cache.jwks
+                && let Some(i) = set.position(kid)
+            {
+                return Ok((set.clone(), i));
+            }
+            drop(cache);
+            return Err(Rejection::IssuerUnreachable {
+                issuer: state.config.issuer.clone(),
+                reason: "the last JWKS fetch failed; not retrying yet".into(),
+            });
+        }
         if !stale && !may_force {
             drop(cache);
             return Err(self.unknown_kid(state, kid, false));
@@ -1224,6 +1257,7 @@ impl Validator {
         let set = match self.fetch(&state.config).await {
             Ok(j) => KeySet::new(&j),
             Err(reason) => {
+                cache.last_failed = Some(now);
                 // A stale key set stays usable while the issuer is unreachable.
                 if let Some(set) = &cache.jwks
                     && let Some(i) = set.position(kid)
@@ -1239,6 +1273,7 @@ impl Validator {
         };
         cache.jwks = Some(set.clone());
         cache.fetched_at = Some(now);
+        cache.last_failed = None;
         *state.current.write().unwrap_or_else(|p| p.into_inner()) = Some((set.clone(), now));
         drop(cache);
         match set.position(kid) {
@@ -1257,18 +1292,32 @@ impl Validator {
         let now = self.clock.now();
         let key = crypto::sha256(token.as_bytes());
         {
-            let mut cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
-            cache.retain(|_, (at, _)| now - *at < self.introspection_ttl);
-            if let Some((_, answer)) = cache.get(&key) {
+            let cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((until, answer)) = cache.get(&key)
+                && now < *until
+            {
                 return answer.clone();
             }
         }
         let answer = self.introspect_remote(state, token).await;
-        if !matches!(answer, Err(Rejection::IssuerUnreachable { .. })) {
-            self.introspected
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(key, (now, answer.clone()));
+        // Active answers are reused until the cache TTL or the token's own `exp`, whichever
+        // comes first. Inactive ones are not kept: random tokens must not fill the cache.
+        if let Ok(t) = &answer {
+            let exp = t
+                .claim("exp")
+                .and_then(Value::as_i64)
+                .and_then(|e| OffsetDateTime::from_unix_timestamp(e).ok());
+            let until = match exp {
+                Some(e) => e.min(now + self.introspection_ttl),
+                None => now + self.introspection_ttl,
+            };
+            let mut cache = self.introspected.lock().unwrap_or_else(|p| p.into_inner());
+            if cache.len() >= INTROSPECTION_CACHE_MAX {
+                cache.retain(|_, (until, _)| now < *until);
+            }
+            if cache.len() < INTROSPECTION_CACHE_MAX {
+                cache.insert(key, (until, answer.clone()));
+            }
         }
         answer
     }
@@ -1316,6 +1365,14 @@ impl Validator {
             .map_err(|e| unavailable(format!("introspection answer: {e}")))?;
         if claims.get("active") != Some(&Value::Bool(true)) {
             return Err(Rejection::Inactive { issuer });
+        }
+        if let Some(tt) = claims.get("token_type").and_then(Value::as_str)
+            && !(tt.eq_ignore_ascii_case("bearer") || tt == "access_token")
+        {
+            return Err(Rejection::WrongType {
+                expected: "access token".into(),
+                found: Some(tt.to_owned()),
+            });
         }
         if claims
             .get("iss")

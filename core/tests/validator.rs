@@ -458,8 +458,23 @@ async fn an_unreachable_jwks_is_issuer_unreachable_but_a_cached_key_keeps_workin
     );
     assert!(r.to_string().contains("connection refused"));
     assert_eq!(r.status(), 503);
+    // Right after a failure nobody queues behind another fetch: answered at once, no fetch.
     s.server.down.store(false, Ordering::SeqCst);
-    s.validator.validate(&t).await.expect("reachable again");
+    let fetches = s.server.fetches.load(Ordering::SeqCst);
+    for _ in 0..50 {
+        let r = s.validator.validate(&t).await.expect_err("backing off");
+        assert!(r.to_string().contains("not retrying yet"), "{r}");
+    }
+    assert_eq!(
+        s.server.fetches.load(Ordering::SeqCst),
+        fetches,
+        "no fetch during the back-off"
+    );
+    s.clock.advance(Duration::seconds(31));
+    s.validator
+        .validate(&t)
+        .await
+        .expect("reachable again after the back-off");
     s.server.down.store(true, Ordering::SeqCst);
     s.clock.advance(Duration::minutes(6));
     s.validator
@@ -542,4 +557,26 @@ async fn escaped_json_strings_in_claims_are_read_correctly() {
     let t = v.validate(&token).await.expect("escaped strings decode");
     assert_eq!(t.subject.as_deref(), Some("alice"));
     assert_eq!(t.claim("aud"), Some(&json!(["https://api.example/v1"])));
+}
+
+#[tokio::test]
+async fn critical_extensions_and_absurd_times_are_handled_without_panic() {
+    let s = setup();
+    let crit = mint(
+        &s.k.rsa,
+        json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "at+jwt", "crit": ["exp-ext"], "exp-ext": 1}),
+        claims(s.now),
+    );
+    let r = s.validator.validate(&crit).await.expect_err("crit refused");
+    assert!(r.to_string().contains("critical extensions"), "{r}");
+    for (exp, nbf) in [(1e300, -1e300), (-1e300, 1e300), (9.3e18, 0.0)] {
+        let t = mint(
+            &s.k.rsa,
+            header(&s.k.rsa),
+            json!({"iss": A, "aud": "api", "exp": exp, "nbf": nbf, "client_id": "app"}),
+        );
+        // Any verdict, but never a panic from the arithmetic.
+        let _ = s.validator.validate(&t).await;
+        let _ = s.validator.inspect(&t).await;
+    }
 }

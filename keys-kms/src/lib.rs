@@ -11,8 +11,9 @@
 //!   served without a KMS call. The `kid` is the RFC 7638 thumbprint of the public key, so
 //!   every instance using the same KMS key publishes the same `kid`.
 //! - Keys have the same rotation states as key files: *next* (published, never signs),
-//!   *active* (signs), *retiring* (published until `until`). [`KmsKeys::set_keys`] swaps the
-//!   set at run time.
+//!   *active* (signs), *retiring* (published until `until`, checked whenever the set is
+//!   (re)built: call [`KmsKeys::set_keys`] periodically, as the example host does). `set_keys`
+//!   swaps the set at run time.
 //! - KMS trouble: every call has a bounded timeout and retries; a failure to sign is
 //!   [`KeyError::Unavailable`], which clients receive as `temporarily_unavailable`, and the
 //!   grant being redeemed is not consumed.
@@ -262,6 +263,13 @@ impl KmsKeys {
                 )));
             }
             active.push(k.alg);
+        }
+        let mut kids: Vec<&str> = keys.iter().filter_map(|k| k.jwk.kid.as_deref()).collect();
+        kids.sort_unstable();
+        if kids.windows(2).any(|w| w[0] == w[1]) {
+            return Err(KeyError::Other(
+                "the same KMS key is listed twice (one key id, one kid: list it once, with one algorithm)".into(),
+            ));
         }
         let jwks = Arc::new(Jwks::new(keys.iter().map(|k| k.jwk.clone()).collect()));
         Ok(Set { keys, jwks })

@@ -66,16 +66,19 @@ impl PostgresOptions {
     }
 }
 
-fn identifier(what: &str, s: &str) -> Result<String, StoreError> {
+/// Schema (≤ 32) and prefix (≤ 16) are short enough that every derived name
+/// (`<schema>_<prefix>grants_family`, `<prefix>grants_schema_version`, ...) stays under
+/// PostgreSQL's 63-byte identifier limit.
+fn identifier(what: &str, s: &str, max: usize) -> Result<String, StoreError> {
     let ok = !s.is_empty()
-        && s.len() <= 48
+        && s.len() <= max
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if ok {
         Ok(s.to_owned())
     } else {
         Err(StoreError::Backend(format!(
-            "postgres: {what} {s:?} must be 1-48 characters of [a-z0-9_]"
+            "postgres: {what} {s:?} must be 1-{max} characters of [a-z0-9_]"
         )))
     }
 }
@@ -112,7 +115,12 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
 }
 
 fn nanos(t: OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+    // Representable from 1677 to 2262; outside, saturate in the right direction.
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
@@ -162,11 +170,11 @@ impl PostgresStore {
 
     /// Connects with explicit options.
     pub async fn connect_with(url: &str, options: PostgresOptions) -> Result<Self, StoreError> {
-        let schema = identifier("schema", &options.schema)?;
+        let schema = identifier("schema", &options.schema, 32)?;
         let prefix = if options.prefix.is_empty() {
             String::new()
         } else {
-            identifier("table prefix", &options.prefix)?
+            identifier("table prefix", &options.prefix, 16)?
         };
         let mut config: tokio_postgres::Config = url
             .parse()

@@ -149,8 +149,12 @@ fn backend(e: rusqlite::Error) -> StoreError {
 }
 
 fn nanos(t: OffsetDateTime) -> i64 {
-    // Representable until the year 2262.
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+    // Representable from 1677 to 2262; outside, saturate in the right direction.
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
 }
 
 fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
