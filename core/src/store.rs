@@ -92,6 +92,22 @@ pub enum Consume {
     NotFound,
 }
 
+/// A time as Unix nanoseconds in an `i64`, the column type backends store: exact from 1677 to
+/// 2262, saturating in the right direction outside (so an expiry in 2300 stays "far future").
+pub fn unix_nanos(t: OffsetDateTime) -> i64 {
+    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
+        i64::MIN
+    } else {
+        i64::MAX
+    })
+}
+
+/// The inverse of [`unix_nanos`].
+pub fn from_unix_nanos(n: i64) -> OffsetDateTime {
+    // Every i64 of nanoseconds (1677..2262) is a valid OffsetDateTime.
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// A storage failure. Endpoints answer it with `server_error`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -311,5 +327,30 @@ impl GrantStore for MemoryGrantStore {
 
     fn is_development(&self) -> bool {
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::Duration;
+
+    #[test]
+    fn unix_nanos_round_trip_and_saturate_by_sign() {
+        let t = OffsetDateTime::UNIX_EPOCH + Duration::nanoseconds(1_795_000_000_123_456_789);
+        assert_eq!(from_unix_nanos(unix_nanos(t)), t);
+        let far_future = OffsetDateTime::UNIX_EPOCH + Duration::days(365 * 400);
+        let far_past = OffsetDateTime::UNIX_EPOCH - Duration::days(365 * 400);
+        assert_eq!(
+            unix_nanos(far_future),
+            i64::MAX,
+            "a far expiry stays in the future"
+        );
+        assert_eq!(
+            unix_nanos(far_past),
+            i64::MIN,
+            "a long-past time stays in the past"
+        );
+        assert!(from_unix_nanos(i64::MIN) < OffsetDateTime::UNIX_EPOCH);
     }
 }

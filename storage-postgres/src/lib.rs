@@ -22,6 +22,7 @@ use idpkit_core::time::OffsetDateTime;
 use std::sync::Arc;
 
 use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::store::{from_unix_nanos, unix_nanos};
 use idpkit_core::{
     Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
     Stored,
@@ -114,27 +115,13 @@ fn backend(e: impl std::fmt::Display) -> StoreError {
     StoreError::Backend(format!("postgres: {e}"))
 }
 
-fn nanos(t: OffsetDateTime) -> i64 {
-    // Representable from 1677 to 2262; outside, saturate in the right direction.
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
-        .map_err(|e| backend(format!("bad timestamp {n}: {e}")))
-}
-
 fn record_of(row: &Row) -> Result<(Record, Option<i64>), StoreError> {
     let expires: i64 = row.try_get(2).map_err(backend)?;
     Ok((
         Record {
             grant_id: row.try_get(0).map_err(backend)?,
             payload: row.try_get(1).map_err(backend)?,
-            expires_at: time_of(expires)?,
+            expires_at: from_unix_nanos(expires),
         },
         row.try_get(3).map_err(backend)?,
     ))
@@ -309,7 +296,7 @@ impl GrantStore for PostgresStore {
                 &id,
                 &record.grant_id,
                 &record.payload,
-                &nanos(record.expires_at),
+                &unix_nanos(record.expires_at),
             ],
         )
         .await
@@ -326,14 +313,14 @@ impl GrantStore for PostgresStore {
         let c = self.client().await?;
         let stmt = c.prepare_cached(&self.sql.get).await.map_err(backend)?;
         let row = c
-            .query_opt(&stmt, &[&kind.as_str(), &id, &nanos(now)])
+            .query_opt(&stmt, &[&kind.as_str(), &id, &unix_nanos(now)])
             .await
             .map_err(backend)?;
         row.map(|r| {
             let (record, consumed) = record_of(&r)?;
             Ok(Stored {
                 record,
-                consumed_at: consumed.map(time_of).transpose()?,
+                consumed_at: consumed.map(from_unix_nanos),
             })
         })
         .transpose()
@@ -346,7 +333,7 @@ impl GrantStore for PostgresStore {
         now: OffsetDateTime,
     ) -> Result<Consume, StoreError> {
         let c = self.client().await?;
-        let n = nanos(now);
+        let n = unix_nanos(now);
         let stmt = c.prepare_cached(&self.sql.consume).await.map_err(backend)?;
         if let Some(row) = c
             .query_opt(&stmt, &[&kind.as_str(), &id, &n])
@@ -368,7 +355,7 @@ impl GrantStore for PostgresStore {
                 let (record, consumed) = record_of(&row)?;
                 Ok(Consume::AlreadyConsumed {
                     record,
-                    consumed_at: time_of(consumed.unwrap_or(n))?,
+                    consumed_at: from_unix_nanos(consumed.unwrap_or(n)),
                 })
             }
             None => Ok(Consume::NotFound),
@@ -393,7 +380,7 @@ impl GrantStore for PostgresStore {
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
         let c = self.client().await?;
         let stmt = c.prepare_cached(&self.sql.purge).await.map_err(backend)?;
-        c.execute(&stmt, &[&nanos(now)]).await.map_err(backend)
+        c.execute(&stmt, &[&unix_nanos(now)]).await.map_err(backend)
     }
 }
 

@@ -131,12 +131,7 @@ fn tx_backend(e: TransactionError<std::convert::Infallible>) -> StoreError {
 type TxResult<T> = Result<T, ConflictableTransactionError<std::convert::Infallible>>;
 
 fn nanos(t: OffsetDateTime) -> i64 {
-    // Representable until the year 2262.
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
+    idpkit_core::store::unix_nanos(t)
 }
 
 /// Big-endian with the sign bit flipped: byte order is numeric order for every `i64`.

@@ -22,6 +22,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::store::{from_unix_nanos, unix_nanos};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{
     Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
@@ -148,20 +149,6 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::Backend(format!("sqlite: {e}"))
 }
 
-fn nanos(t: OffsetDateTime) -> i64 {
-    // Representable from 1677 to 2262; outside, saturate in the right direction.
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(if t.unix_timestamp() < 0 {
-        i64::MIN
-    } else {
-        i64::MAX
-    })
-}
-
-fn time_of(n: i64) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
-        .map_err(|e| StoreError::Backend(format!("sqlite: bad timestamp {n}: {e}")))
-}
-
 impl SqliteStore {
     /// Opens (or creates) the database at `path` with default options, enables WAL and
     /// applies pending migrations.
@@ -240,7 +227,7 @@ impl GrantStore for SqliteStore {
                  ON CONFLICT (kind, id) DO UPDATE SET grant_id = excluded.grant_id,
                    payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = NULL",
             )?
-            .execute(params![kind.as_str(), id, record.grant_id, record.payload, nanos(record.expires_at)])?;
+            .execute(params![kind.as_str(), id, record.grant_id, record.payload, unix_nanos(record.expires_at)])?;
             Ok(())
         })
         .await
@@ -259,7 +246,7 @@ impl GrantStore for SqliteStore {
                     "SELECT grant_id, payload, expires_at, consumed_at FROM idpkit_grants
                      WHERE kind = ?1 AND id = ?2 AND expires_at > ?3",
                 )?
-                .query_row(params![kind.as_str(), id, nanos(now)], |r| {
+                .query_row(params![kind.as_str(), id, unix_nanos(now)], |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?,
                         r.get::<_, Vec<u8>>(1)?,
@@ -275,9 +262,9 @@ impl GrantStore for SqliteStore {
                 record: Record {
                     grant_id,
                     payload,
-                    expires_at: time_of(exp)?,
+                    expires_at: from_unix_nanos(exp),
                 },
-                consumed_at: consumed.map(time_of).transpose()?,
+                consumed_at: consumed.map(from_unix_nanos),
             })
         })
         .transpose()
@@ -290,7 +277,7 @@ impl GrantStore for SqliteStore {
         now: OffsetDateTime,
     ) -> Result<Consume, StoreError> {
         let id = id.to_owned();
-        let now_n = nanos(now);
+        let now_n = unix_nanos(now);
         let (won, row) = self
             .run(move |c| {
                 let won = c
@@ -324,14 +311,14 @@ impl GrantStore for SqliteStore {
         let record = Record {
             grant_id,
             payload,
-            expires_at: time_of(exp)?,
+            expires_at: from_unix_nanos(exp),
         };
         if won {
             return Ok(Consume::Consumed(record));
         }
         Ok(Consume::AlreadyConsumed {
             record,
-            consumed_at: time_of(consumed.unwrap_or(now_n))?,
+            consumed_at: from_unix_nanos(consumed.unwrap_or(now_n)),
         })
     }
 
@@ -360,7 +347,7 @@ impl GrantStore for SqliteStore {
         self.run(move |c| {
             let n = c
                 .prepare_cached("DELETE FROM idpkit_grants WHERE expires_at <= ?1")?
-                .execute(params![nanos(now)])?;
+                .execute(params![unix_nanos(now)])?;
             // Housekeeping is also when the WAL gets folded back into the database and
             // truncated (best effort: a busy checkpoint simply waits for the next purge).
             let _: rusqlite::Result<(i64, i64, i64)> =
