@@ -144,6 +144,16 @@ async fn rsa_and_p256_keys_sign_jws_that_verify_with_the_published_jwks() {
         .await
         .expect_err("mismatch");
     assert!(e.to_string().contains("does not fit"), "{e}");
+    let e = KmsKeys::load(
+        c.clone(),
+        &[
+            KmsKey::active(&rsa),
+            KmsKey::active(&rsa).with_alg(Algorithm::PS256),
+        ],
+    )
+    .await
+    .expect_err("one key listed twice");
+    assert!(e.to_string().contains("listed twice"), "{e}");
 }
 
 struct Users;

@@ -104,6 +104,12 @@ async fn bad_schema_names_are_refused_before_any_sql() {
             .await
             .expect_err("refused");
     assert!(e.to_string().contains("schema"), "{e}");
+    // Long names would be truncated by PostgreSQL (63 bytes) and could collide: refused.
+    let long = "s".repeat(33);
+    let e = PostgresStore::connect_with(&url(), PostgresOptions::default().schema(&long))
+        .await
+        .expect_err("too long");
+    assert!(e.to_string().contains("1-32 characters"), "{e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
