@@ -45,6 +45,12 @@ async fn handle(
                         x if x == paths.userinfo => p.userinfo(&r).await,
                         x if x == paths.revocation => p.revoke(&r).await,
                         x if x == paths.introspection => p.introspect(&r).await,
+                        x if x == paths.federation_callback => {
+                            match p.federation_callback(&r).await {
+                                Authorization::Respond(resp) => resp,
+                                Authorization::Interaction(pending) => pending.response,
+                            }
+                        }
                         _ => Response::html(404, "not found".into()),
                     }
                 }

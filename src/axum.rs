@@ -69,6 +69,7 @@ enum Endpoint {
     Userinfo,
     Revocation,
     Introspection,
+    FederationCallback,
 }
 
 impl Endpoint {
@@ -79,6 +80,7 @@ impl Endpoint {
             Self::Userinfo => "userinfo",
             Self::Revocation => "revocation",
             Self::Introspection => "introspection",
+            Self::FederationCallback => "federation_callback",
         }
     }
 }
@@ -138,6 +140,10 @@ async fn handle(
                 Endpoint::Userinfo => provider.userinfo(&req).await,
                 Endpoint::Revocation => provider.revoke(&req).await,
                 Endpoint::Introspection => provider.introspect(&req).await,
+                Endpoint::FederationCallback => match provider.federation_callback(&req).await {
+                    Authorization::Respond(r) => r,
+                    Authorization::Interaction(pending) => pending.response,
+                },
             }
         };
         if let Some(origin) = cors_origin {
@@ -196,6 +202,7 @@ pub fn router(provider: Provider) -> Router {
         .route(&paths.userinfo, ep(Endpoint::Userinfo))
         .route(&paths.revocation, ep(Endpoint::Revocation))
         .route(&paths.introspection, ep(Endpoint::Introspection))
+        .route(&paths.federation_callback, ep(Endpoint::FederationCallback))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(provider)
 }

@@ -7,6 +7,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use idpkit::Params;
 use idpkit::federation::oidc::OidcSubprovider;
 use idpkit::federation::{FederationError, MappingRule, RuleMapper, Subprovider};
 use idpkit::http_client::ReqwestClient;
@@ -40,12 +41,14 @@ fn rp(issuer: &str) -> OidcSubprovider {
     })
 }
 
-fn query_of(callback: &str) -> String {
-    url::Url::parse(callback)
-        .expect("url")
-        .query()
-        .unwrap_or_default()
-        .to_owned()
+fn query_of(callback: &str) -> Params {
+    Params::parse(
+        url::Url::parse(callback)
+            .expect("url")
+            .query()
+            .unwrap_or_default()
+            .as_bytes(),
+    )
 }
 
 #[tokio::test]
@@ -106,19 +109,22 @@ async fn callback_failures_are_clear_errors() {
     );
 
     // The upstream denied the login.
-    let denied = format!(
-        "state={}&error=access_denied&error_description=the+user+said+no",
-        {
-            let v: serde_json::Value = serde_json::from_str(&first.state).expect("json");
-            v["state"].as_str().expect("state").to_owned()
-        }
+    let denied = Params::parse(
+        format!(
+            "state={}&error=access_denied&error_description=the+user+said+no",
+            {
+                let v: serde_json::Value = serde_json::from_str(&first.state).expect("json");
+                v["state"].as_str().expect("state").to_owned()
+            }
+        )
+        .as_bytes(),
     );
     let e = sp
         .finish(&first.state, &denied, DEMO_REDIRECT_URI)
         .await
         .expect_err("denied");
     assert!(
-        matches!(e, FederationError::Upstream(ref m) if m.contains("access_denied")),
+        matches!(e, FederationError::Denied(ref m) if m.contains("the user said no")),
         "{e}"
     );
 
@@ -164,5 +170,5 @@ async fn callback_failures_are_clear_errors() {
         .start("m", DEMO_REDIRECT_URI)
         .await
         .expect_err("unreachable");
-    assert!(matches!(e, FederationError::Upstream(_)), "{e}");
+    assert!(matches!(e, FederationError::Unavailable(_)), "{e}");
 }

@@ -1,14 +1,23 @@
 //! Federation: upstream identity providers ([`Subprovider`]) through which users log in.
 //!
-//! Defined so far: the [`Subprovider`] trait, declarative claims mapping ([`MappingRule`],
-//! [`ClaimsMapper`]), account linking ([`AccountLinker`], [`HashedSubject`]) and the generic
-//! OpenID Connect relying party ([`oidc::OidcSubprovider`]). Not built yet: choosing an
-//! upstream from the authorization request and completing the local interaction with it.
+//! - [`Subprovider`]: an upstream identity provider; [`oidc::OidcSubprovider`] is the generic
+//!   OpenID Connect one.
+//! - Claims transformation: declarative [`MappingRule`]s ([`RuleMapper`]) or any function
+//!   ([`ClaimsMapper`]).
+//! - Account linking: [`AccountLinker`] (default [`HashedSubject`], keyed by upstream issuer +
+//!   `sub`).
+//! - Registered on the provider with `ProviderBuilder::upstream`. An authorization request
+//!   naming one (`idp_hint=NAME`, or an `acr_values` entry `idp:NAME`) goes straight to it;
+//!   otherwise the host's login page lists [`crate::Provider::upstreams`] and starts one with
+//!   [`crate::Provider::federate`]. The upstream calls back to `Paths::federation_callback`,
+//!   where [`crate::Provider::federation_callback`] finishes the local login (or answers the
+//!   client with an error redirect: `access_denied`, `temporarily_unavailable`).
 
 pub mod oidc;
 
 use async_trait::async_trait;
 
+use crate::http_types::Params;
 use crate::users::Claims;
 
 /// The redirect to the upstream provider and the state to keep until it calls back.
@@ -44,6 +53,13 @@ pub enum FederationError {
     /// The callback did not match the state that was sent.
     #[error("callback rejected: {0}")]
     Callback(String),
+    /// The user (or the upstream's policy) refused the login at the upstream
+    /// (`error=access_denied`).
+    #[error("the upstream login was denied: {0}")]
+    Denied(String),
+    /// The upstream could not be reached, or answered with a server error.
+    #[error("the upstream provider is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// An upstream identity provider.
@@ -53,19 +69,28 @@ pub enum FederationError {
 /// binding and the upstream ID token before returning an identity.
 #[async_trait]
 pub trait Subprovider: Send + Sync + 'static {
-    /// A short unique name (`"google"`, `"corp-azure"`).
+    /// A short unique name (`"google"`, `"corp-azure"`): letters, digits, `-`, `_`, `.`.
     fn name(&self) -> &str;
+    /// What the login page shows (default: the name).
+    fn display_name(&self) -> &str {
+        self.name()
+    }
+    /// The upstream's issuer, which account linking keys on (default: the name).
+    fn issuer(&self) -> &str {
+        self.name()
+    }
     /// Builds the upstream authorization redirect for a local interaction.
     async fn start(
         &self,
         interaction_id: &str,
         redirect_uri: &str,
     ) -> Result<UpstreamRedirect, FederationError>;
-    /// Finishes the callback (`query` is the raw callback query string).
+    /// Finishes the callback: `state` is what `start` returned, `callback` the parameters
+    /// the upstream sent back.
     async fn finish(
         &self,
         state: &str,
-        query: &str,
+        callback: &Params,
         redirect_uri: &str,
     ) -> Result<ExternalIdentity, FederationError>;
 }

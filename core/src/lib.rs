@@ -60,10 +60,13 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::authorize::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
+pub use endpoint::federation::UpstreamInfo;
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
-pub use provider::{Config, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder, SESSION_COOKIE};
+pub use provider::{
+    Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder, SESSION_COOKIE,
+};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use time;
 pub use users::{Claims, UserStore};

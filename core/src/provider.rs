@@ -7,6 +7,7 @@ use time::Duration;
 use crate::client::{ClientStore, is_loopback_host};
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
+use crate::federation::{AccountLinker, HashedSubject, Subprovider};
 use crate::keys::{Algorithm, KeyProvider};
 use crate::store::GrantStore;
 use crate::users::UserStore;
@@ -28,6 +29,9 @@ pub struct Paths {
     pub introspection: String,
     /// The host's interaction (login/consent) page; `{id}` is replaced by the interaction id.
     pub interaction: String,
+    /// Where upstream providers send the browser back (register
+    /// `<issuer><federation_callback>` as the redirect URI at each upstream).
+    pub federation_callback: String,
 }
 
 impl Default for Paths {
@@ -40,6 +44,7 @@ impl Default for Paths {
             revocation: "/revoke".into(),
             introspection: "/introspect".into(),
             interaction: "/interaction/{id}".into(),
+            federation_callback: "/federation/callback".into(),
         }
     }
 }
@@ -80,6 +85,8 @@ pub struct Config {
 pub const SESSION_COOKIE: &str = "idpkit_session";
 /// Name of the cookie binding an interaction to the browser that started it.
 pub const INTERACTION_COOKIE: &str = "idpkit_interaction";
+/// Name of the cookie that names the interaction waiting for an upstream callback.
+pub const FEDERATION_COOKIE: &str = "idpkit_federation";
 
 pub(crate) struct Inner {
     pub(crate) config: Config,
@@ -90,6 +97,8 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) discovery: Arc<[u8]>,
     pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) upstreams: Vec<Arc<dyn Subprovider>>,
+    pub(crate) linker: Arc<dyn AccountLinker>,
 }
 
 /// An OpenID Provider: cheap to clone, shareable across tasks.
@@ -176,6 +185,8 @@ pub struct ProviderBuilder {
     users: Option<Arc<dyn UserStore>>,
     clock: Arc<dyn Clock>,
     development: bool,
+    upstreams: Vec<Arc<dyn Subprovider>>,
+    linker: Arc<dyn AccountLinker>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -210,6 +221,8 @@ impl ProviderBuilder {
             users: None,
             clock: Arc::new(SystemClock),
             development: false,
+            upstreams: Vec::new(),
+            linker: Arc::new(HashedSubject),
         }
     }
 
@@ -317,6 +330,25 @@ impl ProviderBuilder {
         self
     }
 
+    /// Adds an upstream identity provider (federation). Its name must be unique; users reach
+    /// it through `idp_hint=NAME` (or `acr_values=idp:NAME`) or the host's login page.
+    pub fn upstream(mut self, upstream: impl Subprovider) -> Self {
+        self.upstreams.push(Arc::new(upstream));
+        self
+    }
+
+    /// Like [`upstream`](Self::upstream), for a shared one.
+    pub fn upstream_arc(mut self, upstream: Arc<dyn Subprovider>) -> Self {
+        self.upstreams.push(upstream);
+        self
+    }
+
+    /// How upstream identities become local subjects (default [`HashedSubject`]).
+    pub fn account_linker(mut self, linker: impl AccountLinker) -> Self {
+        self.linker = Arc::new(linker);
+        self
+    }
+
     /// Endpoint paths.
     pub fn paths(mut self, paths: Paths) -> Self {
         self.config.paths = paths;
@@ -413,6 +445,28 @@ impl ProviderBuilder {
         if self.development {
             tracing::warn!("idpkit: development backends are allowed for this provider");
         }
+        let mut names = std::collections::HashSet::new();
+        for u in &self.upstreams {
+            let name = u.name();
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+            {
+                return Err(ConfigError::Setting {
+                    knob: "upstream",
+                    reason: format!(
+                        "upstream name {name:?}: use letters, digits, '-', '_' and '.' only"
+                    ),
+                });
+            }
+            if !names.insert(name.to_owned()) {
+                return Err(ConfigError::Setting {
+                    knob: "upstream",
+                    reason: format!("two upstreams are named {name:?}"),
+                });
+            }
+        }
         let discovery = crate::endpoint::discovery::document(&config, &algorithms);
         Ok(Provider {
             inner: Arc::new(Inner {
@@ -424,6 +478,8 @@ impl ProviderBuilder {
                 clock: self.clock,
                 discovery,
                 algorithms,
+                upstreams: self.upstreams,
+                linker: self.linker,
             }),
         })
     }

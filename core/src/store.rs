@@ -28,11 +28,15 @@ pub enum RecordKind {
     Consent,
     /// The one allowed retry of a rotated refresh token inside the reuse grace window.
     RefreshGrace,
+    /// A login sent to an upstream provider, waiting for its callback (consumed by it).
+    UpstreamLogin,
+    /// The mapped claims of a federated user, for ID tokens and userinfo.
+    FederatedClaims,
 }
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 7] = [
+    pub const ALL: [RecordKind; 9] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -40,6 +44,8 @@ impl RecordKind {
         Self::Session,
         Self::Consent,
         Self::RefreshGrace,
+        Self::UpstreamLogin,
+        Self::FederatedClaims,
     ];
 
     /// A stable short name for storage.
@@ -52,6 +58,8 @@ impl RecordKind {
             Self::Session => "session",
             Self::Consent => "consent",
             Self::RefreshGrace => "refresh_grace",
+            Self::UpstreamLogin => "upstream_login",
+            Self::FederatedClaims => "federated_claims",
         }
     }
 }

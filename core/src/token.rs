@@ -29,6 +29,9 @@ pub(crate) struct AuthzRequest {
     pub prompt: Vec<String>,
     pub max_age: Option<i64>,
     pub login_hint: Option<String>,
+    /// The upstream named by `idp_hint` / `acr_values=idp:NAME` (only a configured one).
+    #[serde(default)]
+    pub upstream_hint: Option<String>,
 }
 
 /// How the authorization response travels back (OAuth 2.0 Multiple Response Types, Form Post).
@@ -364,7 +367,7 @@ impl Provider {
         scopes: &[String],
     ) -> Result<String, OAuthError> {
         let now = self.now();
-        let mut claims: Claims = match self.inner.users.claims(subject, scopes).await? {
+        let mut claims: Claims = match self.user_claims(subject, scopes).await? {
             Some(c) => crate::users::filter_claims(c, scopes),
             None => return Err(OAuthError::invalid_grant("the user no longer exists")),
         };

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use idpkit::ManualClock;
-use idpkit_example::{DEMO_REDIRECT_URI, DemoUsers, Options, app, build_provider};
+use idpkit_example::{DEMO_REDIRECT_URI, DemoUsers, Options, app, build_provider_with_http};
 use reqwest::redirect::Policy;
 use url::Url;
 
@@ -33,6 +33,16 @@ impl Host {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
+        Self::start_on(listener, adjust, None).await
+    }
+
+    /// Starts it on `listener`, after adjusting the options, reaching upstream providers
+    /// through `http` (default: reqwest).
+    pub async fn start_on(
+        listener: tokio::net::TcpListener,
+        adjust: impl FnOnce(&mut Options),
+        http: Option<Arc<dyn idpkit::http::HttpClient>>,
+    ) -> Self {
         let addr: SocketAddr = listener.local_addr().expect("addr");
         let data = tempfile::tempdir().expect("data dir");
         let mut opts = Options::for_bind(addr);
@@ -40,7 +50,10 @@ impl Host {
         adjust(&mut opts);
         let clock = Arc::new(ManualClock::starting_now());
         let users = Arc::new(shared_users());
-        let provider = build_provider(&opts, clock.clone(), users.clone())
+        let http = http.unwrap_or_else(|| {
+            Arc::new(idpkit::http_client::ReqwestClient::new().expect("http client"))
+        });
+        let (provider, _) = build_provider_with_http(&opts, clock.clone(), users.clone(), http)
             .await
             .expect("provider builds");
         let router = app(provider.clone(), users);
@@ -48,7 +61,7 @@ impl Host {
             axum::serve(listener, router).await.expect("serve");
         });
         Self {
-            base: format!("http://{addr}"),
+            base: opts.issuer(),
             clock,
             provider,
             data,

@@ -72,6 +72,9 @@ pub struct InteractionDetails {
     pub prompt: Vec<String>,
     /// The user, once logged in.
     pub subject: Option<String>,
+    /// The upstream provider the client asked for (`idp_hint`, or `acr_values=idp:NAME`),
+    /// when it is one of [`Provider::upstreams`].
+    pub upstream_hint: Option<String>,
 }
 
 /// How the host finishes an interaction step.
@@ -92,10 +95,10 @@ pub enum InteractionOutcome {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct InteractionRecord {
-    request: AuthzRequest,
+pub(crate) struct InteractionRecord {
+    pub(crate) request: AuthzRequest,
     binding: String,
-    needs: Needs,
+    pub(crate) needs: Needs,
     subject: Option<String>,
     auth_time: Option<i64>,
     /// Store id of the SSO session to create on completion (hash of the cookie value).
@@ -118,7 +121,7 @@ fn consent_id(subject: &str, client_id: &str) -> String {
 }
 
 /// An error page for the user: used when the client or redirect URI cannot be trusted.
-fn show_error(err: &OAuthError) -> Authorization {
+pub(crate) fn show_error(err: &OAuthError) -> Authorization {
     tracing::info!(error = %err, "idpkit: authorization request refused without redirect");
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
@@ -345,7 +348,24 @@ impl Provider {
             prompt,
             max_age,
             login_hint: p.get("login_hint")?.map(str::to_owned),
+            upstream_hint: self.upstream_hint(p)?,
         })
+    }
+
+    /// `idp_hint=NAME`, or the first `acr_values` entry `idp:NAME`, when NAME is a
+    /// configured upstream (other values are ignored: the login page shows every choice).
+    fn upstream_hint(&self, p: &crate::http_types::Params) -> Result<Option<String>, OAuthError> {
+        let named = p.get("idp_hint")?.map(str::to_owned).or(p
+            .get("acr_values")?
+            .and_then(|v| v.split(' ').find_map(|a| a.strip_prefix("idp:")))
+            .map(str::to_owned));
+        Ok(named.filter(|n| {
+            let known = self.inner.upstreams.iter().any(|u| u.name() == n);
+            if !known {
+                tracing::info!(upstream = %n, "idpkit: idp_hint names no configured upstream; ignored");
+            }
+            known
+        }))
     }
 
     async fn continue_authorization(
@@ -383,9 +403,24 @@ impl Provider {
                     "the user is not logged in",
                 ));
             }
-            return self
+            let upstream = request.upstream_hint.clone().map(|n| (n, request.clone()));
+            let started = self
                 .start_interaction(request, Needs::Login, None, None)
-                .await;
+                .await?;
+            return match (upstream, started) {
+                (Some((name, request)), Authorization::Interaction(pending)) => {
+                    let cookies = pending
+                        .response
+                        .headers
+                        .iter()
+                        .filter(|(k, _)| k.eq_ignore_ascii_case("set-cookie"))
+                        .map(|(_, v)| v.clone())
+                        .collect();
+                    self.go_upstream(&pending.id, &request, &name, cookies)
+                        .await
+                }
+                (_, other) => Ok(other),
+            };
         }
         let Some(session) = session else {
             return Err(OAuthError::server_error(&"session vanished"));
@@ -505,7 +540,7 @@ impl Provider {
         Ok(())
     }
 
-    async fn load_interaction(
+    pub(crate) async fn load_interaction(
         &self,
         id: &str,
         req: &Request,
@@ -553,6 +588,7 @@ impl Provider {
             login_hint: record.request.login_hint,
             prompt: record.request.prompt,
             subject: record.subject,
+            upstream_hint: record.request.upstream_hint,
         })
     }
 
@@ -713,7 +749,7 @@ impl Provider {
     }
 
     /// Consumes the interaction so that a second submission cannot complete it again.
-    async fn take_interaction(&self, id: &str) -> Result<(), OAuthError> {
+    pub(crate) async fn take_interaction(&self, id: &str) -> Result<(), OAuthError> {
         match self
             .inner
             .grants
@@ -772,7 +808,23 @@ impl Provider {
         Ok(Authorization::Respond(response))
     }
 
-    fn error_redirect(&self, to: &Target<'_>, err: &OAuthError) -> Authorization {
+    /// The error redirect to the client of a stored authorization request.
+    pub(crate) fn error_to_client(
+        &self,
+        request: &AuthzRequest,
+        err: &OAuthError,
+    ) -> Authorization {
+        self.error_redirect(
+            &Target {
+                redirect_uri: &request.redirect_uri,
+                mode: request.response_mode,
+                state: request.state.as_deref(),
+            },
+            err,
+        )
+    }
+
+    pub(crate) fn error_redirect(&self, to: &Target<'_>, err: &OAuthError) -> Authorization {
         if err.code == ErrorCode::ServerError || err.code == ErrorCode::TemporarilyUnavailable {
             tracing::warn!(error = %err, "idpkit: authorization failed");
         }
@@ -843,7 +895,7 @@ impl Provider {
 }
 
 /// Where an authorization response goes.
-struct Target<'a> {
+pub(crate) struct Target<'a> {
     redirect_uri: &'a str,
     mode: ResponseMode,
     state: Option<&'a str>,

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub(crate) mod client_auth;
 pub mod discovery;
+pub mod federation;
 pub mod introspection;
 pub mod revocation;
 pub mod token;

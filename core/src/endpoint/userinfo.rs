@@ -146,9 +146,7 @@ impl Provider {
             ));
         }
         let claims = self
-            .inner
-            .users
-            .claims(&subject, &active.scopes)
+            .user_claims(&subject, &active.scopes)
             .await?
             .ok_or_else(invalid)?;
         let mut claims = crate::users::filter_claims(claims, &active.scopes);

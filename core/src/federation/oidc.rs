@@ -32,6 +32,7 @@ struct Pending {
 /// An upstream OpenID Provider.
 pub struct OidcSubprovider {
     name: String,
+    display_name: String,
     issuer: String,
     client_id: String,
     client_secret: Option<String>,
@@ -56,6 +57,10 @@ fn upstream(e: impl std::fmt::Display) -> FederationError {
     FederationError::Upstream(e.to_string())
 }
 
+fn unavailable(e: impl std::fmt::Display) -> FederationError {
+    FederationError::Unavailable(e.to_string())
+}
+
 impl OidcSubprovider {
     /// An upstream at `issuer` (discovered), where this gateway is client `client_id`
     /// (confidential with `client_secret`, or public with PKCE alone).
@@ -78,8 +83,10 @@ impl OidcSubprovider {
             .required_type(None)
             .http_client(http.clone())
             .build()?;
+        let name = name.into();
         Ok(Self {
-            name: name.into(),
+            display_name: name.clone(),
+            name,
             issuer,
             client_id,
             client_secret,
@@ -89,6 +96,12 @@ impl OidcSubprovider {
             mapper: Box::new(RuleMapper::default()),
             endpoints: futures::lock::Mutex::new(None),
         })
+    }
+
+    /// What the login page shows (default: the name).
+    pub fn display_name(mut self, display_name: impl Into<String>) -> Self {
+        self.display_name = display_name.into();
+        self
     }
 
     /// The scopes asked of the upstream (default `openid profile email`).
@@ -122,9 +135,9 @@ impl OidcSubprovider {
                 body: Vec::new(),
             })
             .await
-            .map_err(upstream)?;
+            .map_err(|e| unavailable(format!("{url}: {e}")))?;
         if resp.status != 200 {
-            return Err(upstream(format!("{url} answered {}", resp.status)));
+            return Err(unavailable(format!("{url} answered {}", resp.status)));
         }
         let doc: Value =
             serde_json::from_slice(&resp.body).map_err(|e| upstream(format!("{url}: {e}")))?;
@@ -147,6 +160,14 @@ impl OidcSubprovider {
 impl Subprovider for OidcSubprovider {
     fn name(&self) -> &str {
         &self.name
+    }
+
+    fn display_name(&self) -> &str {
+        &self.display_name
+    }
+
+    fn issuer(&self) -> &str {
+        &self.issuer
     }
 
     async fn start(
@@ -180,12 +201,11 @@ impl Subprovider for OidcSubprovider {
     async fn finish(
         &self,
         state: &str,
-        query: &str,
+        params: &Params,
         redirect_uri: &str,
     ) -> Result<ExternalIdentity, FederationError> {
         let pending: Pending = serde_json::from_str(state)
             .map_err(|_| FederationError::Callback("no pending login".into()))?;
-        let params = Params::parse(query.as_bytes());
         let get = |k: &str| {
             params
                 .get(k)
@@ -199,7 +219,13 @@ impl Subprovider for OidcSubprovider {
         }
         if let Some(error) = get("error")? {
             let description = get("error_description")?.unwrap_or_default();
-            return Err(FederationError::Upstream(format!("{error}: {description}")));
+            return Err(if error == "access_denied" {
+                FederationError::Denied(description.to_owned())
+            } else if error == "temporarily_unavailable" || error == "server_error" {
+                FederationError::Unavailable(format!("{error}: {description}"))
+            } else {
+                FederationError::Upstream(format!("{error}: {description}"))
+            });
         }
         if let Some(iss) = get("iss")?
             && iss != self.issuer
@@ -245,7 +271,13 @@ impl Subprovider for OidcSubprovider {
                 body: form_body.into_bytes(),
             })
             .await
-            .map_err(upstream)?;
+            .map_err(|e| unavailable(format!("the token endpoint: {e}")))?;
+        if resp.status >= 500 {
+            return Err(unavailable(format!(
+                "the token endpoint answered {}",
+                resp.status
+            )));
+        }
         let body: Value = serde_json::from_slice(&resp.body).map_err(upstream)?;
         if resp.status != 200 {
             return Err(FederationError::Upstream(format!(
@@ -257,9 +289,16 @@ impl Subprovider for OidcSubprovider {
         let id_token = body["id_token"].as_str().ok_or_else(|| {
             FederationError::Upstream("the token response has no id_token".into())
         })?;
-        let token = self.validator.validate(id_token).await.map_err(|r| {
-            FederationError::Upstream(format!("the upstream ID token is refused: {r}"))
-        })?;
+        let token = self
+            .validator
+            .validate(id_token)
+            .await
+            .map_err(|r| match r {
+                crate::validate::Rejection::IssuerUnreachable { .. } => {
+                    unavailable(format!("the upstream keys could not be fetched: {r}"))
+                }
+                r => FederationError::Upstream(format!("the upstream ID token is refused: {r}")),
+            })?;
         let nonce = token
             .claim("nonce")
             .and_then(Value::as_str)

@@ -84,6 +84,148 @@ pub struct Options {
     /// Refresh token lifetime in seconds.
     #[arg(long, default_value_t = 14 * 24 * 3600)]
     pub refresh_token_ttl: i64,
+    /// Default signing algorithm for ID tokens and access tokens (RS256, PS256, ES256,
+    /// EdDSA; the key source must have an active key of it).
+    #[arg(long, default_value = "RS256")]
+    pub signing_alg: String,
+    /// More clients, from a JSON list (besides the demo clients): `[{"client_id": "gw",
+    /// "client_secret": "...", "redirect_uris": ["https://gw.example/federation/callback"],
+    /// "grant_types": ["authorization_code"], "scopes": ["openid", "email"]}]`. Optional
+    /// members: `audience`, `first_party` (default true), `signing_alg`. No `client_secret`
+    /// makes a public client (PKCE required).
+    #[arg(long)]
+    pub clients: Option<PathBuf>,
+    /// An upstream OpenID Provider to log users in through (repeatable), from a JSON file:
+    /// `{"name": "corp", "display_name": "Corp SSO", "issuer": "https://login.corp.example",
+    /// "client_id": "...", "client_secret": "...", "scopes": ["openid", "profile", "email"],
+    /// "rules": [{"op": "rename", "from": "preferred_username", "to": "nickname"}]}`.
+    /// Register `<issuer>/federation/callback` as the redirect URI at the upstream.
+    #[arg(long = "upstream")]
+    pub upstreams: Vec<PathBuf>,
+}
+
+/// A client of `--clients`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// `client_id`.
+    pub client_id: String,
+    /// The secret (absent: a public client with PKCE).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Grant type names.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Access token audience.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// No consent screen.
+    #[serde(default = "yes")]
+    pub first_party: bool,
+    /// Signing algorithm for this client's tokens.
+    #[serde(default)]
+    pub signing_alg: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An upstream of `--upstream`.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Short name (`idp_hint`).
+    pub name: String,
+    /// What the login page shows.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The upstream issuer (discovered).
+    pub issuer: String,
+    /// This gateway's client id at the upstream.
+    pub client_id: String,
+    /// Its secret (absent: public client with PKCE).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes to ask for (default `openid profile email`).
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Claims mapping rules.
+    #[serde(default)]
+    pub rules: Vec<idpkit::federation::MappingRule>,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn algorithm(name: &str) -> Result<Algorithm, String> {
+    Algorithm::from_name(name).ok_or_else(|| {
+        format!("unknown signing algorithm {name:?}: use RS256, PS256, ES256 or EdDSA")
+    })
+}
+
+/// The clients of `--clients`, built (and validated) like the demo ones.
+pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String> {
+    let list: Vec<ClientConfig> = read_json(path)?;
+    list.into_iter()
+        .map(|c| {
+            let mut b = match &c.client_secret {
+                Some(secret) => Client::confidential(c.client_id.clone(), secret),
+                None => Client::public(c.client_id.clone()),
+            };
+            for uri in &c.redirect_uris {
+                b = b.redirect_uri(uri.clone());
+            }
+            let grants = c
+                .grant_types
+                .iter()
+                .map(|g| {
+                    GrantType::from_name(g)
+                        .ok_or_else(|| format!("{}: unknown grant type {g:?}", path.display()))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            b = b
+                .grant_types(grants)
+                .scopes(c.scopes.clone())
+                .audience(c.audience.clone())
+                .first_party(c.first_party);
+            if let Some(alg) = &c.signing_alg {
+                b = b.signing_alg(algorithm(alg)?);
+            }
+            b.build()
+                .map_err(|e| format!("{}: client {}: {e}", path.display(), c.client_id))
+        })
+        .collect()
+}
+
+/// The upstream of one `--upstream` file.
+pub fn configured_upstream(
+    path: &std::path::Path,
+    http: Arc<dyn idpkit::http::HttpClient>,
+) -> Result<idpkit::federation::oidc::OidcSubprovider, String> {
+    let c: UpstreamConfig = read_json(path)?;
+    let mut sp = idpkit::federation::oidc::OidcSubprovider::new(
+        c.name.clone(),
+        c.issuer,
+        c.client_id,
+        c.client_secret,
+        http,
+    )
+    .map_err(|e| format!("{}: {e}", path.display()))?
+    .mapper(idpkit::federation::RuleMapper { rules: c.rules });
+    if let Some(d) = c.display_name {
+        sp = sp.display_name(d);
+    }
+    if let Some(scopes) = c.scopes {
+        sp = sp.scopes(scopes);
+    }
+    Ok(sp)
 }
 
 impl Options {
@@ -102,6 +244,9 @@ impl Options {
             code_ttl: 60,
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
+            signing_alg: "RS256".into(),
+            clients: None,
+            upstreams: Vec::new(),
         }
     }
 
@@ -122,6 +267,10 @@ pub const DEMO_SCOPES: [&str; 5] = ["openid", "profile", "email", "offline_acces
 
 /// The demo clients of DESIGN §6.
 pub fn demo_clients() -> Result<StaticClients, idpkit::ConfigError> {
+    StaticClients::new(demo_client_list()?)
+}
+
+fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
     let confidential = Client::confidential("demo-client", "demo-secret")
         .redirect_uri(DEMO_REDIRECT_URI)
         .grant_types([
@@ -142,7 +291,7 @@ pub fn demo_clients() -> Result<StaticClients, idpkit::ConfigError> {
         .audience(["demo-api"])
         .first_party(false)
         .build()?;
-    StaticClients::new([confidential, public])
+    Ok(vec![confidential, public])
 }
 
 /// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash.
@@ -317,6 +466,19 @@ pub async fn build_provider_with_backends(
     clock: Arc<dyn Clock>,
     users: Arc<DemoUsers>,
 ) -> Result<(Provider, Backends), Box<dyn std::error::Error>> {
+    let http: Arc<dyn idpkit::http::HttpClient> =
+        Arc::new(idpkit::http_client::ReqwestClient::new()?);
+    build_provider_with_http(opts, clock, users, http).await
+}
+
+/// Like [`build_provider_with_backends`], with the HTTP client upstream providers are
+/// reached through (tests put a tampering one in between).
+pub async fn build_provider_with_http(
+    opts: &Options,
+    clock: Arc<dyn Clock>,
+    users: Arc<DemoUsers>,
+    http: Arc<dyn idpkit::http::HttpClient>,
+) -> Result<(Provider, Backends), Box<dyn std::error::Error>> {
     struct SharedUsers(Arc<DemoUsers>);
     #[async_trait]
     impl UserStore for SharedUsers {
@@ -386,15 +548,23 @@ pub async fn build_provider_with_backends(
         keys: keys_described,
         key_source,
     };
+    let mut clients = demo_client_list()?;
+    if let Some(path) = &opts.clients {
+        clients.extend(configured_clients(path)?);
+    }
     let mut builder = Provider::builder(opts.issuer())
         .grant_store_arc(store)
         .keys_arc(keys)
-        .clients(demo_clients()?)
+        .clients(StaticClients::new(clients)?)
         .users(SharedUsers(users))
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
-        .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl));
+        .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
+        .signing_alg(algorithm(&opts.signing_alg)?);
+    for path in &opts.upstreams {
+        builder = builder.upstream(configured_upstream(path, http.clone())?);
+    }
     if development {
         builder = builder.dangerous_allow_development_backends();
     }
@@ -422,6 +592,7 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
             "/interaction/{id}",
             get(interaction_page).post(interaction_submit),
         )
+        .route("/interaction/{id}/upstream/{name}", get(upstream_login))
         .with_state(state);
     idpkit::axum::router(provider).merge(pages)
 }
@@ -513,10 +684,34 @@ fn protect(html: String, status: axum::http::StatusCode, redirect_uri: Option<&s
         .into_response()
 }
 
-fn login_form(id: &str, client_id: &str, hint: Option<&str>, error: Option<&str>) -> String {
+fn login_form(
+    id: &str,
+    client_id: &str,
+    hint: Option<&str>,
+    error: Option<&str>,
+    upstreams: &[idpkit::UpstreamInfo],
+) -> String {
     let error = error
         .map(|e| format!("<p class=\"error\" role=\"alert\">{}</p>", escape(e)))
         .unwrap_or_default();
+    // Links, not forms: the CSP form-action of this page would block the redirect to the
+    // upstream's origin after a form submission.
+    let upstreams: String = if upstreams.is_empty() {
+        String::new()
+    } else {
+        let links: String = upstreams
+            .iter()
+            .map(|u| {
+                format!(
+                    "<li><a class=\"upstream\" href=\"/interaction/{id}/upstream/{name}\">Sign in with {display}</a></li>",
+                    id = escape(id),
+                    name = escape(&u.name),
+                    display = escape(&u.display_name)
+                )
+            })
+            .collect();
+        format!("<p>or</p><ul>{links}</ul>")
+    };
     page(
         "Sign in",
         &format!(
@@ -527,7 +722,7 @@ fn login_form(id: &str, client_id: &str, hint: Option<&str>, error: Option<&str>
              <label for=\"password\">Password</label>\
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
              <button type=\"submit\" name=\"action\" value=\"login\">Sign in</button>\
-             </form>",
+             </form>{upstreams}",
             client = escape(client_id),
             id = escape(id),
             hint = escape(hint.unwrap_or_default()),
@@ -579,7 +774,13 @@ async fn interaction_page(
     match state.provider.interaction(&id, &req).await {
         Ok(d) => match d.needs {
             Needs::Login => protect(
-                login_form(&id, &d.client_id, d.login_hint.as_deref(), None),
+                login_form(
+                    &id,
+                    &d.client_id,
+                    d.login_hint.as_deref(),
+                    None,
+                    &state.provider.upstreams(),
+                ),
                 axum::http::StatusCode::OK,
                 Some(&d.redirect_uri),
             ),
@@ -628,6 +829,7 @@ async fn interaction_submit(
                             &details.client_id,
                             Some(&username),
                             Some("Wrong username or password."),
+                            &state.provider.upstreams(),
                         ),
                         axum::http::StatusCode::UNAUTHORIZED,
                         Some(&details.redirect_uri),
@@ -644,6 +846,25 @@ async fn interaction_submit(
         },
     };
     match state.provider.finish_interaction(&id, &req, outcome).await {
+        Ok(Authorization::Respond(r)) => into_response(r),
+        Ok(Authorization::Interaction(pending)) => into_response(pending.response),
+        Err(e) => error_page(&e),
+    }
+}
+
+/// The login page's "Sign in with ..." links: the login goes to that upstream.
+async fn upstream_login(
+    State(state): State<AppState>,
+    Path((id, name)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let req = match into_request(&state.provider, &method, &uri, &headers, &[]) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
+    };
+    match state.provider.federate(&id, &req, &name).await {
         Ok(Authorization::Respond(r)) => into_response(r),
         Ok(Authorization::Interaction(pending)) => into_response(pending.response),
         Err(e) => error_page(&e),

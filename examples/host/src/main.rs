@@ -32,6 +32,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);
+    for u in provider.upstreams() {
+        println!(
+            "  upstream:  {} ({}); redirect URI to register there: {}",
+            u.name,
+            u.display_name,
+            provider.federation_callback_url()
+        );
+    }
     if backends.storage == "memory" {
         println!(
             "  WARNING:   in-memory grants are lost on restart and not shared between instances"
