@@ -45,8 +45,9 @@ async fn handle(
                         x if x == paths.userinfo => p.userinfo(&r).await,
                         x if x == paths.revocation => p.revoke(&r).await,
                         x if x == paths.introspection => p.introspect(&r).await,
-                        x if x == paths.federation_callback => {
-                            match p.federation_callback(&r).await {
+                        x if x.starts_with(&format!("{}/", paths.federation_callback)) => {
+                            let upstream = &x[paths.federation_callback.len() + 1..];
+                            match p.federation_callback(upstream, &r).await {
                                 Authorization::Respond(resp) => resp,
                                 Authorization::Interaction(pending) => pending.response,
                             }

@@ -140,10 +140,18 @@ async fn handle(
                 Endpoint::Userinfo => provider.userinfo(&req).await,
                 Endpoint::Revocation => provider.revoke(&req).await,
                 Endpoint::Introspection => provider.introspect(&req).await,
-                Endpoint::FederationCallback => match provider.federation_callback(&req).await {
-                    Authorization::Respond(r) => r,
-                    Authorization::Interaction(pending) => pending.response,
-                },
+                Endpoint::FederationCallback => {
+                    let prefix = &provider.config().paths.federation_callback;
+                    let upstream = uri
+                        .path()
+                        .strip_prefix(prefix.as_str())
+                        .and_then(|rest| rest.strip_prefix('/'))
+                        .unwrap_or_default();
+                    match provider.federation_callback(upstream, &req).await {
+                        Authorization::Respond(r) => r,
+                        Authorization::Interaction(pending) => pending.response,
+                    }
+                }
             }
         };
         if let Some(origin) = cors_origin {
@@ -202,7 +210,10 @@ pub fn router(provider: Provider) -> Router {
         .route(&paths.userinfo, ep(Endpoint::Userinfo))
         .route(&paths.revocation, ep(Endpoint::Revocation))
         .route(&paths.introspection, ep(Endpoint::Introspection))
-        .route(&paths.federation_callback, ep(Endpoint::FederationCallback))
+        .route(
+            &format!("{}/{{upstream}}", paths.federation_callback),
+            ep(Endpoint::FederationCallback),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .with_state(provider)
 }

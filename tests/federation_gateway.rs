@@ -107,7 +107,7 @@ async fn start(
     let mut client = json!({
         "client_id": "gateway",
         "client_secret": "gateway-secret",
-        "redirect_uris": [format!("{b_issuer}/federation/callback")],
+        "redirect_uris": [format!("{b_issuer}/federation/callback/corp")],
         "grant_types": ["authorization_code"],
         "scopes": ["openid", "profile", "email"]
     });
@@ -187,7 +187,7 @@ async fn log_in_at_upstream(
     );
     let mut next = absolute(&g.upstream, &hop(browser, a_authorize).await);
     for _ in 0..3 {
-        if next.starts_with(&format!("{}/federation/callback", g.gateway.base)) {
+        if next.starts_with(&format!("{}/federation/callback/corp?", g.gateway.base)) {
             return next;
         }
         let html = browser
@@ -459,7 +459,7 @@ async fn a_bad_upstream_signature_is_refused() {
     let to_a = hop(&b, &b_authorize(&g, &[("idp_hint", "corp")])).await;
     let b_callback = log_in_at_upstream(&b, &g, &to_a, "allow").await;
     let rp = hop(&b, &b_callback).await;
-    assert_error_redirect(&rp, "access_denied", "signature");
+    assert_error_redirect(&rp, "access_denied", "could not be verified");
     assert_no_session_at_gateway(&b, &g).await;
 }
 
@@ -484,7 +484,7 @@ async fn a_wrong_upstream_nonce_is_refused() {
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let b_callback = log_in_at_upstream(&b, &g, url.as_str(), "allow").await;
     let rp = hop(&b, &b_callback).await;
-    assert_error_redirect(&rp, "access_denied", "nonce");
+    assert_error_redirect(&rp, "access_denied", "could not be verified");
     assert_no_session_at_gateway(&b, &g).await;
 }
 
@@ -508,7 +508,7 @@ async fn a_callback_for_another_login_is_refused() {
         .collect();
     url.query_pairs_mut().clear().extend_pairs(pairs);
     let rp = hop(&b, url.as_str()).await;
-    assert_error_redirect(&rp, "access_denied", "state");
+    assert_error_redirect(&rp, "access_denied", "could not be verified");
     // The genuine callback arrives afterwards: the login is over, no code.
     let late = b.get(&b_callback).send().await.expect("late");
     assert_eq!(late.status(), 400);
@@ -539,7 +539,7 @@ async fn an_unreachable_upstream_is_temporarily_unavailable() {
     let b_callback = log_in_at_upstream(&b, &g, &to_a, "allow").await;
     g.set(Tamper::TokenEndpointDown);
     let rp = hop(&b, &b_callback).await;
-    assert_error_redirect(&rp, "temporarily_unavailable", "connection refused");
+    assert_error_redirect(&rp, "temporarily_unavailable", "Corp SSO is unavailable");
     assert_no_session_at_gateway(&b, &g).await;
 }
 

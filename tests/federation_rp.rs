@@ -9,7 +9,7 @@ use std::sync::Arc;
 use common::*;
 use idpkit::Params;
 use idpkit::federation::oidc::OidcSubprovider;
-use idpkit::federation::{FederationError, MappingRule, RuleMapper, Subprovider};
+use idpkit::federation::{FederationError, MappingRule, RuleMapper, Subprovider, UpstreamRequest};
 use idpkit::http_client::ReqwestClient;
 use idpkit_example::DEMO_REDIRECT_URI;
 use serde_json::json;
@@ -56,7 +56,7 @@ async fn login_through_the_upstream_gives_a_mapped_identity() {
     let upstream = Host::start().await;
     let sp = rp(&upstream.base);
     let start = sp
-        .start("interaction-1", DEMO_REDIRECT_URI)
+        .start(&UpstreamRequest::new("interaction-1", DEMO_REDIRECT_URI))
         .await
         .expect("start");
     let url = url::Url::parse(&start.url).expect("url");
@@ -96,8 +96,14 @@ async fn callback_failures_are_clear_errors() {
     let b = browser();
 
     // A callback for another login (state mismatch).
-    let first = sp.start("i", DEMO_REDIRECT_URI).await.expect("start");
-    let other = sp.start("j", DEMO_REDIRECT_URI).await.expect("start");
+    let first = sp
+        .start(&UpstreamRequest::new("i", DEMO_REDIRECT_URI))
+        .await
+        .expect("start");
+    let other = sp
+        .start(&UpstreamRequest::new("j", DEMO_REDIRECT_URI))
+        .await
+        .expect("start");
     let callback = login(&b, &upstream, &first.url, "alice", "wonderland").await;
     let e = sp
         .finish(&other.state, &query_of(&callback), DEMO_REDIRECT_URI)
@@ -129,7 +135,10 @@ async fn callback_failures_are_clear_errors() {
     );
 
     // An ID token whose nonce is not this login's.
-    let next = sp.start("k", DEMO_REDIRECT_URI).await.expect("start");
+    let next = sp
+        .start(&UpstreamRequest::new("k", DEMO_REDIRECT_URI))
+        .await
+        .expect("start");
     let callback = login(&b, &upstream, &next.url, "alice", "wonderland").await;
     let mut kept: serde_json::Value = serde_json::from_str(&next.state).expect("json");
     kept["nonce"] = json!("another-login");
@@ -142,6 +151,47 @@ async fn callback_failures_are_clear_errors() {
         "{e}"
     );
 
+    // The answer without RFC 9207 `iss` (this upstream advertises it) or from another
+    // issuer: refused before the code is used.
+    let next = sp
+        .start(&UpstreamRequest::new("k2", DEMO_REDIRECT_URI))
+        .await
+        .expect("start");
+    let callback = login(&b, &upstream, &next.url, "alice", "wonderland").await;
+    let pairs: Vec<(String, String)> = url::Url::parse(&callback)
+        .expect("url")
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let without_iss = Params::from_pairs(pairs.iter().filter(|(k, _)| k != "iss").cloned());
+    let e = sp
+        .finish(&next.state, &without_iss, DEMO_REDIRECT_URI)
+        .await
+        .expect_err("no iss");
+    assert!(
+        matches!(e, FederationError::Callback(ref m) if m.contains("RFC 9207")),
+        "{e}"
+    );
+    let other_iss = Params::from_pairs(pairs.iter().map(|(k, v)| {
+        if k == "iss" {
+            (k.clone(), "https://evil.example".to_owned())
+        } else {
+            (k.clone(), v.clone())
+        }
+    }));
+    let e = sp
+        .finish(&next.state, &other_iss, DEMO_REDIRECT_URI)
+        .await
+        .expect_err("other iss");
+    assert!(
+        matches!(e, FederationError::Callback(ref m) if m.contains("evil.example")),
+        "{e}"
+    );
+    // The genuine answer still works (nothing was spent).
+    sp.finish(&next.state, &query_of(&callback), DEMO_REDIRECT_URI)
+        .await
+        .expect("identity");
+
     // A mapping rule refuses the identity.
     let strict = rp(&upstream.base).mapper(RuleMapper {
         rules: vec![MappingRule::Require {
@@ -149,7 +199,10 @@ async fn callback_failures_are_clear_errors() {
             equals: None,
         }],
     });
-    let s = strict.start("l", DEMO_REDIRECT_URI).await.expect("start");
+    let s = strict
+        .start(&UpstreamRequest::new("l", DEMO_REDIRECT_URI))
+        .await
+        .expect("start");
     let callback = login(&b, &upstream, &s.url, "alice", "wonderland").await;
     let e = strict
         .finish(&s.state, &query_of(&callback), DEMO_REDIRECT_URI)
@@ -167,7 +220,7 @@ async fn callback_failures_are_clear_errors() {
         .port();
     let gone = rp(&format!("http://127.0.0.1:{port}"));
     let e = gone
-        .start("m", DEMO_REDIRECT_URI)
+        .start(&UpstreamRequest::new("m", DEMO_REDIRECT_URI))
         .await
         .expect_err("unreachable");
     assert!(matches!(e, FederationError::Unavailable(_)), "{e}");

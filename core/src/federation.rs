@@ -38,6 +38,38 @@ pub struct ExternalIdentity {
     pub subject: String,
     /// Upstream claims, already mapped to local names.
     pub claims: Claims,
+    /// When the user authenticated at the upstream (its ID token's `auth_time`), if it said.
+    pub auth_time: Option<i64>,
+}
+
+/// What the local authorization request asks of the upstream login.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UpstreamRequest {
+    /// The local interaction.
+    pub interaction_id: String,
+    /// The redirect URI to send (this upstream's callback URL at the provider).
+    pub redirect_uri: String,
+    /// The client asked for a fresh login (`prompt=login`): the upstream must not answer
+    /// from its own session.
+    pub force_login: bool,
+    /// The client's `max_age`, to pass on.
+    pub max_age: Option<i64>,
+    /// The client's `login_hint`, to pass on.
+    pub login_hint: Option<String>,
+}
+
+impl UpstreamRequest {
+    /// A plain request: no `prompt`, `max_age` or `login_hint`.
+    pub fn new(interaction_id: impl Into<String>, redirect_uri: impl Into<String>) -> Self {
+        Self {
+            interaction_id: interaction_id.into(),
+            redirect_uri: redirect_uri.into(),
+            force_login: false,
+            max_age: None,
+            login_hint: None,
+        }
+    }
 }
 
 /// Federation failures.
@@ -66,7 +98,9 @@ pub enum FederationError {
 ///
 /// # Contract
 /// `start` must bind the upstream request to `state` (and PKCE); `finish` must verify that
-/// binding and the upstream ID token before returning an identity.
+/// binding, that the answer comes from this upstream (RFC 9207 `iss` where the upstream
+/// supports it; the provider also gives each upstream its own callback URL against mix-up,
+/// RFC 9700 §4.4) and the upstream ID token before returning an identity.
 #[async_trait]
 pub trait Subprovider: Send + Sync + 'static {
     /// A short unique name (`"google"`, `"corp-azure"`): letters, digits, `-`, `_`, `.`.
@@ -75,16 +109,13 @@ pub trait Subprovider: Send + Sync + 'static {
     fn display_name(&self) -> &str {
         self.name()
     }
-    /// The upstream's issuer, which account linking keys on (default: the name).
+    /// The upstream's issuer, which account linking keys on (default: the name). Changing
+    /// it (or, with the default, the name) changes every linked subject: keep it stable.
     fn issuer(&self) -> &str {
         self.name()
     }
     /// Builds the upstream authorization redirect for a local interaction.
-    async fn start(
-        &self,
-        interaction_id: &str,
-        redirect_uri: &str,
-    ) -> Result<UpstreamRedirect, FederationError>;
+    async fn start(&self, request: &UpstreamRequest) -> Result<UpstreamRedirect, FederationError>;
     /// Finishes the callback: `state` is what `start` returned, `callback` the parameters
     /// the upstream sent back.
     async fn finish(
@@ -258,24 +289,49 @@ where
     }
 }
 
+/// The local account an upstream identity logs in as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// An account the host's [`crate::UserStore`] knows (deliberately linked, e.g. after
+    /// the user proved they own both). Its claims come from the host first; if the host
+    /// no longer knows it, its tokens are refused like any deleted user's.
+    Existing(String),
+    /// A federated-only account: the host's user store does not know it; its claims are the
+    /// mapped upstream claims. A subject the host *does* know is refused here (it would let
+    /// an upstream account log in as a local one).
+    Federated(String),
+}
+
+impl Link {
+    /// The local subject.
+    pub fn subject(&self) -> &str {
+        match self {
+            Self::Existing(s) | Self::Federated(s) => s,
+        }
+    }
+}
+
 /// Links an upstream identity to a local subject, so that the local `sub` is stable across
 /// logins (and can be joined to an existing local account).
 ///
 /// # Contract
-/// The same upstream issuer and subject must always give the same local subject.
+/// The same upstream issuer and subject must always give the same local subject. Link to an
+/// existing account only on evidence the user owns it: never on an unverified upstream
+/// claim such as an `email` without `email_verified`.
 #[async_trait]
 pub trait AccountLinker: Send + Sync + 'static {
-    /// The local subject for an identity from `issuer`.
+    /// The local account for an identity from `issuer`.
     async fn link(
         &self,
         issuer: &str,
         identity: &ExternalIdentity,
-    ) -> Result<String, crate::store::StoreError>;
+    ) -> Result<Link, crate::store::StoreError>;
 }
 
-/// The default linking: a local subject derived from the upstream issuer and subject
-/// (`fed-` + base64url SHA-256, truncated to 128 bits): stable, opaque, and never equal for
-/// two different upstream accounts in practice.
+/// The default linking: a federated-only subject derived from the upstream issuer and
+/// subject (`fed-` + base64url SHA-256, truncated to 128 bits): stable, opaque, and never
+/// equal for two different upstream accounts in practice. Hosts must not hand out `fed-…`
+/// subjects to local accounts (a collision is refused at login).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct HashedSubject;
 
@@ -285,8 +341,8 @@ impl AccountLinker for HashedSubject {
         &self,
         issuer: &str,
         identity: &ExternalIdentity,
-    ) -> Result<String, crate::store::StoreError> {
-        Ok(hashed_subject(issuer, &identity.subject))
+    ) -> Result<Link, crate::store::StoreError> {
+        Ok(Link::Federated(hashed_subject(issuer, &identity.subject)))
     }
 }
 
@@ -387,6 +443,7 @@ mod tests {
             provider: "corp".into(),
             subject: sub.into(),
             claims: Claims::new(),
+            auth_time: None,
         };
         let a1 = HashedSubject
             .link("https://a.example", &id("u-1"))
@@ -407,6 +464,8 @@ mod tests {
         assert_eq!(a1, a2, "stable across logins");
         assert_ne!(a1, b, "the same sub at another issuer is another account");
         assert_ne!(a1, c);
+        let a1 = a1.subject().to_owned();
         assert!(a1.starts_with("fed-") && a1.len() == 26, "{a1}");
+        assert!(matches!(a2, Link::Federated(_)));
     }
 }

@@ -12,8 +12,11 @@ use crate::keys::{Algorithm, KeyProvider};
 use crate::store::GrantStore;
 use crate::users::UserStore;
 
-/// Endpoint paths (relative to the issuer) advertised in discovery.
+/// Endpoint paths (relative to the issuer): the protocol endpoints are advertised in
+/// discovery; the interaction page and the federation callback are not. Start from
+/// `Paths::default()` and change fields.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Paths {
     /// Authorization endpoint.
     pub authorization: String,
@@ -29,8 +32,9 @@ pub struct Paths {
     pub introspection: String,
     /// The host's interaction (login/consent) page; `{id}` is replaced by the interaction id.
     pub interaction: String,
-    /// Where upstream providers send the browser back (register
-    /// `<issuer><federation_callback>` as the redirect URI at each upstream).
+    /// Where upstream providers send the browser back: each upstream has its own
+    /// `<issuer><federation_callback>/<name>` (register it as the redirect URI there; see
+    /// [`Provider::federation_callback_url`]).
     pub federation_callback: String,
 }
 

@@ -1,13 +1,15 @@
 //! Federated login in-process, with a scripted upstream: configuration checks, account
-//! linking (custom linker, linker failure), how federated claims combine with the host's
-//! own, and that a failed upstream login stores nothing but the ended interaction.
+//! linking (custom linker, collisions, linker failure), how federated claims combine with
+//! the host's own and when they stop counting, mix-up and browser binding of the callback,
+//! and that a failed upstream login ends the interaction with an error redirect.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use idpkit_core::federation::{
-    AccountLinker, ExternalIdentity, FederationError, Subprovider, UpstreamRedirect,
+    AccountLinker, ExternalIdentity, FederationError, Link, Subprovider, UpstreamRedirect,
+    UpstreamRequest,
 };
 use idpkit_core::testkit::flows::token_request;
 use idpkit_core::{
@@ -34,17 +36,16 @@ impl Subprovider for Scripted {
     fn issuer(&self) -> &str {
         "https://upstream.example"
     }
-    async fn start(
-        &self,
-        id: &str,
-        redirect_uri: &str,
-    ) -> Result<UpstreamRedirect, FederationError> {
+    async fn start(&self, r: &UpstreamRequest) -> Result<UpstreamRedirect, FederationError> {
         if self.fail.load(Ordering::SeqCst) {
             return Err(FederationError::Unavailable("down for maintenance".into()));
         }
         Ok(UpstreamRedirect {
-            url: format!("https://upstream.example/authorize?redirect_uri={redirect_uri}"),
-            state: format!("state-for-{id}"),
+            url: format!(
+                "https://upstream.example/authorize?redirect_uri={}&force_login={}&max_age={:?}",
+                r.redirect_uri, r.force_login, r.max_age
+            ),
+            state: format!("state-for-{}", r.interaction_id),
         })
     }
     async fn finish(
@@ -64,44 +65,65 @@ impl Subprovider for Scripted {
         let mut claims = Claims::new();
         claims.insert("email".into(), json!(format!("{user}@upstream.example")));
         claims.insert("name".into(), json!(format!("Upstream {user}")));
+        claims.insert("email_verified".into(), json!(true));
         Ok(ExternalIdentity {
             provider: self.name.into(),
             subject: user.into(),
             claims,
+            auth_time: Some(1_700_000_000),
         })
     }
 }
 
-/// The host knows `local-bob` (name only); everyone else is unknown to it.
-struct HostUsers;
+/// The host knows `local-bob` (name and an unverified email) until `forget_bob`.
+struct HostUsers {
+    forget_bob: Arc<AtomicBool>,
+}
 
 #[async_trait]
 impl UserStore for HostUsers {
     async fn claims(&self, subject: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok((subject == "local-bob").then(|| {
-            let mut c = Claims::new();
-            c.insert("name".into(), json!("Bob (host record)"));
-            c
-        }))
+        Ok(
+            (subject == "local-bob" && !self.forget_bob.load(Ordering::SeqCst)).then(|| {
+                let mut c = Claims::new();
+                c.insert("name".into(), json!("Bob (host record)"));
+                c.insert("email".into(), json!("bob@host.example"));
+                c
+            }),
+        )
     }
 }
 
-/// Links upstream `bob` to the host's `local-bob`; refuses `mallory` with a store error.
+/// Links upstream `bob` to the host's `local-bob`; `eve` to `local-bob` as if it were a
+/// federated-only subject (a collision); `ghost` to a local account that does not exist;
+/// refuses `mallory` with a store error; everyone else gets `fed-<name>`.
 struct Linker;
 
 #[async_trait]
 impl AccountLinker for Linker {
-    async fn link(&self, issuer: &str, id: &ExternalIdentity) -> Result<String, StoreError> {
+    async fn link(&self, issuer: &str, id: &ExternalIdentity) -> Result<Link, StoreError> {
         assert_eq!(issuer, "https://upstream.example");
-        match id.subject.as_str() {
-            "bob" => Ok("local-bob".into()),
-            "mallory" => Err(StoreError::Backend("the account database is down".into())),
-            other => Ok(format!("fed-{other}")),
-        }
+        Ok(match id.subject.as_str() {
+            "bob" => Link::Existing("local-bob".into()),
+            "eve" => Link::Federated("local-bob".into()),
+            "ghost" => Link::Existing("local-ghost".into()),
+            "mallory" => return Err(StoreError::Backend("the account database is down".into())),
+            other => Link::Federated(format!("fed-{other}")),
+        })
     }
 }
 
-fn builder() -> idpkit_core::ProviderBuilder {
+struct Setup {
+    provider: Provider,
+    upstream: Arc<Scripted>,
+    forget_bob: Arc<AtomicBool>,
+    store: Arc<MemoryGrantStore>,
+}
+
+fn builder_with(
+    store: Arc<MemoryGrantStore>,
+    forget_bob: Arc<AtomicBool>,
+) -> idpkit_core::ProviderBuilder {
     let client = Client::confidential("app", "app-secret")
         .redirect_uri(REDIRECT)
         .grant_types([GrantType::AuthorizationCode])
@@ -110,25 +132,40 @@ fn builder() -> idpkit_core::ProviderBuilder {
         .build()
         .expect("client");
     Provider::builder("https://idp.example")
-        .grant_store(MemoryGrantStore::new())
+        .grant_store_arc(store)
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(HostUsers)
+        .users(HostUsers { forget_bob })
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends()
 }
 
-fn provider() -> (Provider, Arc<Scripted>) {
-    let up = Arc::new(Scripted {
-        name: "corp",
+fn builder() -> idpkit_core::ProviderBuilder {
+    builder_with(Arc::new(MemoryGrantStore::new()), Arc::default())
+}
+
+fn scripted(name: &'static str) -> Arc<Scripted> {
+    Arc::new(Scripted {
+        name,
         fail: AtomicBool::new(false),
-    });
-    let p = builder()
-        .upstream_arc(up.clone())
+    })
+}
+
+fn setup() -> Setup {
+    let upstream = scripted("corp");
+    let store = Arc::new(MemoryGrantStore::new());
+    let forget_bob = Arc::new(AtomicBool::new(false));
+    let provider = builder_with(store.clone(), forget_bob.clone())
+        .upstream_arc(upstream.clone())
         .account_linker(Linker)
         .build()
         .expect("provider");
-    (p, up)
+    Setup {
+        provider,
+        upstream,
+        forget_bob,
+        store,
+    }
 }
 
 fn cookies_of(r: &Response) -> Vec<(String, String)> {
@@ -141,36 +178,48 @@ fn cookies_of(r: &Response) -> Vec<(String, String)> {
         .collect()
 }
 
-/// authorize with `idp_hint=corp` → the upstream redirect; then the callback for `user`.
-async fn federated(p: &Provider, user: &str) -> Response {
+/// authorize with `idp_hint=corp` (plus `extra`): the redirect to the upstream.
+async fn to_upstream(p: &Provider, extra: &[(&str, &str)]) -> Response {
     let mut req = Request::new(Method::Get);
-    req.params = Params::from_pairs([
+    let mut pairs = vec![
         ("client_id", "app"),
         ("redirect_uri", REDIRECT),
         ("response_type", "code"),
         ("scope", "openid profile email"),
         ("idp_hint", "corp"),
         ("state", "s"),
-    ]);
-    let Authorization::Respond(to_upstream) = p.authorize(&req).await else {
+    ];
+    pairs.extend_from_slice(extra);
+    req.params = Params::from_pairs(pairs);
+    let Authorization::Respond(r) = p.authorize(&req).await else {
         panic!("idp_hint goes straight to the upstream")
     };
-    let loc = to_upstream.header_value("location").expect("location");
+    r
+}
+
+/// The callback for `user` at upstream `at`'s callback, with the browser's cookies.
+async fn callback(p: &Provider, to_upstream: &Response, at: &str, user: &str) -> Response {
+    let mut cb = Request::new(Method::Get);
+    cb.cookies = cookies_of(to_upstream);
+    cb.params = Params::from_pairs([("user", user)]);
+    match p.federation_callback(at, &cb).await {
+        Authorization::Respond(r) => r,
+        Authorization::Interaction(i) => panic!("first-party client: no consent step, got {i:?}"),
+    }
+}
+
+async fn federated(p: &Provider, user: &str) -> Response {
+    let up = to_upstream(p, &[]).await;
+    let loc = up.header_value("location").expect("location");
     assert!(
         loc.starts_with("https://upstream.example/authorize"),
         "{loc}"
     );
     assert!(
-        loc.contains("https://idp.example/federation/callback"),
-        "the callback URL is the provider's: {loc}"
+        loc.contains("redirect_uri=https://idp.example/federation/callback/corp&"),
+        "each upstream has its own callback URL: {loc}"
     );
-    let mut cb = Request::new(Method::Get);
-    cb.cookies = cookies_of(&to_upstream);
-    cb.params = Params::from_pairs([("user", user)]);
-    match p.federation_callback(&cb).await {
-        Authorization::Respond(r) => r,
-        Authorization::Interaction(i) => panic!("first-party client: no consent step, got {i:?}"),
-    }
+    callback(p, &up, "corp", user).await
 }
 
 fn redirect_params(r: &Response) -> Params {
@@ -179,20 +228,32 @@ fn redirect_params(r: &Response) -> Params {
     Params::parse(loc.split_once('?').expect("query").1.as_bytes())
 }
 
-async fn id_token_claims(p: &Provider, r: &Response) -> serde_json::Value {
+fn error_of(r: &Response) -> String {
+    let p = redirect_params(r);
+    assert!(
+        p.get("code").expect("one").is_none(),
+        "no code with an error"
+    );
+    p.get("error").expect("one").unwrap_or_default().to_owned()
+}
+
+async fn exchange(p: &Provider, r: &Response) -> Response {
     let params = redirect_params(r);
     let code = params.get("code").expect("one").expect("a code");
-    let resp = p
-        .token(&token_request(
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", code),
-                ("redirect_uri", REDIRECT),
-            ],
-            "app",
-            Some("app-secret"),
-        ))
-        .await;
+    p.token(&token_request(
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ],
+        "app",
+        Some("app-secret"),
+    ))
+    .await
+}
+
+async fn id_token_claims(p: &Provider, r: &Response) -> serde_json::Value {
+    let resp = exchange(p, r).await;
     assert_eq!(resp.status, 200, "{:?}", resp.json_value());
     let token = resp.json_value()["id_token"]
         .as_str()
@@ -206,34 +267,59 @@ async fn id_token_claims(p: &Provider, r: &Response) -> serde_json::Value {
 }
 
 #[tokio::test]
-async fn federated_claims_fill_in_what_the_host_does_not_know() {
-    let (p, _) = provider();
-    // An upstream user the host does not know: the mapped claims are the user's claims.
-    let r = federated(&p, "carol").await;
-    let c = id_token_claims(&p, &r).await;
+async fn federated_claims_and_linked_accounts() {
+    let s = setup();
+    let p = &s.provider;
+    // An upstream user the host does not know: the mapped claims are the user's claims, and
+    // auth_time is the upstream's.
+    let c = id_token_claims(p, &federated(p, "carol").await).await;
     assert_eq!(c["sub"], json!("fed-carol"), "the linker's subject");
     assert_eq!(c["email"], json!("carol@upstream.example"));
+    assert_eq!(c["email_verified"], json!(true));
     assert_eq!(c["name"], json!("Upstream carol"));
+    assert_eq!(c["auth_time"], json!(1_700_000_000));
 
-    // An upstream user linked to a host account: the host's claims win, the upstream's
-    // fill in the rest.
-    let r = federated(&p, "bob").await;
-    let c = id_token_claims(&p, &r).await;
+    // Linked to a host account: the host's claims win; the upstream's `email_verified` is not
+    // mixed into the host's (unverified) email.
+    let c = id_token_claims(p, &federated(p, "bob").await).await;
     assert_eq!(c["sub"], json!("local-bob"));
     assert_eq!(c["name"], json!("Bob (host record)"));
-    assert_eq!(c["email"], json!("bob@upstream.example"));
+    assert_eq!(c["email"], json!("bob@host.example"));
+    assert!(c.get("email_verified").is_none(), "{c}");
+
+    // The host deletes the account: its tokens are refused, whatever the upstream said.
+    let r = federated(p, "bob").await;
+    s.forget_bob.store(true, Ordering::SeqCst);
+    let resp = exchange(p, &r).await;
+    assert_eq!(resp.status, 400);
+    assert_eq!(resp.json_value()["error"], json!("invalid_grant"));
 }
 
 #[tokio::test]
-async fn failures_end_the_interaction_with_an_error_redirect() {
-    let (p, up) = provider();
-    // The linker fails: server_error to the client, no code.
-    let r = federated(&p, "mallory").await;
-    let params = redirect_params(&r);
-    assert_eq!(params.get("error").expect("one"), Some("server_error"));
-    assert_eq!(params.get("state").expect("one"), Some("s"));
-    assert!(params.get("code").expect("one").is_none());
+async fn a_removed_upstream_no_longer_vouches_for_its_users() {
+    let s = setup();
+    let r = federated(&s.provider, "carol").await;
+    // The same store, with corp removed from the configuration.
+    let without = builder_with(s.store.clone(), Arc::default())
+        .upstream_arc(scripted("partner"))
+        .build()
+        .expect("provider");
+    let resp = exchange(&without, &r).await;
+    assert_eq!(resp.status, 400, "{:?}", resp.json_value());
+    assert_eq!(resp.json_value()["error"], json!("invalid_grant"));
+}
+
+#[tokio::test]
+async fn linking_errors_and_collisions_give_no_code() {
+    let s = setup();
+    let p = &s.provider;
+    for user in ["mallory", "eve", "ghost"] {
+        let r = federated(p, user).await;
+        assert_eq!(error_of(&r), "server_error", "{user}");
+        assert_eq!(redirect_params(&r).get("state").expect("one"), Some("s"));
+    }
     // The federation cookie is cleared.
+    let r = federated(p, "eve").await;
     assert!(
         r.headers
             .iter()
@@ -243,16 +329,30 @@ async fn failures_end_the_interaction_with_an_error_redirect() {
         "{:?}",
         r.headers
     );
+}
 
-    // The upstream denies: access_denied.
-    let r = federated(&p, "").await;
-    assert_eq!(
-        redirect_params(&r).get("error").expect("one"),
-        Some("access_denied")
+#[tokio::test]
+async fn upstream_failures_end_the_interaction() {
+    let s = setup();
+    let p = &s.provider;
+    // The upstream denies: access_denied, and the interaction is over.
+    let up = to_upstream(p, &[]).await;
+    let r = callback(p, &up, "corp", "").await;
+    assert_eq!(error_of(&r), "access_denied");
+    let id = cookies_of(&up)
+        .into_iter()
+        .find(|(k, _)| k == "idpkit_federation")
+        .expect("federation cookie")
+        .1;
+    let mut browser = Request::new(Method::Get);
+    browser.cookies = cookies_of(&up);
+    assert!(
+        p.interaction(&id, &browser).await.is_err(),
+        "interaction ended"
     );
 
     // The upstream is down when the login starts: temporarily_unavailable at once.
-    up.fail.store(true, Ordering::SeqCst);
+    s.upstream.fail.store(true, Ordering::SeqCst);
     let mut req = Request::new(Method::Get);
     req.params = Params::from_pairs([
         ("client_id", "app"),
@@ -264,48 +364,71 @@ async fn failures_end_the_interaction_with_an_error_redirect() {
     let Authorization::Respond(r) = p.authorize(&req).await else {
         panic!("an error redirect")
     };
-    let params = redirect_params(&r);
-    assert_eq!(
-        params.get("error").expect("one"),
-        Some("temporarily_unavailable")
-    );
-    assert!(
-        params
-            .get("error_description")
-            .expect("one")
-            .unwrap_or_default()
-            .contains("down for maintenance")
-    );
+    assert_eq!(error_of(&r), "temporarily_unavailable");
+}
+
+#[tokio::test]
+async fn prompt_login_and_max_age_are_passed_upstream() {
+    let s = setup();
+    let up = to_upstream(&s.provider, &[("prompt", "login"), ("max_age", "60")]).await;
+    let loc = up.header_value("location").expect("location");
+    assert!(loc.contains("force_login=true&max_age=Some(60)"), "{loc}");
+    let up = to_upstream(&s.provider, &[]).await;
+    let loc = up.header_value("location").expect("location");
+    assert!(loc.contains("force_login=false&max_age=None"), "{loc}");
+}
+
+#[tokio::test]
+async fn an_answer_at_another_upstreams_callback_is_refused() {
+    let up2 = scripted("partner");
+    let s = setup();
+    let p = builder_with(s.store.clone(), Arc::default())
+        .upstream_arc(s.upstream.clone())
+        .upstream_arc(up2)
+        .account_linker(Linker)
+        .build()
+        .expect("provider");
+    // The login went to corp; its answer is delivered at partner's callback (mix-up).
+    let up = to_upstream(&p, &[]).await;
+    let r = callback(&p, &up, "partner", "carol").await;
+    assert_eq!(error_of(&r), "access_denied");
 }
 
 #[tokio::test]
 async fn a_callback_without_the_browser_binding_is_an_error_page() {
-    let (p, _) = provider();
+    let s = setup();
+    let p = &s.provider;
+    let up = to_upstream(p, &[]).await;
+    // The real interaction id, but without the interaction's binding cookie (another
+    // browser that learned the id).
+    let fed = cookies_of(&up)
+        .into_iter()
+        .find(|(k, _)| k == "idpkit_federation")
+        .expect("federation cookie");
     let mut cb = Request::new(Method::Get);
+    cb.cookies = vec![fed];
     cb.params = Params::from_pairs([("user", "carol")]);
-    let Authorization::Respond(r) = p.federation_callback(&cb).await else {
+    let Authorization::Respond(r) = p.federation_callback("corp", &cb).await else {
         panic!("an error page")
     };
     assert_eq!(r.status, 400);
     assert!(r.header_value("location").is_none());
-    // A forged federation cookie without the interaction's binding cookie.
-    cb.cookies = vec![("idpkit_federation".into(), "made-up".into())];
-    let Authorization::Respond(r) = p.federation_callback(&cb).await else {
+    // No cookie at all.
+    cb.cookies.clear();
+    let Authorization::Respond(r) = p.federation_callback("corp", &cb).await else {
         panic!("an error page")
     };
     assert_eq!(r.status, 400);
-    assert!(r.header_value("location").is_none());
+    // The genuine browser can still finish: the failed attempts consumed nothing.
+    let r = callback(p, &up, "corp", "carol").await;
+    assert!(redirect_params(&r).get("code").expect("one").is_some());
 }
 
 #[tokio::test]
 async fn upstream_names_are_checked_at_build() {
-    let named = |name: &'static str| Scripted {
-        name,
-        fail: AtomicBool::new(false),
-    };
     let err = builder()
-        .upstream(named("corp"))
-        .upstream(named("corp"))
+        .upstream_arc(scripted("corp"))
+        .upstream_arc(scripted("corp"))
         .build()
         .expect_err("duplicate");
     assert!(
@@ -313,7 +436,7 @@ async fn upstream_names_are_checked_at_build() {
         "{err}"
     );
     let err = builder()
-        .upstream(named("corp sso"))
+        .upstream_arc(scripted("corp sso"))
         .build()
         .expect_err("space");
     assert!(
@@ -327,8 +450,8 @@ async fn upstream_names_are_checked_at_build() {
         "{err}"
     );
     let p = builder()
-        .upstream(named("corp"))
-        .upstream(named("partner.b-2"))
+        .upstream_arc(scripted("corp"))
+        .upstream_arc(scripted("partner.b-2"))
         .build()
         .expect("two upstreams");
     let names: Vec<String> = p.upstreams().into_iter().map(|u| u.name).collect();

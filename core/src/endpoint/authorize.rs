@@ -602,7 +602,7 @@ impl Provider {
         req: &Request,
         outcome: InteractionOutcome,
     ) -> Result<Authorization, OAuthError> {
-        let mut record = self.load_interaction(id, req).await?;
+        let record = self.load_interaction(id, req).await?;
         let client: Arc<Client> = self
             .inner
             .clients
@@ -624,66 +624,8 @@ impl Provider {
                 ))
             }
             (InteractionOutcome::Login { subject }, Needs::Login) => {
-                if subject.is_empty() {
-                    return Err(OAuthError::invalid_request(
-                        "login finished without a subject",
-                    ));
-                }
-                let session_token = crypto::random_token();
-                let session_id = crypto::sha256_b64(session_token.as_bytes());
-                record.subject = Some(subject.clone());
-                record.auth_time = Some(now.unix_timestamp());
-                record.new_session = Some(session_id.clone());
-                self.inner
-                    .grants
-                    .put(
-                        RecordKind::Session,
-                        &session_id,
-                        Record {
-                            grant_id: None,
-                            payload: to_payload(&SessionRecord {
-                                subject: subject.clone(),
-                                auth_time: now.unix_timestamp(),
-                            }),
-                            expires_at: now + self.inner.config.session_ttl,
-                        },
-                    )
-                    .await?;
-                let session_cookie = self.cookie(
-                    SESSION_COOKIE,
-                    &session_token,
-                    self.inner.config.session_ttl,
-                );
-                let mut consent_request = record.request.clone();
-                consent_request.prompt.retain(|p| p != "login");
-                if self
-                    .needs_consent(&client, &consent_request, &subject)
-                    .await?
-                {
-                    record.needs = Needs::Consent;
-                    self.save_interaction(id, &record).await?;
-                    return Ok(
-                        match self.interaction_redirect(id.to_owned(), Needs::Consent, None) {
-                            Authorization::Interaction(mut pending) => {
-                                pending.response =
-                                    pending.response.header("Set-Cookie", session_cookie);
-                                Authorization::Interaction(pending)
-                            }
-                            other => other,
-                        },
-                    );
-                }
-                self.take_interaction(id).await?;
-                let scopes = record.request.scopes.clone();
-                self.issue_code(
-                    &record.request,
-                    &subject,
-                    now.unix_timestamp(),
-                    scopes,
-                    Some(session_cookie),
-                )
-                .await
-                .or_else(|e| Ok(self.error_redirect(&target.borrow(), &e)))
+                self.complete_login(id, record, &client, &target, subject, now.unix_timestamp())
+                    .await
             }
             (InteractionOutcome::Consent { scopes }, Needs::Consent) => {
                 let (Some(subject), Some(auth_time)) = (record.subject.clone(), record.auth_time)
@@ -746,6 +688,109 @@ impl Provider {
                 }
             ))),
         }
+    }
+
+    /// The login step of interaction `id` succeeded for `subject`, who authenticated at
+    /// `auth_time`: SSO session, then consent (when due) or the code.
+    pub(crate) async fn complete_login(
+        &self,
+        id: &str,
+        mut record: InteractionRecord,
+        client: &Client,
+        target: &OwnedTarget,
+        subject: String,
+        auth_time: i64,
+    ) -> Result<Authorization, OAuthError> {
+        let now = self.now();
+        if subject.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "login finished without a subject",
+            ));
+        }
+        let session_token = crypto::random_token();
+        let session_id = crypto::sha256_b64(session_token.as_bytes());
+        record.subject = Some(subject.clone());
+        record.auth_time = Some(auth_time);
+        record.new_session = Some(session_id.clone());
+        self.inner
+            .grants
+            .put(
+                RecordKind::Session,
+                &session_id,
+                Record {
+                    grant_id: None,
+                    payload: to_payload(&SessionRecord {
+                        subject: subject.clone(),
+                        auth_time,
+                    }),
+                    expires_at: now + self.inner.config.session_ttl,
+                },
+            )
+            .await?;
+        let session_cookie = self.cookie(
+            SESSION_COOKIE,
+            &session_token,
+            self.inner.config.session_ttl,
+        );
+        let mut consent_request = record.request.clone();
+        consent_request.prompt.retain(|p| p != "login");
+        if self
+            .needs_consent(client, &consent_request, &subject)
+            .await?
+        {
+            record.needs = Needs::Consent;
+            self.save_interaction(id, &record).await?;
+            return Ok(
+                match self.interaction_redirect(id.to_owned(), Needs::Consent, None) {
+                    Authorization::Interaction(mut pending) => {
+                        pending.response = pending.response.header("Set-Cookie", session_cookie);
+                        Authorization::Interaction(pending)
+                    }
+                    other => other,
+                },
+            );
+        }
+        self.take_interaction(id).await?;
+        let scopes = record.request.scopes.clone();
+        self.issue_code(
+            &record.request,
+            &subject,
+            auth_time,
+            scopes,
+            Some(session_cookie),
+        )
+        .await
+        .or_else(|e| Ok(self.error_redirect(&target.borrow(), &e)))
+    }
+
+    /// Finishes the login step of interaction `id` for a user authenticated elsewhere (an
+    /// upstream provider) at `auth_time`.
+    pub(crate) async fn finish_external_login(
+        &self,
+        id: &str,
+        req: &Request,
+        subject: String,
+        auth_time: i64,
+    ) -> Result<Authorization, OAuthError> {
+        let record = self.load_interaction(id, req).await?;
+        if record.needs != Needs::Login {
+            return Err(OAuthError::invalid_request(
+                "this interaction is past its login step",
+            ));
+        }
+        let client: Arc<Client> = self
+            .inner
+            .clients
+            .find(&record.request.client_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("the client is no longer registered"))?;
+        let target = OwnedTarget {
+            redirect_uri: record.request.redirect_uri.clone(),
+            mode: record.request.response_mode,
+            state: record.request.state.clone(),
+        };
+        self.complete_login(id, record, &client, &target, subject, auth_time)
+            .await
     }
 
     /// Consumes the interaction so that a second submission cannot complete it again.
@@ -901,7 +946,7 @@ pub(crate) struct Target<'a> {
     state: Option<&'a str>,
 }
 
-struct OwnedTarget {
+pub(crate) struct OwnedTarget {
     redirect_uri: String,
     mode: ResponseMode,
     state: Option<String>,

@@ -6,7 +6,9 @@
 //!    page through [`Provider::federate`]. The upstream's pending state (PKCE verifier,
 //!    nonce, state) is stored in the grant store, never in the browser; a cookie names the
 //!    interaction.
-//! 2. The upstream sends the browser to `Paths::federation_callback`.
+//! 2. The upstream sends the browser to its own callback URL,
+//!    `<issuer><Paths::federation_callback>/<name>` (one per upstream, so that an answer
+//!    meant for one upstream cannot be fed to another: RFC 9700 §4.4 mix-up).
 //!    [`Provider::federation_callback`] checks that the interaction is bound to this browser,
 //!    consumes the pending upstream login (a replayed callback finds it gone), lets the
 //!    subprovider verify the callback and the upstream ID token, maps the claims, links the
@@ -21,9 +23,9 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::crypto;
-use crate::endpoint::authorize::{Authorization, InteractionOutcome, Needs, show_error};
+use crate::endpoint::authorize::{Authorization, Needs, show_error};
 use crate::error::{ErrorCode, OAuthError};
-use crate::federation::{FederationError, Subprovider};
+use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::{FEDERATION_COOKIE, Provider};
 use crate::store::{Consume, Record, RecordKind};
@@ -49,38 +51,62 @@ struct UpstreamLoginRecord {
 #[derive(Serialize, Deserialize)]
 struct FederatedClaimsRecord {
     upstream: String,
+    /// The subject is an account of the host ([`Link::Existing`]): the host's user store
+    /// decides whether it exists, these claims only fill in.
+    host_account: bool,
     claims: Claims,
+}
+
+/// Claims that only make sense together: when the host sets one of a group, the upstream's
+/// claims of that group are not mixed in (an upstream `email_verified` must never vouch for
+/// the host's `email`).
+const CLAIM_GROUPS: &[&[&str]] = &[
+    &["email", "email_verified"],
+    &["phone_number", "phone_number_verified"],
+];
+
+fn merge_claims(mut host: Claims, upstream: Claims) -> Claims {
+    for (k, v) in upstream {
+        let group = CLAIM_GROUPS
+            .iter()
+            .find(|g| g.contains(&k.as_str()))
+            .copied()
+            .unwrap_or(&[]);
+        if host.contains_key(&k) || group.iter().any(|g| host.contains_key(*g)) {
+            continue;
+        }
+        host.insert(k, v);
+    }
+    host
 }
 
 fn federated_claims_id(subject: &str) -> String {
     crypto::sha256_b64(subject.as_bytes())
 }
 
-/// The error the client receives for an upstream failure.
+/// The error the client receives for an upstream failure: a fixed description per kind
+/// (the details, which may name internal hosts, go to the log).
 fn client_error(upstream: &dyn Subprovider, e: FederationError) -> OAuthError {
     let name = upstream.display_name();
+    tracing::warn!(upstream = %upstream.name(), error = %e, "idpkit: upstream login failed");
     match e {
-        FederationError::Denied(d) => OAuthError::new(
+        FederationError::Denied(_) => OAuthError::new(
             ErrorCode::AccessDenied,
-            format!("the login at {name} was denied: {d}")
-                .trim_end_matches([':', ' '])
-                .to_owned(),
+            format!("the login at {name} was denied"),
         ),
-        FederationError::Unavailable(d) => OAuthError::new(
+        FederationError::Unavailable(_) => OAuthError::new(
             ErrorCode::TemporarilyUnavailable,
-            format!("{name} is unavailable: {d}"),
+            format!("{name} is unavailable; try again later"),
         ),
+        // The reason comes from the provider's own mapping rules.
         FederationError::Refused(d) => OAuthError::new(
             ErrorCode::AccessDenied,
             format!("this {name} account is not allowed: {d}"),
         ),
-        other => {
-            tracing::warn!(upstream = %upstream.name(), error = %other, "idpkit: upstream login could not be verified");
-            OAuthError::new(
-                ErrorCode::AccessDenied,
-                format!("the login at {name} could not be verified: {other}"),
-            )
-        }
+        _ => OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("the answer from {name} could not be verified"),
+        ),
     }
 }
 
@@ -111,9 +137,13 @@ impl Provider {
         self.inner.upstreams.iter().find(|u| u.name() == name)
     }
 
-    /// The redirect URI to register at every upstream provider.
-    pub fn federation_callback_url(&self) -> String {
-        self.url(&self.inner.config.paths.federation_callback)
+    /// The redirect URI to register at upstream `name`:
+    /// `<issuer><Paths::federation_callback>/<name>`.
+    pub fn federation_callback_url(&self, name: &str) -> String {
+        self.url(&format!(
+            "{}/{name}",
+            self.inner.config.paths.federation_callback
+        ))
     }
 
     /// Sends the login of interaction `id` to upstream `upstream` (the host's login page
@@ -153,7 +183,11 @@ impl Provider {
         let Some(upstream) = self.find_upstream(name) else {
             return Err(OAuthError::server_error(&format!("no upstream {name}")));
         };
-        let redirect = match upstream.start(id, &self.federation_callback_url()).await {
+        let mut up = UpstreamRequest::new(id, self.federation_callback_url(name));
+        up.force_login = request.prompt.iter().any(|p| p == "login");
+        up.max_age = request.max_age;
+        up.login_hint = request.login_hint.clone();
+        let redirect = match upstream.start(&up).await {
             Ok(r) => r,
             Err(e) => {
                 // The interaction ends here: no half-made login is left behind.
@@ -186,22 +220,28 @@ impl Provider {
         Ok(Authorization::Respond(response))
     }
 
-    /// The federation callback endpoint (`Paths::federation_callback`, GET or POST): finishes
-    /// the upstream login and continues the local one. Answers the client with its code (or
-    /// the consent step first), or with an error redirect when the upstream login failed; a
-    /// callback without a pending login in this browser (replayed, expired, or from another
-    /// browser) gets an error page, never a redirect.
-    pub async fn federation_callback(&self, req: &Request) -> Authorization {
-        match self.federation_callback_inner(req).await {
+    /// The federation callback endpoint of upstream `upstream`
+    /// (`<Paths::federation_callback>/<upstream>`, GET: the upstream answers in the query,
+    /// and the browser-binding cookies are `SameSite=Lax`). Finishes the upstream login and
+    /// continues the local one: answers the client with its code (or the consent step
+    /// first), or with an error redirect when the upstream login failed. A callback without
+    /// a pending login in this browser (replayed, expired, or from another browser) gets an
+    /// error page, never a redirect.
+    pub async fn federation_callback(&self, upstream: &str, req: &Request) -> Authorization {
+        match self.federation_callback_inner(upstream, req).await {
             Ok(a) => a,
             Err(e) => show_error(&e),
         }
     }
 
-    async fn federation_callback_inner(&self, req: &Request) -> Result<Authorization, OAuthError> {
-        if !matches!(req.method, Method::Get | Method::Post) {
+    async fn federation_callback_inner(
+        &self,
+        callback_of: &str,
+        req: &Request,
+    ) -> Result<Authorization, OAuthError> {
+        if req.method != Method::Get {
             return Err(OAuthError::invalid_request(
-                "the federation callback takes GET or POST",
+                "the federation callback takes GET",
             ));
         }
         let id = req
@@ -244,71 +284,159 @@ impl Provider {
                 clear,
             ));
         };
+        if callback_of != upstream.name() {
+            // The answer came to another upstream's callback: a mix-up attempt (or a
+            // misconfigured upstream). Nothing from it is used.
+            return Ok(self
+                .end_login(
+                    &id,
+                    &record.request,
+                    &clear,
+                    OAuthError::new(
+                        ErrorCode::AccessDenied,
+                        format!(
+                            "the answer for {} arrived at the callback of {callback_of:?}",
+                            upstream.display_name()
+                        ),
+                    ),
+                )
+                .await);
+        }
         let identity = match upstream
-            .finish(&pending.state, &req.params, &self.federation_callback_url())
+            .finish(
+                &pending.state,
+                &req.params,
+                &self.federation_callback_url(upstream.name()),
+            )
             .await
         {
             Ok(i) => i,
             Err(e) => {
-                let _ = self.take_interaction(&id).await;
-                let err = client_error(upstream.as_ref(), e);
-                return Ok(with_cookie(
-                    self.error_to_client(&record.request, &err),
-                    clear,
-                ));
+                return Ok(self
+                    .end_login(
+                        &id,
+                        &record.request,
+                        &clear,
+                        client_error(upstream.as_ref(), e),
+                    )
+                    .await);
             }
         };
-        let subject = match self.inner.linker.link(upstream.issuer(), &identity).await {
-            Ok(s) if !s.is_empty() => s,
+        let link = match self.inner.linker.link(upstream.issuer(), &identity).await {
+            Ok(l) if !l.subject().is_empty() => l,
             Ok(_) => {
-                let _ = self.take_interaction(&id).await;
-                return Ok(with_cookie(
-                    self.error_to_client(
+                return Ok(self
+                    .end_login(
+                        &id,
                         &record.request,
-                        &OAuthError::server_error(&"account linking gave an empty subject"),
-                    ),
-                    clear,
-                ));
+                        &clear,
+                        OAuthError::server_error(&"account linking gave an empty subject"),
+                    )
+                    .await);
             }
             Err(e) => {
-                let _ = self.take_interaction(&id).await;
-                return Ok(with_cookie(
-                    self.error_to_client(&record.request, &OAuthError::server_error(&e)),
-                    clear,
-                ));
+                return Ok(self
+                    .end_login(&id, &record.request, &clear, OAuthError::server_error(&e))
+                    .await);
             }
         };
-        let c = &self.inner.config;
-        let keep = c
-            .refresh_token_ttl
-            .max(c.session_ttl)
-            .max(c.access_token_ttl);
+        let known = self
+            .inner
+            .users
+            .claims(link.subject(), &record.request.scopes)
+            .await?
+            .is_some();
+        let host_account = match (&link, known) {
+            (Link::Existing(_), true) => true,
+            (Link::Federated(_), false) => false,
+            (Link::Existing(s), false) => {
+                return Ok(self.end_login(&id, &record.request, &clear, OAuthError::server_error(&format!(
+                    "the account linker named local account {s:?}, which the user store does not know"
+                )))
+                .await);
+            }
+            (Link::Federated(s), true) => {
+                return Ok(self
+                    .end_login(
+                        &id,
+                        &record.request,
+                        &clear,
+                        OAuthError::server_error(&format!(
+                            "federated subject {s:?} belongs to a local account; refusing the login"
+                        )),
+                    )
+                    .await);
+            }
+        };
+        let now = self.now();
+        let auth_time = identity
+            .auth_time
+            .filter(|t| *t > 0 && *t <= now.unix_timestamp() + 60)
+            .unwrap_or(now.unix_timestamp());
+        let subject = link.subject().to_owned();
+        let next = self
+            .finish_external_login(&id, req, subject.clone(), auth_time)
+            .await?;
+        self.save_federated_claims(
+            &subject,
+            &FederatedClaimsRecord {
+                upstream: upstream.name().to_owned(),
+                host_account,
+                claims: identity.claims,
+            },
+        )
+        .await?;
+        tracing::info!(upstream = %upstream.name(), "idpkit: upstream login verified");
+        Ok(with_cookie(next, clear))
+    }
+
+    /// Ends a federated login that failed: the interaction is consumed and the client gets
+    /// the error redirect.
+    async fn end_login(
+        &self,
+        id: &str,
+        request: &AuthzRequest,
+        clear: &str,
+        err: OAuthError,
+    ) -> Authorization {
+        let _ = self.take_interaction(id).await;
+        tracing::warn!(error = %err, "idpkit: federated login ended");
+        with_cookie(self.error_to_client(request, &err), clear.to_owned())
+    }
+
+    async fn save_federated_claims(
+        &self,
+        subject: &str,
+        record: &FederatedClaimsRecord,
+    ) -> Result<(), OAuthError> {
         self.inner
             .grants
             .put(
                 RecordKind::FederatedClaims,
-                &federated_claims_id(&subject),
+                &federated_claims_id(subject),
                 Record {
                     grant_id: None,
-                    payload: to_payload(&FederatedClaimsRecord {
-                        upstream: upstream.name().to_owned(),
-                        claims: identity.claims,
-                    }),
-                    expires_at: now + keep,
+                    payload: to_payload(record),
+                    expires_at: self.now() + self.federated_claims_ttl(),
                 },
             )
             .await?;
-        tracing::info!(upstream = %upstream.name(), "idpkit: upstream login verified");
-        let next = self
-            .finish_interaction(&id, req, InteractionOutcome::Login { subject })
-            .await?;
-        Ok(with_cookie(next, clear))
+        Ok(())
     }
 
-    /// Claims of `subject` for ID tokens and userinfo: the host's [`crate::UserStore`], plus
-    /// (when upstreams are configured) the mapped claims of the user's last federated login
-    /// for the names the host does not set. A subject the host does not know is a federated
-    /// user when such claims exist.
+    /// How long mapped claims are kept after the last login or token issue.
+    fn federated_claims_ttl(&self) -> time::Duration {
+        let c = &self.inner.config;
+        c.refresh_token_ttl
+            .max(c.session_ttl)
+            .max(c.access_token_ttl)
+    }
+
+    /// Claims of `subject` for ID tokens and userinfo. The host's [`crate::UserStore`]
+    /// decides for its own accounts (`None`: the user is gone, whatever the upstream said);
+    /// the mapped claims of the last federated login fill in names it does not set (never
+    /// half of a pair such as `email` / `email_verified`). A federated-only subject's claims
+    /// are the mapped ones, while its upstream is still configured.
     pub(crate) async fn user_claims(
         &self,
         subject: &str,
@@ -319,30 +447,32 @@ impl Provider {
             return Ok(host);
         }
         let id = federated_claims_id(subject);
-        let federated = match self
+        let now = self.now();
+        let Some(stored) = self
             .inner
             .grants
-            .get(RecordKind::FederatedClaims, &id, self.now())
+            .get(RecordKind::FederatedClaims, &id, now)
             .await?
-        {
-            Some(s) => Some(
-                from_payload::<FederatedClaimsRecord>(
-                    RecordKind::FederatedClaims,
-                    &id,
-                    &s.record.payload,
-                )?
-                .claims,
-            ),
-            None => None,
+        else {
+            return Ok(host);
         };
-        Ok(match (host, federated) {
-            (Some(mut h), Some(f)) => {
-                for (k, v) in f {
-                    h.entry(k).or_insert(v);
+        let record: FederatedClaimsRecord =
+            from_payload(RecordKind::FederatedClaims, &id, &stored.record.payload)?;
+        if self.find_upstream(&record.upstream).is_none() {
+            // That upstream was removed: its logins no longer vouch for anyone.
+            return Ok(host);
+        }
+        match (host, record.host_account) {
+            (Some(h), _) => Ok(Some(merge_claims(h, record.claims))),
+            (None, true) => Ok(None),
+            (None, false) => {
+                // Tokens keep being issued (refresh): keep the claims as long as they are.
+                let ttl = self.federated_claims_ttl();
+                if stored.record.expires_at - now < ttl / 2 {
+                    self.save_federated_claims(subject, &record).await?;
                 }
-                Some(h)
+                Ok(Some(record.claims))
             }
-            (h, f) => h.or(f),
-        })
+        }
     }
 }

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::{
     ClaimsMapper, ExternalIdentity, FederationError, RuleMapper, Subprovider, UpstreamRedirect,
+    UpstreamRequest,
 };
 use crate::crypto;
 use crate::http::{HttpClient, HttpRequest};
@@ -40,7 +41,17 @@ pub struct OidcSubprovider {
     http: Arc<dyn HttpClient>,
     validator: Validator,
     mapper: Box<dyn ClaimsMapper>,
-    endpoints: futures::lock::Mutex<Option<(String, String)>>,
+    endpoints: futures::lock::Mutex<Option<Endpoints>>,
+}
+
+/// What discovery told about the upstream.
+#[derive(Clone)]
+struct Endpoints {
+    authorization: String,
+    token: String,
+    /// RFC 9207: the upstream puts `iss` in its authorization responses, so one without it
+    /// is refused (mix-up defence).
+    iss_in_response: bool,
 }
 
 impl std::fmt::Debug for OidcSubprovider {
@@ -116,8 +127,8 @@ impl OidcSubprovider {
         self
     }
 
-    /// (authorization endpoint, token endpoint), discovered once.
-    async fn endpoints(&self) -> Result<(String, String), FederationError> {
+    /// The upstream's endpoints, discovered once.
+    async fn endpoints(&self) -> Result<Endpoints, FederationError> {
         let mut cached = self.endpoints.lock().await;
         if let Some(e) = cached.as_ref() {
             return Ok(e.clone());
@@ -150,7 +161,14 @@ impl OidcSubprovider {
                 .map(str::to_owned)
                 .ok_or_else(|| upstream(format!("{url} has no {k}")))
         };
-        let e = (get("authorization_endpoint")?, get("token_endpoint")?);
+        let e = Endpoints {
+            authorization: get("authorization_endpoint")?,
+            token: get("token_endpoint")?,
+            iss_in_response: doc
+                .get("authorization_response_iss_parameter_supported")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+        };
         *cached = Some(e.clone());
         Ok(e)
     }
@@ -170,12 +188,8 @@ impl Subprovider for OidcSubprovider {
         &self.issuer
     }
 
-    async fn start(
-        &self,
-        _interaction_id: &str,
-        redirect_uri: &str,
-    ) -> Result<UpstreamRedirect, FederationError> {
-        let (authorize, _) = self.endpoints().await?;
+    async fn start(&self, request: &UpstreamRequest) -> Result<UpstreamRedirect, FederationError> {
+        let authorize = self.endpoints().await?.authorization;
         let pending = Pending {
             state: crypto::random_token(),
             nonce: crypto::random_token(),
@@ -186,12 +200,22 @@ impl Subprovider for OidcSubprovider {
         url.query_pairs_mut()
             .append_pair("response_type", "code")
             .append_pair("client_id", &self.client_id)
-            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("redirect_uri", &request.redirect_uri)
             .append_pair("scope", &self.scopes.join(" "))
             .append_pair("state", &pending.state)
             .append_pair("nonce", &pending.nonce)
             .append_pair("code_challenge", &challenge)
             .append_pair("code_challenge_method", "S256");
+        if request.force_login {
+            url.query_pairs_mut().append_pair("prompt", "login");
+        }
+        if let Some(max_age) = request.max_age {
+            url.query_pairs_mut()
+                .append_pair("max_age", &max_age.to_string());
+        }
+        if let Some(hint) = &request.login_hint {
+            url.query_pairs_mut().append_pair("login_hint", hint);
+        }
         Ok(UpstreamRedirect {
             url: url.to_string(),
             state: serde_json::to_string(&pending).map_err(upstream)?,
@@ -227,17 +251,24 @@ impl Subprovider for OidcSubprovider {
                 FederationError::Upstream(format!("{error}: {description}"))
             });
         }
-        if let Some(iss) = get("iss")?
-            && iss != self.issuer
-        {
-            return Err(FederationError::Callback(format!(
-                "the response came from {iss}, not {}",
-                self.issuer
-            )));
+        let endpoints = self.endpoints().await?;
+        match get("iss")? {
+            Some(iss) if iss != self.issuer => {
+                return Err(FederationError::Callback(format!(
+                    "the response came from {iss}, not {}",
+                    self.issuer
+                )));
+            }
+            None if endpoints.iss_in_response => {
+                return Err(FederationError::Callback(
+                    "the response has no iss although the upstream sends one (RFC 9207)".into(),
+                ));
+            }
+            _ => {}
         }
         let code = get("code")?
             .ok_or_else(|| FederationError::Callback("no code in the callback".into()))?;
-        let (_, token_endpoint) = self.endpoints().await?;
+        let token_endpoint = endpoints.token;
         let mut headers = vec![(
             "content-type".to_owned(),
             "application/x-www-form-urlencoded".to_owned(),
@@ -312,11 +343,13 @@ impl Subprovider for OidcSubprovider {
             .subject
             .clone()
             .ok_or_else(|| FederationError::Upstream("the ID token has no sub".into()))?;
+        let auth_time = token.claim("auth_time").and_then(Value::as_i64);
         let claims = self.mapper.map(token.claims())?;
         Ok(ExternalIdentity {
             provider: self.name.clone(),
             subject,
             claims,
+            auth_time,
         })
     }
 }

@@ -99,7 +99,8 @@ pub struct Options {
     /// `{"name": "corp", "display_name": "Corp SSO", "issuer": "https://login.corp.example",
     /// "client_id": "...", "client_secret": "...", "scopes": ["openid", "profile", "email"],
     /// "rules": [{"op": "rename", "from": "preferred_username", "to": "nickname"}]}`.
-    /// Register `<issuer>/federation/callback` as the redirect URI at the upstream.
+    /// Register `<this server's issuer>/federation/callback/<name>` as the redirect URI at
+    /// the upstream.
     #[arg(long = "upstream")]
     pub upstreams: Vec<PathBuf>,
 }

@@ -37,7 +37,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  upstream:  {} ({}); redirect URI to register there: {}",
             u.name,
             u.display_name,
-            provider.federation_callback_url()
+            provider.federation_callback_url(&u.name)
         );
     }
     if backends.storage == "memory" {
