@@ -291,9 +291,28 @@ def check_token(port, alg):
 # ---------------------------------------------------------------- phases
 
 
+def raw_sign_cost(a, scratch, alg, seconds, threads):
+    """CPU µs per raw signature (aws-lc-rs, key parsed once) on `threads` threads."""
+    import resource
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out = subprocess.run([a.ceiling_bin, "--sign", alg, os.path.join(scratch, "keys", f"signing-{alg.lower()}.pem"),
+                          str(seconds), str(threads)], capture_output=True, text=True, check=True,
+                         timeout=seconds + 30).stdout
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    signs = json.loads(next(l for l in out.splitlines() if l.startswith("SIGN_JSON "))[len("SIGN_JSON "):])["signs"]
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return {"alg": alg, "threads": threads, "signs": signs, "cpu_us_per_sign": cpu * 1e6 / max(signs, 1),
+            "signs_per_s": signs / seconds}
+
+
 def phase_client_credentials(a, node, scratch, algs, concs, reps, duration, workers):
     results = []
     for alg in algs:
+        for threads in (1, 2):
+            r = raw_sign_cost(a, scratch, alg, max(2, duration // 3), threads)
+            r.update(server="raw sign")
+            log(f"raw sign {alg} x{threads}: {r['cpu_us_per_sign']:.1f} µs CPU/sign, {r['signs_per_s']:.0f}/s")
+            results.append(r)
         servers = [Idpkit(a.idpkit_bin, scratch, alg), NodeOidc(node, scratch, alg, workers)]
         if a.ceiling:
             servers.append(Ceiling(a.ceiling_bin, scratch, alg))
@@ -427,8 +446,8 @@ def report(meta, cc, static, exchange, soak):
         w("|---|---|---|---|---|---|---|---|---|")
         for alg in meta["algs"]:
             for c in meta["concs"]:
-                i = [r for r in cc if r["alg"] == alg and r["conc"] == c and r["server"] == "idpkit"]
-                n = [r for r in cc if r["alg"] == alg and r["conc"] == c and r["server"] == "node-oidc-provider"]
+                i = [r for r in cc if r["alg"] == alg and r.get("conc") == c and r["server"] == "idpkit"]
+                n = [r for r in cc if r["alg"] == alg and r.get("conc") == c and r["server"] == "node-oidc-provider"]
                 if not i or not n:
                     continue
                 w(f"| {alg} | {c} | {median(i, 'rps'):,.0f} | {median(n, 'rps'):,.0f} | "
@@ -442,12 +461,22 @@ def report(meta, cc, static, exchange, soak):
             w("|---|---|---|---|---|---|")
             for alg in meta["algs"]:
                 for c in meta["concs"]:
-                    i = [r for r in cc if r["alg"] == alg and r["conc"] == c and r["server"] == "idpkit"]
+                    i = [r for r in cc if r["alg"] == alg and r.get("conc") == c and r["server"] == "idpkit"]
                     b = [r for r in ceil if r["alg"] == alg and r["conc"] == c]
                     if i and b:
                         w(f"| {alg} | {c} | {median(b, 'rps'):,.0f} | {median(i, 'rps') / median(b, 'rps') * 100:.0f}% | "
                           f"{median(b, 'cpu_us_per_req'):.0f} µs | {median(i, 'cpu_us_per_req'):.0f} µs |")
-        bad = [r for r in cc if r["non_2xx"] or r["socket_errors"] or r["timeouts"]]
+        raw = [r for r in cc if r["server"] == "raw sign"]
+        if raw:
+            w("\nRaw signature cost (aws-lc-rs, key parsed once, no HTTP), and idpkit's CPU per request against it:\n")
+            w("| alg | threads | CPU per signature | signatures/s | idpkit CPU/req (c=" + str(max(meta["concs"])) + ") / raw |")
+            w("|---|---|---|---|---|")
+            for r in raw:
+                i = [x for x in cc if x["alg"] == r["alg"] and x.get("conc") == max(meta["concs"]) and x["server"] == "idpkit"]
+                ratio = f"{median(i, 'cpu_us_per_req') / r['cpu_us_per_sign']:.2f}x" if i else "n/a"
+                w(f"| {r['alg']} | {r['threads']} | {r['cpu_us_per_sign']:.1f} µs | {r['signs_per_s']:,.0f} | {ratio} |")
+        bad = [r for r in cc if r.get("server") in ("idpkit", "node-oidc-provider", "bare ceiling")
+               and (r["non_2xx"] or r["socket_errors"] or r["timeouts"])]
         if bad:
             w(f"\nWARNING: {len(bad)} runs had non-2xx answers or socket errors.")
         w("")
@@ -457,8 +486,8 @@ def report(meta, cc, static, exchange, soak):
         w("|---|---|---|---|---|")
         for what in ("discovery", "jwks"):
             for c in meta["concs"]:
-                i = [r for r in static if r["what"] == what and r["conc"] == c and r["server"] == "idpkit"]
-                n = [r for r in static if r["what"] == what and r["conc"] == c and r["server"] != "idpkit"]
+                i = [r for r in static if r["what"] == what and r.get("conc") == c and r["server"] == "idpkit"]
+                n = [r for r in static if r["what"] == what and r.get("conc") == c and r["server"] != "idpkit"]
                 if i and n:
                     w(f"| {what} | {c} | {median(i, 'rps'):,.0f} | {median(n, 'rps'):,.0f} | "
                       f"{median(i, 'rps') / median(n, 'rps'):.2f}x |")
@@ -474,7 +503,7 @@ def report(meta, cc, static, exchange, soak):
                     if not rows:
                         continue
                     c = rows[0]["conc"]
-                    base = [r for r in cc if r["alg"] == alg and r["conc"] == c and r["server"] == "idpkit"]
+                    base = [r for r in cc if r["alg"] == alg and r.get("conc") == c and r["server"] == "idpkit"]
                     vs = f"{median(rows, 'rps') / median(base, 'rps') * 100:.0f}%" if base else "n/a"
                     short = [r for r in rows if r["non_2xx"]]
                     note = f" (WARNING: {len(short)} runs ran out of codes)" if short else ""
@@ -509,6 +538,8 @@ def main():
     ap.add_argument("--no-ceiling", dest="ceiling", action="store_false",
                     help="skip the bare axum + aws-lc-rs ceiling server in the client_credentials phase")
     ap.add_argument("--quick", action="store_true", help="2 s runs, 1 repetition, 20 s soak")
+    ap.add_argument("--check", action="store_true",
+                    help="exit 1 when a client_credentials, discovery or JWKS run had errors (CI)")
     ap.add_argument("--scratch", default=os.path.join(ROOT, "target", "bench-compare"))
     a = ap.parse_args()
     if a.quick:
@@ -550,6 +581,11 @@ def main():
             json.dump({"meta": meta, "client_credentials": cc, "static": static, "exchange": exchange,
                        "soak": soak}, f, indent=1)
         print(report(meta, cc, static, exchange, soak))
+        failed = [r for r in cc + static
+                  if r.get("server") != "raw sign" and (r["non_2xx"] or r["socket_errors"] or r["timeouts"])]
+        if a.check and (failed or (soak and soak["non_2xx"])):
+            log(f"{len(failed)} runs had errors: {failed}")
+            sys.exit(1)
     finally:
         stop_all()
 

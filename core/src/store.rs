@@ -169,6 +169,23 @@ pub trait GrantStore: Send + Sync + 'static {
         id: &str,
         now: OffsetDateTime,
     ) -> Result<Consume, StoreError>;
+    /// Writes `writes`, then consumes (`kind`, `id`): what a grant does when it redeems a
+    /// code or refresh token. The default makes the calls one after the other; a backend
+    /// may do it all in one transaction (one round trip), keeping the writes only when the
+    /// consume succeeded. Callers must not rely on either: on `AlreadyConsumed` or
+    /// `NotFound` they revoke or delete what they wrote.
+    async fn put_then_consume(
+        &self,
+        writes: Vec<(RecordKind, String, Record)>,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError> {
+        for (k, i, r) in writes {
+            self.put(k, &i, r).await?;
+        }
+        self.consume(kind, id, now).await
+    }
     /// Deletes a record.
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError>;
     /// Deletes every record of a grant family; returns how many were deleted.

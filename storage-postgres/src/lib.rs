@@ -362,6 +362,68 @@ impl GrantStore for PostgresStore {
         }
     }
 
+    /// One transaction: the writes and the consume commit together, or (when the record was
+    /// already consumed or is gone) neither does. A concurrent consume of the same record
+    /// waits on its row lock, then sees it consumed.
+    async fn put_then_consume(
+        &self,
+        writes: Vec<(RecordKind, String, Record)>,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError> {
+        let mut c = self.client().await?;
+        let n = unix_nanos(now);
+        let tx = c.transaction().await.map_err(backend)?;
+        let put = tx.prepare_cached(&self.sql.put).await.map_err(backend)?;
+        for (k, i, r) in &writes {
+            tx.execute(
+                &put,
+                &[
+                    &k.as_str(),
+                    i,
+                    &r.grant_id,
+                    &r.payload,
+                    &unix_nanos(r.expires_at),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        }
+        let stmt = tx
+            .prepare_cached(&self.sql.consume)
+            .await
+            .map_err(backend)?;
+        if let Some(row) = tx
+            .query_opt(&stmt, &[&kind.as_str(), &id, &n])
+            .await
+            .map_err(backend)?
+        {
+            let record = record_of(&row)?.0;
+            tx.commit().await.map_err(backend)?;
+            return Ok(Consume::Consumed(record));
+        }
+        let stmt = tx
+            .prepare_cached(&self.sql.consumed)
+            .await
+            .map_err(backend)?;
+        let seen = tx
+            .query_opt(&stmt, &[&kind.as_str(), &id, &n])
+            .await
+            .map_err(backend)?;
+        tx.rollback().await.map_err(backend)?;
+        match seen {
+            Some(row) => {
+                let (record, consumed) = record_of(&row)?;
+                Ok(Consume::AlreadyConsumed {
+                    record,
+                    consumed_at: from_unix_nanos(consumed.unwrap_or(n)),
+                })
+            }
+            None => Ok(Consume::NotFound),
+        }
+    }
+
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
         let c = self.client().await?;
         let stmt = c.prepare_cached(&self.sql.delete).await.map_err(backend)?;

@@ -216,21 +216,85 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     tx.commit()
 }
 
+type Row = (Option<String>, Vec<u8>, i64, Option<i64>);
+
+fn put_row(
+    c: &Connection,
+    kind: RecordKind,
+    id: &str,
+    record: &Record,
+) -> Result<(), rusqlite::Error> {
+    c.prepare_cached(
+        "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at, consumed_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, NULL)
+         ON CONFLICT (kind, id) DO UPDATE SET grant_id = excluded.grant_id,
+           payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = NULL",
+    )?
+    .execute(params![
+        kind.as_str(),
+        id,
+        record.grant_id,
+        record.payload,
+        unix_nanos(record.expires_at)
+    ])?;
+    Ok(())
+}
+
+/// `(true, row)` when this call consumed the record; `(false, row)` when it had been
+/// consumed before; `(false, None)` when there is no live record.
+fn consume_row(
+    c: &Connection,
+    kind: RecordKind,
+    id: &str,
+    now_n: i64,
+) -> Result<(bool, Option<Row>), rusqlite::Error> {
+    let row = |r: &rusqlite::Row<'_>| -> Result<Row, rusqlite::Error> {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    };
+    let won = c
+        .prepare_cached(
+            "UPDATE idpkit_grants SET consumed_at = ?3
+             WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NULL
+             RETURNING grant_id, payload, expires_at, consumed_at",
+        )?
+        .query_row(params![kind.as_str(), id, now_n], row)
+        .optional()?;
+    if won.is_some() {
+        return Ok((true, won));
+    }
+    let seen = c
+        .prepare_cached(
+            "SELECT grant_id, payload, expires_at, consumed_at FROM idpkit_grants
+             WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NOT NULL",
+        )?
+        .query_row(params![kind.as_str(), id, now_n], row)
+        .optional()?;
+    Ok((false, seen))
+}
+
+fn consume_outcome(won: bool, row: Option<Row>, now_n: i64) -> Consume {
+    let Some((grant_id, payload, exp, consumed)) = row else {
+        return Consume::NotFound;
+    };
+    let record = Record {
+        grant_id,
+        payload,
+        expires_at: from_unix_nanos(exp),
+    };
+    if won {
+        return Consume::Consumed(record);
+    }
+    Consume::AlreadyConsumed {
+        record,
+        consumed_at: from_unix_nanos(consumed.unwrap_or(now_n)),
+    }
+}
+
 #[async_trait]
 impl GrantStore for SqliteStore {
     async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.run(move |c| {
-            c.prepare_cached(
-                "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at, consumed_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, NULL)
-                 ON CONFLICT (kind, id) DO UPDATE SET grant_id = excluded.grant_id,
-                   payload = excluded.payload, expires_at = excluded.expires_at, consumed_at = NULL",
-            )?
-            .execute(params![kind.as_str(), id, record.grant_id, record.payload, unix_nanos(record.expires_at)])?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| put_row(c, kind, &id, &record)).await
     }
 
     async fn get(
@@ -278,48 +342,37 @@ impl GrantStore for SqliteStore {
     ) -> Result<Consume, StoreError> {
         let id = id.to_owned();
         let now_n = unix_nanos(now);
+        let (won, row) = self.run(move |c| consume_row(c, kind, &id, now_n)).await?;
+        Ok(consume_outcome(won, row, now_n))
+    }
+
+    /// One IMMEDIATE transaction: the writes and the consume commit together, or (when the
+    /// record was already consumed or is gone) neither does.
+    async fn put_then_consume(
+        &self,
+        writes: Vec<(RecordKind, String, Record)>,
+        kind: RecordKind,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> Result<Consume, StoreError> {
+        let id = id.to_owned();
+        let now_n = unix_nanos(now);
         let (won, row) = self
             .run(move |c| {
-                let won = c
-                    .prepare_cached(
-                        "UPDATE idpkit_grants SET consumed_at = ?3
-                         WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NULL
-                         RETURNING grant_id, payload, expires_at, consumed_at",
-                    )?
-                    .query_row(params![kind.as_str(), id, now_n], |r| {
-                        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
-                    })
-                    .optional()?;
-                if won.is_some() {
-                    return Ok((true, won));
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                for (k, i, r) in &writes {
+                    put_row(&tx, *k, i, r)?;
                 }
-                let seen = c
-                    .prepare_cached(
-                        "SELECT grant_id, payload, expires_at, consumed_at FROM idpkit_grants
-                         WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NOT NULL",
-                    )?
-                    .query_row(params![kind.as_str(), id, now_n], |r| {
-                        Ok((r.get::<_, Option<String>>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?, r.get::<_, Option<i64>>(3)?))
-                    })
-                    .optional()?;
-                Ok((false, seen))
+                let (won, row) = consume_row(&tx, kind, &id, now_n)?;
+                if won {
+                    tx.commit()?;
+                } else {
+                    tx.rollback()?;
+                }
+                Ok((won, row))
             })
             .await?;
-        let Some((grant_id, payload, exp, consumed)) = row else {
-            return Ok(Consume::NotFound);
-        };
-        let record = Record {
-            grant_id,
-            payload,
-            expires_at: from_unix_nanos(exp),
-        };
-        if won {
-            return Ok(Consume::Consumed(record));
-        }
-        Ok(Consume::AlreadyConsumed {
-            record,
-            consumed_at: from_unix_nanos(consumed.unwrap_or(now_n)),
-        })
+        Ok(consume_outcome(won, row, now_n))
     }
 
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {

@@ -158,7 +158,8 @@ impl Provider {
             .0)
     }
 
-    /// Writes what a grant issued, then consumes what it redeems. Writing first matters: a
+    /// Writes what a grant issued, then consumes what it redeems (one store call: backends
+    /// may make it one transaction). Writing no later than the consume matters: a
     /// concurrent request that loses the `consume` race revokes the grant family, and that
     /// revocation must find (and delete) the winner's records. Nobody can use them before
     /// the response is sent, and a lost race or an expiry deletes them again.
@@ -175,8 +176,13 @@ impl Provider {
             .iter()
             .map(|(k, i, _)| (*k, i.clone()))
             .collect();
-        self.write_all(std::mem::take(&mut issued.writes)).await?;
-        match self.inner.grants.consume(kind, id, self.now()).await? {
+        let writes = std::mem::take(&mut issued.writes);
+        match self
+            .inner
+            .grants
+            .put_then_consume(writes, kind, id, self.now())
+            .await?
+        {
             Consume::Consumed(_) => Ok((issued, Redeemed::First)),
             Consume::AlreadyConsumed { .. } if kind == RecordKind::RefreshToken => {
                 self.refresh_replayed(id, grant_id).await?;

@@ -33,6 +33,8 @@ pub async fn run_all(store: Arc<dyn GrantStore>) {
     revoke_grant_removes_the_family_and_nothing_else(store.as_ref()).await;
     purge_expired_deletes_only_expired(store.as_ref()).await;
     concurrent_consume_has_one_winner(store.clone(), 64).await;
+    put_then_consume_writes_and_consumes(store.as_ref()).await;
+    concurrent_put_then_consume_has_one_winner(store.clone(), 32).await;
 }
 
 /// `put` then `get` returns the record; kinds are separate namespaces.
@@ -393,6 +395,129 @@ pub async fn concurrent_consume_has_one_winner(store: Arc<dyn GrantStore>, tasks
         "exactly one of {tasks} concurrent consume calls must win"
     );
     assert_eq!(losers, tasks - 1);
+}
+
+/// `put_then_consume`: on a live record the writes are stored and the record consumed; a
+/// second call reports `AlreadyConsumed`, a missing record `NotFound`.
+pub async fn put_then_consume_writes_and_consumes(store: &dyn GrantStore) {
+    let now = base();
+    let code = random_token();
+    let grant = random_token();
+    let exp = now + Duration::minutes(1);
+    store
+        .put(
+            RecordKind::AuthorizationCode,
+            &code,
+            record(Some(&grant), "code", exp),
+        )
+        .await
+        .expect("put");
+    let issued = random_token();
+    let out = store
+        .put_then_consume(
+            vec![(
+                RecordKind::RefreshToken,
+                issued.clone(),
+                record(Some(&grant), "rt", exp),
+            )],
+            RecordKind::AuthorizationCode,
+            &code,
+            now,
+        )
+        .await
+        .expect("put_then_consume");
+    match out {
+        Consume::Consumed(r) => assert_eq!(r.payload, b"code", "the consumed record is returned"),
+        other => panic!("put_then_consume of a live record must consume it, got {other:?}"),
+    }
+    let written = store
+        .get(RecordKind::RefreshToken, &issued, now)
+        .await
+        .expect("get")
+        .expect("the writes of a successful put_then_consume are stored");
+    assert_eq!(written.record.payload, b"rt");
+    assert_eq!(written.record.grant_id.as_deref(), Some(grant.as_str()));
+    let again = store
+        .put_then_consume(
+            vec![(
+                RecordKind::RefreshToken,
+                random_token(),
+                record(Some(&grant), "rt2", exp),
+            )],
+            RecordKind::AuthorizationCode,
+            &code,
+            now,
+        )
+        .await
+        .expect("put_then_consume");
+    assert!(
+        matches!(again, Consume::AlreadyConsumed { .. }),
+        "a second put_then_consume must see the record consumed, got {again:?}"
+    );
+    let missing = store
+        .put_then_consume(
+            Vec::new(),
+            RecordKind::AuthorizationCode,
+            &random_token(),
+            now,
+        )
+        .await
+        .expect("put_then_consume");
+    assert!(matches!(missing, Consume::NotFound), "got {missing:?}");
+}
+
+/// `tasks` concurrent `put_then_consume` calls on one record, each writing its own record:
+/// exactly one wins, and the winner's write is stored.
+pub async fn concurrent_put_then_consume_has_one_winner(store: Arc<dyn GrantStore>, tasks: usize) {
+    let now = base();
+    let id = random_token();
+    let exp = now + Duration::minutes(1);
+    store
+        .put(
+            RecordKind::AuthorizationCode,
+            &id,
+            record(Some("race2"), "code", exp),
+        )
+        .await
+        .expect("put");
+    let calls = (0..tasks).map(|_| {
+        let store = store.clone();
+        let id = id.clone();
+        let mine = random_token();
+        async move {
+            let out = store
+                .put_then_consume(
+                    vec![(
+                        RecordKind::AccessToken,
+                        mine.clone(),
+                        record(Some("race2"), "at", exp),
+                    )],
+                    RecordKind::AuthorizationCode,
+                    &id,
+                    now,
+                )
+                .await;
+            (mine, out)
+        }
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut winners = Vec::new();
+    for (mine, r) in results {
+        match r.expect("put_then_consume must not fail") {
+            Consume::Consumed(_) => winners.push(mine),
+            Consume::AlreadyConsumed { .. } => {}
+            Consume::NotFound => panic!("a live record was reported missing during the race"),
+        }
+    }
+    assert_eq!(winners.len(), 1, "exactly one of {tasks} must win");
+    assert!(
+        store
+            .get(RecordKind::AccessToken, &winners[0], now)
+            .await
+            .expect("get")
+            .is_some(),
+        "the winner's write is stored"
+    );
 }
 
 /// The child side of a cross-process race: for each id in turn, `tasks` concurrent `consume`

@@ -5,6 +5,10 @@
 //! the real one gets to the cost of the signature plus HTTP.
 //!
 //! Usage: `bare_ceiling PORT ALG KEY.pem` (ALG = RS256 or ES256; PKCS#8 PEM).
+//!
+//! `bare_ceiling --sign ALG KEY.pem SECONDS THREADS` measures the raw signature alone
+//! instead: THREADS threads sign a token-sized input in a loop for SECONDS and it prints
+//! `SIGN_JSON {"signs": N}` (the caller reads the CPU time from the process accounting).
 #![forbid(unsafe_code)]
 
 use std::sync::Arc;
@@ -95,19 +99,63 @@ async fn token(
         .into_response()
 }
 
-#[tokio::main]
-async fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    let (port, alg, key_path) = (&args[1], &args[2], &args[3]);
+fn load(alg: &str, key_path: &str) -> Key {
     let der = pem_der(&std::fs::read_to_string(key_path).expect("key file"));
-    let key = match alg.as_str() {
+    match alg {
         "RS256" => Key::Rsa(RsaKeyPair::from_pkcs8(&der).expect("RSA PKCS#8")),
         "ES256" => Key::Ec(
             EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, &der)
                 .expect("EC PKCS#8"),
         ),
         other => panic!("unsupported alg {other}"),
-    };
+    }
+}
+
+fn sign(key: &Key, rng: &SystemRandom, input: &[u8]) -> Vec<u8> {
+    match key {
+        Key::Rsa(k) => {
+            let mut sig = vec![0u8; k.public_modulus_len()];
+            k.sign(&signature::RSA_PKCS1_SHA256, rng, input, &mut sig)
+                .expect("sign");
+            sig
+        }
+        Key::Ec(k) => k.sign(rng, input).expect("sign").as_ref().to_vec(),
+    }
+}
+
+fn sign_only(args: &[String]) {
+    let key = Arc::new(load(&args[2], &args[3]));
+    let seconds: f64 = args[4].parse().expect("seconds");
+    let threads: usize = args[5].parse().expect("threads");
+    let input = vec![b'a'; 330];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs_f64(seconds);
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let key = key.clone();
+            let input = input.clone();
+            std::thread::spawn(move || {
+                let rng = SystemRandom::new();
+                let mut n = 0u64;
+                while std::time::Instant::now() < deadline {
+                    std::hint::black_box(sign(&key, &rng, &input));
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    let signs: u64 = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+    println!("SIGN_JSON {{\"signs\": {signs}}}");
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if args[1] == "--sign" {
+        return sign_only(&args);
+    }
+    let (port, alg, key_path) = (&args[1], &args[2], &args[3]);
+    let key = load(alg, key_path);
     let header_b64 = URL_SAFE_NO_PAD.encode(format!(
         "{{\"alg\":\"{alg}\",\"typ\":\"at+jwt\",\"kid\":\"k1\"}}"
     ));
