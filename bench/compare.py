@@ -375,7 +375,7 @@ def phase_exchange(a, scratch, stores, algs, scopes, conc, reps, duration):
                         # or a generous first guess.
                         prev = [r for r in results if r["store"] == store and r["alg"] == alg and r["scope"] == scope]
                         rate = max(r["rps"] for r in prev) if prev else (4000 if alg == "ES256" else 2500)
-                        count = int(rate * duration * 1.5) + 1000
+                        count = int(rate * duration * 1.25) + 1000
                         codes = os.path.join(scratch, "codes.txt")
                         mint = [a.mint_bin, *server.args[1:], "--count", str(count), "--out", codes,
                                 "--client-id", "bench-client", "--scope", scope, "--concurrency", "32"]
