@@ -363,7 +363,11 @@ def phase_exchange(a, scratch, stores, algs, scopes, conc, reps, duration):
         for alg in algs:
             extra = []
             if store == "sqlite":
-                spec = "sqlite:" + os.path.join(scratch, f"exchange-{alg}.db")
+                db = os.path.join(scratch, f"exchange-{alg}.db")
+                for suffix in ("", "-wal", "-shm"):  # a fresh store for every run
+                    if os.path.exists(db + suffix):
+                        os.remove(db + suffix)
+                spec = "sqlite:" + db
             else:
                 spec = pg_url()
                 extra = ["--postgres-schema", f"bench_{os.getpid()}_{alg.lower()}"]

@@ -93,6 +93,11 @@ struct Pool {
     path: PathBuf,
     options: SqliteOptions,
     idle: Mutex<Vec<Connection>>,
+    /// SQLite has one writer at a time. Writers of this process queue here instead of in
+    /// SQLite's busy handler, which sleeps in growing steps (up to 100 ms) and turned into
+    /// a p99 of half a second under 32 concurrent code exchanges. Other processes sharing
+    /// the file still meet the busy timeout.
+    writer: Mutex<()>,
 }
 
 impl Pool {
@@ -162,6 +167,7 @@ impl SqliteStore {
             path: path.as_ref().to_path_buf(),
             options,
             idle: Mutex::new(Vec::new()),
+            writer: Mutex::new(()),
         };
         let mut conn = pool.connect().map_err(backend)?;
         let mode: String = conn
@@ -190,9 +196,27 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
     {
+        self.run_as(false, f).await
+    }
+
+    /// Like `run`, for statements that write: one writer of this process at a time.
+    async fn run_write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
+        self.run_as(true, f).await
+    }
+
+    async fn run_as<T, F>(&self, write: bool, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, rusqlite::Error> + Send + 'static,
+    {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
             let mut conn = pool.take().map_err(backend)?;
+            let _writing = write.then(|| pool.writer.lock().unwrap_or_else(|p| p.into_inner()));
             let out = f(&mut conn);
             // A connection that failed is dropped rather than reused.
             if out.is_ok() {
@@ -294,7 +318,8 @@ fn consume_outcome(won: bool, row: Option<Row>, now_n: i64) -> Consume {
 impl GrantStore for SqliteStore {
     async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.run(move |c| put_row(c, kind, &id, &record)).await
+        self.run_write(move |c| put_row(c, kind, &id, &record))
+            .await
     }
 
     async fn get(
@@ -342,7 +367,9 @@ impl GrantStore for SqliteStore {
     ) -> Result<Consume, StoreError> {
         let id = id.to_owned();
         let now_n = unix_nanos(now);
-        let (won, row) = self.run(move |c| consume_row(c, kind, &id, now_n)).await?;
+        let (won, row) = self
+            .run_write(move |c| consume_row(c, kind, &id, now_n))
+            .await?;
         Ok(consume_outcome(won, row, now_n))
     }
 
@@ -358,7 +385,7 @@ impl GrantStore for SqliteStore {
         let id = id.to_owned();
         let now_n = unix_nanos(now);
         let (won, row) = self
-            .run(move |c| {
+            .run_write(move |c| {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 for (k, i, r) in &writes {
                     put_row(&tx, *k, i, r)?;
@@ -377,7 +404,7 @@ impl GrantStore for SqliteStore {
 
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
         let id = id.to_owned();
-        self.run(move |c| {
+        self.run_write(move |c| {
             c.prepare_cached("DELETE FROM idpkit_grants WHERE kind = ?1 AND id = ?2")?
                 .execute(params![kind.as_str(), id])?;
             Ok(())
@@ -387,7 +414,7 @@ impl GrantStore for SqliteStore {
 
     async fn revoke_grant(&self, grant_id: &str) -> Result<u64, StoreError> {
         let grant_id = grant_id.to_owned();
-        self.run(move |c| {
+        self.run_write(move |c| {
             let n = c
                 .prepare_cached("DELETE FROM idpkit_grants WHERE grant_id = ?1")?
                 .execute(params![grant_id])?;
@@ -396,22 +423,43 @@ impl GrantStore for SqliteStore {
         .await
     }
 
+    /// Deletes in batches of [`PURGE_BATCH`] rows, one short write transaction each, so that
+    /// a large purge (after downtime, or a first run over an old database) never holds the
+    /// write lock long enough for other writers to hit their busy timeout.
     async fn purge_expired(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        self.run(move |c| {
-            let n = c
-                .prepare_cached("DELETE FROM idpkit_grants WHERE expires_at <= ?1")?
-                .execute(params![unix_nanos(now)])?;
-            // Housekeeping is also when the WAL gets folded back into the database and
-            // truncated (best effort: a busy checkpoint simply waits for the next purge).
+        let now_n = unix_nanos(now);
+        let mut total = 0u64;
+        loop {
+            let n = self
+                .run_write(move |c| {
+                    c.prepare_cached(
+                        "DELETE FROM idpkit_grants WHERE (kind, id) IN
+                         (SELECT kind, id FROM idpkit_grants WHERE expires_at <= ?1 LIMIT ?2)",
+                    )?
+                    .execute(params![now_n, PURGE_BATCH])
+                })
+                .await?;
+            total += n as u64;
+            if n < PURGE_BATCH {
+                break;
+            }
+        }
+        // Housekeeping is also when the WAL gets folded back into the database and
+        // truncated (best effort: a busy checkpoint simply waits for the next purge).
+        self.run_write(|c| {
             let _: rusqlite::Result<(i64, i64, i64)> =
                 c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 });
-            Ok(n as u64)
+            Ok(())
         })
-        .await
+        .await?;
+        Ok(total)
     }
 }
+
+/// Rows deleted per purge transaction.
+const PURGE_BATCH: usize = 5_000;
 
 #[async_trait]
 impl ClientStore for SqliteStore {
@@ -448,7 +496,7 @@ impl ClientStore for SqliteStore {
 impl ClientRegistry for SqliteStore {
     async fn register(&self, client: &Client) -> Result<(), StoreError> {
         let (id, json) = (client.id.clone(), client_to_json(client));
-        self.run(move |c| {
+        self.run_write(move |c| {
             c.prepare_cached(
                 "INSERT INTO idpkit_clients (id, registration) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET registration = excluded.registration",
@@ -461,7 +509,7 @@ impl ClientRegistry for SqliteStore {
 
     async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
-        self.run(move |c| {
+        self.run_write(move |c| {
             Ok(
                 c.prepare_cached("DELETE FROM idpkit_clients WHERE id = ?1")?
                     .execute(params![id])?

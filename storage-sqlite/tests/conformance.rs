@@ -30,7 +30,10 @@ fn purge_and_revoke_use_their_indexes_not_a_table_scan() {
             .collect::<Vec<_>>()
             .join(" | ")
     };
-    let purge = plan("DELETE FROM idpkit_grants WHERE expires_at <= 0");
+    let purge = plan(
+        "DELETE FROM idpkit_grants WHERE (kind, id) IN
+         (SELECT kind, id FROM idpkit_grants WHERE expires_at <= 0 LIMIT 5000)",
+    );
     assert!(
         purge.contains("idpkit_grants_expiry"),
         "purge plan: {purge}"
@@ -47,4 +50,45 @@ async fn sqlite_store_passes_the_client_store_kit() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = SqliteStore::open(dir.path().join("idp.db")).expect("open");
     idpkit_core::testkit::client_store::run_all(&store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_purge_deletes_everything_expired_in_batches_and_nothing_else() {
+    use idpkit_core::time::{Duration, OffsetDateTime};
+    use idpkit_core::{GrantStore, RecordKind};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("idp.db");
+    let now = OffsetDateTime::now_utc();
+    {
+        // 12,345 expired rows (more than two batches) and 10 live ones, written directly.
+        let mut conn = rusqlite::Connection::open(&path).expect("raw");
+        drop(SqliteStore::open(&path).expect("schema"));
+        let tx = conn.transaction().expect("tx");
+        for i in 0..12_355i64 {
+            let exp = if i < 12_345 {
+                now - Duration::minutes(1)
+            } else {
+                now + Duration::hours(1)
+            };
+            tx.execute(
+                "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at) VALUES ('code', ?1, NULL, x'00', ?2)",
+                rusqlite::params![format!("c{i}"), idpkit_core::store::unix_nanos(exp)],
+            )
+            .expect("insert");
+        }
+        tx.commit().expect("commit");
+    }
+    let store = SqliteStore::open(&path).expect("open");
+    assert_eq!(store.purge_expired(now).await.expect("purge"), 12_345);
+    assert_eq!(store.purge_expired(now).await.expect("purge"), 0);
+    for i in 12_345..12_355 {
+        assert!(
+            store
+                .get(RecordKind::AuthorizationCode, &format!("c{i}"), now)
+                .await
+                .expect("get")
+                .is_some(),
+            "live record c{i} kept"
+        );
+    }
 }
