@@ -547,7 +547,7 @@ def main():
     ap.add_argument("--scratch", default=os.path.join(ROOT, "target", "bench-compare"))
     a = ap.parse_args()
     if a.quick:
-        a.duration, a.reps, a.soak = 2, 1, 20
+        a.duration, a.reps, a.soak = min(a.duration, 2), 1, min(a.soak, 20)
     phases = set(a.phases.split(","))
     concs = [int(c) for c in a.concurrency.split(",")]
     algs = a.algs.split(",")

@@ -210,6 +210,24 @@ async fn log_in_at_upstream(
     panic!("A did not send the browser back to B; last {next}");
 }
 
+/// `url` with query parameter `name` set to `value` (the rest kept, in order).
+fn with_param(url: &str, name: &str, value: &str) -> String {
+    let mut url = url::Url::parse(url).expect("url");
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .into_owned()
+        .map(|(k, v)| {
+            if k == name {
+                (k, value.to_owned())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    url.to_string()
+}
+
 fn b_authorize(g: &Gateway, extra: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&g.gateway.url("/authorize")).expect("url");
     {
@@ -469,20 +487,8 @@ async fn a_wrong_upstream_nonce_is_refused() {
     let b = browser();
     let to_a = hop(&b, &b_authorize(&g, &[("idp_hint", "corp")])).await;
     // The ID token A issues carries another nonce (a substituted authorization request).
-    let mut url = url::Url::parse(&to_a).expect("url");
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == "nonce" {
-                (k, "someone-else".into())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    let b_callback = log_in_at_upstream(&b, &g, url.as_str(), "allow").await;
+    let url = with_param(&to_a, "nonce", "someone-else");
+    let b_callback = log_in_at_upstream(&b, &g, &url, "allow").await;
     let rp = hop(&b, &b_callback).await;
     assert_error_redirect(&rp, "access_denied", "could not be verified");
     assert_no_session_at_gateway(&b, &g).await;
@@ -494,20 +500,8 @@ async fn a_callback_for_another_login_is_refused() {
     let b = browser();
     let to_a = hop(&b, &b_authorize(&g, &[("idp_hint", "corp")])).await;
     let b_callback = log_in_at_upstream(&b, &g, &to_a, "allow").await;
-    let mut url = url::Url::parse(&b_callback).expect("url");
-    let pairs: Vec<(String, String)> = url
-        .query_pairs()
-        .into_owned()
-        .map(|(k, v)| {
-            if k == "state" {
-                (k, "forged".into())
-            } else {
-                (k, v)
-            }
-        })
-        .collect();
-    url.query_pairs_mut().clear().extend_pairs(pairs);
-    let rp = hop(&b, url.as_str()).await;
+    let url = with_param(&b_callback, "state", "forged");
+    let rp = hop(&b, &url).await;
     assert_error_redirect(&rp, "access_denied", "could not be verified");
     // The genuine callback arrives afterwards: the login is over, no code.
     let late = b.get(&b_callback).send().await.expect("late");

@@ -284,6 +284,20 @@ impl PostgresStore {
     }
 }
 
+/// The outcome of a consume that did not win: the row seen consumed before, or none.
+fn not_consumed_here(seen: Option<Row>, n: i64) -> Result<Consume, StoreError> {
+    match seen {
+        Some(row) => {
+            let (record, consumed) = record_of(&row)?;
+            Ok(Consume::AlreadyConsumed {
+                record,
+                consumed_at: from_unix_nanos(consumed.unwrap_or(n)),
+            })
+        }
+        None => Ok(Consume::NotFound),
+    }
+}
+
 #[async_trait]
 impl GrantStore for PostgresStore {
     async fn put(&self, kind: RecordKind, id: &str, record: Record) -> Result<(), StoreError> {
@@ -346,20 +360,11 @@ impl GrantStore for PostgresStore {
             .prepare_cached(&self.sql.consumed)
             .await
             .map_err(backend)?;
-        match c
+        let seen = c
             .query_opt(&stmt, &[&kind.as_str(), &id, &n])
             .await
-            .map_err(backend)?
-        {
-            Some(row) => {
-                let (record, consumed) = record_of(&row)?;
-                Ok(Consume::AlreadyConsumed {
-                    record,
-                    consumed_at: from_unix_nanos(consumed.unwrap_or(n)),
-                })
-            }
-            None => Ok(Consume::NotFound),
-        }
+            .map_err(backend)?;
+        not_consumed_here(seen, n)
     }
 
     /// One transaction: the writes and the consume commit together, or (when the record was
@@ -412,16 +417,7 @@ impl GrantStore for PostgresStore {
             .await
             .map_err(backend)?;
         tx.rollback().await.map_err(backend)?;
-        match seen {
-            Some(row) => {
-                let (record, consumed) = record_of(&row)?;
-                Ok(Consume::AlreadyConsumed {
-                    record,
-                    consumed_at: from_unix_nanos(consumed.unwrap_or(n)),
-                })
-            }
-            None => Ok(Consume::NotFound),
-        }
+        not_consumed_here(seen, n)
     }
 
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {

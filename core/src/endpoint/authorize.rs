@@ -603,17 +603,7 @@ impl Provider {
         outcome: InteractionOutcome,
     ) -> Result<Authorization, OAuthError> {
         let record = self.load_interaction(id, req).await?;
-        let client: Arc<Client> = self
-            .inner
-            .clients
-            .find(&record.request.client_id)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_request("the client is no longer registered"))?;
-        let target = OwnedTarget {
-            redirect_uri: record.request.redirect_uri.clone(),
-            mode: record.request.response_mode,
-            state: record.request.state.clone(),
-        };
+        let (client, target) = self.client_and_target(&record).await?;
         let now = self.now();
         match (outcome, record.needs) {
             (InteractionOutcome::Deny, _) => {
@@ -778,7 +768,17 @@ impl Provider {
                 "this interaction is past its login step",
             ));
         }
-        let client: Arc<Client> = self
+        let (client, target) = self.client_and_target(&record).await?;
+        self.complete_login(id, record, &client, &target, subject, auth_time)
+            .await
+    }
+
+    /// The client of a stored interaction (still registered) and where its answer goes.
+    async fn client_and_target(
+        &self,
+        record: &InteractionRecord,
+    ) -> Result<(Arc<Client>, OwnedTarget), OAuthError> {
+        let client = self
             .inner
             .clients
             .find(&record.request.client_id)
@@ -789,8 +789,7 @@ impl Provider {
             mode: record.request.response_mode,
             state: record.request.state.clone(),
         };
-        self.complete_login(id, record, &client, &target, subject, auth_time)
-            .await
+        Ok((client, target))
     }
 
     /// Consumes the interaction so that a second submission cannot complete it again.
