@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Host, browser, callback_params, location, param};
+use common::{Host, browser, callback_params, location, param, rp_http};
 use idpkit::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use idpkit::http_client::ReqwestClient;
 use idpkit_example::DEMO_REDIRECT_URI;
@@ -150,13 +150,6 @@ async fn start(
         tamper,
         _config: config,
     }
-}
-
-fn rp_http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
 }
 
 fn absolute(host: &Host, location: &str) -> String {

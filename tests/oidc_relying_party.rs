@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Host, browser, callback_params, login, param};
+use common::{Host, browser, callback_params, login, param, rp_http};
 use idpkit_example::DEMO_REDIRECT_URI;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
@@ -11,13 +11,6 @@ use openidconnect::{
     IntrospectionUrl, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
     TokenIntrospectionResponse, TokenResponse,
 };
-
-fn rp_http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
 
 #[tokio::test]
 async fn stock_relying_party_runs_the_whole_code_flow() {

@@ -871,3 +871,94 @@ async fn upstream_login(
         Err(e) => error_page(&e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).expect("write");
+        path
+    }
+
+    fn http() -> Arc<dyn idpkit::http::HttpClient> {
+        Arc::new(idpkit::http_client::ReqwestClient::new().expect("http"))
+    }
+
+    #[test]
+    fn bad_client_files_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().expect("dir");
+        let missing = dir.path().join("nope.json");
+        let e = configured_clients(&missing).expect_err("missing");
+        assert!(e.contains("nope.json"), "{e}");
+        let typo = file(
+            &dir,
+            "typo.json",
+            r#"[{"client_id": "gw", "grant_types": ["authorization_code"], "scopes": ["openid"], "redirect_uri": "x"}]"#,
+        );
+        let e = configured_clients(&typo).expect_err("unknown field");
+        assert!(e.contains("typo.json") && e.contains("redirect_uri"), "{e}");
+        let grant = file(
+            &dir,
+            "grant.json",
+            r#"[{"client_id": "gw", "client_secret": "s", "grant_types": ["implicit"], "scopes": ["openid"]}]"#,
+        );
+        let e = configured_clients(&grant).expect_err("grant");
+        assert!(e.contains("unknown grant type \"implicit\""), "{e}");
+        let alg = file(
+            &dir,
+            "alg.json",
+            r#"[{"client_id": "gw", "client_secret": "s", "grant_types": ["client_credentials"], "scopes": ["api:read"], "signing_alg": "HS256"}]"#,
+        );
+        let e = configured_clients(&alg).expect_err("alg");
+        assert!(e.contains("HS256"), "{e}");
+        // The builder's own checks apply: a public client cannot use client_credentials.
+        let public = file(
+            &dir,
+            "public.json",
+            r#"[{"client_id": "gw", "grant_types": ["client_credentials"], "scopes": ["api:read"]}]"#,
+        );
+        let e = configured_clients(&public).expect_err("public cc");
+        assert!(e.contains("client gw"), "{e}");
+        let ok = file(
+            &dir,
+            "ok.json",
+            r#"[{"client_id": "gw", "client_secret": "s", "redirect_uris": ["https://gw.example/cb"], "grant_types": ["authorization_code"], "scopes": ["openid"]}]"#,
+        );
+        let clients = configured_clients(&ok).expect("valid");
+        assert_eq!(clients.len(), 1);
+        assert!(clients[0].first_party, "first_party defaults to true");
+    }
+
+    #[test]
+    fn bad_upstream_files_name_the_file_and_the_problem() {
+        let dir = tempfile::tempdir().expect("dir");
+        let e = configured_upstream(&dir.path().join("gone.json"), http()).expect_err("missing");
+        assert!(e.contains("gone.json"), "{e}");
+        let rule = file(
+            &dir,
+            "rule.json",
+            r#"{"name": "corp", "issuer": "https://login.corp.example", "client_id": "c", "rules": [{"op": "uppercase", "claim": "x"}]}"#,
+        );
+        let e = configured_upstream(&rule, http()).expect_err("rule");
+        assert!(e.contains("rule.json") && e.contains("uppercase"), "{e}");
+        let ok = file(
+            &dir,
+            "ok.json",
+            r#"{"name": "corp", "display_name": "Corp SSO", "issuer": "https://login.corp.example", "client_id": "c", "rules": [{"op": "drop", "claim": "x"}]}"#,
+        );
+        let sp = configured_upstream(&ok, http()).expect("valid");
+        use idpkit::federation::Subprovider;
+        assert_eq!(
+            (sp.name(), Subprovider::display_name(&sp), sp.issuer()),
+            ("corp", "Corp SSO", "https://login.corp.example")
+        );
+    }
+
+    #[test]
+    fn an_unknown_signing_algorithm_is_refused_clearly() {
+        let e = algorithm("RS512").expect_err("unknown");
+        assert!(e.contains("RS512") && e.contains("ES256"), "{e}");
+    }
+}
