@@ -7,13 +7,15 @@
 //! separate ports, so the two providers need two host names, as they would in production.
 
 mod common;
+#[path = "common/rp.rs"]
+mod rp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Host, browser, callback_params, location, param, rp_http};
+use common::{Host, browser, callback_params, location, param};
 use idpkit::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use idpkit::http_client::ReqwestClient;
 use idpkit_example::DEMO_REDIRECT_URI;
@@ -22,6 +24,7 @@ use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
     OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
+use rp::rp_http;
 use serde_json::json;
 
 /// What the gateway's HTTP client does to A's answers (a network attacker, or an outage).

@@ -2,8 +2,10 @@
 //! over HTTP, through the real login page.
 
 mod common;
+#[path = "common/rp.rs"]
+mod rp;
 
-use common::{Host, browser, callback_params, login, param, rp_http};
+use common::{Host, browser, callback_params, login, param};
 use idpkit_example::DEMO_REDIRECT_URI;
 use openidconnect::core::{CoreClient, CoreProviderMetadata, CoreResponseType, CoreUserInfoClaims};
 use openidconnect::{
@@ -11,6 +13,7 @@ use openidconnect::{
     IntrospectionUrl, IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope,
     TokenIntrospectionResponse, TokenResponse,
 };
+use rp::rp_http;
 
 #[tokio::test]
 async fn stock_relying_party_runs_the_whole_code_flow() {

@@ -87,14 +87,6 @@ pub fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-/// The HTTP client for the `openidconnect` relying party (no redirect following).
-pub fn rp_http() -> openidconnect::reqwest::Client {
-    openidconnect::reqwest::Client::builder()
-        .redirect(openidconnect::reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
-
 /// A plain back-channel client.
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()

@@ -1,0 +1,10 @@
+//! The HTTP client of the `openidconnect` relying party (root tests only: the example's
+//! tests share `common/mod.rs` but not this crate).
+
+/// No redirect following: each hop is asserted.
+pub fn rp_http() -> openidconnect::reqwest::Client {
+    openidconnect::reqwest::Client::builder()
+        .redirect(openidconnect::reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
