@@ -125,6 +125,10 @@ pub struct Client {
     pub refresh_token_ttl: Option<Duration>,
     /// A native application (RFC 8252): loopback redirect URIs may use any port.
     pub native: bool,
+    /// Extension grant types (RFC 6749 §4.5, absolute URIs) the client may use; each is
+    /// served by a [`crate::grant::Grant`] added with
+    /// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant).
+    pub extension_grants: Vec<String>,
 }
 
 impl Client {
@@ -154,6 +158,15 @@ impl Client {
         self.grant_types.contains(&grant)
     }
 
+    /// Whether the client may use the grant type named `grant_type` at the token endpoint:
+    /// a built-in one it registered, or one of its extension grants.
+    pub fn allows_grant_type(&self, grant_type: &str) -> bool {
+        match GrantType::from_name(grant_type) {
+            Some(g) => self.allows_grant(g),
+            None => self.extension_grants.iter().any(|e| e == grant_type),
+        }
+    }
+
     /// Whether `scope` is allowed for the client.
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
@@ -162,47 +175,8 @@ impl Client {
     /// Whether `uri` is a registered redirect URI: exact string equality, except that a
     /// native client's loopback-IP redirect may use any port (RFC 8252 §7.3).
     pub fn redirect_uri_matches(&self, uri: &str) -> bool {
-        if self.redirect_uris.iter().any(|r| r == uri) {
-            return true;
-        }
-        if !self.native {
-            return false;
-        }
-        let Some(presented) = loopback_without_port(uri) else {
-            return false;
-        };
-        self.redirect_uris
-            .iter()
-            .filter_map(|r| loopback_without_port(r))
-            .any(|r| r == presented)
+        crate::redirect_uri::matches(&self.redirect_uris, uri, self.native)
     }
-}
-
-/// `http://127.0.0.1:PORT/path` or `http://[::1]:PORT/path` with the port removed; `None` for
-/// anything else.
-fn loopback_without_port(uri: &str) -> Option<String> {
-    let rest = uri.strip_prefix("http://")?;
-    let (host, after) = if let Some(r) = rest.strip_prefix("[::1]") {
-        ("[::1]", r)
-    } else if let Some(r) = rest.strip_prefix("127.0.0.1") {
-        ("127.0.0.1", r)
-    } else {
-        return None;
-    };
-    let after = match after.strip_prefix(':') {
-        Some(p) => {
-            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 {
-                return None;
-            }
-            &p[digits..]
-        }
-        None => after,
-    };
-    if !(after.is_empty() || after.starts_with('/') || after.starts_with('?')) {
-        return None;
-    }
-    Some(format!("http://{host}{after}"))
 }
 
 /// Builds and validates a [`Client`].
@@ -230,6 +204,7 @@ impl ClientBuilder {
                 access_token_ttl: None,
                 refresh_token_ttl: None,
                 native: false,
+                extension_grants: Vec::new(),
             },
         }
     }
@@ -311,6 +286,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Allows an extension grant type (RFC 6749 §4.5: an absolute URI such as
+    /// `urn:example:grant:assertion`), served by a [`crate::grant::Grant`] the provider
+    /// was built with.
+    pub fn extension_grant(mut self, grant_type: impl Into<String>) -> Self {
+        let g = grant_type.into();
+        if !self.client.extension_grants.contains(&g) {
+            self.client.extension_grants.push(g);
+        }
+        self
+    }
+
     /// Marks a native application (RFC 8252): loopback redirects may use any port.
     pub fn native(mut self, yes: bool) -> Self {
         self.client.native = yes;
@@ -353,8 +339,7 @@ impl ClientBuilder {
                     "redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)"
                 )));
             }
-            if parsed.scheme() == "http" && !is_loopback_host(parsed.host_str().unwrap_or_default())
-            {
+            if parsed.scheme() == "http" && !crate::redirect_uri::is_loopback(parsed.host()) {
                 return Err(err(format!(
                     "redirect URI {uri:?} uses http off loopback; use https (RFC 9700 §2.6)"
                 )));
@@ -368,6 +353,13 @@ impl ClientBuilder {
                 && !(time::Duration::seconds(1)..=MAX_TTL).contains(&ttl)
             {
                 return Err(err(format!("{knob} must be between 1 second and 10 years")));
+            }
+        }
+        for g in &c.extension_grants {
+            if GrantType::from_name(g).is_some() || !is_absolute_uri(g) {
+                return Err(err(format!(
+                    "extension grant {g:?} must be an absolute URI (RFC 6749 §4.5)"
+                )));
             }
         }
         if c.audience.contains(&c.id) {
@@ -386,16 +378,13 @@ impl ClientBuilder {
     }
 }
 
+/// An absolute URI (RFC 3986 §4.3): a scheme, then anything but whitespace.
+pub(crate) fn is_absolute_uri(s: &str) -> bool {
+    !s.chars().any(char::is_whitespace) && url::Url::parse(s).is_ok()
+}
+
 /// The longest lifetime idpkit accepts for anything (keeps time arithmetic far from overflow).
 pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
-
-pub(crate) fn is_loopback_host(host: &str) -> bool {
-    host == "localhost"
-        || host == "127.0.0.1"
-        || host == "[::1]"
-        || host == "::1"
-        || host.starts_with("127.")
-}
 
 /// Where clients are looked up.
 ///
@@ -472,6 +461,7 @@ impl Client {
                 .grant_types
                 .iter()
                 .map(|g| g.as_str().to_owned())
+                .chain(self.extension_grants.iter().cloned())
                 .collect(),
             scopes: self.scopes.clone(),
             audience: self.audience.clone(),
@@ -508,10 +498,13 @@ impl ClientRegistration {
             }
         };
         let mut grants = Vec::new();
+        let mut extensions = Vec::new();
         for g in &self.grant_types {
-            grants.push(
-                GrantType::from_name(g).ok_or_else(|| bad(format!("unknown grant type {g:?}")))?,
-            );
+            match GrantType::from_name(g) {
+                Some(g) => grants.push(g),
+                None if is_absolute_uri(g) => extensions.push(g.clone()),
+                None => return Err(bad(format!("unknown grant type {g:?}"))),
+            }
         }
         let mut b = ClientBuilder::new(self.id.clone(), secret)
             .grant_types(grants)
@@ -527,6 +520,9 @@ impl ClientRegistration {
             });
         for uri in &self.redirect_uris {
             b = b.redirect_uri(uri.clone());
+        }
+        for g in extensions {
+            b = b.extension_grant(g);
         }
         for origin in &self.allowed_origins {
             b = b.allowed_origin(origin.clone());
@@ -694,6 +690,55 @@ mod tests {
             .grant_types([GrantType::ClientCredentials])
             .build();
         assert!(e.is_err());
+    }
+
+    #[test]
+    fn http_redirect_only_to_a_real_loopback_host_rfc8252_7_3() {
+        for ok in [
+            "http://127.0.0.1:9999/cb",
+            "http://[::1]/cb",
+            "http://localhost/cb",
+        ] {
+            assert!(
+                Client::confidential("c", "s")
+                    .redirect_uri(ok)
+                    .build()
+                    .is_ok(),
+                "{ok}"
+            );
+        }
+        for bad in [
+            "http://127.evil.example/cb",
+            "http://127.0.0.1.evil.example/cb",
+        ] {
+            let e = Client::confidential("c", "s").redirect_uri(bad).build();
+            assert!(
+                matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback")),
+                "{bad} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn extension_grants_are_absolute_uris_and_survive_registration_rfc6749_4_5() {
+        let c = Client::confidential("c", "s")
+            .grant_types([GrantType::ClientCredentials])
+            .extension_grant("urn:example:grant:assertion")
+            .build()
+            .expect("valid");
+        assert!(c.allows_grant_type("urn:example:grant:assertion"));
+        assert!(c.allows_grant_type("client_credentials"));
+        assert!(!c.allows_grant_type("refresh_token"));
+        assert!(!c.allows_grant_type("urn:example:other"));
+        let back = c.to_registration().into_client().expect("round trip");
+        assert_eq!(back.extension_grants, vec!["urn:example:grant:assertion"]);
+        for bad in ["assertion", "password", "urn:a b"] {
+            let e = Client::confidential("c", "s")
+                .grant_types([GrantType::ClientCredentials])
+                .extension_grant(bad)
+                .build();
+            assert!(e.is_err(), "{bad}");
+        }
     }
 
     #[test]

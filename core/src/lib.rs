@@ -33,17 +33,24 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod authorization_request;
+mod authorization_response;
 pub mod client;
 pub mod clock;
 pub mod crypto;
 pub mod endpoint;
 pub mod error;
 pub mod federation;
+pub mod grant;
 pub mod http;
 mod http_types;
+pub mod interaction;
 pub mod keys;
 pub mod pkce;
 mod provider;
+pub mod redirect_uri;
+pub mod scope;
+mod session;
 pub mod store;
 pub mod token;
 pub mod users;
@@ -57,12 +64,13 @@ pub use client::{
     GrantType, SecretHash, StaticClients,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use endpoint::authorize::{
-    Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
-};
 pub use endpoint::federation::UpstreamInfo;
 pub use error::{ConfigError, ErrorCode, OAuthError};
+pub use grant::{Grant, GrantContext, TokenResponse};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
+pub use interaction::{
+    Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
+};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 pub use provider::{
     Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder, SESSION_COOKIE,

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use crate::client::{ClientStore, is_loopback_host};
+use crate::client::ClientStore;
 use crate::clock::{Clock, SystemClock};
 use crate::error::ConfigError;
 use crate::federation::{AccountLinker, HashedSubject, Subprovider};
+use crate::grant::Grant;
 use crate::keys::{Algorithm, KeyProvider};
 use crate::store::GrantStore;
 use crate::users::UserStore;
@@ -103,6 +104,8 @@ pub(crate) struct Inner {
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) upstreams: Vec<Arc<dyn Subprovider>>,
     pub(crate) linker: Arc<dyn AccountLinker>,
+    /// The token endpoint's grants: the built-in ones, then the host's extension grants.
+    pub(crate) grants_table: Vec<Arc<dyn Grant>>,
 }
 
 /// An OpenID Provider: cheap to clone, shareable across tasks.
@@ -191,6 +194,7 @@ pub struct ProviderBuilder {
     development: bool,
     upstreams: Vec<Arc<dyn Subprovider>>,
     linker: Arc<dyn AccountLinker>,
+    extension_grants: Vec<Arc<dyn Grant>>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -227,6 +231,7 @@ impl ProviderBuilder {
             development: false,
             upstreams: Vec::new(),
             linker: Arc::new(HashedSubject),
+            extension_grants: Vec::new(),
         }
     }
 
@@ -353,6 +358,15 @@ impl ProviderBuilder {
         self
     }
 
+    /// Adds an extension grant (RFC 6749 §4.5) to the token endpoint: requests with its
+    /// `grant_type` go to it, for clients that allow it
+    /// ([`ClientBuilder::extension_grant`](crate::ClientBuilder::extension_grant)). Its
+    /// grant type must be an absolute URI and unique. See [`crate::grant`].
+    pub fn extension_grant(mut self, grant: impl Grant) -> Self {
+        self.extension_grants.push(Arc::new(grant));
+        self
+    }
+
     /// Endpoint paths.
     pub fn paths(mut self, paths: Paths) -> Self {
         self.config.paths = paths;
@@ -379,7 +393,7 @@ impl ProviderBuilder {
         if config.issuer.ends_with('/') {
             return Err(issuer_err("drop the trailing slash"));
         }
-        let loopback = is_loopback_host(url.host_str().unwrap_or_default());
+        let loopback = crate::redirect_uri::is_loopback(url.host());
         match url.scheme() {
             "https" => {}
             "http" if loopback => config.secure_cookies = false,
@@ -471,7 +485,22 @@ impl ProviderBuilder {
                 });
             }
         }
-        let discovery = crate::endpoint::discovery::document(&config, &algorithms);
+        let mut grants_table = crate::grant::built_in();
+        for g in self.extension_grants {
+            let name = g.grant_type();
+            if !crate::client::is_absolute_uri(name)
+                || grants_table.iter().any(|t| t.grant_type() == name)
+            {
+                return Err(ConfigError::Setting {
+                    knob: "extension_grant",
+                    reason: format!(
+                        "grant type {name:?} must be an absolute URI (RFC 6749 §4.5) that no other grant uses"
+                    ),
+                });
+            }
+            grants_table.push(g);
+        }
+        let discovery = crate::endpoint::discovery::document(&config, &algorithms, &grants_table);
         Ok(Provider {
             inner: Arc::new(Inner {
                 config,
@@ -484,7 +513,90 @@ impl ProviderBuilder {
                 algorithms,
                 upstreams: self.upstreams,
                 linker: self.linker,
+                grants_table,
             }),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::{Client, StaticClients};
+    use crate::keys::LocalKeys;
+    use crate::store::MemoryGrantStore;
+    use crate::users::{Claims, UserStore};
+
+    struct NoUsers;
+    #[async_trait::async_trait]
+    impl UserStore for NoUsers {
+        async fn claims(
+            &self,
+            _: &str,
+            _: &[String],
+        ) -> Result<Option<Claims>, crate::store::StoreError> {
+            Ok(None)
+        }
+    }
+
+    fn build(issuer: &str) -> Result<Provider, ConfigError> {
+        let client = Client::confidential("c", "s")
+            .grant_types([crate::client::GrantType::ClientCredentials])
+            .build()
+            .expect("valid client");
+        Provider::builder(issuer)
+            .grant_store(MemoryGrantStore::new())
+            .keys(LocalKeys::ephemeral_for_development().expect("keys"))
+            .clients(StaticClients::new([client]).expect("clients"))
+            .users(NoUsers)
+            .dangerous_allow_development_backends()
+            .build()
+    }
+
+    #[test]
+    fn http_issuer_only_on_a_loopback_ip_or_localhost_rfc8414_2() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            let p = build(ok).expect(ok);
+            assert!(
+                !p.config().secure_cookies,
+                "{ok}: no Secure on loopback http"
+            );
+        }
+        for bad in [
+            "http://127.evil.example",
+            "http://127.0.0.1.nip.io",
+            "http://login.example",
+        ] {
+            assert!(
+                matches!(build(bad), Err(ConfigError::Issuer { .. })),
+                "{bad} must be refused"
+            );
+        }
+        assert!(
+            build("https://login.example")
+                .expect("https")
+                .config()
+                .secure_cookies
+        );
+    }
+
+    #[test]
+    fn issuer_with_query_fragment_or_trailing_slash_is_refused_rfc8414_2() {
+        for bad in [
+            "https://login.example/?x=1",
+            "https://login.example#f",
+            "https://login.example/",
+            "ftp://login.example",
+            "login.example",
+        ] {
+            assert!(
+                matches!(build(bad), Err(ConfigError::Issuer { .. })),
+                "{bad} must be refused"
+            );
+        }
     }
 }

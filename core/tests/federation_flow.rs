@@ -107,7 +107,7 @@ impl AccountLinker for Linker {
             "bob" => Link::Existing("local-bob".into()),
             "eve" => Link::Federated("local-bob".into()),
             "ghost" => Link::Existing("local-ghost".into()),
-            "mallory" => return Err(StoreError::Backend("the account database is down".into())),
+            "mallory" => return Err(StoreError::backend("the account database is down")),
             other => Link::Federated(format!("fed-{other}")),
         })
     }

@@ -34,7 +34,7 @@ struct Flaky {
 impl Flaky {
     fn check(&self) -> Result<(), StoreError> {
         if self.down.load(Ordering::SeqCst) {
-            Err(StoreError::Backend("connection refused".into()))
+            Err(StoreError::backend("connection refused"))
         } else {
             Ok(())
         }

@@ -78,7 +78,7 @@ fn identifier(what: &str, s: &str, max: usize) -> Result<String, StoreError> {
     if ok {
         Ok(s.to_owned())
     } else {
-        Err(StoreError::Backend(format!(
+        Err(StoreError::backend(format!(
             "postgres: {what} {s:?} must be 1-{max} characters of [a-z0-9_]"
         )))
     }
@@ -111,8 +111,8 @@ impl std::fmt::Debug for PostgresStore {
     }
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(format!("postgres: {e}"))
+fn backend(e: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> StoreError {
+    StoreError::backend(e)
 }
 
 fn record_of(row: &Row) -> Result<(Record, Option<i64>), StoreError> {

@@ -118,7 +118,7 @@ impl std::fmt::Debug for SledStore {
 }
 
 fn backend(e: sled::Error) -> StoreError {
-    StoreError::Backend(format!("sled: {e}"))
+    StoreError::backend(e)
 }
 
 fn tx_backend(e: TransactionError<std::convert::Infallible>) -> StoreError {
@@ -375,7 +375,7 @@ impl SledStore {
         let store = self.clone();
         tokio::task::spawn_blocking(move || f(&store))
             .await
-            .map_err(|e| StoreError::Backend(format!("sled worker failed: {e}")))?
+            .map_err(|e| StoreError::backend(format!("sled worker failed: {e}")))?
     }
 
     /// Makes every write so far durable.

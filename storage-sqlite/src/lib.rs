@@ -151,7 +151,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
-    StoreError::Backend(format!("sqlite: {e}"))
+    StoreError::backend(e)
 }
 
 impl SqliteStore {
@@ -174,7 +174,7 @@ impl SqliteStore {
             .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
             .map_err(backend)?;
         if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::backend(format!(
                 "sqlite: could not enable WAL (journal_mode={mode})"
             )));
         }
@@ -225,7 +225,7 @@ impl SqliteStore {
             out.map_err(backend)
         })
         .await
-        .map_err(|e| StoreError::Backend(format!("sqlite worker failed: {e}")))?
+        .map_err(|e| StoreError::backend(format!("sqlite worker failed: {e}")))?
     }
 }
 

@@ -9,7 +9,11 @@ use crate::http_types::Response;
 use crate::keys::Algorithm;
 use crate::provider::{Config, Provider};
 
-pub(crate) fn document(config: &Config, algorithms: &[Algorithm]) -> Arc<[u8]> {
+pub(crate) fn document(
+    config: &Config,
+    algorithms: &[Algorithm],
+    grants: &[Arc<dyn crate::grant::Grant>],
+) -> Arc<[u8]> {
     let url = |p: &str| format!("{}{}", config.issuer, p);
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
     let doc = json!({
@@ -24,7 +28,11 @@ pub(crate) fn document(config: &Config, algorithms: &[Algorithm]) -> Arc<[u8]> {
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
         // `password` is a per-client opt-in and not advertised.
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": grants
+            .iter()
+            .map(|g| g.grant_type())
+            .filter(|g| *g != "password")
+            .collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],

@@ -20,17 +20,13 @@
 
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
-
-use crate::crypto;
-use crate::endpoint::authorize::{Authorization, Needs, show_error};
+use crate::authorization_request::AuthorizationRequest;
 use crate::error::{ErrorCode, OAuthError};
 use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
+use crate::interaction::{Authorization, Needs};
 use crate::provider::{FEDERATION_COOKIE, Provider};
-use crate::store::{Consume, Record, RecordKind};
-use crate::token::{AuthzRequest, from_payload, to_payload};
-use crate::users::Claims;
+use crate::store::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
 
 /// An upstream, as a login page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,48 +36,6 @@ pub struct UpstreamInfo {
     pub name: String,
     /// What to show.
     pub display_name: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct UpstreamLoginRecord {
-    upstream: String,
-    state: String,
-}
-
-#[derive(Serialize, Deserialize)]
-struct FederatedClaimsRecord {
-    upstream: String,
-    /// The subject is an account of the host ([`Link::Existing`]): the host's user store
-    /// decides whether it exists, these claims only fill in.
-    host_account: bool,
-    claims: Claims,
-}
-
-/// Claims that only make sense together: when the host sets one of a group, the upstream's
-/// claims of that group are not mixed in (an upstream `email_verified` must never vouch for
-/// the host's `email`).
-const CLAIM_GROUPS: &[&[&str]] = &[
-    &["email", "email_verified"],
-    &["phone_number", "phone_number_verified"],
-];
-
-fn merge_claims(mut host: Claims, upstream: Claims) -> Claims {
-    for (k, v) in upstream {
-        let group = CLAIM_GROUPS
-            .iter()
-            .find(|g| g.contains(&k.as_str()))
-            .copied()
-            .unwrap_or(&[]);
-        if host.contains_key(&k) || group.iter().any(|g| host.contains_key(*g)) {
-            continue;
-        }
-        host.insert(k, v);
-    }
-    host
-}
-
-fn federated_claims_id(subject: &str) -> String {
-    crypto::sha256_b64(subject.as_bytes())
 }
 
 /// The error the client receives for an upstream failure: a fixed description per kind
@@ -107,16 +61,6 @@ fn client_error(upstream: &dyn Subprovider, e: FederationError) -> OAuthError {
             ErrorCode::AccessDenied,
             format!("the answer from {name} could not be verified"),
         ),
-    }
-}
-
-fn with_cookie(a: Authorization, cookie: String) -> Authorization {
-    match a {
-        Authorization::Respond(r) => Authorization::Respond(r.header("Set-Cookie", cookie)),
-        Authorization::Interaction(mut p) => {
-            p.response = p.response.header("Set-Cookie", cookie);
-            Authorization::Interaction(p)
-        }
     }
 }
 
@@ -176,7 +120,7 @@ impl Provider {
     pub(crate) async fn go_upstream(
         &self,
         id: &str,
-        request: &AuthzRequest,
+        request: &AuthorizationRequest,
         name: &str,
         cookies: Vec<String>,
     ) -> Result<Authorization, OAuthError> {
@@ -192,24 +136,18 @@ impl Provider {
             Err(e) => {
                 // The interaction ends here: no half-made login is left behind.
                 let _ = self.take_interaction(id).await;
-                return Ok(self.error_to_client(request, &client_error(upstream.as_ref(), e)));
+                return Ok(
+                    self.error_redirect(&request.target(), &client_error(upstream.as_ref(), e))
+                );
             }
         };
         let ttl = self.inner.config.interaction_ttl;
-        self.inner
-            .grants
-            .put(
-                RecordKind::UpstreamLogin,
-                id,
-                Record {
-                    grant_id: None,
-                    payload: to_payload(&UpstreamLoginRecord {
-                        upstream: name.to_owned(),
-                        state: redirect.state,
-                    }),
-                    expires_at: self.now() + ttl,
-                },
-            )
+        let pending = UpstreamLoginRecord {
+            upstream: name.to_owned(),
+            state: redirect.state,
+        };
+        Records(self.inner.grants.as_ref())
+            .put(Write::new(id.to_owned(), &pending, None, self.now() + ttl))
             .await?;
         tracing::info!(upstream = %name, client_id = %request.client_id, "idpkit: login sent upstream");
         let mut response = Response::redirect(redirect.url).no_store();
@@ -230,7 +168,7 @@ impl Provider {
     pub async fn federation_callback(&self, upstream: &str, req: &Request) -> Authorization {
         match self.federation_callback_inner(upstream, req).await {
             Ok(a) => a,
-            Err(e) => show_error(&e),
+            Err(e) => self.show_error(&e),
         }
     }
 
@@ -255,16 +193,12 @@ impl Provider {
             .to_owned();
         let record = self.load_interaction(&id, req).await?;
         let now = self.now();
-        let pending = match self
-            .inner
-            .grants
-            .consume(RecordKind::UpstreamLogin, &id, now)
+        let pending = match Records(self.inner.grants.as_ref())
+            .consume::<UpstreamLoginRecord>(&id, now)
             .await?
         {
-            Consume::Consumed(r) => {
-                from_payload::<UpstreamLoginRecord>(RecordKind::UpstreamLogin, &id, &r.payload)?
-            }
-            Consume::AlreadyConsumed { .. } | Consume::NotFound => {
+            Taken::Consumed(p) => p,
+            Taken::AlreadyConsumed | Taken::NotFound => {
                 return Err(OAuthError::invalid_request(
                     "this upstream login was already completed or has expired; start again",
                 ));
@@ -273,16 +207,15 @@ impl Provider {
         let clear = self.cookie(FEDERATION_COOKIE, "", time::Duration::ZERO);
         let Some(upstream) = self.find_upstream(&pending.upstream).cloned() else {
             let _ = self.take_interaction(&id).await;
-            return Ok(with_cookie(
-                self.error_to_client(
-                    &record.request,
+            return Ok(self
+                .error_redirect(
+                    &record.request.target(),
                     &OAuthError::server_error(&format!(
                         "upstream {} is no longer configured",
                         pending.upstream
                     )),
-                ),
-                clear,
-            ));
+                )
+                .with_cookie(clear));
         };
         if callback_of != upstream.name() {
             // The answer came to another upstream's callback: a mix-up attempt (or a
@@ -377,17 +310,19 @@ impl Provider {
         let next = self
             .finish_external_login(&id, req, subject.clone(), auth_time)
             .await?;
-        self.save_federated_claims(
+        crate::federation::claims::save(
+            &self.inner,
             &subject,
             &FederatedClaimsRecord {
                 upstream: upstream.name().to_owned(),
                 host_account,
                 claims: identity.claims,
             },
+            self.now(),
         )
         .await?;
         tracing::info!(upstream = %upstream.name(), "idpkit: upstream login verified");
-        Ok(with_cookie(next, clear))
+        Ok(next.with_cookie(clear))
     }
 
     /// Ends a federated login that failed: the interaction is consumed and the client gets
@@ -395,84 +330,13 @@ impl Provider {
     async fn end_login(
         &self,
         id: &str,
-        request: &AuthzRequest,
+        request: &AuthorizationRequest,
         clear: &str,
         err: OAuthError,
     ) -> Authorization {
         let _ = self.take_interaction(id).await;
         tracing::warn!(error = %err, "idpkit: federated login ended");
-        with_cookie(self.error_to_client(request, &err), clear.to_owned())
-    }
-
-    async fn save_federated_claims(
-        &self,
-        subject: &str,
-        record: &FederatedClaimsRecord,
-    ) -> Result<(), OAuthError> {
-        self.inner
-            .grants
-            .put(
-                RecordKind::FederatedClaims,
-                &federated_claims_id(subject),
-                Record {
-                    grant_id: None,
-                    payload: to_payload(record),
-                    expires_at: self.now() + self.federated_claims_ttl(),
-                },
-            )
-            .await?;
-        Ok(())
-    }
-
-    /// How long mapped claims are kept after the last login or token issue.
-    fn federated_claims_ttl(&self) -> time::Duration {
-        let c = &self.inner.config;
-        c.refresh_token_ttl
-            .max(c.session_ttl)
-            .max(c.access_token_ttl)
-    }
-
-    /// Claims of `subject` for ID tokens and userinfo. The host's [`crate::UserStore`]
-    /// decides for its own accounts (`None`: the user is gone, whatever the upstream said);
-    /// the mapped claims of the last federated login fill in names it does not set (never
-    /// half of a pair such as `email` / `email_verified`). A federated-only subject's claims
-    /// are the mapped ones, while its upstream is still configured.
-    pub(crate) async fn user_claims(
-        &self,
-        subject: &str,
-        scopes: &[String],
-    ) -> Result<Option<Claims>, OAuthError> {
-        let host = self.inner.users.claims(subject, scopes).await?;
-        if self.inner.upstreams.is_empty() {
-            return Ok(host);
-        }
-        let id = federated_claims_id(subject);
-        let now = self.now();
-        let Some(stored) = self
-            .inner
-            .grants
-            .get(RecordKind::FederatedClaims, &id, now)
-            .await?
-        else {
-            return Ok(host);
-        };
-        let record: FederatedClaimsRecord =
-            from_payload(RecordKind::FederatedClaims, &id, &stored.record.payload)?;
-        if self.find_upstream(&record.upstream).is_none() {
-            // That upstream was removed: its logins no longer vouch for anyone.
-            return Ok(host);
-        }
-        match (host, record.host_account) {
-            (Some(h), _) => Ok(Some(merge_claims(h, record.claims))),
-            (None, true) => Ok(None),
-            (None, false) => {
-                // Tokens keep being issued (refresh): keep the claims as long as they are.
-                let ttl = self.federated_claims_ttl();
-                if stored.record.expires_at - now < ttl / 2 {
-                    self.save_federated_claims(subject, &record).await?;
-                }
-                Ok(Some(record.claims))
-            }
-        }
+        self.error_redirect(&request.target(), &err)
+            .with_cookie(clear.to_owned())
     }
 }

@@ -2,12 +2,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::crypto;
 use crate::error::OAuthError;
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
-use crate::store::RecordKind;
-use crate::token::{RefreshRecord, from_payload};
+use crate::token::lookup;
 
 const INACTIVE: &[u8] = br#"{"active":false}"#;
 
@@ -44,7 +42,7 @@ impl Provider {
         let token = req.params.require("token")?;
         let now = self.now();
         let iss = self.inner.config.issuer.clone();
-        if let Some(active) = self.active_access_token(token).await? {
+        if let Some(active) = lookup::access_token(&self.inner, token, now).await? {
             let mut body = json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -61,16 +59,10 @@ impl Provider {
                 return Ok(Some(std::mem::take(obj)));
             }
         }
-        let id = crypto::sha256_b64(token.as_bytes());
-        if let Some(stored) = self
-            .inner
-            .grants
-            .get(RecordKind::RefreshToken, &id, now)
-            .await?
-            && stored.consumed_at.is_none()
+        if let Some(refresh) = lookup::refresh_token(&self.inner, token, now).await?
+            && !refresh.consumed
         {
-            let rec: RefreshRecord =
-                from_payload(RecordKind::RefreshToken, &id, &stored.record.payload)?;
+            let rec = refresh.record;
             if rec.client_id == client.id {
                 let body = json!({
                     "active": true,
@@ -79,7 +71,7 @@ impl Provider {
                     "scope": rec.scopes.join(" "),
                     "sub": rec.subject,
                     "iat": rec.iat,
-                    "exp": stored.record.expires_at.unix_timestamp(),
+                    "exp": refresh.expires_at.unix_timestamp(),
                     "iss": iss,
                 });
                 if let Value::Object(obj) = body {

@@ -5,6 +5,7 @@ pub mod authorize;
 pub(crate) mod client_auth;
 pub mod discovery;
 pub mod federation;
+pub mod interaction;
 pub mod introspection;
 pub mod revocation;
 pub mod token;

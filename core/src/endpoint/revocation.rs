@@ -1,11 +1,10 @@
 //! Token revocation (RFC 7009).
 
-use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
-use crate::store::RecordKind;
-use crate::token::{RefreshRecord, from_payload};
+use crate::store::records::{AccessRecord, Records, RefreshRecord};
+use crate::token::lookup;
 
 impl Provider {
     /// `POST` to the revocation endpoint. Unknown or invalid tokens answer 200 (RFC 7009
@@ -34,43 +33,26 @@ impl Provider {
                 "the token was issued to another client",
             )
         };
-        let refresh_id = crypto::sha256_b64(token.as_bytes());
-        if let Some(stored) = self
-            .inner
-            .grants
-            .get(RecordKind::RefreshToken, &refresh_id, now)
-            .await?
-        {
-            let rec: RefreshRecord = from_payload(
-                RecordKind::RefreshToken,
-                &refresh_id,
-                &stored.record.payload,
-            )?;
-            if rec.client_id != client.id {
+        let records = Records(self.inner.grants.as_ref());
+        if let Some(refresh) = lookup::refresh_token(&self.inner, token, now).await? {
+            if refresh.record.client_id != client.id {
                 return Err(foreign());
             }
-            if let Some(g) = &stored.record.grant_id {
-                self.inner.grants.revoke_grant(g).await?;
-            } else {
-                self.inner
-                    .grants
-                    .delete(RecordKind::RefreshToken, &refresh_id)
-                    .await?;
+            match &refresh.grant_id {
+                Some(g) => {
+                    self.inner.grants.revoke_grant(g).await?;
+                }
+                None => records.delete::<RefreshRecord>(&refresh.id).await?,
             }
             tracing::info!(client_id = %client.id, "idpkit: refresh token revoked with its grant");
             return Ok(());
         }
-        if let Some(active) = self.active_access_token(token).await? {
+        if let Some(active) = lookup::access_token(&self.inner, token, now).await? {
             if active.client_id != client.id {
                 return Err(foreign());
             }
             match &active.record_id {
-                Some(id) => {
-                    self.inner
-                        .grants
-                        .delete(RecordKind::AccessToken, id)
-                        .await?
-                }
+                Some(id) => records.delete::<AccessRecord>(id).await?,
                 None => tracing::info!(
                     client_id = %client.id,
                     "idpkit: a self-contained client_credentials JWT cannot be revoked; it expires on its own"

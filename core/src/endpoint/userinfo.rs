@@ -1,92 +1,10 @@
-//! The UserInfo endpoint (OIDC Core §5.3) and the lookup of access tokens shared with
-//! introspection and revocation.
+//! The UserInfo endpoint (OIDC Core §5.3).
 
-use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
-use crate::store::RecordKind;
-use crate::token::{AccessRecord, from_payload, jwt_handle_id};
-
-/// A live access token, however it is shaped.
-#[derive(Debug, Clone)]
-pub(crate) struct ActiveToken {
-    pub client_id: String,
-    pub subject: Option<String>,
-    pub scopes: Vec<String>,
-    pub aud: Vec<String>,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    /// Store id of the record that makes it revocable, if any.
-    pub record_id: Option<String>,
-}
 
 impl Provider {
-    /// Resolves an access token issued here: a JWT is verified and, when bound to a user
-    /// grant, checked against its revocation handle; an opaque token is looked up.
-    pub(crate) async fn active_access_token(
-        &self,
-        token: &str,
-    ) -> Result<Option<ActiveToken>, OAuthError> {
-        let now = self.now();
-        if token.contains('.') {
-            let Some(claims) = self.verify_own_access_token(token).await else {
-                return Ok(None);
-            };
-            let user_bound = claims.auth_time.is_some();
-            let record_id = jwt_handle_id(&claims.jti);
-            if user_bound
-                && self
-                    .inner
-                    .grants
-                    .get(RecordKind::AccessToken, &record_id, now)
-                    .await?
-                    .is_none()
-            {
-                return Ok(None);
-            }
-            return Ok(Some(ActiveToken {
-                subject: user_bound.then(|| claims.sub.clone()),
-                client_id: claims.client_id,
-                scopes: claims
-                    .scope
-                    .split(' ')
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_owned)
-                    .collect(),
-                aud: claims.aud,
-                iat: claims.iat,
-                exp: claims.exp,
-                jti: claims.jti,
-                record_id: user_bound.then_some(record_id),
-            }));
-        }
-        let id = crypto::sha256_b64(token.as_bytes());
-        let Some(stored) = self
-            .inner
-            .grants
-            .get(RecordKind::AccessToken, &id, now)
-            .await?
-        else {
-            return Ok(None);
-        };
-        let rec: AccessRecord = from_payload(RecordKind::AccessToken, &id, &stored.record.payload)?;
-        if rec.jwt {
-            return Ok(None);
-        }
-        Ok(Some(ActiveToken {
-            client_id: rec.client_id,
-            subject: rec.subject,
-            scopes: rec.scopes,
-            aud: rec.aud,
-            iat: rec.iat,
-            exp: rec.exp,
-            jti: rec.jti,
-            record_id: Some(id),
-        }))
-    }
-
     /// The UserInfo endpoint (GET or POST) with a Bearer token (RFC 6750 §2.1 header, or
     /// §2.2 form body on POST).
     pub async fn userinfo(&self, req: &Request) -> Response {
@@ -132,7 +50,10 @@ impl Provider {
                 "the access token is invalid, expired or revoked",
             )
         };
-        let active = self.active_access_token(token).await?.ok_or_else(invalid)?;
+        let now = self.now();
+        let active = crate::token::lookup::access_token(&self.inner, token, now)
+            .await?
+            .ok_or_else(invalid)?;
         let Some(subject) = active.subject else {
             return Err(OAuthError::new(
                 ErrorCode::InsufficientScope,
@@ -145,10 +66,10 @@ impl Provider {
                 "the openid scope is required",
             ));
         }
-        let claims = self
-            .user_claims(&subject, &active.scopes)
-            .await?
-            .ok_or_else(invalid)?;
+        let claims =
+            crate::federation::claims::user_claims(&self.inner, &subject, &active.scopes, now)
+                .await?
+                .ok_or_else(invalid)?;
         let mut claims = crate::users::filter_claims(claims, &active.scopes);
         claims.insert("sub".into(), subject.into());
         Ok(serde_json::to_vec(&claims).unwrap_or_default())

@@ -1,8 +1,8 @@
 //! Protocol flows driven through core's API, for tests and benchmarks of hosts and backends:
 //! a code after a login, and token requests.
 
-use crate::endpoint::authorize::{Authorization, InteractionOutcome};
 use crate::http_types::{Method, Params, Request, parse_cookies};
+use crate::interaction::{Authorization, InteractionOutcome};
 use crate::provider::Provider;
 
 /// Runs the authorization endpoint for a first-party `client_id` (no PKCE), logs `subject`

@@ -352,7 +352,7 @@ impl UserStore for DemoUsers {
         password: &str,
     ) -> Result<Option<String>, StoreError> {
         let hash =
-            PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::Backend(e.to_string()))?;
+            PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::backend(e.to_string()))?;
         // Verify even for unknown users so that timing does not tell which usernames exist.
         let ok = argon2().verify_password(password.as_bytes(), &hash).is_ok();
         Ok((ok && username == "alice").then(|| "alice".to_owned()))

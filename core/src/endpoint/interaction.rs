@@ -1,0 +1,258 @@
+//! The host's side of interactions: [`Provider::interaction`] tells the login/consent page
+//! what to show, [`Provider::finish_interaction`] completes a step. Both require the cookie
+//! that binds the interaction to the browser that started it.
+
+use std::sync::Arc;
+
+use crate::authorization_response::Target;
+use crate::client::Client;
+use crate::crypto;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http_types::Request;
+use crate::interaction::{self, Authorization, InteractionDetails, InteractionOutcome, Needs};
+use crate::provider::{INTERACTION_COOKIE, Provider, SESSION_COOKIE};
+use crate::scope;
+use crate::store::records::{
+    ConsentRecord, InteractionRecord, Records, SessionRecord, Taken, Write, consent_id, secret_id,
+};
+
+impl Provider {
+    /// What the host's page for interaction `id` must show. The request must carry the
+    /// cookie set when the interaction started (it binds the interaction to the browser).
+    pub async fn interaction(
+        &self,
+        id: &str,
+        req: &Request,
+    ) -> Result<InteractionDetails, OAuthError> {
+        let record = self.load_interaction(id, req).await?;
+        Ok(interaction::details(id, record))
+    }
+
+    /// Completes a step of interaction `id`. Returns the next interaction (consent after
+    /// login) or the response to the client (its redirect with a code, or `access_denied`).
+    /// Errors are for the user's page: the interaction is unknown, expired, used, or bound
+    /// to another browser.
+    pub async fn finish_interaction(
+        &self,
+        id: &str,
+        req: &Request,
+        outcome: InteractionOutcome,
+    ) -> Result<Authorization, OAuthError> {
+        let record = self.load_interaction(id, req).await?;
+        interaction::check_step(&outcome, record.needs)?;
+        let (client, target) = self.client_and_target(&record).await?;
+        match outcome {
+            InteractionOutcome::Login { subject } => {
+                let now = self.now().unix_timestamp();
+                self.complete_login(id, record, &client, &target, subject, now)
+                    .await
+            }
+            InteractionOutcome::Consent { scopes } => {
+                self.complete_consent(id, record, &client, &target, &scopes)
+                    .await
+            }
+            // `Deny`, and any outcome a later version adds.
+            _ => {
+                self.take_interaction(id).await?;
+                Ok(self.error_redirect(
+                    &target,
+                    &OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
+                ))
+            }
+        }
+    }
+
+    async fn complete_consent(
+        &self,
+        id: &str,
+        record: InteractionRecord,
+        client: &Client,
+        target: &Target,
+        approved: &[String],
+    ) -> Result<Authorization, OAuthError> {
+        let (Some(subject), Some(auth_time)) = (record.subject.clone(), record.auth_time) else {
+            return Err(OAuthError::invalid_request("consent given before login"));
+        };
+        let granted = scope::approved(&record.request.scopes, approved);
+        if granted.is_empty() {
+            self.take_interaction(id).await?;
+            return Ok(self.error_redirect(
+                target,
+                &OAuthError::new(ErrorCode::AccessDenied, "the user approved no scope"),
+            ));
+        }
+        let now = self.now();
+        let records = Records(self.inner.grants.as_ref());
+        let cid = consent_id(&subject, &client.id);
+        let mut consent = records
+            .get::<ConsentRecord>(&cid, now)
+            .await?
+            .map(|l| l.value)
+            .unwrap_or_default();
+        scope::merge(&mut consent.scopes, &granted);
+        records
+            .put(Write::new(
+                cid,
+                &consent,
+                None,
+                now + self.inner.config.consent_ttl,
+            ))
+            .await?;
+        self.take_interaction(id).await?;
+        self.issue_code(&record.request, &subject, auth_time, granted, None)
+            .await
+            .or_else(|e| Ok(self.error_redirect(target, &e)))
+    }
+
+    /// The login step of interaction `id` succeeded for `subject`, who authenticated at
+    /// `auth_time`: SSO session, then consent (when due) or the code.
+    pub(crate) async fn complete_login(
+        &self,
+        id: &str,
+        mut record: InteractionRecord,
+        client: &Client,
+        target: &Target,
+        subject: String,
+        auth_time: i64,
+    ) -> Result<Authorization, OAuthError> {
+        if subject.is_empty() {
+            return Err(OAuthError::invalid_request(
+                "login finished without a subject",
+            ));
+        }
+        let now = self.now();
+        let session_token = crypto::random_token();
+        let session_id = secret_id(&session_token);
+        record.subject = Some(subject.clone());
+        record.auth_time = Some(auth_time);
+        record.new_session = Some(session_id.clone());
+        let session = SessionRecord {
+            subject: subject.clone(),
+            auth_time,
+        };
+        Records(self.inner.grants.as_ref())
+            .put(Write::new(
+                session_id,
+                &session,
+                None,
+                now + self.inner.config.session_ttl,
+            ))
+            .await?;
+        let session_cookie = self.cookie(
+            SESSION_COOKIE,
+            &session_token,
+            self.inner.config.session_ttl,
+        );
+        // The login just happened: `prompt=login` is satisfied, `prompt=consent` still holds.
+        let mut consent_request = record.request.clone();
+        consent_request.prompt.retain(|p| p != "login");
+        if self
+            .needs_consent(client, &consent_request, &subject)
+            .await?
+        {
+            record.needs = Needs::Consent;
+            self.save_interaction(id, &record).await?;
+            return Ok(interaction::redirect(
+                &self.inner.config.paths.interaction,
+                id.to_owned(),
+                Needs::Consent,
+                None,
+            )
+            .with_cookie(session_cookie));
+        }
+        self.take_interaction(id).await?;
+        let scopes = record.request.scopes.clone();
+        self.issue_code(
+            &record.request,
+            &subject,
+            auth_time,
+            scopes,
+            Some(session_cookie),
+        )
+        .await
+        .or_else(|e| Ok(self.error_redirect(target, &e)))
+    }
+
+    /// Finishes the login step of interaction `id` for a user authenticated elsewhere (an
+    /// upstream provider) at `auth_time`.
+    pub(crate) async fn finish_external_login(
+        &self,
+        id: &str,
+        req: &Request,
+        subject: String,
+        auth_time: i64,
+    ) -> Result<Authorization, OAuthError> {
+        let record = self.load_interaction(id, req).await?;
+        if record.needs != Needs::Login {
+            return Err(OAuthError::invalid_request(
+                "this interaction is past its login step",
+            ));
+        }
+        let (client, target) = self.client_and_target(&record).await?;
+        self.complete_login(id, record, &client, &target, subject, auth_time)
+            .await
+    }
+
+    /// The client of a stored interaction (still registered) and where its answer goes.
+    async fn client_and_target(
+        &self,
+        record: &InteractionRecord,
+    ) -> Result<(Arc<Client>, Target), OAuthError> {
+        let client = self
+            .inner
+            .clients
+            .find(&record.request.client_id)
+            .await?
+            .ok_or_else(|| OAuthError::invalid_request("the client is no longer registered"))?;
+        Ok((client, record.request.target()))
+    }
+
+    /// Consumes the interaction so that a second submission cannot complete it again.
+    pub(crate) async fn take_interaction(&self, id: &str) -> Result<(), OAuthError> {
+        match Records(self.inner.grants.as_ref())
+            .consume::<InteractionRecord>(id, self.now())
+            .await?
+        {
+            Taken::Consumed(_) => Ok(()),
+            _ => Err(OAuthError::invalid_request(
+                "this login request was already completed",
+            )),
+        }
+    }
+
+    pub(crate) async fn save_interaction(
+        &self,
+        id: &str,
+        record: &InteractionRecord,
+    ) -> Result<(), OAuthError> {
+        let expires_at = self.now() + self.inner.config.interaction_ttl;
+        Records(self.inner.grants.as_ref())
+            .put(Write::new(id.to_owned(), record, None, expires_at))
+            .await?;
+        Ok(())
+    }
+
+    /// The live, unconsumed interaction `id`, if this browser presents its binding cookie.
+    pub(crate) async fn load_interaction(
+        &self,
+        id: &str,
+        req: &Request,
+    ) -> Result<InteractionRecord, OAuthError> {
+        let gone = || {
+            OAuthError::invalid_request(
+                "this login request has expired or was already completed; start again",
+            )
+        };
+        let loaded = Records(self.inner.grants.as_ref())
+            .get::<InteractionRecord>(id, self.now())
+            .await?
+            .filter(|l| l.consumed_at.is_none())
+            .ok_or_else(gone)?;
+        if !interaction::bound_to(&loaded.value, req.cookie(INTERACTION_COOKIE)) {
+            return Err(OAuthError::invalid_request(
+                "this login request was started in another browser; start again",
+            ));
+        }
+        Ok(loaded.value)
+    }
+}

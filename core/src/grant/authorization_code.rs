@@ -1,0 +1,268 @@
+//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3, PKCE RFC 7636 §4.6).
+//!
+//! "Handle": [`check`] is the sync list of MUSTs between a stored code and a token request.
+//! "Populate": the tokens are minted, then written together with the code's consumption.
+
+use async_trait::async_trait;
+
+use super::{Grant, GrantContext, TokenResponse, redeem};
+use crate::client::{Client, GrantType};
+use crate::error::OAuthError;
+use crate::pkce;
+use crate::scope;
+use crate::store::RecordKind;
+use crate::store::records::{CodeRecord, secret_id};
+use crate::token::UserGrant;
+
+/// `grant_type=authorization_code`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AuthorizationCode;
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
+}
+
+/// The MUSTs of RFC 6749 §4.1.3 and RFC 7636 §4.6 for a code `rec` presented by `client`
+/// with `redirect_uri` and `code_verifier` (as sent).
+pub(crate) fn check(
+    rec: &CodeRecord,
+    client: &Client,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<(), OAuthError> {
+    // "ensure that the authorization code was issued to the authenticated confidential
+    // client, or if the client is public, ensure that the code was issued to client_id"
+    if rec.client_id != client.id {
+        return Err(invalid());
+    }
+    // "ensure that the redirect_uri parameter is present if the redirect_uri parameter was
+    // included in the initial authorization request ..., and if included ensure that their
+    // values are identical."
+    match redirect_uri {
+        Some(uri) if uri == rec.redirect_uri => {}
+        Some(_) => {
+            return Err(OAuthError::invalid_grant(
+                "redirect_uri does not match the authorization request",
+            ));
+        }
+        None if rec.redirect_uri_sent => {
+            return Err(OAuthError::invalid_request(
+                "missing parameter redirect_uri",
+            ));
+        }
+        None => {}
+    }
+    match (rec.code_challenge.as_deref(), code_verifier) {
+        (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge),
+        (Some(_), None) => Err(OAuthError::invalid_grant(
+            "code_verifier is required (PKCE)",
+        )),
+        // RFC 9700 §2.1.1: a verifier for a code issued without a challenge is a PKCE
+        // downgrade attempt.
+        (None, Some(_)) => Err(OAuthError::invalid_grant(
+            "code_verifier sent for a code issued without code_challenge",
+        )),
+        (None, None) => Ok(()),
+    }
+}
+
+/// RFC 6749 §4.1.2: "If an authorization code is used more than once, the authorization
+/// server MUST deny the request and SHOULD revoke (when possible) all tokens previously
+/// issued based on that authorization code."
+pub(crate) async fn reused(ctx: &GrantContext<'_>, grant_id: &str) -> OAuthError {
+    match ctx.inner.grants.revoke_grant(grant_id).await {
+        Ok(n) => tracing::warn!(
+            revoked = n,
+            "idpkit: authorization code reused; its grant was revoked"
+        ),
+        Err(e) => return OAuthError::server_error(&e),
+    }
+    invalid()
+}
+
+#[async_trait]
+impl Grant for AuthorizationCode {
+    fn grant_type(&self) -> &str {
+        GrantType::AuthorizationCode.as_str()
+    }
+
+    async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
+        let code = ctx.params.require("code")?;
+        let id = secret_id(code);
+        let stored = ctx
+            .records()
+            .get::<CodeRecord>(&id, ctx.now)
+            .await?
+            .ok_or_else(invalid)?;
+        let grant_id = stored.grant_id.clone().unwrap_or_default();
+        if stored.consumed_at.is_some() {
+            return Err(reused(ctx, &grant_id).await);
+        }
+        let rec = stored.value;
+        check(
+            &rec,
+            ctx.client,
+            ctx.params.get("redirect_uri")?,
+            ctx.params.get("code_verifier")?,
+        )?;
+        let id_token = if scope::is_openid(&rec.scopes) {
+            let claims = ctx.id_token_claims(&rec.subject, &rec.scopes).await?;
+            Some((claims, rec.nonce.as_deref()))
+        } else {
+            None
+        };
+        let refresh =
+            ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&rec.scopes);
+        let issued = ctx
+            .minter()
+            .user_tokens(
+                ctx.client,
+                UserGrant {
+                    subject: &rec.subject,
+                    scopes: &rec.scopes,
+                    refresh_scopes: &rec.scopes,
+                    grant_id: &grant_id,
+                    auth_time: rec.auth_time,
+                    id_token,
+                    refresh,
+                },
+            )
+            .await?;
+        let (issued, _) = redeem(
+            ctx,
+            RecordKind::AuthorizationCode,
+            &id,
+            &grant_id,
+            issued,
+            invalid,
+        )
+        .await?;
+        Ok(TokenResponse(issued.body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    const CB: &str = "https://app.example/cb";
+    // RFC 7636 Appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    fn client(id: &str) -> Client {
+        Client::confidential(id, "s")
+            .redirect_uri(CB)
+            .build()
+            .expect("valid")
+    }
+
+    fn code(challenge: Option<&str>, sent: bool) -> CodeRecord {
+        CodeRecord {
+            client_id: "web".into(),
+            redirect_uri: CB.into(),
+            redirect_uri_sent: sent,
+            scopes: vec!["openid".into()],
+            nonce: None,
+            code_challenge: challenge.map(str::to_owned),
+            subject: "alice".into(),
+            auth_time: 0,
+        }
+    }
+
+    fn code_of(r: Result<(), OAuthError>) -> ErrorCode {
+        r.expect_err("refused").code
+    }
+
+    #[test]
+    fn a_matching_request_passes() {
+        assert!(check(&code(None, true), &client("web"), Some(CB), None).is_ok());
+        assert!(
+            check(
+                &code(Some(CHALLENGE), false),
+                &client("web"),
+                None,
+                Some(VERIFIER)
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn a_code_is_bound_to_its_client_rfc6749_4_1_3() {
+        let e = check(&code(None, false), &client("other"), None, None).expect_err("foreign");
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+        assert_eq!(
+            e.description,
+            invalid().description,
+            "no hint that the code exists"
+        );
+    }
+
+    #[test]
+    fn the_redirect_uri_must_be_identical_when_sent_rfc6749_4_1_3() {
+        let c = client("web");
+        assert_eq!(
+            code_of(check(
+                &code(None, true),
+                &c,
+                Some("https://app.example/cb/"),
+                None
+            )),
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            code_of(check(
+                &code(None, false),
+                &c,
+                Some("https://evil.example/cb"),
+                None
+            )),
+            ErrorCode::InvalidGrant,
+            "not sent at authorize, but a wrong one is still wrong"
+        );
+    }
+
+    #[test]
+    fn the_redirect_uri_is_required_when_the_request_had_it_rfc6749_4_1_3() {
+        let e = check(&code(None, true), &client("web"), None, None).expect_err("missing");
+        assert_eq!(e.code, ErrorCode::InvalidRequest);
+        assert!(check(&code(None, false), &client("web"), None, None).is_ok());
+    }
+
+    #[test]
+    fn a_challenged_code_needs_the_right_verifier_rfc7636_4_6() {
+        let c = client("web");
+        let challenged = code(Some(CHALLENGE), false);
+        assert_eq!(
+            code_of(check(&challenged, &c, None, None)),
+            ErrorCode::InvalidGrant
+        );
+        let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXK";
+        assert_eq!(
+            code_of(check(&challenged, &c, None, Some(wrong))),
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(
+            code_of(check(&challenged, &c, None, Some("short"))),
+            ErrorCode::InvalidGrant
+        );
+    }
+
+    #[test]
+    fn a_verifier_for_an_unchallenged_code_is_a_downgrade_rfc9700_2_1_1() {
+        let e =
+            check(&code(None, false), &client("web"), None, Some(VERIFIER)).expect_err("downgrade");
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+        assert!(e.description.contains("without code_challenge"));
+    }
+
+    #[test]
+    fn the_client_is_checked_before_anything_else() {
+        // A foreign client learns nothing about the code's redirect URI or PKCE.
+        let e =
+            check(&code(Some(CHALLENGE), true), &client("other"), None, None).expect_err("foreign");
+        assert_eq!(e.description, invalid().description);
+    }
+}

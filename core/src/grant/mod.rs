@@ -1,0 +1,250 @@
+//! The token endpoint's grants (RFC 6749 §4) behind one seam.
+//!
+//! Each grant type is a [`Grant`]: `authorization_code`, `refresh_token`,
+//! `client_credentials` and (opt-in per client) `password` are built in, one file each; a
+//! host adds its own extension grant (RFC 6749 §4.5) with
+//! [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant). The
+//! token endpoint authenticates the client, finds the grant by its `grant_type`, checks
+//! that the client may use it, and calls [`Grant::exchange`].
+//!
+//! Inside a grant, checks are sync functions of the stored record and the request
+//! ("handle"), the tokens are minted by [`crate::token`] ("populate"), and only then is
+//! anything written or consumed: a signing outage (a KMS down) consumes nothing.
+//!
+//! ```
+//! use idpkit_core::grant::{Grant, GrantContext, TokenResponse};
+//! use idpkit_core::OAuthError;
+//!
+//! /// `urn:example:grant:api-key`: trades a partner's API key for an access token.
+//! struct ApiKeyGrant;
+//!
+//! #[async_trait::async_trait]
+//! impl Grant for ApiKeyGrant {
+//!     fn grant_type(&self) -> &str {
+//!         "urn:example:grant:api-key"
+//!     }
+//!     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
+//!         let key = ctx.params().require("api_key")?;
+//!         if key != "partner-key-1" {
+//!             return Err(OAuthError::invalid_grant("unknown API key"));
+//!         }
+//!         ctx.issue_access_token(Some("partner-1"), &["api:read".to_owned()]).await
+//!     }
+//! }
+//! ```
+
+pub(crate) mod authorization_code;
+pub(crate) mod client_credentials;
+pub(crate) mod password;
+pub(crate) mod refresh_token;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::client::Client;
+use crate::error::OAuthError;
+use crate::http_types::Params;
+use crate::provider::Inner;
+use crate::store::records::{Records, Write};
+use crate::store::{Consume, RecordKind};
+use crate::token::{Issued, Minter};
+use crate::users::UserStore;
+
+/// One grant type of the token endpoint.
+///
+/// # Contract
+/// `exchange` is called only for an authenticated client that is allowed this grant type
+/// ([`Client::allows_grant_type`]). It must answer client mistakes with the RFC 6749 §5.2
+/// error (`invalid_grant`, `invalid_scope`, `invalid_request`, ...), never a panic; it
+/// must keep any state in the grant store (instances share nothing else); and it must not
+/// consume or write anything before it knows the request succeeds.
+#[async_trait]
+pub trait Grant: Send + Sync + 'static {
+    /// The `grant_type` value this grant serves (an absolute URI for extension grants).
+    fn grant_type(&self) -> &str;
+    /// Handles one token request.
+    async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError>;
+}
+
+/// A successful token response body (RFC 6749 §5.1), sent with `Cache-Control: no-store`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenResponse(serde_json::Map<String, serde_json::Value>);
+
+impl TokenResponse {
+    /// A response with these members.
+    pub fn new(body: serde_json::Map<String, serde_json::Value>) -> Self {
+        Self(body)
+    }
+
+    /// The members.
+    pub fn body(&self) -> &serde_json::Map<String, serde_json::Value> {
+        &self.0
+    }
+
+    /// The members, owned.
+    pub fn into_body(self) -> serde_json::Map<String, serde_json::Value> {
+        self.0
+    }
+}
+
+/// What a grant sees of one token request and of the provider.
+pub struct GrantContext<'a> {
+    pub(crate) inner: &'a Inner,
+    pub(crate) client: &'a Client,
+    pub(crate) params: &'a Params,
+    pub(crate) now: OffsetDateTime,
+}
+
+impl std::fmt::Debug for GrantContext<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GrantContext")
+            .field("client_id", &self.client.id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GrantContext<'_> {
+    /// The authenticated client.
+    pub fn client(&self) -> &Client {
+        self.client
+    }
+
+    /// The request parameters (the client's credentials among them, when sent in the body).
+    pub fn params(&self) -> &Params {
+        self.params
+    }
+
+    /// The time of this request.
+    pub fn now(&self) -> OffsetDateTime {
+        self.now
+    }
+
+    /// The host's user store.
+    pub fn users(&self) -> &dyn UserStore {
+        self.inner.users.as_ref()
+    }
+
+    /// Issues an access token to the client, for `subject` (a user the grant vouched for)
+    /// or for the client itself (`None`), with `scopes` (each must be registered for the
+    /// client: `invalid_scope` otherwise). A user-bound token gets its own grant family, so
+    /// it can be revoked; the response has no refresh token.
+    pub async fn issue_access_token(
+        &self,
+        subject: Option<&str>,
+        scopes: &[String],
+    ) -> Result<TokenResponse, OAuthError> {
+        crate::scope::check_allowed(self.client, scopes)?;
+        let grant_id = subject.map(|_| crate::crypto::random_token());
+        let (token, write) = self
+            .minter()
+            .access_token(self.client, subject, scopes, grant_id.as_deref(), None)
+            .await?;
+        self.records().put_all(write.into_iter().collect()).await?;
+        Ok(TokenResponse(bearer_body(
+            token,
+            self.minter().access_ttl(self.client),
+            scopes,
+        )))
+    }
+
+    pub(crate) fn minter(&self) -> Minter<'_> {
+        Minter {
+            config: &self.inner.config,
+            keys: self.inner.keys.as_ref(),
+            now: self.now,
+        }
+    }
+
+    pub(crate) fn records(&self) -> Records<'_> {
+        Records(self.inner.grants.as_ref())
+    }
+
+    /// The claims of `subject` for an ID token (filtered by scope); `invalid_grant` when
+    /// the user is gone.
+    pub(crate) async fn id_token_claims(
+        &self,
+        subject: &str,
+        scopes: &[String],
+    ) -> Result<crate::users::Claims, OAuthError> {
+        match crate::federation::claims::user_claims(self.inner, subject, scopes, self.now).await? {
+            Some(c) => Ok(crate::users::filter_claims(c, scopes)),
+            None => Err(OAuthError::invalid_grant("the user no longer exists")),
+        }
+    }
+}
+
+/// The body of a bearer access-token response.
+pub(crate) fn bearer_body(
+    access_token: String,
+    ttl: time::Duration,
+    scopes: &[String],
+) -> serde_json::Map<String, serde_json::Value> {
+    let mut body = serde_json::Map::new();
+    body.insert("access_token".into(), access_token.into());
+    body.insert("token_type".into(), "Bearer".into());
+    body.insert("expires_in".into(), ttl.whole_seconds().into());
+    if !scopes.is_empty() {
+        body.insert("scope".into(), scopes.join(" ").into());
+    }
+    body
+}
+
+/// The built-in grants, in the order the token endpoint tries them.
+pub(crate) fn built_in() -> Vec<Arc<dyn Grant>> {
+    vec![
+        Arc::new(authorization_code::AuthorizationCode),
+        Arc::new(refresh_token::RefreshToken),
+        Arc::new(client_credentials::ClientCredentials),
+        Arc::new(password::Password),
+    ]
+}
+
+/// How a grant's `consume` went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Redeemed {
+    /// This request consumed the code or refresh token.
+    First,
+    /// A rotated refresh token retried inside the grace window.
+    GraceRetry,
+}
+
+/// Writes what a grant issued, then consumes what it redeems (one store call: backends may
+/// make it one transaction). Writing no later than the consume matters: a concurrent
+/// request that loses the `consume` race revokes the grant family, and that revocation must
+/// find (and delete) the winner's records. Nobody can use them before the response is
+/// sent, and a lost race or an expiry deletes them again.
+pub(crate) async fn redeem(
+    ctx: &GrantContext<'_>,
+    kind: RecordKind,
+    id: &str,
+    grant_id: &str,
+    mut issued: Issued,
+    invalid: impl Fn() -> OAuthError,
+) -> Result<(Issued, Redeemed), OAuthError> {
+    let written: Vec<(RecordKind, String)> = issued
+        .writes
+        .iter()
+        .map(|w| (w.kind, w.id.clone()))
+        .collect();
+    let writes = std::mem::take(&mut issued.writes)
+        .into_iter()
+        .map(Write::into_tuple)
+        .collect();
+    let store = ctx.inner.grants.as_ref();
+    match store.put_then_consume(writes, kind, id, ctx.now).await? {
+        Consume::Consumed(_) => Ok((issued, Redeemed::First)),
+        Consume::AlreadyConsumed { .. } if kind == RecordKind::RefreshToken => {
+            refresh_token::replayed(ctx, id, grant_id).await?;
+            Ok((issued, Redeemed::GraceRetry))
+        }
+        Consume::AlreadyConsumed { .. } => Err(authorization_code::reused(ctx, grant_id).await),
+        Consume::NotFound => {
+            for (k, i) in written {
+                store.delete(k, &i).await?;
+            }
+            Err(invalid())
+        }
+    }
+}

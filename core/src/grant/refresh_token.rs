@@ -1,0 +1,187 @@
+//! The refresh token grant (RFC 6749 §6) with rotation and reuse detection
+//! (RFC 9700 §4.14.2), and the optional one-retry grace window.
+
+use async_trait::async_trait;
+
+use super::{Grant, GrantContext, Redeemed, TokenResponse, redeem};
+use crate::client::{Client, GrantType};
+use crate::error::OAuthError;
+use crate::scope;
+use crate::store::RecordKind;
+use crate::store::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write, secret_id};
+use crate::token::UserGrant;
+
+/// `grant_type=refresh_token`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RefreshToken;
+
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
+
+/// The checks of RFC 6749 §6 for a refresh token `rec` presented by `client` with the
+/// `scope` parameter as sent: the token is bound to its client, and the scope may narrow
+/// but never widen. Returns the scopes of the new access token.
+pub(crate) fn check(
+    rec: &RefreshRecord,
+    client: &Client,
+    scope_param: Option<&str>,
+) -> Result<Vec<String>, OAuthError> {
+    // "the authorization server MUST ... validate the refresh token [and] ensure that it
+    // was issued to the authenticated client".
+    if rec.client_id != client.id {
+        return Err(invalid());
+    }
+    scope::narrow(&rec.scopes, scope_param)
+}
+
+/// A rotated refresh token came back. Inside the grace window, once, and only while the
+/// successor of the first rotation is itself unused, it is a retry: the successor (and its
+/// access tokens) are revoked and the tokens just issued stand. Anything else is reuse: the
+/// whole family is revoked (RFC 9700 §4.14.2).
+pub(crate) async fn replayed(
+    ctx: &GrantContext<'_>,
+    id: &str,
+    grant_id: &str,
+) -> Result<(), OAuthError> {
+    let records = ctx.records();
+    if ctx.inner.config.refresh_reuse_grace.is_some()
+        && let Taken::Consumed(g) = records.consume::<GraceRecord>(id, ctx.now).await?
+    {
+        let successor = records
+            .get::<RefreshRecord>(&g.successor_id, ctx.now)
+            .await?;
+        if successor.is_some_and(|s| s.consumed_at.is_none()) {
+            records.delete::<RefreshRecord>(&g.successor_id).await?;
+            for handle in &g.access_token_ids {
+                records.delete::<AccessRecord>(handle).await?;
+            }
+            tracing::info!("idpkit: refresh token retried inside the grace window");
+            return Ok(());
+        }
+    }
+    let n = ctx.inner.grants.revoke_grant(grant_id).await?;
+    tracing::warn!(
+        revoked = n,
+        "idpkit: refresh token reuse detected; the grant family was revoked"
+    );
+    Err(invalid())
+}
+
+#[async_trait]
+impl Grant for RefreshToken {
+    fn grant_type(&self) -> &str {
+        GrantType::RefreshToken.as_str()
+    }
+
+    async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
+        let token = ctx.params.require("refresh_token")?;
+        let id = secret_id(token);
+        let stored = ctx
+            .records()
+            .get::<RefreshRecord>(&id, ctx.now)
+            .await?
+            .ok_or_else(invalid)?;
+        let grant_id = stored.grant_id.clone().unwrap_or_default();
+        let rec = stored.value;
+        let scopes = check(&rec, ctx.client, ctx.params.get("scope")?)?;
+        let id_token = if scope::is_openid(&scopes) {
+            Some((ctx.id_token_claims(&rec.subject, &scopes).await?, None))
+        } else {
+            None
+        };
+        let issued = ctx
+            .minter()
+            .user_tokens(
+                ctx.client,
+                UserGrant {
+                    subject: &rec.subject,
+                    scopes: &scopes,
+                    // "the new refresh token ... MUST be identical in scope to that of the
+                    // refresh token included by the client in the request" (§6).
+                    refresh_scopes: &rec.scopes,
+                    grant_id: &grant_id,
+                    auth_time: rec.auth_time,
+                    id_token,
+                    refresh: true,
+                },
+            )
+            .await?;
+        let grace = ctx.inner.config.refresh_reuse_grace.map(|window| {
+            let record = GraceRecord {
+                successor_id: issued.refresh_id.clone().unwrap_or_default(),
+                access_token_ids: issued
+                    .writes
+                    .iter()
+                    .filter(|w| w.kind == RecordKind::AccessToken)
+                    .map(|w| w.id.clone())
+                    .collect(),
+            };
+            (record, ctx.now + window)
+        });
+        let (issued, how) = redeem(
+            ctx,
+            RecordKind::RefreshToken,
+            &id,
+            &grant_id,
+            issued,
+            invalid,
+        )
+        .await?;
+        // Only a first rotation opens a grace window; the one retry it allows opens none.
+        if let (Some((g, expires_at)), Redeemed::First) = (grace, how) {
+            ctx.records()
+                .put(Write::new(id.clone(), &g, Some(&grant_id), expires_at))
+                .await?;
+        }
+        Ok(TokenResponse(issued.body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorCode;
+
+    fn rec() -> RefreshRecord {
+        RefreshRecord {
+            client_id: "web".into(),
+            subject: "alice".into(),
+            scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
+            auth_time: 1,
+            iat: 1,
+        }
+    }
+
+    fn client(id: &str) -> Client {
+        Client::confidential(id, "s")
+            .redirect_uri("https://app.example/cb")
+            .build()
+            .expect("valid")
+    }
+
+    #[test]
+    fn a_refresh_token_is_bound_to_its_client_rfc6749_6() {
+        let e = check(&rec(), &client("other"), None).expect_err("foreign");
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+        assert_eq!(e.description, invalid().description);
+    }
+
+    #[test]
+    fn no_scope_keeps_the_granted_scope_rfc6749_6() {
+        assert_eq!(
+            check(&rec(), &client("web"), None).expect("ok"),
+            rec().scopes
+        );
+    }
+
+    #[test]
+    fn scope_may_narrow_but_never_widen_rfc6749_6() {
+        assert_eq!(
+            check(&rec(), &client("web"), Some("profile")).expect("narrowed"),
+            vec!["profile"]
+        );
+        let e = check(&rec(), &client("web"), Some("openid email")).expect_err("widened");
+        assert_eq!(e.code, ErrorCode::InvalidScope);
+    }
+}

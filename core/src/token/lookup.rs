@@ -1,0 +1,153 @@
+//! Finding a token this provider issued, whatever its shape: for userinfo, introspection
+//! and revocation.
+//!
+//! A JWT access token is verified (a published key of the algorithm named in the header
+//! *and* of that algorithm's key type, `typ: at+jwt`, issuer, expiry) and, when bound to a
+//! user grant, checked against its revocation handle; an opaque token is looked up by the
+//! hash of its value.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::access_token::{self, AccessClaims};
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::provider::Inner;
+use crate::store::records::{AccessRecord, Records, RefreshRecord, jwt_handle_id, secret_id};
+
+/// A live access token, however it is shaped.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveToken {
+    pub client_id: String,
+    pub subject: Option<String>,
+    pub scopes: Vec<String>,
+    pub aud: Vec<String>,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    /// Store id of the record that makes it revocable, if any.
+    pub record_id: Option<String>,
+}
+
+/// A live refresh token.
+#[derive(Debug, Clone)]
+pub(crate) struct ActiveRefresh {
+    pub id: String,
+    pub record: RefreshRecord,
+    pub grant_id: Option<String>,
+    pub expires_at: OffsetDateTime,
+    pub consumed: bool,
+}
+
+/// The refresh token `token`, if it is one of ours (rotated ones included: `consumed`).
+pub(crate) async fn refresh_token(
+    inner: &Inner,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<ActiveRefresh>, OAuthError> {
+    let id = secret_id(token);
+    Ok(Records(inner.grants.as_ref())
+        .get::<RefreshRecord>(&id, now)
+        .await?
+        .map(|l| ActiveRefresh {
+            id,
+            record: l.value,
+            grant_id: l.grant_id,
+            expires_at: l.expires_at,
+            consumed: l.consumed_at.is_some(),
+        }))
+}
+
+/// Resolves an access token issued here; `None` for anything not active.
+pub(crate) async fn access_token(
+    inner: &Inner,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<Option<ActiveToken>, OAuthError> {
+    let records = Records(inner.grants.as_ref());
+    if token.contains('.') {
+        let Some(claims) = verify_own_access_token(inner, token, now).await else {
+            return Ok(None);
+        };
+        let user_bound = claims.auth_time.is_some();
+        let record_id = jwt_handle_id(&claims.jti);
+        if user_bound
+            && records
+                .get::<AccessRecord>(&record_id, now)
+                .await?
+                .is_none()
+        {
+            return Ok(None);
+        }
+        return Ok(Some(ActiveToken {
+            subject: user_bound.then(|| claims.sub.clone()),
+            client_id: claims.client_id,
+            scopes: crate::scope::parse(Some(&claims.scope)),
+            aud: claims.aud,
+            iat: claims.iat,
+            exp: claims.exp,
+            jti: claims.jti,
+            record_id: user_bound.then_some(record_id),
+        }));
+    }
+    let id = secret_id(token);
+    let Some(loaded) = records.get::<AccessRecord>(&id, now).await? else {
+        return Ok(None);
+    };
+    let rec = loaded.value;
+    if rec.jwt {
+        // A JWT's revocation handle is never a token.
+        return Ok(None);
+    }
+    Ok(Some(ActiveToken {
+        client_id: rec.client_id,
+        subject: rec.subject,
+        scopes: rec.scopes,
+        aud: rec.aud,
+        iat: rec.iat,
+        exp: rec.exp,
+        jti: rec.jti,
+        record_id: Some(id),
+    }))
+}
+
+/// Verifies a JWT access token issued by this provider. Returns `None` for anything else.
+async fn verify_own_access_token(
+    inner: &Inner,
+    token: &str,
+    now: OffsetDateTime,
+) -> Option<AccessClaims> {
+    let mut parts = token.split('.');
+    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        alg: String,
+        kid: Option<String>,
+        typ: Option<String>,
+    }
+    let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
+    let alg = crate::keys::Algorithm::from_name(&header.alg)?;
+    if !inner.algorithms.contains(&alg) || header.typ.as_deref() != Some(access_token::TYP) {
+        return None;
+    }
+    let jwks = inner.keys.jwks().await.ok()?;
+    let jwk = jwks.find(header.kid.as_deref()?)?;
+    if jwk.alg.is_some_and(|a| a != alg) || jwk.kty != alg.key_type() {
+        return None;
+    }
+    let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
+    let signing_input = &token[..h.len() + 1 + p.len()];
+    if !crypto::verify(jwk, alg, signing_input.as_bytes(), &sig) {
+        return None;
+    }
+    let claims: AccessClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
+    if claims.iss != inner.config.issuer || claims.exp <= now.unix_timestamp() {
+        return None;
+    }
+    Some(claims)
+}

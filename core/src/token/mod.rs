@@ -1,0 +1,196 @@
+//! Tokens: RFC 9068 JWT access tokens (or opaque ones), OpenID Connect ID tokens, refresh
+//! tokens, and the lookup of tokens this provider issued.
+//!
+//! Minting is split as fosite splits "handle" from "populate": the claims of each token are
+//! built by sync functions ([`access_token::claims`], [`id_token::claims`]); [`Minter`] only
+//! adds the signature (through the [`KeyProvider`], so a KMS key signs like a file key) and
+//! returns the records to write. Nothing is written here: the grant decides when.
+
+pub mod access_token;
+pub mod id_token;
+pub(crate) mod jwt;
+pub(crate) mod lookup;
+
+use time::OffsetDateTime;
+
+pub use access_token::AccessClaims;
+
+use crate::client::{AccessTokenFormat, Client};
+use crate::crypto;
+use crate::error::OAuthError;
+use crate::keys::{Algorithm, KeyProvider};
+use crate::provider::Config;
+use crate::store::records::{AccessRecord, RefreshRecord, Write, jwt_handle_id, secret_id};
+use crate::users::Claims;
+
+/// What a grant issues: the response body and the records to write once the grant's
+/// `consume` has been won. Signing happens before, so a signing outage consumes nothing.
+#[derive(Debug)]
+pub(crate) struct Issued {
+    pub body: serde_json::Map<String, serde_json::Value>,
+    pub writes: Vec<Write>,
+    /// Store id of the refresh token issued, if any.
+    pub refresh_id: Option<String>,
+}
+
+/// Inputs for issuing tokens to a user.
+pub(crate) struct UserGrant<'a> {
+    pub subject: &'a str,
+    /// Scopes of the access and ID tokens.
+    pub scopes: &'a [String],
+    /// Scopes of the new refresh token: the original grant's (RFC 6749 §6).
+    pub refresh_scopes: &'a [String],
+    pub grant_id: &'a str,
+    pub auth_time: i64,
+    /// `Some((claims, nonce))` when an ID token is due (openid scope): the user's claims
+    /// (already filtered by scope) and the nonce of the authorization request.
+    pub id_token: Option<(Claims, Option<&'a str>)>,
+    pub refresh: bool,
+}
+
+/// Mints tokens with the provider's settings and keys at one instant.
+#[derive(Clone, Copy)]
+pub(crate) struct Minter<'a> {
+    pub config: &'a Config,
+    pub keys: &'a dyn KeyProvider,
+    pub now: OffsetDateTime,
+}
+
+impl Minter<'_> {
+    /// The signing algorithm for a client's tokens.
+    pub fn alg_for(&self, client: &Client) -> Algorithm {
+        client.signing_alg.unwrap_or(self.config.signing_alg)
+    }
+
+    /// A client's access-token lifetime.
+    pub fn access_ttl(&self, client: &Client) -> time::Duration {
+        client
+            .access_token_ttl
+            .unwrap_or(self.config.access_token_ttl)
+    }
+
+    /// Mints an access token. For a grant-bound token (`grant_id`), returns the record that
+    /// makes it revocable; opaque tokens are nothing but that record.
+    pub async fn access_token(
+        &self,
+        client: &Client,
+        subject: Option<&str>,
+        scopes: &[String],
+        grant_id: Option<&str>,
+        auth_time: Option<i64>,
+    ) -> Result<(String, Option<Write>), OAuthError> {
+        let exp = self.now + self.access_ttl(client);
+        let jti = crypto::random_token();
+        let aud = access_token::audience(&self.config.issuer, client);
+        let mut record = AccessRecord {
+            jwt: false,
+            client_id: client.id.clone(),
+            subject: subject.map(str::to_owned),
+            scopes: scopes.to_vec(),
+            aud: aud.clone(),
+            iat: self.now.unix_timestamp(),
+            exp: exp.unix_timestamp(),
+            jti: jti.clone(),
+        };
+        match client.access_token_format {
+            AccessTokenFormat::Opaque => {
+                let token = crypto::random_token();
+                let write = Write::new(secret_id(&token), &record, grant_id, exp);
+                Ok((token, Some(write)))
+            }
+            AccessTokenFormat::Jwt => {
+                let claims = AccessClaims {
+                    iss: self.config.issuer.clone(),
+                    sub: subject.unwrap_or(&client.id).to_owned(),
+                    aud,
+                    exp: exp.unix_timestamp(),
+                    iat: self.now.unix_timestamp(),
+                    jti: jti.clone(),
+                    client_id: client.id.clone(),
+                    scope: scopes.join(" "),
+                    auth_time,
+                };
+                let token =
+                    jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
+                record.jwt = true;
+                let handle =
+                    grant_id.map(|g| Write::new(jwt_handle_id(&jti), &record, Some(g), exp));
+                Ok((token, handle))
+            }
+        }
+    }
+
+    /// Mints the tokens of a user grant (code exchange, refresh, password): access token,
+    /// ID token when due, refresh token when due. Nothing is written yet.
+    pub async fn user_tokens(
+        &self,
+        client: &Client,
+        g: UserGrant<'_>,
+    ) -> Result<Issued, OAuthError> {
+        let mut writes = Vec::with_capacity(2);
+        let (access_token, handle) = self
+            .access_token(
+                client,
+                Some(g.subject),
+                g.scopes,
+                Some(g.grant_id),
+                Some(g.auth_time),
+            )
+            .await?;
+        writes.extend(handle);
+        let mut body = serde_json::Map::new();
+        body.insert("token_type".into(), "Bearer".into());
+        body.insert(
+            "expires_in".into(),
+            self.access_ttl(client).whole_seconds().into(),
+        );
+        body.insert("scope".into(), g.scopes.join(" ").into());
+        if let Some((user_claims, nonce)) = g.id_token {
+            let alg = self.alg_for(client);
+            let claims = id_token::claims(
+                user_claims,
+                &id_token::Binding {
+                    issuer: &self.config.issuer,
+                    subject: g.subject,
+                    client_id: &client.id,
+                    now: self.now,
+                    ttl: self.config.id_token_ttl,
+                    auth_time: g.auth_time,
+                    nonce,
+                    at_hash: Some(crypto::left_half_hash(alg, &access_token)),
+                },
+            );
+            let id_token = jwt::sign(self.keys, alg, id_token::TYP, &claims).await?;
+            body.insert("id_token".into(), id_token.into());
+        }
+        body.insert("access_token".into(), access_token.into());
+        let mut refresh_id = None;
+        if g.refresh {
+            let token = crypto::random_token();
+            let id = secret_id(&token);
+            let ttl = client
+                .refresh_token_ttl
+                .unwrap_or(self.config.refresh_token_ttl);
+            let record = RefreshRecord {
+                client_id: client.id.clone(),
+                subject: g.subject.to_owned(),
+                scopes: g.refresh_scopes.to_vec(),
+                auth_time: g.auth_time,
+                iat: self.now.unix_timestamp(),
+            };
+            writes.push(Write::new(
+                id.clone(),
+                &record,
+                Some(g.grant_id),
+                self.now + ttl,
+            ));
+            body.insert("refresh_token".into(), token.into());
+            refresh_id = Some(id);
+        }
+        Ok(Issued {
+            body,
+            writes,
+            refresh_id,
+        })
+    }
+}
