@@ -61,6 +61,7 @@ pub use endpoint::authorize::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
 pub use endpoint::federation::UpstreamInfo;
+pub use endpoint::routes::{MountPoint, Route};
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};

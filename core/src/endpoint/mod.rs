@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod federation;
 pub mod introspection;
 pub mod revocation;
+pub mod routes;
 pub mod token;
 pub mod userinfo;
 
