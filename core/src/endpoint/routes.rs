@@ -162,38 +162,33 @@ impl Provider {
     /// answer to a CORS preflight (`OPTIONS`). Discovery and the JWKS take GET (and HEAD)
     /// only: other methods get 405 with `Allow: GET,HEAD`.
     pub async fn handle(&self, route: &Route, req: &Request) -> Response {
-        let cors = route.cors();
-        if cors == Cors::AnyOrigin {
-            if req.method != Method::Get {
-                return method_not_allowed();
-            }
-            let doc = match route {
-                Route::Jwks => self.jwks().await,
-                _ => self.discovery(),
-            };
-            return public_document(doc);
-        }
-        let allowed_origin = match (&req.origin, cors) {
-            (Some(origin), Cors::ClientOrigins) if self.cors_allowed(origin).await => {
-                Some(origin.as_str())
-            }
-            _ => None,
+        let allowed_origin = match route.cors() {
+            Cors::AnyOrigin if req.method != Method::Get => return method_not_allowed(),
+            Cors::AnyOrigin => return public_document(endpoint(self, route, req).await),
+            Cors::ClientOrigins => match &req.origin {
+                Some(origin) if self.cors_allowed(origin).await => Some(origin.as_str()),
+                _ => None,
+            },
+            Cors::None => None,
         };
         if req.method == Method::Options {
             return preflight(allowed_origin);
         }
-        let response = match route {
-            Route::Authorize => self.authorize(req).await.into(),
-            Route::Token => self.token(req).await,
-            Route::Userinfo => self.userinfo(req).await,
-            Route::Revocation => self.revoke(req).await,
-            Route::Introspection => self.introspect(req).await,
-            Route::FederationCallback { upstream } => {
-                self.federation_callback(upstream, req).await.into()
-            }
-            Route::Discovery | Route::Jwks => self.discovery(),
-        };
-        with_cors(response, allowed_origin)
+        with_cors(endpoint(self, route, req).await, allowed_origin)
+    }
+}
+
+/// The endpoint's own answer, before CORS.
+async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
+    match route {
+        Route::Discovery => p.discovery(),
+        Route::Jwks => p.jwks().await,
+        Route::Authorize => p.authorize(req).await.into(),
+        Route::Token => p.token(req).await,
+        Route::Userinfo => p.userinfo(req).await,
+        Route::Revocation => p.revoke(req).await,
+        Route::Introspection => p.introspect(req).await,
+        Route::FederationCallback { upstream } => p.federation_callback(upstream, req).await.into(),
     }
 }
 
@@ -368,11 +363,12 @@ mod tests {
 
     #[test]
     fn configured_paths_replace_the_defaults() {
-        let mut paths = Paths::default();
-        paths.token = "/oauth2/token".into();
-        paths.jwks = "/.well-known/jwks.json".into();
-        paths.federation_callback = "/sso".into();
-        let p = provider_with(paths);
+        let p = provider_with(Paths {
+            token: "/oauth2/token".into(),
+            jwks: "/.well-known/jwks.json".into(),
+            federation_callback: "/sso".into(),
+            ..Paths::default()
+        });
         assert_eq!(p.route("/oauth2/token"), Some(Route::Token));
         assert_eq!(p.route("/token"), None);
         assert_eq!(p.route("/.well-known/jwks.json"), Some(Route::Jwks));
