@@ -1,4 +1,5 @@
-//! idpkit without axum: every endpoint served by plain hyper in a few lines of glue.
+//! idpkit without axum: every endpoint, CORS included, served by plain hyper in a few lines
+//! of glue around core's [`Provider::route`] and [`Provider::handle`].
 //!
 //! Usage: `cargo run --example hyper_glue`, then
 //! `curl -u demo-client:demo-secret -d grant_type=client_credentials http://127.0.0.1:8081/token`
@@ -7,52 +8,38 @@ use std::sync::Arc;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper_util::rt::TokioIo;
-use idpkit::{Authorization, Body, OAuthError, Provider, Request, Response, SystemClock};
+use idpkit::{Body, OAuthError, Provider, Request, Response, SystemClock};
 
-async fn handle(
+/// Answers one request: core finds the endpoint and answers it (CORS and preflights
+/// included); paths that are not the provider's get 404 (a host would serve its pages).
+pub async fn handle(
     p: Provider,
     req: hyper::Request<Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, hyper::http::Error> {
     let (parts, body) = req.into_parts();
-    let max = p.config().max_body_bytes;
-    let response = match Limited::new(body, max).collect().await {
-        Err(_) => {
-            Response::from_error(&OAuthError::invalid_request("unreadable or oversized body"))
-        }
-        Ok(body) => {
-            let headers = parts
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
-            match Request::from_http(
-                parts.method.as_str(),
-                parts.uri.query(),
-                headers,
-                &body.to_bytes(),
-                max,
-            ) {
-                Err(e) => Response::from_error(&e),
-                Ok(r) => {
-                    let paths = &p.config().paths;
-                    match parts.uri.path() {
-                        "/.well-known/openid-configuration" => p.discovery(),
-                        x if x == paths.jwks => p.jwks().await,
-                        x if x == paths.authorization => match p.authorize(&r).await {
-                            Authorization::Respond(resp) => resp,
-                            Authorization::Interaction(pending) => pending.response,
-                        },
-                        x if x == paths.token => p.token(&r).await,
-                        x if x == paths.userinfo => p.userinfo(&r).await,
-                        x if x == paths.revocation => p.revoke(&r).await,
-                        x if x == paths.introspection => p.introspect(&r).await,
-                        x if x.starts_with(&format!("{}/", paths.federation_callback)) => {
-                            let upstream = &x[paths.federation_callback.len() + 1..];
-                            match p.federation_callback(upstream, &r).await {
-                                Authorization::Respond(resp) => resp,
-                                Authorization::Interaction(pending) => pending.response,
-                            }
-                        }
-                        _ => Response::html(404, "not found".into()),
+    let response = match p.route(parts.uri.path()) {
+        None => Response::html(404, "not found".into()),
+        Some(route) => {
+            let max = p.config().max_body_bytes;
+            match Limited::new(body, max).collect().await {
+                Err(_) => Response::from_error(&OAuthError::invalid_request(
+                    "unreadable or oversized body",
+                )),
+                Ok(body) => {
+                    let headers = parts
+                        .headers
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+                    let query = parts.uri.query();
+                    match Request::from_http(
+                        parts.method.as_str(),
+                        query,
+                        headers,
+                        &body.to_bytes(),
+                        max,
+                    ) {
+                        Ok(r) => p.handle(&route, &r).await,
+                        Err(e) => Response::from_error(&e),
                     }
                 }
             }
@@ -70,16 +57,8 @@ async fn handle(
     out.body(Full::new(Bytes::copy_from_slice(response.body_bytes())))
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let opts = idpkit_example::Options::for_bind("127.0.0.1:8081".parse()?);
-    let users = Arc::new(idpkit_example::DemoUsers::new().map_err(|e| e.to_string())?);
-    let provider = idpkit_example::build_provider(&opts, Arc::new(SystemClock), users).await?;
-    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
-    println!(
-        "hyper glue serving {} (no login page here: see examples/host)",
-        provider.issuer()
-    );
+/// Serves `provider` on `listener`, one task per connection, until accepting fails.
+pub async fn serve(listener: tokio::net::TcpListener, provider: Provider) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
         let p = provider.clone();
@@ -90,4 +69,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .await;
         });
     }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let opts = idpkit_example::Options::for_bind("127.0.0.1:8081".parse()?);
+    let users = Arc::new(idpkit_example::DemoUsers::new().map_err(|e| e.to_string())?);
+    let provider = idpkit_example::build_provider(&opts, Arc::new(SystemClock), users).await?;
+    let listener = tokio::net::TcpListener::bind(opts.bind).await?;
+    println!(
+        "hyper glue serving {} (no login page here: see examples/host)",
+        provider.issuer()
+    );
+    Ok(serve(listener, provider).await?)
 }

@@ -7,10 +7,10 @@ use axum::body::{Body as AxumBody, Bytes};
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, Method as HttpMethod, StatusCode, Uri, header};
 use axum::response::IntoResponse;
-use axum::routing::{any, get};
+use axum::routing::any;
 use tracing::Instrument;
 
-use crate::{Authorization, Body, OAuthError, Provider, Request, Response};
+use crate::{Body, MountPoint, OAuthError, Provider, Request, Response};
 
 /// Converts an axum request's parts into an idpkit [`Request`]. Bodies larger than the
 /// provider's `max_body_bytes` are refused (413), bad encodings are `invalid_request`.
@@ -62,29 +62,6 @@ pub fn into_response(response: Response) -> axum::response::Response {
     out
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
-    Authorize,
-    Token,
-    Userinfo,
-    Revocation,
-    Introspection,
-    FederationCallback,
-}
-
-impl Endpoint {
-    fn name(self) -> &'static str {
-        match self {
-            Self::Authorize => "authorize",
-            Self::Token => "token",
-            Self::Userinfo => "userinfo",
-            Self::Revocation => "revocation",
-            Self::Introspection => "introspection",
-            Self::FederationCallback => "federation_callback",
-        }
-    }
-}
-
 /// The client a request names (`client_id` parameter or the Basic user), for logs only.
 fn client_for_log(req: &Request) -> String {
     if let Ok(Some(id)) = req.params.get("client_id") {
@@ -96,17 +73,21 @@ fn client_for_log(req: &Request) -> String {
         .unwrap_or_default()
 }
 
+/// Every mounted path: core's [`Provider::route`] and [`Provider::handle`] decide the
+/// endpoint, CORS and preflights; this converts and logs.
 async fn handle(
-    provider: Provider,
-    endpoint: Endpoint,
+    State(provider): State<Provider>,
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> axum::response::Response {
+    let Some(route) = provider.route(uri.path()) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let span = tracing::info_span!(
         "idpkit",
-        endpoint = endpoint.name(),
+        endpoint = route.name(),
         client_id = tracing::field::Empty,
         status = tracing::field::Empty
     );
@@ -116,55 +97,7 @@ async fn handle(
             Err(e) => return into_response(Response::from_error(&e)),
         };
         tracing::Span::current().record("client_id", client_for_log(&req).as_str());
-        let cors_origin = match (&req.origin, endpoint) {
-            (Some(o), Endpoint::Token | Endpoint::Userinfo | Endpoint::Revocation)
-                if provider.cors_allowed(o).await =>
-            {
-                Some(o.clone())
-            }
-            _ => None,
-        };
-        let mut response = if req.method == crate::Method::Options {
-            Response {
-                status: if cors_origin.is_some() { 204 } else { 403 },
-                headers: Vec::new(),
-                body: Body::Empty,
-            }
-        } else {
-            match endpoint {
-                Endpoint::Authorize => match provider.authorize(&req).await {
-                    Authorization::Respond(r) => r,
-                    Authorization::Interaction(pending) => pending.response,
-                },
-                Endpoint::Token => provider.token(&req).await,
-                Endpoint::Userinfo => provider.userinfo(&req).await,
-                Endpoint::Revocation => provider.revoke(&req).await,
-                Endpoint::Introspection => provider.introspect(&req).await,
-                Endpoint::FederationCallback => {
-                    let prefix = &provider.config().paths.federation_callback;
-                    let upstream = uri
-                        .path()
-                        .strip_prefix(prefix.as_str())
-                        .and_then(|rest| rest.strip_prefix('/'))
-                        .unwrap_or_default();
-                    match provider.federation_callback(upstream, &req).await {
-                        Authorization::Respond(r) => r,
-                        Authorization::Interaction(pending) => pending.response,
-                    }
-                }
-            }
-        };
-        if let Some(origin) = cors_origin {
-            response = response
-                .header("Access-Control-Allow-Origin", origin)
-                .header("Vary", "Origin")
-                .header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
-                .header(
-                    "Access-Control-Allow-Headers",
-                    "Authorization, Content-Type",
-                )
-                .header("Access-Control-Max-Age", "600");
-        }
+        let response = provider.handle(&route, &req).await;
         tracing::Span::current().record("status", response.status);
         tracing::info!("idpkit: request handled");
         into_response(response)
@@ -173,47 +106,22 @@ async fn handle(
     .await
 }
 
-fn public_doc(response: Response) -> axum::response::Response {
-    into_response(response.header("Access-Control-Allow-Origin", "*"))
-}
-
 /// A router with every endpoint of `provider` at its configured path, plus
-/// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`.
+/// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`
+/// ([`Provider::mount_points`]), with CORS as [`Provider::handle`] answers it.
 /// The host adds its own interaction page at `Paths::interaction`.
 pub fn router(provider: Provider) -> Router {
-    let paths = provider.config().paths.clone();
     let limit = provider.config().max_body_bytes;
-    let ep = |endpoint: Endpoint| {
-        any(
-            move |State(p): State<Provider>,
-                  method: HttpMethod,
-                  uri: Uri,
-                  headers: HeaderMap,
-                  body: Bytes| { handle(p, endpoint, method, uri, headers, body) },
-        )
-    };
-    Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            get(|State(p): State<Provider>| async move { public_doc(p.discovery()) }),
-        )
-        .route(
-            "/.well-known/oauth-authorization-server",
-            get(|State(p): State<Provider>| async move { public_doc(p.discovery()) }),
-        )
-        .route(
-            &paths.jwks,
-            get(|State(p): State<Provider>| async move { public_doc(p.jwks().await) }),
-        )
-        .route(&paths.authorization, ep(Endpoint::Authorize))
-        .route(&paths.token, ep(Endpoint::Token))
-        .route(&paths.userinfo, ep(Endpoint::Userinfo))
-        .route(&paths.revocation, ep(Endpoint::Revocation))
-        .route(&paths.introspection, ep(Endpoint::Introspection))
-        .route(
-            &format!("{}/{{upstream}}", paths.federation_callback),
-            ep(Endpoint::FederationCallback),
-        )
+    provider
+        .mount_points()
+        .into_iter()
+        .fold(Router::new(), |router, mount| {
+            let path = match mount {
+                MountPoint::Exact(path) => path,
+                MountPoint::PrefixAndSegment(prefix) => format!("{prefix}/{{upstream}}"),
+            };
+            router.route(&path, any(handle))
+        })
         .layer(DefaultBodyLimit::max(limit))
         .with_state(provider)
 }

@@ -65,6 +65,7 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use endpoint::federation::UpstreamInfo;
+pub use endpoint::routes::{MountPoint, Route};
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use grant::{Grant, GrantContext, TokenResponse};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};

@@ -8,6 +8,7 @@ pub mod federation;
 pub mod interaction;
 pub mod introspection;
 pub mod revocation;
+pub mod routes;
 pub mod token;
 pub mod userinfo;
 

@@ -29,9 +29,8 @@ use idpkit::storage::sled::SledStore;
 use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::Duration;
 use idpkit::{
-    Algorithm, Authorization, Claims, Client, Clock, GrantStore, GrantType, InteractionOutcome,
-    MemoryGrantStore, Needs, Params as FormParams, Provider, StaticClients, StoreError,
-    SystemClock, UserStore,
+    Algorithm, Claims, Client, Clock, GrantStore, GrantType, InteractionOutcome, MemoryGrantStore,
+    Needs, Params as FormParams, Provider, StaticClients, StoreError, SystemClock, UserStore,
 };
 
 /// Command-line options of the example host.
@@ -847,8 +846,7 @@ async fn interaction_submit(
         },
     };
     match state.provider.finish_interaction(&id, &req, outcome).await {
-        Ok(Authorization::Respond(r)) => into_response(r),
-        Ok(Authorization::Interaction(pending)) => into_response(pending.response),
+        Ok(outcome) => into_response(outcome.into()),
         Err(e) => error_page(&e),
     }
 }
@@ -866,8 +864,7 @@ async fn upstream_login(
         Err(e) => return error_page(&e),
     };
     match state.provider.federate(&id, &req, &name).await {
-        Ok(Authorization::Respond(r)) => into_response(r),
-        Ok(Authorization::Interaction(pending)) => into_response(pending.response),
+        Ok(outcome) => into_response(outcome.into()),
         Err(e) => error_page(&e),
     }
 }
