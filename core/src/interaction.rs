@@ -36,6 +36,17 @@ impl Authorization {
     }
 }
 
+/// The answer the host gives for an authorization outcome: the response itself, or the
+/// redirect to the host's interaction page (with its browser-binding cookie).
+impl From<Authorization> for Response {
+    fn from(a: Authorization) -> Self {
+        match a {
+            Authorization::Respond(r) => r,
+            Authorization::Interaction(pending) => pending.response,
+        }
+    }
+}
+
 /// What the host's page must do for a pending interaction.
 ///
 /// Deliberately exhaustive: a host's page must handle every step, so a new one is a

@@ -21,7 +21,6 @@
 
 use std::borrow::Cow;
 
-use crate::endpoint::authorize::Authorization;
 use crate::http_types::{Body, Method, Request, Response};
 use crate::provider::Provider;
 
@@ -192,17 +191,6 @@ async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
     }
 }
 
-/// The answer the host gives for an authorization outcome: the response itself, or the
-/// redirect to the host's interaction page (with its browser-binding cookie).
-impl From<Authorization> for Response {
-    fn from(a: Authorization) -> Self {
-        match a {
-            Authorization::Respond(r) => r,
-            Authorization::Interaction(pending) => pending.response,
-        }
-    }
-}
-
 /// A public document: readable by scripts of every origin.
 fn public_document(response: Response) -> Response {
     response.header("Access-Control-Allow-Origin", "*")
@@ -248,6 +236,7 @@ mod tests {
     use super::*;
     use crate::client::{Client, GrantType, StaticClients};
     use crate::http_types::Params;
+    use crate::interaction::Authorization;
     use crate::keys::LocalKeys;
     use crate::provider::Paths;
     use crate::store::{MemoryGrantStore, StoreError};
