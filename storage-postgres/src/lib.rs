@@ -491,7 +491,7 @@ impl ClientRegistry for PostgresStore {
                  ON CONFLICT (id) DO UPDATE SET registration = EXCLUDED.registration",
                 self.clients
             ),
-            &[&client.id, &json],
+            &[&client.id(), &json],
         )
         .await
         .map_err(backend)?;

@@ -665,7 +665,7 @@ impl ClientStore for SledStore {
 #[async_trait]
 impl ClientRegistry for SledStore {
     async fn register(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, json) = (client.id.clone(), client_to_json(client));
+        let (id, json) = (client.id().to_owned(), client_to_json(client));
         self.run(move |s| {
             s.clients.insert(id.as_bytes(), json).map_err(backend)?;
             s.flush()

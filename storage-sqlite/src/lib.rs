@@ -495,7 +495,7 @@ impl ClientStore for SqliteStore {
 #[async_trait]
 impl ClientRegistry for SqliteStore {
     async fn register(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, json) = (client.id.clone(), client_to_json(client));
+        let (id, json) = (client.id().to_owned(), client_to_json(client));
         self.run_write(move |c| {
             c.prepare_cached(
                 "INSERT INTO idpkit_clients (id, registration) VALUES (?1, ?2)

@@ -925,7 +925,7 @@ mod tests {
         );
         let clients = configured_clients(&ok).expect("valid");
         assert_eq!(clients.len(), 1);
-        assert!(clients[0].first_party, "first_party defaults to true");
+        assert!(clients[0].is_first_party(), "first_party defaults to true");
     }
 
     #[test]

@@ -1,16 +1,12 @@
 //! Registered clients and the [`ClientStore`] trait.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
 
-use async_trait::async_trait;
 use time::Duration;
 
 use crate::crypto;
 use crate::error::ConfigError;
 use crate::keys::Algorithm;
-use crate::store::StoreError;
 
 /// A grant type a client may use at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,46 +88,108 @@ impl fmt::Debug for SecretHash {
 }
 
 /// A registered client. Built (and validated) by [`Client::confidential`] or
-/// [`Client::public`] and [`ClientBuilder::build`].
+/// [`Client::public`] and [`ClientBuilder::build`] (or [`ClientRegistration::into_client`]):
+/// its fields are private, so a custom [`ClientStore`] cannot hand the provider a client
+/// that skipped validation:
+///
+/// ```compile_fail
+/// // Fields are private: a client can only come out of the builder's checks.
+/// let c = idpkit_core::Client { id: "x".into(), ..todo!() };
+/// ```
 #[derive(Debug, Clone)]
 pub struct Client {
     /// `client_id`.
-    pub id: String,
+    pub(crate) id: String,
     /// Hash of the secret; `None` for a public client.
-    pub secret: Option<SecretHash>,
+    pub(crate) secret: Option<SecretHash>,
     /// Registered redirect URIs, compared exactly.
-    pub redirect_uris: Vec<String>,
+    pub(crate) redirect_uris: Vec<String>,
     /// Allowed grant types.
-    pub grant_types: Vec<GrantType>,
+    pub(crate) grant_types: Vec<GrantType>,
     /// Scopes the client may ask for.
-    pub scopes: Vec<String>,
+    pub(crate) scopes: Vec<String>,
     /// `aud` of its access tokens: the APIs they are for. Empty (the default) means the
     /// issuer itself, i.e. tokens good for userinfo only; never the client id, which is an
     /// ID token's audience.
-    pub audience: Vec<String>,
+    pub(crate) audience: Vec<String>,
     /// First-party clients get no consent screen.
-    pub first_party: bool,
+    pub(crate) first_party: bool,
     /// PKCE S256 required (always true for public clients).
-    pub require_pkce: bool,
+    pub(crate) require_pkce: bool,
     /// Access token shape.
-    pub access_token_format: AccessTokenFormat,
+    pub(crate) access_token_format: AccessTokenFormat,
     /// Browser origins allowed to call the token and userinfo endpoints (CORS).
-    pub allowed_origins: Vec<String>,
+    pub(crate) allowed_origins: Vec<String>,
     /// Signing algorithm for ID tokens and JWT access tokens (default: the provider's).
-    pub signing_alg: Option<Algorithm>,
+    pub(crate) signing_alg: Option<Algorithm>,
     /// Per-client lifetimes overriding the provider's.
-    pub access_token_ttl: Option<Duration>,
+    pub(crate) access_token_ttl: Option<Duration>,
     /// Per-client refresh token lifetime.
-    pub refresh_token_ttl: Option<Duration>,
+    pub(crate) refresh_token_ttl: Option<Duration>,
     /// A native application (RFC 8252): loopback redirect URIs may use any port.
-    pub native: bool,
+    pub(crate) native: bool,
     /// Extension grant types (RFC 6749 §4.5, absolute URIs) the client may use; each is
     /// served by a [`crate::grant::Grant`] added with
     /// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant).
-    pub extension_grants: Vec<String>,
+    pub(crate) extension_grants: Vec<String>,
 }
 
 impl Client {
+    /// `client_id`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Registered redirect URIs (compared exactly, see [`Client::redirect_uri_matches`]).
+    pub fn redirect_uris(&self) -> &[String] {
+        &self.redirect_uris
+    }
+
+    /// The built-in grant types the client may use.
+    pub fn grant_types(&self) -> &[GrantType] {
+        &self.grant_types
+    }
+
+    /// The scopes the client may ask for.
+    pub fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+
+    /// The `aud` of its access tokens (empty: the issuer itself).
+    pub fn audience(&self) -> &[String] {
+        &self.audience
+    }
+
+    /// Whether the client is first-party (no consent screen).
+    pub fn is_first_party(&self) -> bool {
+        self.first_party
+    }
+
+    /// Whether PKCE S256 is required.
+    pub fn requires_pkce(&self) -> bool {
+        self.require_pkce
+    }
+
+    /// The shape of its access tokens.
+    pub fn access_token_format(&self) -> AccessTokenFormat {
+        self.access_token_format
+    }
+
+    /// Browser origins allowed to call the token, userinfo and revocation endpoints.
+    pub fn allowed_origins(&self) -> &[String] {
+        &self.allowed_origins
+    }
+
+    /// Its signing algorithm, when it overrides the provider's.
+    pub fn signing_alg(&self) -> Option<Algorithm> {
+        self.signing_alg
+    }
+
+    /// Whether it is a native application (RFC 8252).
+    pub fn is_native(&self) -> bool {
+        self.native
+    }
+
     /// A confidential client authenticating with a secret (`client_secret_basic` or
     /// `client_secret_post`).
     pub fn confidential(id: impl Into<String>, secret: &str) -> ClientBuilder {
@@ -386,249 +444,11 @@ pub(crate) fn is_absolute_uri(s: &str) -> bool {
 /// The longest lifetime idpkit accepts for anything (keeps time arithmetic far from overflow).
 pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
 
-/// Where clients are looked up.
-///
-/// # Contract
-/// `find` answers `Ok(None)` for an unknown client; errors are storage failures only. Returned
-/// clients have been validated by [`ClientBuilder::build`].
-#[async_trait]
-pub trait ClientStore: Send + Sync + 'static {
-    /// The client with `client_id`.
-    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError>;
-    /// Whether some client allows browser calls from `origin` (answers CORS preflights of
-    /// the token, userinfo and revocation endpoints). Default: no origin is allowed.
-    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        let _ = origin;
-        Ok(false)
-    }
-}
+mod registration;
+mod store;
 
-/// The stored form of a client registration, for client stores that persist clients. The
-/// secret is kept only as its SHA-256; reading a registration back validates it again.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ClientRegistration {
-    /// `client_id`.
-    pub id: String,
-    /// base64url SHA-256 of the secret; absent for a public client.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub secret_sha256: Option<String>,
-    /// Redirect URIs.
-    pub redirect_uris: Vec<String>,
-    /// Grant type names.
-    pub grant_types: Vec<String>,
-    /// Allowed scopes.
-    pub scopes: Vec<String>,
-    /// Access token audience.
-    #[serde(default)]
-    pub audience: Vec<String>,
-    /// First-party (no consent screen).
-    #[serde(default)]
-    pub first_party: bool,
-    /// PKCE required.
-    pub require_pkce: bool,
-    /// `true` for opaque access tokens.
-    #[serde(default)]
-    pub opaque_access_tokens: bool,
-    /// CORS origins.
-    #[serde(default)]
-    pub allowed_origins: Vec<String>,
-    /// Signing algorithm.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub signing_alg: Option<Algorithm>,
-    /// Access token lifetime in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub access_token_ttl: Option<i64>,
-    /// Refresh token lifetime in seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub refresh_token_ttl: Option<i64>,
-    /// Native application.
-    #[serde(default)]
-    pub native: bool,
-}
-
-impl Client {
-    /// The stored form of this client.
-    pub fn to_registration(&self) -> ClientRegistration {
-        use base64::Engine;
-        ClientRegistration {
-            id: self.id.clone(),
-            secret_sha256: self
-                .secret
-                .as_ref()
-                .map(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.as_bytes())),
-            redirect_uris: self.redirect_uris.clone(),
-            grant_types: self
-                .grant_types
-                .iter()
-                .map(|g| g.as_str().to_owned())
-                .chain(self.extension_grants.iter().cloned())
-                .collect(),
-            scopes: self.scopes.clone(),
-            audience: self.audience.clone(),
-            first_party: self.first_party,
-            require_pkce: self.require_pkce,
-            opaque_access_tokens: self.access_token_format == AccessTokenFormat::Opaque,
-            allowed_origins: self.allowed_origins.clone(),
-            signing_alg: self.signing_alg,
-            access_token_ttl: self.access_token_ttl.map(|d| d.whole_seconds()),
-            refresh_token_ttl: self.refresh_token_ttl.map(|d| d.whole_seconds()),
-            native: self.native,
-        }
-    }
-}
-
-impl ClientRegistration {
-    /// Validates the registration and returns the client (the same checks as
-    /// [`ClientBuilder::build`]).
-    pub fn into_client(self) -> Result<Client, ConfigError> {
-        use base64::Engine;
-        let bad = |reason: String| ConfigError::Client {
-            client_id: self.id.clone(),
-            reason,
-        };
-        let secret = match &self.secret_sha256 {
-            None => None,
-            Some(h) => {
-                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(h)
-                    .ok()
-                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
-                    .ok_or_else(|| bad("secret_sha256 is not a base64url SHA-256".into()))?;
-                Some(SecretHash::from_bytes(bytes))
-            }
-        };
-        let mut grants = Vec::new();
-        let mut extensions = Vec::new();
-        for g in &self.grant_types {
-            match GrantType::from_name(g) {
-                Some(g) => grants.push(g),
-                None if is_absolute_uri(g) => extensions.push(g.clone()),
-                None => return Err(bad(format!("unknown grant type {g:?}"))),
-            }
-        }
-        let mut b = ClientBuilder::new(self.id.clone(), secret)
-            .grant_types(grants)
-            .scopes(self.scopes.clone())
-            .audience(self.audience.clone())
-            .first_party(self.first_party)
-            .require_pkce(self.require_pkce)
-            .native(self.native)
-            .access_token_format(if self.opaque_access_tokens {
-                AccessTokenFormat::Opaque
-            } else {
-                AccessTokenFormat::Jwt
-            });
-        for uri in &self.redirect_uris {
-            b = b.redirect_uri(uri.clone());
-        }
-        for g in extensions {
-            b = b.extension_grant(g);
-        }
-        for origin in &self.allowed_origins {
-            b = b.allowed_origin(origin.clone());
-        }
-        if let Some(alg) = self.signing_alg {
-            b = b.signing_alg(alg);
-        }
-        if let Some(s) = self.access_token_ttl {
-            b = b.access_token_ttl(Duration::seconds(s));
-        }
-        if let Some(s) = self.refresh_token_ttl {
-            b = b.refresh_token_ttl(Duration::seconds(s));
-        }
-        b.build()
-    }
-}
-
-/// A client store that can also register and remove clients (the persistent backends).
-///
-/// # Contract
-/// `register` inserts or replaces the client with the same id; `remove` of an unknown id is
-/// not an error; `find` returns what was registered, validated again on the way out.
-/// `idpkit_core::testkit::client_store::run_all` checks this.
-#[async_trait]
-pub trait ClientRegistry: ClientStore {
-    /// Inserts or replaces a client.
-    async fn register(&self, client: &Client) -> Result<(), StoreError>;
-    /// Removes a client; returns whether it existed.
-    async fn remove(&self, client_id: &str) -> Result<bool, StoreError>;
-}
-
-/// Decodes a stored registration (JSON) into a client, for backends.
-pub fn client_from_json(id: &str, json: &[u8]) -> Result<Arc<Client>, StoreError> {
-    let corrupt = |reason: String| StoreError::Corrupt {
-        kind: "client",
-        id: id.to_owned(),
-        reason,
-    };
-    let reg: ClientRegistration =
-        serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
-    reg.into_client()
-        .map(Arc::new)
-        .map_err(|e| corrupt(e.to_string()))
-}
-
-/// Whether any of the stored registrations `(client_id, json)` allows `origin` (CORS), for
-/// backends answering [`ClientStore::origin_allowed`].
-pub fn any_allows_origin<I, K, J>(registrations: I, origin: &str) -> Result<bool, StoreError>
-where
-    I: IntoIterator<Item = (K, J)>,
-    K: AsRef<str>,
-    J: AsRef<[u8]>,
-{
-    for (id, json) in registrations {
-        if client_from_json(id.as_ref(), json.as_ref())?
-            .allowed_origins
-            .iter()
-            .any(|o| o == origin)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// Encodes a client for storage (JSON of its [`ClientRegistration`]).
-pub fn client_to_json(client: &Client) -> Vec<u8> {
-    serde_json::to_vec(&client.to_registration()).unwrap_or_default()
-}
-
-/// Clients configured in code.
-#[derive(Debug, Default, Clone)]
-pub struct StaticClients {
-    clients: HashMap<String, Arc<Client>>,
-}
-
-impl StaticClients {
-    /// A list of clients; a duplicate client id is a configuration error.
-    pub fn new(clients: impl IntoIterator<Item = Client>) -> Result<Self, ConfigError> {
-        let mut map = HashMap::new();
-        for c in clients {
-            let id = c.id.clone();
-            if map.insert(id.clone(), Arc::new(c)).is_some() {
-                return Err(ConfigError::Client {
-                    client_id: id,
-                    reason: "registered twice".into(),
-                });
-            }
-        }
-        Ok(Self { clients: map })
-    }
-}
-
-#[async_trait]
-impl ClientStore for StaticClients {
-    async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        Ok(self.clients.get(client_id).cloned())
-    }
-
-    async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        Ok(self
-            .clients
-            .values()
-            .any(|c| c.allowed_origins.iter().any(|o| o == origin)))
-    }
-}
+pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
+pub use store::{ClientRegistry, ClientStore, StaticClients};
 
 #[cfg(test)]
 mod tests {

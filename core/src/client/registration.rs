@@ -1,0 +1,187 @@
+//! The stored form of a client ([`ClientRegistration`]), for client stores that persist
+//! clients: JSON with the secret kept only as its SHA-256, validated again when read back.
+
+use std::sync::Arc;
+
+use time::Duration;
+
+use super::{AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, is_absolute_uri};
+use crate::error::ConfigError;
+use crate::keys::Algorithm;
+use crate::store::StoreError;
+
+/// The stored form of a client registration, for client stores that persist clients. The
+/// secret is kept only as its SHA-256; reading a registration back validates it again.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientRegistration {
+    /// `client_id`.
+    pub id: String,
+    /// base64url SHA-256 of the secret; absent for a public client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_sha256: Option<String>,
+    /// Redirect URIs.
+    pub redirect_uris: Vec<String>,
+    /// Grant type names.
+    pub grant_types: Vec<String>,
+    /// Allowed scopes.
+    pub scopes: Vec<String>,
+    /// Access token audience.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// First-party (no consent screen).
+    #[serde(default)]
+    pub first_party: bool,
+    /// PKCE required.
+    pub require_pkce: bool,
+    /// `true` for opaque access tokens.
+    #[serde(default)]
+    pub opaque_access_tokens: bool,
+    /// CORS origins.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Signing algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_alg: Option<Algorithm>,
+    /// Access token lifetime in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_ttl: Option<i64>,
+    /// Refresh token lifetime in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_ttl: Option<i64>,
+    /// Native application.
+    #[serde(default)]
+    pub native: bool,
+}
+
+impl Client {
+    /// The stored form of this client.
+    pub fn to_registration(&self) -> ClientRegistration {
+        use base64::Engine;
+        ClientRegistration {
+            id: self.id.clone(),
+            secret_sha256: self
+                .secret
+                .as_ref()
+                .map(|h| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(h.as_bytes())),
+            redirect_uris: self.redirect_uris.clone(),
+            grant_types: self
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .chain(self.extension_grants.iter().cloned())
+                .collect(),
+            scopes: self.scopes.clone(),
+            audience: self.audience.clone(),
+            first_party: self.first_party,
+            require_pkce: self.require_pkce,
+            opaque_access_tokens: self.access_token_format == AccessTokenFormat::Opaque,
+            allowed_origins: self.allowed_origins.clone(),
+            signing_alg: self.signing_alg,
+            access_token_ttl: self.access_token_ttl.map(|d| d.whole_seconds()),
+            refresh_token_ttl: self.refresh_token_ttl.map(|d| d.whole_seconds()),
+            native: self.native,
+        }
+    }
+}
+
+impl ClientRegistration {
+    /// Validates the registration and returns the client (the same checks as
+    /// [`ClientBuilder::build`]).
+    pub fn into_client(self) -> Result<Client, ConfigError> {
+        use base64::Engine;
+        let bad = |reason: String| ConfigError::Client {
+            client_id: self.id.clone(),
+            reason,
+        };
+        let secret = match &self.secret_sha256 {
+            None => None,
+            Some(h) => {
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(h)
+                    .ok()
+                    .and_then(|b| <[u8; 32]>::try_from(b).ok())
+                    .ok_or_else(|| bad("secret_sha256 is not a base64url SHA-256".into()))?;
+                Some(SecretHash::from_bytes(bytes))
+            }
+        };
+        let mut grants = Vec::new();
+        let mut extensions = Vec::new();
+        for g in &self.grant_types {
+            match GrantType::from_name(g) {
+                Some(g) => grants.push(g),
+                None if is_absolute_uri(g) => extensions.push(g.clone()),
+                None => return Err(bad(format!("unknown grant type {g:?}"))),
+            }
+        }
+        let mut b = ClientBuilder::new(self.id.clone(), secret)
+            .grant_types(grants)
+            .scopes(self.scopes.clone())
+            .audience(self.audience.clone())
+            .first_party(self.first_party)
+            .require_pkce(self.require_pkce)
+            .native(self.native)
+            .access_token_format(if self.opaque_access_tokens {
+                AccessTokenFormat::Opaque
+            } else {
+                AccessTokenFormat::Jwt
+            });
+        for uri in &self.redirect_uris {
+            b = b.redirect_uri(uri.clone());
+        }
+        for g in extensions {
+            b = b.extension_grant(g);
+        }
+        for origin in &self.allowed_origins {
+            b = b.allowed_origin(origin.clone());
+        }
+        if let Some(alg) = self.signing_alg {
+            b = b.signing_alg(alg);
+        }
+        if let Some(s) = self.access_token_ttl {
+            b = b.access_token_ttl(Duration::seconds(s));
+        }
+        if let Some(s) = self.refresh_token_ttl {
+            b = b.refresh_token_ttl(Duration::seconds(s));
+        }
+        b.build()
+    }
+}
+
+/// Decodes a stored registration (JSON) into a client, for backends.
+pub fn client_from_json(id: &str, json: &[u8]) -> Result<Arc<Client>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        kind: "client",
+        id: id.to_owned(),
+        reason,
+    };
+    let reg: ClientRegistration =
+        serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))?;
+    reg.into_client()
+        .map(Arc::new)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+/// Whether any of the stored registrations `(client_id, json)` allows `origin` (CORS), for
+/// backends answering [`ClientStore::origin_allowed`].
+pub fn any_allows_origin<I, K, J>(registrations: I, origin: &str) -> Result<bool, StoreError>
+where
+    I: IntoIterator<Item = (K, J)>,
+    K: AsRef<str>,
+    J: AsRef<[u8]>,
+{
+    for (id, json) in registrations {
+        if client_from_json(id.as_ref(), json.as_ref())?
+            .allowed_origins
+            .iter()
+            .any(|o| o == origin)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Encodes a client for storage (JSON of its [`ClientRegistration`]).
+pub fn client_to_json(client: &Client) -> Vec<u8> {
+    serde_json::to_vec(&client.to_registration()).unwrap_or_default()
+}
