@@ -13,7 +13,6 @@
 //!   where [`crate::Provider::federation_callback`] finishes the local login (or answers the
 //!   client with an error redirect: `access_denied`, `temporarily_unavailable`).
 
-pub(crate) mod claims;
 pub mod oidc;
 
 use async_trait::async_trait;

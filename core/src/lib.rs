@@ -35,9 +35,12 @@
 
 mod authorization_request;
 mod authorization_response;
+mod claims;
 pub mod client;
 pub mod clock;
+mod config;
 pub mod crypto;
+mod discovery;
 pub mod endpoint;
 pub mod error;
 pub mod federation;
@@ -50,6 +53,7 @@ pub mod pkce;
 mod provider;
 pub mod redirect_uri;
 pub mod scope;
+mod services;
 mod session;
 pub mod store;
 pub mod token;
@@ -64,7 +68,9 @@ pub use client::{
     GrantType, SecretHash, StaticClients,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::{Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, SESSION_COOKIE};
 pub use endpoint::federation::UpstreamInfo;
+pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use grant::{Grant, GrantContext, TokenResponse};
@@ -73,9 +79,7 @@ pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
 pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
-pub use provider::{
-    Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, Provider, ProviderBuilder, SESSION_COOKIE,
-};
+pub use provider::{Provider, ProviderBuilder};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use time;
 pub use users::{Claims, UserStore};

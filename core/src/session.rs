@@ -17,7 +17,10 @@ pub(crate) fn login_required(
     session: Option<&SessionRecord>,
     now: OffsetDateTime,
 ) -> bool {
+    // `max_age=0` is `prompt=login` (OIDC Core §3.1.2.1, errata 2): a session from this
+    // very second must not pass for a fresh login.
     let fresh_enough = |s: &SessionRecord| match request.max_age {
+        Some(0) => false,
         Some(max) => now.unix_timestamp().saturating_sub(s.auth_time) <= max,
         None => true,
     };

@@ -5,11 +5,12 @@
 use crate::authorization_request::{self, AuthorizationRequest, Refused};
 use crate::authorization_response::{self, Target};
 use crate::client::Client;
+use crate::config::{INTERACTION_COOKIE, SESSION_COOKIE};
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http_types::{Method, Request};
 use crate::interaction::{self, Authorization, Needs};
-use crate::provider::{INTERACTION_COOKIE, Provider, SESSION_COOKIE};
+use crate::provider::Provider;
 use crate::session;
 use crate::store::records::{
     CodeRecord, ConsentRecord, InteractionRecord, Records, SessionRecord, Write, consent_id,

@@ -21,11 +21,12 @@
 use std::sync::Arc;
 
 use crate::authorization_request::AuthorizationRequest;
+use crate::config::FEDERATION_COOKIE;
 use crate::error::{ErrorCode, OAuthError};
 use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
 use crate::interaction::{Authorization, Needs};
-use crate::provider::{FEDERATION_COOKIE, Provider};
+use crate::provider::Provider;
 use crate::store::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
 
 /// An upstream, as a login page lists it.
@@ -310,8 +311,8 @@ impl Provider {
         let next = self
             .finish_external_login(&id, req, subject.clone(), auth_time)
             .await?;
-        crate::federation::claims::save(
-            &self.inner,
+        crate::claims::save(
+            self.inner.services(),
             &subject,
             &FederatedClaimsRecord {
                 upstream: upstream.name().to_owned(),

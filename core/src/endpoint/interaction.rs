@@ -6,11 +6,12 @@ use std::sync::Arc;
 
 use crate::authorization_response::Target;
 use crate::client::Client;
+use crate::config::{INTERACTION_COOKIE, SESSION_COOKIE};
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Request;
 use crate::interaction::{self, Authorization, InteractionDetails, InteractionOutcome, Needs};
-use crate::provider::{INTERACTION_COOKIE, Provider, SESSION_COOKIE};
+use crate::provider::Provider;
 use crate::scope;
 use crate::store::records::{
     ConsentRecord, InteractionRecord, Records, SessionRecord, Taken, Write, consent_id, secret_id,
@@ -31,7 +32,8 @@ impl Provider {
     /// Completes a step of interaction `id`. Returns the next interaction (consent after
     /// login) or the response to the client (its redirect with a code, or `access_denied`).
     /// Errors are for the user's page: the interaction is unknown, expired, used, or bound
-    /// to another browser.
+    /// to another browser. A page that needs the details to decide the outcome loads the
+    /// interaction once with [`Provider::open_interaction`] instead.
     pub async fn finish_interaction(
         &self,
         id: &str,
@@ -39,6 +41,32 @@ impl Provider {
         outcome: InteractionOutcome,
     ) -> Result<Authorization, OAuthError> {
         let record = self.load_interaction(id, req).await?;
+        self.finish_loaded(id, record, outcome).await
+    }
+
+    /// Loads interaction `id` once (checking this browser's binding cookie): its details
+    /// for the page, and [`OpenInteraction::finish`] to complete the step without loading
+    /// it again.
+    pub async fn open_interaction(
+        &self,
+        id: &str,
+        req: &Request,
+    ) -> Result<OpenInteraction<'_>, OAuthError> {
+        let record = self.load_interaction(id, req).await?;
+        Ok(OpenInteraction {
+            provider: self,
+            details: interaction::details(id, record.clone()),
+            id: id.to_owned(),
+            record,
+        })
+    }
+
+    async fn finish_loaded(
+        &self,
+        id: &str,
+        record: InteractionRecord,
+        outcome: InteractionOutcome,
+    ) -> Result<Authorization, OAuthError> {
         interaction::check_step(&outcome, record.needs)?;
         let (client, target) = self.client_and_target(&record).await?;
         match outcome {
@@ -254,5 +282,38 @@ impl Provider {
             ));
         }
         Ok(loaded.value)
+    }
+}
+
+/// An interaction loaded for one submission of the host's page: what it shows, and the one
+/// call that completes the step. Completing consumes the stored step, so a second
+/// submission (this handle or another) is refused.
+#[must_use = "finish the interaction, or drop it to leave it pending"]
+pub struct OpenInteraction<'p> {
+    provider: &'p Provider,
+    id: String,
+    record: InteractionRecord,
+    details: InteractionDetails,
+}
+
+impl std::fmt::Debug for OpenInteraction<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenInteraction")
+            .field("details", &self.details)
+            .finish_non_exhaustive()
+    }
+}
+
+impl OpenInteraction<'_> {
+    /// What the page shows.
+    pub fn details(&self) -> &InteractionDetails {
+        &self.details
+    }
+
+    /// Completes the step, as [`Provider::finish_interaction`] does.
+    pub async fn finish(self, outcome: InteractionOutcome) -> Result<Authorization, OAuthError> {
+        self.provider
+            .finish_loaded(&self.id, self.record, outcome)
+            .await
     }
 }

@@ -42,7 +42,7 @@ impl Provider {
         let token = req.params.require("token")?;
         let now = self.now();
         let iss = self.inner.config.issuer.clone();
-        if let Some(active) = lookup::access_token(&self.inner, token, now).await? {
+        if let Some(active) = lookup::access_token(self.inner.services(), token, now).await? {
             let mut body = json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -59,7 +59,7 @@ impl Provider {
                 return Ok(Some(std::mem::take(obj)));
             }
         }
-        if let Some(refresh) = lookup::refresh_token(&self.inner, token, now).await?
+        if let Some(refresh) = lookup::refresh_token(self.inner.services(), token, now).await?
             && !refresh.consumed
         {
             let rec = refresh.record;

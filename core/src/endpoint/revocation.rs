@@ -34,7 +34,7 @@ impl Provider {
             )
         };
         let records = Records(self.inner.grants.as_ref());
-        if let Some(refresh) = lookup::refresh_token(&self.inner, token, now).await? {
+        if let Some(refresh) = lookup::refresh_token(self.inner.services(), token, now).await? {
             if refresh.record.client_id != client.id {
                 return Err(foreign());
             }
@@ -47,7 +47,7 @@ impl Provider {
             tracing::info!(client_id = %client.id, "idpkit: refresh token revoked with its grant");
             return Ok(());
         }
-        if let Some(active) = lookup::access_token(&self.inner, token, now).await? {
+        if let Some(active) = lookup::access_token(self.inner.services(), token, now).await? {
             if active.client_id != client.id {
                 return Err(foreign());
             }

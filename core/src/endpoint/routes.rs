@@ -235,10 +235,10 @@ fn with_cors(response: Response, allowed_origin: Option<&str>) -> Response {
 mod tests {
     use super::*;
     use crate::client::{Client, GrantType, StaticClients};
+    use crate::config::Paths;
     use crate::http_types::Params;
     use crate::interaction::Authorization;
     use crate::keys::LocalKeys;
-    use crate::provider::Paths;
     use crate::store::{MemoryGrantStore, StoreError};
     use crate::users::{Claims, UserStore};
 

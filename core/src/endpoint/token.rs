@@ -49,7 +49,7 @@ impl Provider {
             ));
         }
         let ctx = GrantContext {
-            inner: &self.inner,
+            services: self.inner.services(),
             client: &client,
             params: &req.params,
             now: self.now(),

@@ -51,7 +51,7 @@ impl Provider {
             )
         };
         let now = self.now();
-        let active = crate::token::lookup::access_token(&self.inner, token, now)
+        let active = crate::token::lookup::access_token(self.inner.services(), token, now)
             .await?
             .ok_or_else(invalid)?;
         let Some(subject) = active.subject else {
@@ -67,7 +67,7 @@ impl Provider {
             ));
         }
         let claims =
-            crate::federation::claims::user_claims(&self.inner, &subject, &active.scopes, now)
+            crate::claims::user_claims(self.inner.services(), &subject, &active.scopes, now)
                 .await?
                 .ok_or_else(invalid)?;
         let mut claims = crate::users::filter_claims(claims, &active.scopes);

@@ -46,7 +46,7 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::OAuthError;
 use crate::http_types::Params;
-use crate::provider::Inner;
+use crate::services::Services;
 use crate::store::records::{Records, Write};
 use crate::store::{Consume, RecordKind};
 use crate::token::{Issued, Minter};
@@ -91,7 +91,7 @@ impl TokenResponse {
 
 /// What a grant sees of one token request and of the provider.
 pub struct GrantContext<'a> {
-    pub(crate) inner: &'a Inner,
+    pub(crate) services: Services<'a>,
     pub(crate) client: &'a Client,
     pub(crate) params: &'a Params,
     pub(crate) now: OffsetDateTime,
@@ -123,7 +123,7 @@ impl GrantContext<'_> {
 
     /// The host's user store.
     pub fn users(&self) -> &dyn UserStore {
-        self.inner.users.as_ref()
+        self.services.users
     }
 
     /// Issues an access token to the client, for `subject` (a user the grant vouched for)
@@ -151,14 +151,14 @@ impl GrantContext<'_> {
 
     pub(crate) fn minter(&self) -> Minter<'_> {
         Minter {
-            config: &self.inner.config,
-            keys: self.inner.keys.as_ref(),
+            config: self.services.config,
+            keys: self.services.keys,
             now: self.now,
         }
     }
 
     pub(crate) fn records(&self) -> Records<'_> {
-        Records(self.inner.grants.as_ref())
+        Records(self.services.grants)
     }
 
     /// The claims of `subject` for an ID token (filtered by scope); `invalid_grant` when
@@ -168,7 +168,7 @@ impl GrantContext<'_> {
         subject: &str,
         scopes: &[String],
     ) -> Result<crate::users::Claims, OAuthError> {
-        match crate::federation::claims::user_claims(self.inner, subject, scopes, self.now).await? {
+        match crate::claims::user_claims(self.services, subject, scopes, self.now).await? {
             Some(c) => Ok(crate::users::filter_claims(c, scopes)),
             None => Err(OAuthError::invalid_grant("the user no longer exists")),
         }
@@ -232,7 +232,7 @@ pub(crate) async fn redeem(
         .into_iter()
         .map(Write::into_tuple)
         .collect();
-    let store = ctx.inner.grants.as_ref();
+    let store = ctx.services.grants;
     match store.put_then_consume(writes, kind, id, ctx.now).await? {
         Consume::Consumed(_) => Ok((issued, Redeemed::First)),
         Consume::AlreadyConsumed { .. } if kind == RecordKind::RefreshToken => {

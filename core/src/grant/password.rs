@@ -27,7 +27,7 @@ impl Grant for Password {
         let scopes = scope::parse(ctx.params.get("scope")?);
         scope::check_allowed(ctx.client, &scopes)?;
         let subject = ctx
-            .inner
+            .services
             .users
             .authenticate(username, password)
             .await?

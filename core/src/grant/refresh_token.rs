@@ -45,7 +45,7 @@ pub(crate) async fn replayed(
     grant_id: &str,
 ) -> Result<(), OAuthError> {
     let records = ctx.records();
-    if ctx.inner.config.refresh_reuse_grace.is_some()
+    if ctx.services.config.refresh_reuse_grace.is_some()
         && let Taken::Consumed(g) = records.consume::<GraceRecord>(id, ctx.now).await?
     {
         let successor = records
@@ -60,7 +60,7 @@ pub(crate) async fn replayed(
             return Ok(());
         }
     }
-    let n = ctx.inner.grants.revoke_grant(grant_id).await?;
+    let n = ctx.services.grants.revoke_grant(grant_id).await?;
     tracing::warn!(
         revoked = n,
         "idpkit: refresh token reuse detected; the grant family was revoked"
@@ -107,7 +107,7 @@ impl Grant for RefreshToken {
                 },
             )
             .await?;
-        let grace = ctx.inner.config.refresh_reuse_grace.map(|window| {
+        let grace = ctx.services.config.refresh_reuse_grace.map(|window| {
             let record = GraceRecord {
                 successor_id: issued.refresh_id.clone().unwrap_or_default(),
                 access_token_ids: issued

@@ -13,3 +13,4 @@ pub mod client_store;
 pub mod flows;
 pub mod grant_store;
 pub mod processes;
+pub mod users;

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use super::access_token::{self, AccessClaims};
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::provider::Inner;
+use crate::services::Services;
 use crate::store::records::{AccessRecord, Records, RefreshRecord, jwt_handle_id, secret_id};
 
 /// A live access token, however it is shaped.
@@ -43,12 +43,12 @@ pub(crate) struct ActiveRefresh {
 
 /// The refresh token `token`, if it is one of ours (rotated ones included: `consumed`).
 pub(crate) async fn refresh_token(
-    inner: &Inner,
+    services: Services<'_>,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Option<ActiveRefresh>, OAuthError> {
     let id = secret_id(token);
-    Ok(Records(inner.grants.as_ref())
+    Ok(Records(services.grants)
         .get::<RefreshRecord>(&id, now)
         .await?
         .map(|l| ActiveRefresh {
@@ -62,13 +62,13 @@ pub(crate) async fn refresh_token(
 
 /// Resolves an access token issued here; `None` for anything not active.
 pub(crate) async fn access_token(
-    inner: &Inner,
+    services: Services<'_>,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<Option<ActiveToken>, OAuthError> {
-    let records = Records(inner.grants.as_ref());
+    let records = Records(services.grants);
     if token.contains('.') {
-        let Some(claims) = verify_own_access_token(inner, token, now).await else {
+        let Some(claims) = verify_own_access_token(services, token, now).await else {
             return Ok(None);
         };
         let user_bound = claims.auth_time.is_some();
@@ -115,7 +115,7 @@ pub(crate) async fn access_token(
 
 /// Verifies a JWT access token issued by this provider. Returns `None` for anything else.
 async fn verify_own_access_token(
-    inner: &Inner,
+    services: Services<'_>,
     token: &str,
     now: OffsetDateTime,
 ) -> Option<AccessClaims> {
@@ -132,10 +132,10 @@ async fn verify_own_access_token(
     }
     let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
     let alg = crate::keys::Algorithm::from_name(&header.alg)?;
-    if !inner.algorithms.contains(&alg) || header.typ.as_deref() != Some(access_token::TYP) {
+    if !services.algorithms.contains(&alg) || header.typ.as_deref() != Some(access_token::TYP) {
         return None;
     }
-    let jwks = inner.keys.jwks().await.ok()?;
+    let jwks = services.keys.jwks().await.ok()?;
     let jwk = jwks.find(header.kid.as_deref()?)?;
     if jwk.alg.is_some_and(|a| a != alg) || jwk.kty != alg.key_type() {
         return None;
@@ -146,7 +146,7 @@ async fn verify_own_access_token(
         return None;
     }
     let claims: AccessClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
-    if claims.iss != inner.config.issuer || claims.exp <= now.unix_timestamp() {
+    if claims.iss != services.config.issuer || claims.exp <= now.unix_timestamp() {
         return None;
     }
     Some(claims)

@@ -16,10 +16,10 @@ use time::OffsetDateTime;
 pub use access_token::AccessClaims;
 
 use crate::client::{AccessTokenFormat, Client};
+use crate::config::Config;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::keys::{Algorithm, KeyProvider};
-use crate::provider::Config;
 use crate::store::records::{AccessRecord, RefreshRecord, Write, jwt_handle_id, secret_id};
 use crate::users::Claims;
 

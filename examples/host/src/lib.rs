@@ -806,10 +806,12 @@ async fn interaction_submit(
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };
-    let details = match state.provider.interaction(&id, &req).await {
-        Ok(d) => d,
+    // Loaded once: the details decide the outcome, the same handle completes the step.
+    let open = match state.provider.open_interaction(&id, &req).await {
+        Ok(o) => o,
         Err(e) => return error_page(&e),
     };
+    let details = open.details();
     let form = FormParams::parse(&body);
     let field = |name: &str| form.get(name).ok().flatten().unwrap_or_default().to_owned();
     let outcome = match details.needs {
@@ -845,7 +847,7 @@ async fn interaction_submit(
             _ => InteractionOutcome::Deny,
         },
     };
-    match state.provider.finish_interaction(&id, &req, outcome).await {
+    match open.finish(outcome).await {
         Ok(outcome) => into_response(outcome.into()),
         Err(e) => error_page(&e),
     }

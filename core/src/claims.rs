@@ -1,11 +1,12 @@
-//! The claims of a subject for ID tokens and userinfo: the host's [`crate::UserStore`]
+//! The claims of a subject for ID tokens and userinfo (OIDC Core §5): the host's [`crate::UserStore`]
 //! decides for its own accounts; the mapped claims of the subject's last federated login
 //! fill in (or, for a federated-only subject, are) the rest.
 
 use time::{Duration, OffsetDateTime};
 
+use crate::config::Config;
 use crate::error::OAuthError;
-use crate::provider::{Config, Inner};
+use crate::services::Services;
 use crate::store::records::{FederatedClaimsRecord, Records, Write, federated_claims_id};
 use crate::users::Claims;
 
@@ -47,17 +48,17 @@ pub(crate) fn ttl(c: &Config) -> Duration {
 
 /// Stores the mapped claims of `subject`'s login.
 pub(crate) async fn save(
-    inner: &Inner,
+    services: Services<'_>,
     subject: &str,
     record: &FederatedClaimsRecord,
     now: OffsetDateTime,
 ) -> Result<(), OAuthError> {
-    Records(inner.grants.as_ref())
+    Records(services.grants)
         .put(Write::new(
             federated_claims_id(subject),
             record,
             None,
-            now + ttl(&inner.config),
+            now + ttl(services.config),
         ))
         .await?;
     Ok(())
@@ -68,24 +69,28 @@ pub(crate) async fn save(
 /// its last federated login (never half of a pair such as `email` / `email_verified`). A
 /// federated-only subject's claims are the mapped ones, while its upstream is configured.
 pub(crate) async fn user_claims(
-    inner: &Inner,
+    services: Services<'_>,
     subject: &str,
     scopes: &[String],
     now: OffsetDateTime,
 ) -> Result<Option<Claims>, OAuthError> {
-    let host = inner.users.claims(subject, scopes).await?;
-    if inner.upstreams.is_empty() {
+    let host = services.users.claims(subject, scopes).await?;
+    if services.upstreams.is_empty() {
         return Ok(host);
     }
     let id = federated_claims_id(subject);
-    let Some(stored) = Records(inner.grants.as_ref())
+    let Some(stored) = Records(services.grants)
         .get::<FederatedClaimsRecord>(&id, now)
         .await?
     else {
         return Ok(host);
     };
     let record = stored.value;
-    if !inner.upstreams.iter().any(|u| u.name() == record.upstream) {
+    if !services
+        .upstreams
+        .iter()
+        .any(|u| u.name() == record.upstream)
+    {
         // That upstream was removed: its logins no longer vouch for anyone.
         return Ok(host);
     }
@@ -94,8 +99,8 @@ pub(crate) async fn user_claims(
         (None, true) => Ok(None),
         (None, false) => {
             // Tokens keep being issued (refresh): keep the claims as long as they are.
-            if stored.expires_at - now < ttl(&inner.config) / 2 {
-                save(inner, subject, &record, now).await?;
+            if stored.expires_at - now < ttl(services.config) / 2 {
+                save(services, subject, &record, now).await?;
             }
             Ok(Some(record.claims))
         }

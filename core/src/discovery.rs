@@ -1,0 +1,121 @@
+//! Provider metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2, built once from the
+//! configuration.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::config::Config;
+use crate::keys::Algorithm;
+
+/// The metadata document. `password` is a per-client opt-in and never advertised.
+pub(crate) fn document(
+    config: &Config,
+    algorithms: &[Algorithm],
+    grant_types: &[&str],
+) -> Arc<[u8]> {
+    let url = |p: &str| format!("{}{}", config.issuer, p);
+    let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
+    let doc = json!({
+        "issuer": config.issuer,
+        "authorization_endpoint": url(&config.paths.authorization),
+        "token_endpoint": url(&config.paths.token),
+        "userinfo_endpoint": url(&config.paths.userinfo),
+        "jwks_uri": url(&config.paths.jwks),
+        "revocation_endpoint": url(&config.paths.revocation),
+        "introspection_endpoint": url(&config.paths.introspection),
+        "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query", "fragment", "form_post"],
+        // `password` is a per-client opt-in and not advertised.
+        "grant_types_supported": grant_types
+            .iter()
+            .filter(|g| **g != "password")
+            .collect::<Vec<_>>(),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": algs,
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+            "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
+            "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
+            "email_verified", "address", "phone_number", "phone_number_verified"],
+        "claims_parameter_supported": false,
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
+        "authorization_response_iss_parameter_supported": true,
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+    });
+    serde_json::to_vec(&doc).unwrap_or_default().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Config {
+        Config {
+            issuer: "https://login.example".into(),
+            code_ttl: time::Duration::seconds(60),
+            access_token_ttl: time::Duration::hours(1),
+            id_token_ttl: time::Duration::hours(1),
+            refresh_token_ttl: time::Duration::days(14),
+            interaction_ttl: time::Duration::minutes(10),
+            session_ttl: time::Duration::days(14),
+            consent_ttl: time::Duration::days(365),
+            refresh_reuse_grace: None,
+            signing_alg: Algorithm::RS256,
+            max_body_bytes: 1024,
+            paths: crate::config::Paths::default(),
+            secure_cookies: true,
+        }
+    }
+
+    fn doc(grants: &[&str]) -> serde_json::Value {
+        let bytes = document(&config(), &[Algorithm::RS256, Algorithm::ES256], grants);
+        serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[test]
+    fn endpoints_are_absolute_urls_under_the_issuer_oidc_discovery_3() {
+        let d = doc(&["authorization_code"]);
+        assert_eq!(d["issuer"], "https://login.example");
+        assert_eq!(
+            d["authorization_endpoint"],
+            "https://login.example/authorize"
+        );
+        assert_eq!(d["token_endpoint"], "https://login.example/token");
+        assert_eq!(d["jwks_uri"], "https://login.example/jwks");
+        assert_eq!(d["revocation_endpoint"], "https://login.example/revoke");
+        assert_eq!(
+            d["introspection_endpoint"],
+            "https://login.example/introspect"
+        );
+    }
+
+    #[test]
+    fn advertised_grants_never_include_password_rfc9700_2_4() {
+        let d = doc(&["authorization_code", "password", "urn:x:grant"]);
+        assert_eq!(
+            d["grant_types_supported"],
+            serde_json::json!(["authorization_code", "urn:x:grant"])
+        );
+    }
+
+    #[test]
+    fn only_s256_and_the_signing_algorithms_are_advertised_rfc8414_2() {
+        let d = doc(&[]);
+        assert_eq!(
+            d["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(
+            d["id_token_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "ES256"])
+        );
+        assert_eq!(d["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(d["request_parameter_supported"], false);
+    }
+}

@@ -1,0 +1,22 @@
+//! The provider's parts, borrowed: what rules and grants need besides their inputs, named
+//! explicitly instead of reached through the provider.
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::federation::Subprovider;
+use crate::keys::{Algorithm, KeyProvider};
+use crate::store::GrantStore;
+use crate::users::UserStore;
+
+/// Borrowed views of a provider's configuration, stores and keys.
+#[derive(Clone, Copy)]
+pub(crate) struct Services<'a> {
+    pub config: &'a Config,
+    pub grants: &'a dyn GrantStore,
+    pub keys: &'a dyn KeyProvider,
+    pub users: &'a dyn UserStore,
+    pub upstreams: &'a [Arc<dyn Subprovider>],
+    /// The algorithms the key provider signs with (and so publishes).
+    pub algorithms: &'a [Algorithm],
+}
