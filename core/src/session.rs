@@ -138,7 +138,10 @@ mod tests {
             login_required(&zero, Some(&session(1)), now()),
             "max_age=0: always"
         );
-        assert!(!login_required(&zero, Some(&session(0)), now()));
+        assert!(
+            login_required(&zero, Some(&session(0)), now()),
+            "max_age=0 is prompt=login, even for a login this second"
+        );
     }
 
     #[test]

@@ -322,3 +322,19 @@ async fn auth_time_is_in_the_id_token_without_max_age_too_oidc_core_2() {
         .await;
     assert_eq!(auth_time_of(&env, DEMO_CLIENT, &r).await, login_time);
 }
+
+#[tokio::test]
+async fn max_age_zero_forces_a_login_even_within_the_logins_second_oidc_core_3_1_2_1() {
+    // max_age=0 is prompt=login: auth_time has whole seconds, so a login made this very
+    // second must not pass for "0 seconds old".
+    let env = env();
+    let mut b = logged_in(&env).await;
+    let p = pending_for(
+        env.authorize(&mut b, &authz(DEMO_CLIENT, "openid", &[("max_age", "0")]))
+            .await,
+        Needs::Login,
+    );
+    // The new login answers at once: no loop back to the login page.
+    let r = respond(env.finish(&mut b, &p.id, login()).await.expect("login"));
+    assert!(param(&redirect_params(&r), "code").is_some());
+}

@@ -136,10 +136,13 @@ impl GrantContext<'_> {
         scopes: &[String],
     ) -> Result<TokenResponse, OAuthError> {
         crate::scope::check_allowed(self.client, scopes)?;
+        // A user-bound token records when the grant vouched for the user (`auth_time`)
+        // and gets a grant family with a revocation handle.
         let grant_id = subject.map(|_| crate::crypto::random_token());
+        let auth_time = subject.map(|_| self.now.unix_timestamp());
         let (token, write) = self
             .minter()
-            .access_token(self.client, subject, scopes, grant_id.as_deref(), None)
+            .access_token(self.client, subject, scopes, grant_id.as_deref(), auth_time)
             .await?;
         self.records().put_all(write.into_iter().collect()).await?;
         Ok(TokenResponse(bearer_body(
