@@ -149,6 +149,7 @@ const PROTOCOL_CLAIMS: &[&str] = &[
 /// (without protocol claims such as `iss`, `aud`, `nonce`) and applies the rules in order.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum MappingRule {
     /// Moves claim `from` to `to`.
     Rename {
@@ -291,6 +292,7 @@ where
 
 /// The local account an upstream identity logs in as.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Link {
     /// An account the host's [`crate::UserStore`] knows (deliberately linked, e.g. after
     /// the user proved they own both). Its claims come from the host first; if the host

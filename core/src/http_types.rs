@@ -8,6 +8,7 @@ use crate::error::OAuthError;
 
 /// The HTTP method, as far as endpoints care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Method {
     /// GET (or HEAD).
     Get,
@@ -256,7 +257,8 @@ pub fn parse_cookies(header: &str) -> impl Iterator<Item = (String, String)> + '
     })
 }
 
-/// A response body.
+/// A response body. Deliberately exhaustive: glue code must send every kind, so a new
+/// one is a compile error in the glue rather than a silently empty answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
     /// No body.

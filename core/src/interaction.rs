@@ -13,6 +13,7 @@ use crate::http_types::Response;
 use crate::store::records::InteractionRecord;
 
 /// What the authorization endpoint (or a finished interaction step) asks the host to do.
+/// Deliberately exhaustive (like [`Needs`]): the host must answer every kind.
 #[derive(Debug)]
 #[must_use = "an authorization outcome must be answered"]
 pub enum Authorization {

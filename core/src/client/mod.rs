@@ -10,6 +10,7 @@ use crate::keys::Algorithm;
 
 /// A grant type a client may use at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum GrantType {
     /// `authorization_code`.
     AuthorizationCode,
@@ -47,6 +48,7 @@ impl GrantType {
 
 /// How access tokens for a client are shaped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum AccessTokenFormat {
     /// RFC 9068 JWT, validated by resource servers locally.
     #[default]

@@ -87,7 +87,8 @@ impl Route {
 }
 
 /// A path pattern under which a router registers [`Provider::handle`], for frameworks that
-/// register routes one by one ([`Provider::mount_points`]).
+/// register routes one by one ([`Provider::mount_points`]). Deliberately exhaustive: a
+/// router must mount every kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MountPoint {
     /// This path exactly.
