@@ -1,9 +1,11 @@
-//! The [`Provider`] and its builder, which refuses unsafe configurations.
+//! [`ProviderBuilder`]: every setting, validated once at [`ProviderBuilder::build`], which
+//! names the knob it refuses.
 
 use std::sync::Arc;
 
 use time::Duration;
 
+use super::{Inner, Provider};
 use crate::client::ClientStore;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Paths};
@@ -11,113 +13,8 @@ use crate::error::ConfigError;
 use crate::federation::{AccountLinker, HashedSubject, Subprovider};
 use crate::grant::Grant;
 use crate::keys::{Algorithm, KeyProvider};
-use crate::services::Services;
 use crate::store::GrantStore;
 use crate::users::UserStore;
-
-pub(crate) struct Inner {
-    pub(crate) config: Config,
-    pub(crate) grants: Arc<dyn GrantStore>,
-    pub(crate) keys: Arc<dyn KeyProvider>,
-    pub(crate) clients: Arc<dyn ClientStore>,
-    pub(crate) users: Arc<dyn UserStore>,
-    pub(crate) clock: Arc<dyn Clock>,
-    pub(crate) discovery: Arc<[u8]>,
-    pub(crate) algorithms: Vec<Algorithm>,
-    pub(crate) upstreams: Vec<Arc<dyn Subprovider>>,
-    pub(crate) linker: Arc<dyn AccountLinker>,
-    /// The token endpoint's grants: the built-in ones, then the host's extension grants.
-    pub(crate) grants_table: Vec<Arc<dyn Grant>>,
-}
-
-impl Inner {
-    /// The provider's parts, borrowed for the rules and grants that need them.
-    pub(crate) fn services(&self) -> Services<'_> {
-        Services {
-            config: &self.config,
-            grants: self.grants.as_ref(),
-            keys: self.keys.as_ref(),
-            users: self.users.as_ref(),
-            upstreams: &self.upstreams,
-            algorithms: &self.algorithms,
-        }
-    }
-}
-
-/// An OpenID Provider: cheap to clone, shareable across tasks.
-#[derive(Clone)]
-pub struct Provider {
-    pub(crate) inner: Arc<Inner>,
-}
-
-impl std::fmt::Debug for Provider {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Provider")
-            .field("issuer", &self.inner.config.issuer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Provider {
-    /// Starts building a provider for `issuer` (e.g. `https://login.example.com`).
-    pub fn builder(issuer: impl Into<String>) -> ProviderBuilder {
-        ProviderBuilder::new(issuer.into())
-    }
-
-    /// The settings.
-    pub fn config(&self) -> &Config {
-        &self.inner.config
-    }
-
-    /// The issuer identifier.
-    pub fn issuer(&self) -> &str {
-        &self.inner.config.issuer
-    }
-
-    /// The grant store (hosts run [`GrantStore::purge_expired`] through it periodically).
-    pub fn grant_store(&self) -> &Arc<dyn GrantStore> {
-        &self.inner.grants
-    }
-
-    /// The clock.
-    pub fn clock(&self) -> &Arc<dyn Clock> {
-        &self.inner.clock
-    }
-
-    /// Whether a browser at `origin` may call the token, userinfo and revocation endpoints
-    /// (CORS). Discovery and the JWKS are public to every origin; the authorization endpoint
-    /// to none.
-    pub async fn cors_allowed(&self, origin: &str) -> bool {
-        match self.inner.clients.origin_allowed(origin).await {
-            Ok(yes) => yes,
-            Err(e) => {
-                tracing::warn!(error = %e, "idpkit: CORS origin lookup failed");
-                false
-            }
-        }
-    }
-
-    pub(crate) fn now(&self) -> time::OffsetDateTime {
-        self.inner.clock.now()
-    }
-
-    /// An absolute URL of an endpoint path.
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{}", self.inner.config.issuer, path)
-    }
-
-    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
-        let secure = if self.inner.config.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        };
-        format!(
-            "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-            max_age.whole_seconds().max(0)
-        )
-    }
-}
 
 /// Builds a [`Provider`]; [`build`](Self::build) validates everything and names what it refuses.
 pub struct ProviderBuilder {
@@ -142,7 +39,7 @@ impl std::fmt::Debug for ProviderBuilder {
 }
 
 impl ProviderBuilder {
-    fn new(issuer: String) -> Self {
+    pub(super) fn new(issuer: String) -> Self {
         Self {
             config: Config {
                 issuer,

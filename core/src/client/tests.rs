@@ -1,0 +1,116 @@
+//! Unit tests (in their own file to keep the module short).
+
+use super::*;
+
+#[test]
+fn redirect_uris_compare_exactly() {
+    let c = Client::confidential("c", "s")
+        .redirect_uri("https://app.example/cb")
+        .build()
+        .expect("valid");
+    assert!(c.redirect_uri_matches("https://app.example/cb"));
+    for bad in [
+        "https://app.example/cb/",
+        "https://APP.example/cb",
+        "https://app.example/cb?x=1",
+        "https://app.example/c%62",
+    ] {
+        assert!(!c.redirect_uri_matches(bad), "{bad}");
+    }
+}
+
+#[test]
+fn native_loopback_redirects_may_use_any_port_and_nothing_else() {
+    let c = Client::public("n")
+        .redirect_uri("http://127.0.0.1/cb")
+        .native(true)
+        .build()
+        .expect("valid");
+    assert!(c.redirect_uri_matches("http://127.0.0.1:51234/cb"));
+    assert!(!c.redirect_uri_matches("http://127.0.0.1:51234/other"));
+    assert!(!c.redirect_uri_matches("http://localhost:51234/cb"));
+    assert!(!c.redirect_uri_matches("http://127.0.0.1.evil.example:80/cb"));
+}
+
+#[test]
+fn unsafe_registrations_are_refused_with_the_reason() {
+    let e = Client::public("p")
+        .redirect_uri("https://a.example/cb#x")
+        .build();
+    assert!(
+        matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("fragment"))
+    );
+    let e = Client::public("p")
+        .redirect_uri("https://a.example/cb")
+        .require_pkce(false)
+        .build();
+    assert!(matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("PKCE")));
+    let e = Client::confidential("c", "s")
+        .redirect_uri("http://a.example/cb")
+        .build();
+    assert!(
+        matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback"))
+    );
+    let e = Client::public("p")
+        .redirect_uri("https://a.example/cb")
+        .grant_types([GrantType::ClientCredentials])
+        .build();
+    assert!(e.is_err());
+}
+
+#[test]
+fn http_redirect_only_to_a_real_loopback_host_rfc8252_7_3() {
+    for ok in [
+        "http://127.0.0.1:9999/cb",
+        "http://[::1]/cb",
+        "http://localhost/cb",
+    ] {
+        assert!(
+            Client::confidential("c", "s")
+                .redirect_uri(ok)
+                .build()
+                .is_ok(),
+            "{ok}"
+        );
+    }
+    for bad in [
+        "http://127.evil.example/cb",
+        "http://127.0.0.1.evil.example/cb",
+    ] {
+        let e = Client::confidential("c", "s").redirect_uri(bad).build();
+        assert!(
+            matches!(e, Err(ConfigError::Client { ref reason, .. }) if reason.contains("http off loopback")),
+            "{bad} must be refused"
+        );
+    }
+}
+
+#[test]
+fn extension_grants_are_absolute_uris_and_survive_registration_rfc6749_4_5() {
+    let c = Client::confidential("c", "s")
+        .grant_types([GrantType::ClientCredentials])
+        .extension_grant("urn:example:grant:assertion")
+        .build()
+        .expect("valid");
+    assert!(c.allows_grant_type("urn:example:grant:assertion"));
+    assert!(c.allows_grant_type("client_credentials"));
+    assert!(!c.allows_grant_type("refresh_token"));
+    assert!(!c.allows_grant_type("urn:example:other"));
+    let back = c.to_registration().into_client().expect("round trip");
+    assert_eq!(back.extension_grants, vec!["urn:example:grant:assertion"]);
+    for bad in ["assertion", "password", "urn:a b"] {
+        let e = Client::confidential("c", "s")
+            .grant_types([GrantType::ClientCredentials])
+            .extension_grant(bad)
+            .build();
+        assert!(e.is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn secrets_verify_only_the_right_value() {
+    let h = SecretHash::of("s3cret");
+    assert!(h.verify("s3cret"));
+    assert!(!h.verify("s3creT"));
+    assert_eq!(format!("{h:?}"), "SecretHash(..)");
+}
