@@ -231,3 +231,95 @@ pub enum ConfigError {
         reason: String,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_rfc6749_5_2_and_rfc6750_3_1() {
+        assert_eq!(ErrorCode::InvalidRequest.status(), 400);
+        assert_eq!(ErrorCode::InvalidGrant.status(), 400);
+        assert_eq!(ErrorCode::InvalidClient.status(), 401);
+        assert_eq!(ErrorCode::InvalidToken.status(), 401);
+        assert_eq!(ErrorCode::InsufficientScope.status(), 403);
+        assert_eq!(ErrorCode::ServerError.status(), 500);
+        assert_eq!(ErrorCode::TemporarilyUnavailable.status(), 503);
+        let mut e = OAuthError::invalid_request("too large");
+        e.status = Some(413);
+        assert_eq!(e.status(), 413, "an explicit status wins");
+    }
+
+    #[test]
+    fn the_wire_object_has_error_and_description_rfc6749_5_2() {
+        let e = OAuthError::invalid_grant("the code is used");
+        let v: serde_json::Value = serde_json::from_slice(&e.to_json()).expect("json");
+        assert_eq!(
+            v,
+            serde_json::json!({"error": "invalid_grant", "error_description": "the code is used"})
+        );
+        assert_eq!(e.to_string(), "invalid_grant: the code is used");
+    }
+
+    #[test]
+    fn descriptions_are_cleaned_to_the_rfc6749_5_2_charset_and_cut() {
+        let e = OAuthError::invalid_request("bad \"scope\" \\ <é>\n");
+        assert_eq!(e.description, "bad ?scope? ? <?>?");
+        let long = OAuthError::invalid_request("x".repeat(500));
+        assert_eq!(long.description.len(), 200);
+        let fine = OAuthError::invalid_request("plain words");
+        assert!(
+            matches!(fine.description, Cow::Borrowed(_)),
+            "no copy when clean"
+        );
+    }
+
+    #[test]
+    fn server_errors_never_carry_the_detail() {
+        let e = OAuthError::server_error(&"connection to 10.0.0.7 refused");
+        assert_eq!(e.code, ErrorCode::ServerError);
+        assert!(!e.description.contains("10.0.0.7"));
+        let from_store: OAuthError = crate::store::StoreError::backend("db password wrong").into();
+        assert!(!from_store.description.contains("password"));
+    }
+
+    #[test]
+    fn a_signing_outage_is_temporarily_unavailable() {
+        let e: OAuthError = crate::keys::KeyError::Unavailable("kms timeout".into()).into();
+        assert_eq!(e.code, ErrorCode::TemporarilyUnavailable);
+        assert_eq!(e.status(), 503);
+    }
+
+    #[test]
+    fn every_code_has_a_distinct_snake_case_name() {
+        let all = [
+            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidClient,
+            ErrorCode::InvalidGrant,
+            ErrorCode::UnauthorizedClient,
+            ErrorCode::UnsupportedGrantType,
+            ErrorCode::InvalidScope,
+            ErrorCode::AccessDenied,
+            ErrorCode::UnsupportedResponseType,
+            ErrorCode::ServerError,
+            ErrorCode::TemporarilyUnavailable,
+            ErrorCode::LoginRequired,
+            ErrorCode::ConsentRequired,
+            ErrorCode::InteractionRequired,
+            ErrorCode::RequestNotSupported,
+            ErrorCode::RequestUriNotSupported,
+            ErrorCode::InvalidToken,
+            ErrorCode::InsufficientScope,
+            ErrorCode::UnsupportedTokenType,
+        ];
+        let mut names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
+        assert!(
+            names
+                .iter()
+                .all(|n| n.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        );
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+    }
+}

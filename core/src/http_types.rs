@@ -426,4 +426,75 @@ mod tests {
         let e = Request::from_http("GET", Some(&many), [], b"", 100).expect_err("too many");
         assert_eq!(e.code.as_str(), "invalid_request");
     }
+
+    #[test]
+    fn a_get_reads_the_query_and_ignores_a_body() {
+        let r = Request::from_http("GET", Some("client_id=c&scope=openid"), [], b"x=1", 100)
+            .expect("parses");
+        assert_eq!(r.method, Method::Get);
+        assert_eq!(r.params.get("client_id").expect("one"), Some("c"));
+        assert_eq!(r.params.get("x").expect("one"), None);
+        assert!(r.query.is_empty());
+    }
+
+    #[test]
+    fn two_authorization_headers_are_refused_rfc9110_5_3() {
+        let e = Request::from_http(
+            "POST",
+            None,
+            [("Authorization", "Basic a"), ("authorization", "Basic b")],
+            b"",
+            100,
+        )
+        .expect_err("ambiguous credentials");
+        assert_eq!(e.description, "more than one Authorization header");
+    }
+
+    #[test]
+    fn json_bodies_take_strings_numbers_and_booleans_only() {
+        let p = Params::from_json(br#"{"a":"x","n":3,"b":true}"#).expect("ok");
+        assert_eq!(p.get("n").expect("one"), Some("3"));
+        assert_eq!(p.get("b").expect("one"), Some("true"));
+        assert!(Params::from_json(br#"{"a":["x"]}"#).is_err());
+        assert!(Params::from_json(b"[1]").is_err());
+    }
+
+    #[test]
+    fn cookies_parse_with_spaces_and_quotes() {
+        let c: Vec<(String, String)> = parse_cookies(" a=1 ;b=\"two\"; junk; c = 3").collect();
+        assert_eq!(
+            c,
+            vec![
+                ("a".into(), "1".into()),
+                ("b".into(), "two".into()),
+                ("c".into(), "3".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn methods_map_head_to_get_and_unknown_to_other() {
+        assert_eq!(Method::from_name("HEAD"), Method::Get);
+        assert_eq!(Method::from_name("OPTIONS"), Method::Options);
+        assert_eq!(Method::from_name("PUT"), Method::Other);
+        assert_eq!(
+            Method::from_name("get"),
+            Method::Other,
+            "method names are case-sensitive"
+        );
+    }
+
+    #[test]
+    fn responses_answer_errors_as_json_with_basic_challenge_for_invalid_client() {
+        let r = Response::from_error(&OAuthError::invalid_client("bad secret"));
+        assert_eq!(r.status, 401);
+        assert!(
+            r.header_value("www-authenticate")
+                .is_some_and(|v| v.starts_with("Basic"))
+        );
+        assert_eq!(r.header_value("cache-control"), Some("no-store"));
+        assert_eq!(r.json_value()["error"], "invalid_client");
+        let r = Response::from_error(&OAuthError::invalid_grant("x"));
+        assert!(r.header_value("www-authenticate").is_none());
+    }
 }

@@ -37,6 +37,7 @@ mod authorization_request;
 mod authorization_response;
 mod claims;
 pub mod client;
+mod client_auth;
 pub mod clock;
 mod config;
 pub mod crypto;
