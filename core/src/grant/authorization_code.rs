@@ -11,7 +11,7 @@ use crate::error::OAuthError;
 use crate::pkce;
 use crate::scope;
 use crate::store::RecordKind;
-use crate::store::records::{CodeRecord, secret_id};
+use crate::store::records::CodeRecord;
 use crate::token::UserGrant;
 
 /// `grant_type=authorization_code`.
@@ -87,13 +87,7 @@ impl Grant for AuthorizationCode {
     }
 
     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
-        let code = ctx.params.require("code")?;
-        let id = secret_id(code);
-        let stored = ctx
-            .records()
-            .get::<CodeRecord>(&id, ctx.now)
-            .await?
-            .ok_or_else(invalid)?;
+        let (id, stored) = ctx.presented::<CodeRecord>("code", invalid).await?;
         let grant_id = stored.grant_id.clone().unwrap_or_default();
         if stored.consumed_at.is_some() {
             return Err(reused(ctx, &grant_id).await);
@@ -105,12 +99,9 @@ impl Grant for AuthorizationCode {
             ctx.params.get("redirect_uri")?,
             ctx.params.get("code_verifier")?,
         )?;
-        let id_token = if scope::is_openid(&rec.scopes) {
-            let claims = ctx.id_token_claims(&rec.subject, &rec.scopes).await?;
-            Some((claims, rec.nonce.as_deref()))
-        } else {
-            None
-        };
+        let id_token = ctx
+            .id_token_for(&rec.subject, &rec.scopes, rec.nonce.as_deref())
+            .await?;
         let refresh =
             ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&rec.scopes);
         let issued = ctx

@@ -164,17 +164,37 @@ impl GrantContext<'_> {
         Records(self.services.grants)
     }
 
-    /// The claims of `subject` for an ID token (filtered by scope); `invalid_grant` when
-    /// the user is gone.
-    pub(crate) async fn id_token_claims(
+    /// What an ID token needs when one is due (an `openid` scope): the claims of
+    /// `subject` (filtered by scope) and the `nonce`; `invalid_grant` when the user is gone.
+    pub(crate) async fn id_token_for<'n>(
         &self,
         subject: &str,
         scopes: &[String],
-    ) -> Result<crate::users::Claims, OAuthError> {
+        nonce: Option<&'n str>,
+    ) -> Result<Option<(crate::users::Claims, Option<&'n str>)>, OAuthError> {
+        if !crate::scope::is_openid(scopes) {
+            return Ok(None);
+        }
         match crate::claims::user_claims(self.services, subject, scopes, self.now).await? {
-            Some(c) => Ok(crate::users::filter_claims(c, scopes)),
+            Some(c) => Ok(Some((crate::users::filter_claims(c, scopes), nonce))),
             None => Err(OAuthError::invalid_grant("the user no longer exists")),
         }
+    }
+
+    /// The live record of type `T` named by the secret in request parameter `param` (a
+    /// code, a refresh token), with its store id; `invalid()` when there is none.
+    pub(crate) async fn presented<T: crate::store::records::Payload>(
+        &self,
+        param: &str,
+        invalid: fn() -> OAuthError,
+    ) -> Result<(String, crate::store::records::Loaded<T>), OAuthError> {
+        let id = crate::store::records::secret_id(self.params.require(param)?);
+        let loaded = self
+            .records()
+            .get::<T>(&id, self.now)
+            .await?
+            .ok_or_else(invalid)?;
+        Ok((id, loaded))
     }
 }
 

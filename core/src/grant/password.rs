@@ -33,11 +33,7 @@ impl Grant for Password {
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
         let grant_id = crypto::random_token();
-        let id_token = if scope::is_openid(&scopes) {
-            Some((ctx.id_token_claims(&subject, &scopes).await?, None))
-        } else {
-            None
-        };
+        let id_token = ctx.id_token_for(&subject, &scopes, None).await?;
         let refresh =
             ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&scopes);
         let mut issued = ctx

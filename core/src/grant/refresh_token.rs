@@ -8,7 +8,7 @@ use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::scope;
 use crate::store::RecordKind;
-use crate::store::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write, secret_id};
+use crate::store::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write};
 use crate::token::UserGrant;
 
 /// `grant_type=refresh_token`.
@@ -75,21 +75,13 @@ impl Grant for RefreshToken {
     }
 
     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
-        let token = ctx.params.require("refresh_token")?;
-        let id = secret_id(token);
-        let stored = ctx
-            .records()
-            .get::<RefreshRecord>(&id, ctx.now)
-            .await?
-            .ok_or_else(invalid)?;
+        let (id, stored) = ctx
+            .presented::<RefreshRecord>("refresh_token", invalid)
+            .await?;
         let grant_id = stored.grant_id.clone().unwrap_or_default();
         let rec = stored.value;
         let scopes = check(&rec, ctx.client, ctx.params.get("scope")?)?;
-        let id_token = if scope::is_openid(&scopes) {
-            Some((ctx.id_token_claims(&rec.subject, &scopes).await?, None))
-        } else {
-            None
-        };
+        let id_token = ctx.id_token_for(&rec.subject, &scopes, None).await?;
         let issued = ctx
             .minter()
             .user_tokens(
