@@ -7,24 +7,15 @@
 use std::hint::black_box;
 use std::time::{Duration as StdDuration, Instant};
 
-use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
 use idpkit_core::crypto::SigningKey;
 use idpkit_core::testkit::flows::code_after_login;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::{
-    Algorithm, Claims, Client, GrantType, KeyState, LocalKeys, MemoryGrantStore, Method, Params,
-    Provider, Request, StaticClients, StoreError, UserStore,
+    Algorithm, Client, GrantType, KeyState, LocalKeys, MemoryGrantStore, Method, Params, Provider,
+    Request, StaticClients,
 };
-
-struct Users;
-
-#[async_trait]
-impl UserStore for Users {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-}
 
 const REDIRECT: &str = "https://app.example/cb";
 
@@ -42,7 +33,7 @@ fn provider(alg: Algorithm) -> Provider {
         .grant_store(MemoryGrantStore::new())
         .keys(LocalKeys::new(vec![(key, KeyState::Active)]))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(Users)
+        .users(TestUsers::one("u", "u", "pw"))
         .signing_alg(alg)
         .dangerous_allow_development_backends()
         .build()

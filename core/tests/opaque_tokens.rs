@@ -1,21 +1,12 @@
 //! Opaque access tokens (per client): random references, validated by introspection and
 //! revocable at once.
 
-use async_trait::async_trait;
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::{
-    AccessTokenFormat, Algorithm, Claims, Client, GrantType, LocalKeys, MemoryGrantStore, Provider,
-    Request, StaticClients, StoreError, UserStore,
+    AccessTokenFormat, Algorithm, Client, GrantType, LocalKeys, MemoryGrantStore, Provider,
+    Request, StaticClients,
 };
-
-struct NoUsers;
-
-#[async_trait]
-impl UserStore for NoUsers {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(None)
-    }
-}
 
 fn req(pairs: &[(&str, &str)]) -> Request {
     token_request(pairs, "svc", Some("svc-secret"))
@@ -33,7 +24,7 @@ async fn opaque_access_tokens_introspect_and_revoke_at_once() {
         .grant_store(MemoryGrantStore::new())
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(NoUsers)
+        .users(TestUsers::none())
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends()
         .build()

@@ -7,24 +7,12 @@ use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::time::{Duration, OffsetDateTime};
 use idpkit_core::{
-    Algorithm, Claims, Client, Consume, GrantStore, GrantType, LocalKeys, ManualClock,
-    MemoryGrantStore, Provider, Record, RecordKind, Request, StaticClients, StoreError, Stored,
-    UserStore,
+    Algorithm, Client, Consume, GrantStore, GrantType, LocalKeys, ManualClock, MemoryGrantStore,
+    Provider, Record, RecordKind, Request, StaticClients, StoreError, Stored,
 };
-
-struct OneUser;
-
-#[async_trait]
-impl UserStore for OneUser {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-    async fn authenticate(&self, _: &str, password: &str) -> Result<Option<String>, StoreError> {
-        Ok((password == "pw").then(|| "u1".to_owned()))
-    }
-}
 
 /// A store whose writes of refresh tokens take a while, as over a slow network.
 struct SlowWrites(MemoryGrantStore);
@@ -78,7 +66,7 @@ fn provider(grace: Option<Duration>) -> Provider {
         .grant_store(SlowWrites(MemoryGrantStore::new()))
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(OneUser)
+        .users(TestUsers::one("u1", "u", "pw"))
         .clock(Arc::new(ManualClock::starting_now()))
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends();

@@ -4,29 +4,13 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::time::Duration;
 use idpkit_core::{
-    Algorithm, Claims, Client, GrantType, LocalKeys, ManualClock, MemoryGrantStore, Provider,
-    Request, StaticClients, StoreError, UserStore,
+    Algorithm, Client, GrantType, LocalKeys, ManualClock, MemoryGrantStore, Provider, Request,
+    StaticClients,
 };
-
-struct OneUser;
-
-#[async_trait]
-impl UserStore for OneUser {
-    async fn claims(&self, subject: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok((subject == "u1").then(Claims::new))
-    }
-    async fn authenticate(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok((username == "user" && password == "pw").then(|| "u1".to_owned()))
-    }
-}
 
 fn provider(grace: Option<Duration>) -> (Provider, Arc<ManualClock>) {
     let client = Client::confidential("legacy", "legacy-secret")
@@ -40,7 +24,7 @@ fn provider(grace: Option<Duration>) -> (Provider, Arc<ManualClock>) {
         .grant_store(MemoryGrantStore::new())
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(OneUser)
+        .users(TestUsers::one("u1", "user", "pw"))
         .clock(clock.clone())
         // ES256: the ephemeral keys of the ring backend cannot include RSA.
         .signing_alg(Algorithm::ES256)
@@ -149,7 +133,7 @@ async fn builder_refuses_unsafe_configurations_by_name() {
             .grant_store(MemoryGrantStore::new())
             .keys(LocalKeys::ephemeral_for_development().expect("keys"))
             .clients(StaticClients::default())
-            .users(OneUser)
+            .users(TestUsers::one("u1", "user", "pw"))
             .signing_alg(Algorithm::ES256)
     };
     let e = mk("http://idp.example")

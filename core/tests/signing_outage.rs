@@ -6,19 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use idpkit_core::testkit::flows::{code_after_login, token_request};
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::{
-    Algorithm, Claims, Client, GrantType, Jwks, KeyError, KeyProvider, KeyRef, LocalKeys,
-    MemoryGrantStore, Provider, Request, StaticClients, StoreError, UserStore,
+    Algorithm, Client, GrantType, Jwks, KeyError, KeyProvider, KeyRef, LocalKeys, MemoryGrantStore,
+    Provider, Request, StaticClients,
 };
-
-struct Users;
-
-#[async_trait]
-impl UserStore for Users {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-}
 
 /// Development keys behind a switch that makes signing fail like an unreachable KMS.
 struct FlakyKeys {
@@ -63,7 +55,7 @@ fn setup() -> (Provider, Arc<AtomicBool>) {
             down: down.clone(),
         })
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(Users)
+        .users(TestUsers::one("u", "u", "pw"))
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends()
         .build()

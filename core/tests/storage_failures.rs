@@ -6,24 +6,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{
-    Algorithm, Authorization, Claims, Client, Consume, GrantStore, GrantType, LocalKeys,
-    MemoryGrantStore, Method, Params, Provider, Record, RecordKind, Request, StaticClients,
-    StoreError, Stored, UserStore,
+    Algorithm, Authorization, Client, Consume, GrantStore, GrantType, LocalKeys, MemoryGrantStore,
+    Method, Params, Provider, Record, RecordKind, Request, StaticClients, StoreError, Stored,
 };
-
-struct OneUser;
-
-#[async_trait]
-impl UserStore for OneUser {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-    async fn authenticate(&self, _: &str, password: &str) -> Result<Option<String>, StoreError> {
-        Ok((password == "pw").then(|| "u1".to_owned()))
-    }
-}
 
 /// A store that can be switched to fail every call, like a database that went away.
 struct Flaky {
@@ -100,7 +88,7 @@ fn setup() -> (Provider, Arc<MemoryGrantStore>, Arc<AtomicBool>) {
         })
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(OneUser)
+        .users(TestUsers::one("u1", "u", "pw"))
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends()
         .build()

@@ -7,21 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use async_trait::async_trait;
 use idpkit_core::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::time::Duration;
 use idpkit_core::{
-    AccessTokenFormat, Algorithm, Claims, Client, GrantType, LocalKeys, ManualClock,
-    MemoryGrantStore, Provider, Rejection, Request, StaticClients, StoreError, TrustedIssuer,
-    UserStore, Validator,
+    AccessTokenFormat, Algorithm, Client, GrantType, LocalKeys, ManualClock, MemoryGrantStore,
+    Provider, Rejection, Request, StaticClients, TrustedIssuer, Validator,
 };
-
-struct NoUsers;
-
-#[async_trait]
-impl UserStore for NoUsers {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(None)
-    }
-}
 
 /// Delivers HTTP requests to the provider's introspection endpoint in-process.
 struct ToProvider {
@@ -73,7 +64,7 @@ async fn opaque_tokens_are_introspected_cached_briefly_and_revocable() {
         .grant_store(MemoryGrantStore::new())
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([svc, rs]).expect("clients"))
-        .users(NoUsers)
+        .users(TestUsers::none())
         .clock(clock.clone())
         .signing_alg(Algorithm::ES256)
         .dangerous_allow_development_backends()

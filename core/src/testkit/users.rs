@@ -15,6 +15,8 @@ use crate::users::{Claims, UserStore};
 
 #[derive(Debug, Clone)]
 struct TestUser {
+    /// The login name (the subject unless set with [`TestUsers::login`]).
+    username: String,
     password: Option<String>,
     claims: Claims,
 }
@@ -48,15 +50,31 @@ impl TestUsers {
         self
     }
 
-    /// Adds (or replaces) a user while the test runs.
+    /// A single user `subject` with no claims, who logs in as `username` / `password`.
+    pub fn one(subject: &str, username: &str, password: &str) -> Self {
+        let u = Self::none().with(subject, Some(password), Claims::new());
+        u.login(subject, username);
+        u
+    }
+
+    /// Adds (or replaces) a user while the test runs; it logs in with its subject as
+    /// username.
     pub fn insert(&self, subject: &str, password: Option<&str>, claims: Claims) {
         self.lock().insert(
             subject.to_owned(),
             TestUser {
+                username: subject.to_owned(),
                 password: password.map(str::to_owned),
                 claims,
             },
         );
+    }
+
+    /// Lets `subject` log in as `username`.
+    pub fn login(&self, subject: &str, username: &str) {
+        if let Some(u) = self.lock().get_mut(subject) {
+            u.username = username.to_owned();
+        }
     }
 
     /// Removes a user: from now on the store answers `None` for it.
@@ -95,11 +113,14 @@ impl UserStore for TestUsers {
     ) -> Result<Option<String>, StoreError> {
         self.check()?;
         let users = self.lock();
-        Ok(users.get(username).and_then(|u| {
-            let stored = u.password.as_deref()?;
-            crypto::constant_time_eq(stored.as_bytes(), password.as_bytes())
-                .then(|| username.to_owned())
-        }))
+        Ok(users
+            .iter()
+            .find(|(_, u)| u.username == username)
+            .and_then(|(subject, u)| {
+                let stored = u.password.as_deref()?;
+                crypto::constant_time_eq(stored.as_bytes(), password.as_bytes())
+                    .then(|| subject.clone())
+            }))
     }
 }
 
@@ -125,5 +146,11 @@ mod tests {
         assert!(u.claims("alice", &[]).await.expect("ok").is_none());
         u.set_failing(true);
         assert!(u.claims("alice", &[]).await.is_err());
+        let one = TestUsers::one("u1", "user", "pw");
+        assert_eq!(
+            one.authenticate("user", "pw").await.expect("ok"),
+            Some("u1".into())
+        );
+        assert_eq!(one.authenticate("u1", "pw").await.expect("ok"), None);
     }
 }
