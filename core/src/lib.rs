@@ -41,6 +41,7 @@ pub mod error;
 pub mod federation;
 pub mod http;
 mod http_types;
+pub mod jose;
 pub mod keys;
 pub mod pkce;
 mod provider;
