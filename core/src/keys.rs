@@ -8,11 +8,17 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
 use crate::crypto::CryptoError;
-// `idpkit_core::keys::{Algorithm, Jwk, Jwks}` keep working: the types live in `jose`.
 use crate::jose::SigningKey;
+
+// `idpkit_core::keys::{Algorithm, Jwk, Jwks}` keep working: the types live in `jose`.
 pub use crate::jose::{Algorithm, Jwk, Jwks};
+
+pub mod rotation;
+
+pub use rotation::RotationError;
 
 /// Which key to sign with: what [`KeyProvider::signing_key`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +48,9 @@ pub enum KeyError {
     /// A crypto failure.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The key set breaks a rotation rule ([`rotation::check_set`]).
+    #[error(transparent)]
+    Rotation(#[from] RotationError),
     /// Any other failure (bad key files, ...).
     #[error("{0}")]
     Other(String),
@@ -106,16 +115,33 @@ impl fmt::Debug for LocalKeys {
 }
 
 impl LocalKeys {
-    /// A key set from parsed keys and their states.
-    pub fn new(keys: Vec<(SigningKey, KeyState)>) -> Self {
+    /// A key set from parsed keys and their states; refuses sets that break a rotation rule
+    /// ([`rotation::check_set`]), so a retiring key needs [`with_schedule`](Self::with_schedule).
+    pub fn new(keys: Vec<(SigningKey, KeyState)>) -> Result<Self, RotationError> {
+        Self::with_schedule(keys.into_iter().map(|(k, s)| (k, s, None)).collect())
+    }
+
+    /// A key set from parsed keys, their states and (for retiring keys) the time until
+    /// which they are published. The caller drops keys past `until`
+    /// ([`rotation::is_published`]) before building the set; this checks the rules.
+    pub fn with_schedule(
+        keys: Vec<(SigningKey, KeyState, Option<OffsetDateTime>)>,
+    ) -> Result<Self, RotationError> {
+        let entries: Vec<rotation::RotationEntry<'_>> = keys
+            .iter()
+            .map(|(k, s, until)| (k.kid(), k.alg(), *s, *until))
+            .collect();
+        rotation::check_set(&entries)?;
+        drop(entries);
+        let keys: Vec<(SigningKey, KeyState)> = keys.into_iter().map(|(k, s, _)| (k, s)).collect();
         let jwks = Arc::new(Jwks::new(
             keys.iter().map(|(k, _)| k.public_jwk().clone()).collect(),
         ));
-        Self {
+        Ok(Self {
             keys,
             jwks,
             development: false,
-        }
+        })
     }
 
     /// Throw-away keys generated in memory (RS256 where the backend can generate RSA keys,
@@ -133,7 +159,7 @@ impl LocalKeys {
             "idpkit: using EPHEMERAL development signing keys; tokens will not survive a restart \
              and instances will not agree. Configure persistent keys for anything but development."
         );
-        let mut set = Self::new(keys);
+        let mut set = Self::new(keys)?;
         set.development = true;
         Ok(set)
     }
@@ -199,12 +225,38 @@ impl KeyProvider for LocalKeys {
 mod tests {
     use super::*;
 
+    #[test]
+    fn local_keys_apply_the_rotation_rules() {
+        let key = || SigningKey::generate(Algorithm::ES256).expect("gen").0;
+        let two_active = LocalKeys::new(vec![(key(), KeyState::Active), (key(), KeyState::Active)]);
+        assert!(matches!(
+            two_active,
+            Err(RotationError::SeveralActive { .. })
+        ));
+        assert!(matches!(
+            LocalKeys::new(vec![(key(), KeyState::Next)]),
+            Err(RotationError::NoActiveKey { .. })
+        ));
+        assert!(matches!(
+            LocalKeys::new(vec![(key(), KeyState::Active), (key(), KeyState::Retiring)]),
+            Err(RotationError::RetiringWithoutUntil { .. })
+        ));
+        let until = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let ok = LocalKeys::with_schedule(vec![
+            (key(), KeyState::Active, None),
+            (key(), KeyState::Retiring, Some(until)),
+        ])
+        .expect("retiring with until");
+        assert_eq!(ok.published().len(), 2);
+    }
+
     #[tokio::test]
     async fn local_keys_sign_only_with_active_keys_and_publish_all() {
         let (active, _) = SigningKey::generate(Algorithm::ES256).expect("gen");
         let (next, _) = SigningKey::generate(Algorithm::ES256).expect("gen");
         let next_kid = next.kid().to_owned();
-        let keys = LocalKeys::new(vec![(active, KeyState::Active), (next, KeyState::Next)]);
+        let keys = LocalKeys::new(vec![(active, KeyState::Active), (next, KeyState::Next)])
+            .expect("a valid rotation set");
         assert_eq!(keys.jwks().await.expect("jwks").keys().len(), 2);
         let r = keys.signing_key(Algorithm::ES256).await.expect("key");
         assert_ne!(r.kid, next_kid);
