@@ -34,15 +34,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod der;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use idpkit_core::crypto::{self, SigningKey};
+use idpkit_core::crypto::{self, SigningKey, der};
 use idpkit_core::keys::{RotationError, rotation};
 use idpkit_core::{Algorithm, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 use serde::{Deserialize, Serialize};
@@ -163,11 +161,11 @@ fn kind_of_pkcs8(path: &Path, der: &[u8]) -> Result<KeyKind, KeyFileError> {
     let (alg, param) =
         der::pkcs8_algorithm(der).ok_or_else(|| invalid(path, "not a PKCS#8 private key"))?;
     match alg {
-        a if a == der::OID_RSA => Ok(KeyKind::Rsa),
-        a if a == der::OID_ED25519 => Ok(KeyKind::Ed25519),
-        a if a == der::OID_ED448 => Err(invalid(path, "Ed448 keys are not supported; use Ed25519")),
-        a if a == der::OID_EC => match param {
-            Some(c) if c == der::OID_P256 => Ok(KeyKind::P256),
+        a if a == der::oid::RSA => Ok(KeyKind::Rsa),
+        a if a == der::oid::ED25519 => Ok(KeyKind::Ed25519),
+        a if a == der::oid::ED448 => Err(invalid(path, "Ed448 keys are not supported; use Ed25519")),
+        a if a == der::oid::EC => match param {
+            Some(c) if c == der::oid::P256 => Ok(KeyKind::P256),
             Some(c) => Err(invalid(
                 path,
                 format!(
@@ -224,7 +222,7 @@ fn parse_pem(path: &Path, bytes: &[u8]) -> Result<Vec<Material>, KeyFileError> {
                     ));
                 }
                 match der::sec1_curve(der) {
-                    Some(c) if c == der::OID_P256 => {}
+                    Some(c) if c == der::oid::P256 => {}
                     Some(c) => {
                         return Err(invalid(
                             path,
