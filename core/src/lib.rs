@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod bearer;
 pub mod client;
 pub mod clock;
 pub mod crypto;

@@ -308,37 +308,21 @@ impl Rejection {
         }
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 §3); the description is left out when
-    /// `detail` is false (hosts that do not want to tell clients why).
+    /// The `WWW-Authenticate` value (RFC 6750 §3, built by [`crate::bearer::challenge`]);
+    /// the description is left out when `detail` is false (hosts that do not want to tell
+    /// clients why).
     pub fn www_authenticate(&self, realm: &str, detail: bool) -> String {
-        let mut v = format!(
-            "Bearer realm=\"{}\", error=\"{}\"",
-            quote(realm),
-            self.error_code()
-        );
-        if detail {
-            v.push_str(&format!(
-                ", error_description=\"{}\"",
-                quote(&self.to_string())
-            ));
-        }
-        if let Self::InsufficientScope { missing, .. } = self {
-            v.push_str(&format!(", scope=\"{}\"", quote(&missing.join(" "))));
-        }
-        v
+        let description = detail.then(|| self.to_string());
+        let scope = match self {
+            Self::InsufficientScope { missing, .. } => Some(missing.join(" ")),
+            _ => None,
+        };
+        crate::bearer::challenge(
+            realm,
+            Some((self.error_code().as_str(), description.as_deref())),
+            scope.as_deref(),
+        )
     }
-}
-
-fn quote(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
-                '\''
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// A token that passed every check.

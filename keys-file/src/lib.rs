@@ -163,7 +163,9 @@ fn kind_of_pkcs8(path: &Path, der: &[u8]) -> Result<KeyKind, KeyFileError> {
     match alg {
         a if a == der::oid::RSA => Ok(KeyKind::Rsa),
         a if a == der::oid::ED25519 => Ok(KeyKind::Ed25519),
-        a if a == der::oid::ED448 => Err(invalid(path, "Ed448 keys are not supported; use Ed25519")),
+        a if a == der::oid::ED448 => {
+            Err(invalid(path, "Ed448 keys are not supported; use Ed25519"))
+        }
         a if a == der::oid::EC => match param {
             Some(c) if c == der::oid::P256 => Ok(KeyKind::P256),
             Some(c) => Err(invalid(
