@@ -18,9 +18,7 @@ pub const MAX_SIGNATURE_LEN: usize = 1024;
 #[non_exhaustive]
 pub enum JoseError {
     /// Not three dot-separated parts (a JWE has five).
-    #[error(
-        "has {found} dot-separated parts, not the three dot-separated parts of a JWS compact serialisation"
-    )]
+    #[error("has {found} parts, not the three dot-separated parts of a JWS compact serialisation")]
     Parts {
         /// How many parts the token has.
         found: usize,
