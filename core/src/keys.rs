@@ -275,4 +275,20 @@ mod tests {
             Err(KeyError::NoKeyFor(Algorithm::EdDSA))
         ));
     }
+
+    #[cfg(feature = "testkit")]
+    #[tokio::test]
+    async fn local_keys_pass_the_key_provider_conformance_kit() {
+        let keys = LocalKeys::ephemeral_for_development().expect("keys");
+        crate::testkit::key_provider::run_all(&keys).await;
+        let until = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let key = || SigningKey::generate(Algorithm::EdDSA).expect("key").0;
+        let rotating = LocalKeys::with_schedule(vec![
+            (key(), KeyState::Next, None),
+            (key(), KeyState::Active, None),
+            (key(), KeyState::Retiring, Some(until)),
+        ])
+        .expect("set");
+        crate::testkit::key_provider::run_all(&rotating).await;
+    }
 }
