@@ -243,7 +243,7 @@ async fn bearer(
     let Some(token) = token.filter(|t| !t.is_empty()) else {
         // RFC 6750 §3.1: no error code when the request carried no credentials.
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&format!("Bearer realm=\"{}\"", auth.realm)) {
+        if let Ok(v) = HeaderValue::from_str(&crate::bearer::challenge(&auth.realm, None, None)) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         return resp;

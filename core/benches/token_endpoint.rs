@@ -31,7 +31,7 @@ fn provider(alg: Algorithm) -> Provider {
         .expect("client");
     Provider::builder("https://idp.example")
         .grant_store(MemoryGrantStore::new())
-        .keys(LocalKeys::new(vec![(key, KeyState::Active)]))
+        .keys(LocalKeys::new(vec![(key, KeyState::Active)]).expect("one active key"))
         .clients(StaticClients::new([client]).expect("clients"))
         .users(TestUsers::one("u", "u", "pw"))
         .signing_alg(alg)

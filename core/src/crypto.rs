@@ -1,8 +1,13 @@
-//! The one place idpkit touches a cryptographic library.
+//! The one place idpkit touches a cryptographic library: primitives only.
+//!
+//! Random values, hashes, constant-time comparison, and signing / verifying with keys
+//! parsed once ([`KeyPair`], [`VerifyingKey`]); the DER that key files and KMS answers are
+//! made of ([`der`]). Nothing here knows JOSE beyond the [`Algorithm`] name a key signs
+//! with: JWKs, `kid`s and compact JWS live in [`crate::jose`], which builds on this module.
 //!
 //! aws-lc-rs is the default backend; `ring` is selected with the `ring` feature (and
 //! `default-features = false`). Both expose the same API for what is used here. Keys are
-//! parsed once into a [`SigningKey`]; minting a token never re-parses a key.
+//! parsed once; minting a token never re-parses a key.
 
 // Enabling `ring` selects ring even when the default `aws-lc-rs` is also on.
 #[cfg(feature = "ring")]
@@ -17,11 +22,17 @@ compile_error!(
 );
 
 use backend::rand::SecureRandom;
-use backend::signature::{self, KeyPair};
+use backend::signature::{self, KeyPair as _};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::keys::{Algorithm, Jwk};
+use crate::jose::Algorithm;
+
+pub mod der;
+
+// Old paths of items that moved to `jose` (JOSE-level types built on these primitives).
+// Nothing in this file uses them.
+pub use crate::jose::{SigningKey, jwk_from_spki, verify_with_jwk as verify};
 
 /// Name of the crypto backend compiled in, for logs and benchmarks.
 pub const BACKEND: &str = if cfg!(feature = "ring") {
@@ -111,25 +122,107 @@ enum Inner {
     Ed(signature::Ed25519KeyPair),
 }
 
-/// A private signing key, parsed once, bound to one JOSE algorithm.
-pub struct SigningKey {
-    alg: Algorithm,
-    inner: Inner,
-    public: Jwk,
+/// A public key as raw components: what a private key's public half, a JWK or an X.509
+/// `SubjectPublicKeyInfo` decode to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PublicKey {
+    /// RSA: big-endian modulus and public exponent, without leading zeros.
+    Rsa {
+        /// Modulus.
+        n: Vec<u8>,
+        /// Public exponent.
+        e: Vec<u8>,
+    },
+    /// An uncompressed P-256 point.
+    P256 {
+        /// x coordinate, big-endian.
+        x: [u8; 32],
+        /// y coordinate, big-endian.
+        y: [u8; 32],
+    },
+    /// An Ed25519 public key (RFC 8032 §5.1.5).
+    Ed25519([u8; 32]),
 }
 
-impl std::fmt::Debug for SigningKey {
+impl PublicKey {
+    /// From an uncompressed SEC1 point (`0x04 || x || y`) of P-256.
+    pub fn p256_from_point(point: &[u8]) -> Option<Self> {
+        match point {
+            [4, rest @ ..] if rest.len() == 64 => {
+                let mut x = [0u8; 32];
+                let mut y = [0u8; 32];
+                x.copy_from_slice(&rest[..32]);
+                y.copy_from_slice(&rest[32..]);
+                Some(Self::P256 { x, y })
+            }
+            _ => None,
+        }
+    }
+
+    /// From an X.509 `SubjectPublicKeyInfo` (DER), as KMS `GetPublicKey` and
+    /// `openssl pkey -pubout` give it: RSA, or EC P-256. `None` for anything else.
+    pub fn from_spki(spki: &[u8]) -> Option<Self> {
+        let der::Spki {
+            algorithm,
+            parameter,
+            key,
+        } = der::spki(spki)?;
+        if algorithm == der::oid::RSA {
+            let (n, e) = der::rsa_public_key(key)?;
+            Some(Self::Rsa {
+                n: n.to_vec(),
+                e: e.to_vec(),
+            })
+        } else if algorithm == der::oid::EC && parameter == Some(der::oid::P256) {
+            Self::p256_from_point(key)
+        } else {
+            None
+        }
+    }
+
+    /// Whether `alg` is an algorithm for this kind of key (RFC 7518 §3.1).
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        matches!(
+            (self, alg),
+            (Self::Rsa { .. }, Algorithm::RS256 | Algorithm::PS256)
+                | (Self::P256 { .. }, Algorithm::ES256)
+                | (Self::Ed25519(_), Algorithm::EdDSA)
+        )
+    }
+
+    fn point(&self) -> Vec<u8> {
+        match self {
+            Self::P256 { x, y } => {
+                let mut point = Vec::with_capacity(65);
+                point.push(4);
+                point.extend_from_slice(x);
+                point.extend_from_slice(y);
+                point
+            }
+            Self::Ed25519(x) => x.to_vec(),
+            Self::Rsa { .. } => Vec::new(),
+        }
+    }
+}
+
+/// A private key, parsed once, bound to one algorithm. [`crate::jose::SigningKey`] adds
+/// the published JWK and `kid`.
+pub struct KeyPair {
+    alg: Algorithm,
+    inner: Inner,
+}
+
+impl std::fmt::Debug for KeyPair {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
+        f.debug_struct("KeyPair")
             .field("alg", &self.alg)
-            .field("kid", &self.public.kid)
             .finish_non_exhaustive()
     }
 }
 
-impl SigningKey {
-    /// Parses a PKCS#8 DER private key for `alg`. The public JWK gets the RFC 7638 thumbprint
-    /// as `kid`.
+impl KeyPair {
+    /// Parses a PKCS#8 DER private key for `alg`. RSA keys need at least 2048 bits.
     pub fn from_pkcs8(alg: Algorithm, der: &[u8]) -> Result<Self, CryptoError> {
         let rejected = |e: backend::error::KeyRejected| CryptoError::KeyRejected {
             alg,
@@ -165,7 +258,7 @@ impl SigningKey {
                 signature::Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(rejected)?,
             ),
         };
-        Self::with_inner(alg, inner)
+        Ok(Self { alg, inner })
     }
 
     /// Generates a new key for `alg` and returns it with its PKCS#8 DER encoding (so that a
@@ -176,55 +269,32 @@ impl SigningKey {
         Ok((key, der))
     }
 
-    fn with_inner(alg: Algorithm, inner: Inner) -> Result<Self, CryptoError> {
-        let mut public = match &inner {
-            Inner::Rsa(kp) => {
-                let (n, e) = parse_rsa_public_der(kp.public_key().as_ref())
-                    .ok_or(CryptoError::Backend("unreadable RSA public key"))?;
-                Jwk::rsa(&n, &e)
-            }
-            Inner::Ec(kp) => {
-                let point = kp.public_key().as_ref();
-                if point.len() != 65 || point[0] != 4 {
-                    return Err(CryptoError::Backend("unexpected EC public key encoding"));
-                }
-                Jwk::ec_p256(&point[1..33], &point[33..65])
-            }
-            Inner::Ed(kp) => Jwk::ed25519(kp.public_key().as_ref()),
-        };
-        public.alg = Some(alg);
-        public.key_use = Some("sig".to_owned());
-        public.kid = Some(public.thumbprint());
-        Ok(Self { alg, inner, public })
-    }
-
     /// The algorithm this key signs with.
     pub fn alg(&self) -> Algorithm {
         self.alg
     }
 
-    /// The public half as a JWK (with `kid`, `alg`, `use`).
-    pub fn public_jwk(&self) -> &Jwk {
-        &self.public
+    /// The public half.
+    pub fn public_key(&self) -> Result<PublicKey, CryptoError> {
+        match &self.inner {
+            Inner::Rsa(kp) => {
+                let (n, e) = der::rsa_public_key(kp.public_key().as_ref())
+                    .ok_or(CryptoError::Backend("unreadable RSA public key"))?;
+                Ok(PublicKey::Rsa {
+                    n: n.to_vec(),
+                    e: e.to_vec(),
+                })
+            }
+            Inner::Ec(kp) => PublicKey::p256_from_point(kp.public_key().as_ref())
+                .ok_or(CryptoError::Backend("unexpected EC public key encoding")),
+            Inner::Ed(kp) => <[u8; 32]>::try_from(kp.public_key().as_ref())
+                .map(PublicKey::Ed25519)
+                .map_err(|_| CryptoError::Backend("unexpected Ed25519 public key length")),
+        }
     }
 
-    /// Replaces the `kid` (for keys whose configuration names one).
-    pub fn set_kid(&mut self, kid: impl Into<String>) {
-        self.public.kid = Some(kid.into());
-    }
-
-    /// Publishes an X.509 chain with the key: `x5c` (base64 DER, leaf first) and `x5t#S256`.
-    pub fn set_certificate_chain(&mut self, x5c: Vec<String>, x5t_s256: String) {
-        self.public.x5c = Some(x5c);
-        self.public.x5t_s256 = Some(x5t_s256);
-    }
-
-    /// The `kid` published for this key.
-    pub fn kid(&self) -> &str {
-        self.public.kid.as_deref().unwrap_or_default()
-    }
-
-    /// Signs `msg` and returns the JWS signature bytes (64-byte `r||s` for ES256).
+    /// Signs `msg` and returns the JWS signature bytes (64-byte `r||s` for ES256,
+    /// RFC 7518 §3.4).
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
         match &self.inner {
             Inner::Rsa(kp) => {
@@ -287,16 +357,13 @@ fn generate_rsa_pkcs8(alg: Algorithm) -> Result<Vec<u8>, CryptoError> {
     Err(CryptoError::GenerationUnsupported(alg))
 }
 
-/// Verifies a JWS signature with a public JWK. The algorithm comes from the caller's
-/// allow-list and must match the key type; the token never picks it.
-pub fn verify(jwk: &Jwk, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
-    RawKey::from_jwk(jwk).is_some_and(|k| k.verify(alg, msg, sig))
-}
-
-/// A public key decoded from its JWK once (and, with aws-lc-rs, parsed once), for verifiers
-/// that check many signatures with it: no per-signature key parsing.
+/// A public key decoded once (and, with aws-lc-rs, parsed once), for verifiers that check
+/// many signatures with it: no per-signature key parsing.
 pub struct VerifyingKey {
-    raw: RawKey,
+    public: PublicKey,
+    declared: Option<Algorithm>,
+    /// The SEC1 point (P-256) or raw key (Ed25519) the backend takes.
+    raw: Vec<u8>,
     #[cfg(not(feature = "ring"))]
     parsed: Vec<(Algorithm, signature::ParsedPublicKey)>,
 }
@@ -304,45 +371,46 @@ pub struct VerifyingKey {
 impl std::fmt::Debug for VerifyingKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("VerifyingKey")
-            .field("raw", &self.raw)
+            .field("public", &self.public)
             .finish_non_exhaustive()
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum RawKey {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    P256(Vec<u8>),
-    Ed25519(Vec<u8>),
-}
-
-impl RawKey {
-    fn from_jwk(jwk: &Jwk) -> Option<Self> {
-        let decode = |v: &Option<String>| v.as_deref().and_then(|s| URL_SAFE_NO_PAD.decode(s).ok());
-        match jwk.kty.as_str() {
-            "RSA" => Some(Self::Rsa {
-                n: decode(&jwk.n)?,
-                e: decode(&jwk.e)?,
-            }),
-            "EC" if jwk.crv.as_deref() == Some("P-256") => {
-                let (x, y) = (decode(&jwk.x)?, decode(&jwk.y)?);
-                if x.len() != 32 || y.len() != 32 {
-                    return None;
-                }
-                let mut point = Vec::with_capacity(65);
-                point.push(4);
-                point.extend_from_slice(&x);
-                point.extend_from_slice(&y);
-                Some(Self::P256(point))
-            }
-            "OKP" if jwk.crv.as_deref() == Some("Ed25519") => Some(Self::Ed25519(decode(&jwk.x)?)),
-            _ => None,
+impl VerifyingKey {
+    /// Prepares `public` for verification. `declared` (a JWK's `alg`) limits which
+    /// algorithm it verifies for; `None` allows every algorithm of its type.
+    pub fn new(public: PublicKey, declared: Option<Algorithm>) -> Self {
+        Self {
+            raw: public.point(),
+            declared,
+            #[cfg(not(feature = "ring"))]
+            parsed: parse_once(&public, declared),
+            public,
         }
     }
 
-    fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
-        match (self, alg) {
-            (Self::Rsa { n, e }, Algorithm::RS256 | Algorithm::PS256) => {
+    /// The key's components.
+    pub fn public_key(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// Whether `alg` fits this key's type and declared algorithm.
+    pub fn fits(&self, alg: Algorithm) -> bool {
+        self.public.fits(alg) && self.declared.is_none_or(|d| d == alg)
+    }
+
+    /// Verifies `sig` over `msg` with `alg`; `false` when `alg` does not fit the key (the
+    /// caller's allow-list picks `alg`, never the token alone).
+    pub fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
+        if self.declared.is_some_and(|d| d != alg) {
+            return false;
+        }
+        #[cfg(not(feature = "ring"))]
+        if let Some((_, parsed)) = self.parsed.iter().find(|(a, _)| *a == alg) {
+            return parsed.verify_sig(msg, sig).is_ok();
+        }
+        match (&self.public, alg) {
+            (PublicKey::Rsa { n, e }, Algorithm::RS256 | Algorithm::PS256) => {
                 let params = match alg {
                     Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
                     _ => &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -351,13 +419,13 @@ impl RawKey {
                     .verify(params, msg, sig)
                     .is_ok()
             }
-            (Self::P256(point), Algorithm::ES256) => {
-                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+            (PublicKey::P256 { .. }, Algorithm::ES256) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, &self.raw)
                     .verify(msg, sig)
                     .is_ok()
             }
-            (Self::Ed25519(x), Algorithm::EdDSA) => {
-                signature::UnparsedPublicKey::new(&signature::ED25519, x)
+            (PublicKey::Ed25519(_), Algorithm::EdDSA) => {
+                signature::UnparsedPublicKey::new(&signature::ED25519, &self.raw)
                     .verify(msg, sig)
                     .is_ok()
             }
@@ -366,46 +434,15 @@ impl RawKey {
     }
 }
 
-impl VerifyingKey {
-    /// Decodes a JWK; `None` for key types idpkit does not verify or malformed members.
-    pub fn from_jwk(jwk: &Jwk) -> Option<Self> {
-        let raw = RawKey::from_jwk(jwk)?;
-        Some(Self {
-            #[cfg(not(feature = "ring"))]
-            parsed: parse_once(&raw, jwk.alg),
-            raw,
-        })
-    }
-
-    /// Whether `alg` fits this key's type.
-    pub fn fits(&self, alg: Algorithm) -> bool {
-        matches!(
-            (&self.raw, alg),
-            (RawKey::Rsa { .. }, Algorithm::RS256 | Algorithm::PS256)
-                | (RawKey::P256(_), Algorithm::ES256)
-                | (RawKey::Ed25519(_), Algorithm::EdDSA)
-        )
-    }
-
-    /// Verifies `sig` over `msg` with `alg`; `false` when `alg` does not fit the key.
-    pub fn verify(&self, alg: Algorithm, msg: &[u8], sig: &[u8]) -> bool {
-        #[cfg(not(feature = "ring"))]
-        if let Some((_, parsed)) = self.parsed.iter().find(|(a, _)| *a == alg) {
-            return parsed.verify_sig(msg, sig).is_ok();
-        }
-        self.raw.verify(alg, msg, sig)
-    }
-}
-
 /// aws-lc-rs keeps keys parsed: one parsed key per algorithm the key can verify.
 #[cfg(not(feature = "ring"))]
 fn parse_once(
-    raw: &RawKey,
+    public: &PublicKey,
     declared: Option<Algorithm>,
 ) -> Vec<(Algorithm, signature::ParsedPublicKey)> {
     let mut out = Vec::new();
-    match raw {
-        RawKey::Rsa { n, e } => {
+    match public {
+        PublicKey::Rsa { n, e } => {
             for (alg, params) in [
                 (Algorithm::RS256, &signature::RSA_PKCS1_2048_8192_SHA256),
                 (Algorithm::PS256, &signature::RSA_PSS_2048_8192_SHA256),
@@ -421,14 +458,14 @@ fn parse_once(
                 }
             }
         }
-        RawKey::P256(point) => {
+        PublicKey::P256 { .. } => {
             if let Ok(p) =
-                signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                signature::ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, public.point())
             {
                 out.push((Algorithm::ES256, p));
             }
         }
-        RawKey::Ed25519(x) => {
+        PublicKey::Ed25519(x) => {
             if let Ok(p) = signature::ParsedPublicKey::new(&signature::ED25519, x) {
                 out.push((Algorithm::EdDSA, p));
             }
@@ -437,50 +474,21 @@ fn parse_once(
     out
 }
 
-/// A public JWK from an X.509 `SubjectPublicKeyInfo` (DER), as KMS `GetPublicKey` and
-/// `openssl pkey -pubout` give it: RSA, or EC P-256. `None` for anything else.
-pub fn jwk_from_spki(der: &[u8]) -> Option<Jwk> {
-    const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
-    const OID_EC: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01];
-    const OID_P256: &[u8] = &[0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07];
-    let (spki, _) = der_header(der, 0x30)?;
-    let (algid, rest) = der_header(spki, 0x30)?;
-    let (bits, _) = der_header(rest, 0x03)?;
-    let (&unused, key) = bits.split_first()?;
-    if unused != 0 {
-        return None;
-    }
-    let (oid, params) = der_header(algid, 0x06)?;
-    if oid == OID_RSA {
-        let (n, e) = parse_rsa_public_der(key)?;
-        Some(Jwk::rsa(&n, &e))
-    } else if oid == OID_EC
-        && der_header(params, 0x06)?.0 == OID_P256
-        && key.len() == 65
-        && key[0] == 4
-    {
-        Some(Jwk::ec_p256(&key[1..33], &key[33..65]))
-    } else {
-        None
-    }
-}
-
 /// Converts a DER `ECDSA-Sig-Value` (`SEQUENCE { r INTEGER, s INTEGER }`, what KMS and
 /// OpenSSL return) into the 64-byte JOSE form `r || s` for P-256 (RFC 7518 §3.4).
-pub fn ecdsa_der_to_jose(der: &[u8]) -> Option<[u8; 64]> {
-    let (seq, rest) = der_header(der, 0x30)?;
+pub fn ecdsa_der_to_jose(sig: &[u8]) -> Option<[u8; 64]> {
+    let (seq, rest) = der::expect(sig, der::tag::SEQUENCE)?;
     if !rest.is_empty() {
         return None;
     }
-    let (r, rest) = der_header(seq, 0x02)?;
-    let (s, rest) = der_header(rest, 0x02)?;
+    let (r, rest) = der::expect(seq, der::tag::INTEGER)?;
+    let (s, rest) = der::expect(rest, der::tag::INTEGER)?;
     if !rest.is_empty() {
         return None;
     }
     let mut out = [0u8; 64];
     for (i, v) in [r, s].into_iter().enumerate() {
-        let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-        let v = &v[start..];
+        let v = der::unsigned(v);
         if v.len() > 32 {
             return None;
         }
@@ -489,88 +497,70 @@ pub fn ecdsa_der_to_jose(der: &[u8]) -> Option<[u8; 64]> {
     Some(out)
 }
 
-/// One DER TLV of the expected tag: (content, rest).
-fn der_header(input: &[u8], tag: u8) -> Option<(&[u8], &[u8])> {
-    let (&t, rest) = input.split_first()?;
-    if t != tag {
-        return None;
-    }
-    let (&first, rest) = rest.split_first()?;
-    let (len, rest) = if first < 0x80 {
-        (usize::from(first), rest)
-    } else {
-        let n = usize::from(first & 0x7f);
-        if n == 0 || n > 4 || rest.len() < n {
-            return None;
-        }
-        let len = rest[..n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
-        (len, &rest[n..])
-    };
-    if rest.len() < len {
-        return None;
-    }
-    Some(rest.split_at(len))
-}
-
-/// Reads `SEQUENCE { INTEGER n, INTEGER e }` (PKCS#1 RSAPublicKey) into big-endian
-/// magnitudes without leading zeros.
-fn parse_rsa_public_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
-    let (seq, _) = der_header(der, 0x30)?;
-    let (n, rest) = der_header(seq, 0x02)?;
-    let (e, _) = der_header(rest, 0x02)?;
-    let strip = |v: &[u8]| {
-        let start = v.iter().position(|b| *b != 0).unwrap_or(v.len());
-        v[start..].to_vec()
-    };
-    Some((strip(n), strip(e)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn es256_signatures_are_64_byte_jose_form_and_verify() {
-        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("generate");
-        let sig = key.sign(b"header.payload").expect("sign");
-        assert_eq!(sig.len(), 64);
-        assert!(verify(
-            key.public_jwk(),
-            Algorithm::ES256,
-            b"header.payload",
-            &sig
-        ));
-        assert!(!verify(
-            key.public_jwk(),
-            Algorithm::ES256,
-            b"header.payloaX",
-            &sig
-        ));
+    fn verifier(key: &KeyPair) -> VerifyingKey {
+        VerifyingKey::new(key.public_key().expect("public key"), None)
     }
 
     #[test]
-    fn verify_refuses_an_algorithm_that_does_not_match_the_key_type() {
-        let (key, _) = SigningKey::generate(Algorithm::EdDSA).expect("generate");
+    fn es256_signatures_are_64_byte_jose_form_and_verify_rfc7518_3_4() {
+        let (key, _) = KeyPair::generate(Algorithm::ES256).expect("generate");
+        let sig = key.sign(b"header.payload").expect("sign");
+        assert_eq!(sig.len(), 64);
+        let v = verifier(&key);
+        assert!(v.verify(Algorithm::ES256, b"header.payload", &sig));
+        assert!(!v.verify(Algorithm::ES256, b"header.payloaX", &sig));
+    }
+
+    #[test]
+    fn verify_refuses_an_algorithm_that_does_not_match_the_key_type_rfc8725_3_1() {
+        let (key, _) = KeyPair::generate(Algorithm::EdDSA).expect("generate");
         let sig = key.sign(b"m").expect("sign");
-        assert!(verify(key.public_jwk(), Algorithm::EdDSA, b"m", &sig));
-        assert!(!verify(key.public_jwk(), Algorithm::ES256, b"m", &sig));
-        assert!(!verify(key.public_jwk(), Algorithm::RS256, b"m", &sig));
+        let v = verifier(&key);
+        assert!(v.verify(Algorithm::EdDSA, b"m", &sig));
+        assert!(!v.verify(Algorithm::ES256, b"m", &sig));
+        assert!(!v.verify(Algorithm::RS256, b"m", &sig));
+        assert!(!v.fits(Algorithm::RS256));
     }
 
     #[cfg(not(feature = "ring"))]
     #[test]
-    fn rsa_keys_round_trip_through_pkcs8_with_a_stable_kid() {
-        let (key, der) = SigningKey::generate(Algorithm::RS256).expect("generate");
-        let again = SigningKey::from_pkcs8(Algorithm::RS256, &der).expect("parse");
-        assert_eq!(key.kid(), again.kid());
+    fn rsa_keys_round_trip_through_pkcs8_and_a_declared_alg_limits_verification() {
+        let (key, der) = KeyPair::generate(Algorithm::RS256).expect("generate");
+        let again = KeyPair::from_pkcs8(Algorithm::RS256, &der).expect("parse");
+        assert_eq!(key.public_key().ok(), again.public_key().ok());
         let sig = again.sign(b"abc").expect("sign");
-        assert!(verify(key.public_jwk(), Algorithm::RS256, b"abc", &sig));
-        let ps = SigningKey::from_pkcs8(Algorithm::PS256, &der).expect("parse");
+        assert!(verifier(&key).verify(Algorithm::RS256, b"abc", &sig));
+        let ps = KeyPair::from_pkcs8(Algorithm::PS256, &der).expect("parse");
         let sig = ps.sign(b"abc").expect("sign");
-        assert!(verify(ps.public_jwk(), Algorithm::PS256, b"abc", &sig));
-        assert!(!verify(ps.public_jwk(), Algorithm::RS256, b"abc", &sig));
+        let only_ps = VerifyingKey::new(ps.public_key().expect("public"), Some(Algorithm::PS256));
+        assert!(only_ps.verify(Algorithm::PS256, b"abc", &sig));
+        assert!(!only_ps.verify(Algorithm::RS256, b"abc", &sig));
+    }
+
+    #[test]
+    fn spki_public_keys_are_read_for_p256_and_refused_for_other_curves() {
+        let (key, _) = KeyPair::generate(Algorithm::ES256).expect("generate");
+        let PublicKey::P256 { x, y } = key.public_key().expect("public") else {
+            panic!("a P-256 key")
+        };
+        let mut point = vec![0, 4];
+        point.extend(x);
+        point.extend(y);
+        let spki = |curve: &[u8]| {
+            der::seq(&[
+                &der::seq(&[&der::oid(der::oid::EC), &der::oid(curve)]),
+                &der::tlv(der::tag::BIT_STRING, &point),
+            ])
+        };
+        assert_eq!(
+            PublicKey::from_spki(&spki(der::oid::P256)),
+            key.public_key().ok()
+        );
+        assert_eq!(PublicKey::from_spki(&spki(der::oid::P384)), None);
     }
 
     #[test]
@@ -595,7 +585,7 @@ mod tests {
             "truncated DER is refused"
         );
         // A real signature: DER from a key we also hold, verified after conversion.
-        let (key, _) = SigningKey::generate(Algorithm::ES256).expect("key");
+        let (key, _) = KeyPair::generate(Algorithm::ES256).expect("key");
         let jose = key.sign(b"m").expect("sign");
         let mut der = Vec::new();
         for half in [&jose[..32], &jose[32..]] {
@@ -610,7 +600,7 @@ mod tests {
         let mut seq = vec![0x30, der.len() as u8];
         seq.extend(der);
         let back = ecdsa_der_to_jose(&seq).expect("converts");
-        assert!(verify(key.public_jwk(), Algorithm::ES256, b"m", &back));
+        assert!(verifier(&key).verify(Algorithm::ES256, b"m", &back));
     }
 
     #[test]

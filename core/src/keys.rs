@@ -4,214 +4,21 @@
 //! key whose private half lives in a KMS works exactly like a key loaded from a file.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
 
-use crate::crypto::{self, CryptoError, SigningKey};
+use crate::crypto::CryptoError;
+use crate::jose::SigningKey;
 
-/// A JWS algorithm idpkit signs with. `none` and HMAC algorithms do not exist here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Algorithm {
-    /// RSASSA-PKCS1-v1_5 with SHA-256 (required by OpenID Connect).
-    RS256,
-    /// RSASSA-PSS with SHA-256.
-    PS256,
-    /// ECDSA P-256 with SHA-256.
-    ES256,
-    /// Ed25519.
-    EdDSA,
-}
+// `idpkit_core::keys::{Algorithm, Jwk, Jwks}` keep working: the types live in `jose`.
+pub use crate::jose::{Algorithm, Jwk, Jwks};
 
-impl Algorithm {
-    /// The JOSE name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RS256 => "RS256",
-            Self::PS256 => "PS256",
-            Self::ES256 => "ES256",
-            Self::EdDSA => "EdDSA",
-        }
-    }
+pub mod rotation;
 
-    /// Parses a JOSE name; `none`, HMAC and unknown names give `None`.
-    pub fn from_name(name: &str) -> Option<Self> {
-        match name {
-            "RS256" => Some(Self::RS256),
-            "PS256" => Some(Self::PS256),
-            "ES256" => Some(Self::ES256),
-            "EdDSA" => Some(Self::EdDSA),
-            _ => None,
-        }
-    }
-
-    /// The JWK `kty` a key for this algorithm has.
-    pub fn key_type(self) -> &'static str {
-        match self {
-            Self::RS256 | Self::PS256 => "RSA",
-            Self::ES256 => "EC",
-            Self::EdDSA => "OKP",
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A public JSON Web Key (RFC 7517) as published in the JWKS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Jwk {
-    /// Key type: `RSA`, `EC` or `OKP`.
-    pub kty: String,
-    /// Key id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub kid: Option<String>,
-    /// Intended use (`sig`).
-    #[serde(rename = "use", skip_serializing_if = "Option::is_none")]
-    pub key_use: Option<String>,
-    /// Algorithm this key is used with.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub alg: Option<Algorithm>,
-    /// RSA modulus.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub n: Option<String>,
-    /// RSA exponent.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub e: Option<String>,
-    /// Curve name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub crv: Option<String>,
-    /// Curve x coordinate (or Ed25519 public key).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub x: Option<String>,
-    /// Curve y coordinate.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub y: Option<String>,
-    /// X.509 certificate chain (base64 DER).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub x5c: Option<Vec<String>>,
-    /// X.509 certificate SHA-256 thumbprint.
-    #[serde(rename = "x5t#S256", skip_serializing_if = "Option::is_none")]
-    pub x5t_s256: Option<String>,
-}
-
-impl Jwk {
-    fn empty(kty: &str) -> Self {
-        Self {
-            kty: kty.to_owned(),
-            kid: None,
-            key_use: None,
-            alg: None,
-            n: None,
-            e: None,
-            crv: None,
-            x: None,
-            y: None,
-            x5c: None,
-            x5t_s256: None,
-        }
-    }
-
-    /// An RSA public key from big-endian modulus and exponent.
-    pub fn rsa(n: &[u8], e: &[u8]) -> Self {
-        Self {
-            n: Some(URL_SAFE_NO_PAD.encode(n)),
-            e: Some(URL_SAFE_NO_PAD.encode(e)),
-            ..Self::empty("RSA")
-        }
-    }
-
-    /// A P-256 public key from its coordinates.
-    pub fn ec_p256(x: &[u8], y: &[u8]) -> Self {
-        Self {
-            crv: Some("P-256".to_owned()),
-            x: Some(URL_SAFE_NO_PAD.encode(x)),
-            y: Some(URL_SAFE_NO_PAD.encode(y)),
-            ..Self::empty("EC")
-        }
-    }
-
-    /// An Ed25519 public key.
-    pub fn ed25519(x: &[u8]) -> Self {
-        Self {
-            crv: Some("Ed25519".to_owned()),
-            x: Some(URL_SAFE_NO_PAD.encode(x)),
-            ..Self::empty("OKP")
-        }
-    }
-
-    /// The RFC 7638 JWK thumbprint (SHA-256, base64url): the required members in
-    /// lexicographic order, no whitespace.
-    pub fn thumbprint(&self) -> String {
-        let s = |v: &Option<String>| {
-            serde_json::to_string(v.as_deref().unwrap_or_default()).unwrap_or_default()
-        };
-        let canonical = match self.kty.as_str() {
-            "RSA" => format!(r#"{{"e":{},"kty":"RSA","n":{}}}"#, s(&self.e), s(&self.n)),
-            "EC" => format!(
-                r#"{{"crv":{},"kty":"EC","x":{},"y":{}}}"#,
-                s(&self.crv),
-                s(&self.x),
-                s(&self.y)
-            ),
-            _ => format!(
-                r#"{{"crv":{},"kty":{},"x":{}}}"#,
-                s(&self.crv),
-                s(&Some(self.kty.clone())),
-                s(&self.x)
-            ),
-        };
-        crypto::sha256_b64(canonical.as_bytes())
-    }
-}
-
-/// A published key set, with its JSON serialised once.
-#[derive(Debug, Default)]
-pub struct Jwks {
-    keys: Vec<Jwk>,
-    json: OnceLock<Arc<[u8]>>,
-}
-
-impl Jwks {
-    /// A key set from public keys.
-    pub fn new(keys: Vec<Jwk>) -> Self {
-        Self {
-            keys,
-            json: OnceLock::new(),
-        }
-    }
-
-    /// The keys.
-    pub fn keys(&self) -> &[Jwk] {
-        &self.keys
-    }
-
-    /// The key with `kid`, if published.
-    pub fn find(&self, kid: &str) -> Option<&Jwk> {
-        self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))
-    }
-
-    /// `{"keys":[...]}`, serialised on first use and shared afterwards.
-    pub fn to_json(&self) -> Arc<[u8]> {
-        self.json
-            .get_or_init(|| {
-                #[derive(Serialize)]
-                struct Doc<'a> {
-                    keys: &'a [Jwk],
-                }
-                serde_json::to_vec(&Doc { keys: &self.keys })
-                    .unwrap_or_default()
-                    .into()
-            })
-            .clone()
-    }
-}
+pub use rotation::RotationError;
 
 /// Which key to sign with: what [`KeyProvider::signing_key`] answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -241,6 +48,9 @@ pub enum KeyError {
     /// A crypto failure.
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+    /// The key set breaks a rotation rule ([`rotation::check_set`]).
+    #[error(transparent)]
+    Rotation(#[from] RotationError),
     /// Any other failure (bad key files, ...).
     #[error("{0}")]
     Other(String),
@@ -305,16 +115,33 @@ impl fmt::Debug for LocalKeys {
 }
 
 impl LocalKeys {
-    /// A key set from parsed keys and their states.
-    pub fn new(keys: Vec<(SigningKey, KeyState)>) -> Self {
+    /// A key set from parsed keys and their states; refuses sets that break a rotation rule
+    /// ([`rotation::check_set`]), so a retiring key needs [`with_schedule`](Self::with_schedule).
+    pub fn new(keys: Vec<(SigningKey, KeyState)>) -> Result<Self, RotationError> {
+        Self::with_schedule(keys.into_iter().map(|(k, s)| (k, s, None)).collect())
+    }
+
+    /// A key set from parsed keys, their states and (for retiring keys) the time until
+    /// which they are published. The caller drops keys past `until`
+    /// ([`rotation::is_published`]) before building the set; this checks the rules.
+    pub fn with_schedule(
+        keys: Vec<(SigningKey, KeyState, Option<OffsetDateTime>)>,
+    ) -> Result<Self, RotationError> {
+        let entries: Vec<rotation::RotationEntry<'_>> = keys
+            .iter()
+            .map(|(k, s, until)| (k.kid(), k.alg(), *s, *until))
+            .collect();
+        rotation::check_set(&entries)?;
+        drop(entries);
+        let keys: Vec<(SigningKey, KeyState)> = keys.into_iter().map(|(k, s, _)| (k, s)).collect();
         let jwks = Arc::new(Jwks::new(
             keys.iter().map(|(k, _)| k.public_jwk().clone()).collect(),
         ));
-        Self {
+        Ok(Self {
             keys,
             jwks,
             development: false,
-        }
+        })
     }
 
     /// Throw-away keys generated in memory (RS256 where the backend can generate RSA keys,
@@ -332,7 +159,7 @@ impl LocalKeys {
             "idpkit: using EPHEMERAL development signing keys; tokens will not survive a restart \
              and instances will not agree. Configure persistent keys for anything but development."
         );
-        let mut set = Self::new(keys);
+        let mut set = Self::new(keys)?;
         set.development = true;
         Ok(set)
     }
@@ -399,19 +226,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn thumbprint_matches_rfc7638_example() {
-        // RFC 7638 §3.1.
-        let jwk = Jwk {
-            n: Some("0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw".to_owned()),
-            e: Some("AQAB".to_owned()),
-            kid: Some("2011-04-29".to_owned()),
-            alg: Some(Algorithm::RS256),
-            ..Jwk::empty("RSA")
-        };
-        assert_eq!(
-            jwk.thumbprint(),
-            "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-        );
+    fn local_keys_apply_the_rotation_rules() {
+        let key = || SigningKey::generate(Algorithm::ES256).expect("gen").0;
+        let two_active = LocalKeys::new(vec![(key(), KeyState::Active), (key(), KeyState::Active)]);
+        assert!(matches!(
+            two_active,
+            Err(RotationError::SeveralActive { .. })
+        ));
+        assert!(matches!(
+            LocalKeys::new(vec![(key(), KeyState::Next)]),
+            Err(RotationError::NoActiveKey { .. })
+        ));
+        assert!(matches!(
+            LocalKeys::new(vec![(key(), KeyState::Active), (key(), KeyState::Retiring)]),
+            Err(RotationError::RetiringWithoutUntil { .. })
+        ));
+        let until = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let ok = LocalKeys::with_schedule(vec![
+            (key(), KeyState::Active, None),
+            (key(), KeyState::Retiring, Some(until)),
+        ])
+        .expect("retiring with until");
+        assert_eq!(ok.published().len(), 2);
     }
 
     #[tokio::test]
@@ -419,7 +255,8 @@ mod tests {
         let (active, _) = SigningKey::generate(Algorithm::ES256).expect("gen");
         let (next, _) = SigningKey::generate(Algorithm::ES256).expect("gen");
         let next_kid = next.kid().to_owned();
-        let keys = LocalKeys::new(vec![(active, KeyState::Active), (next, KeyState::Next)]);
+        let keys = LocalKeys::new(vec![(active, KeyState::Active), (next, KeyState::Next)])
+            .expect("a valid rotation set");
         assert_eq!(keys.jwks().await.expect("jwks").keys().len(), 2);
         let r = keys.signing_key(Algorithm::ES256).await.expect("key");
         assert_ne!(r.kid, next_kid);
@@ -437,5 +274,21 @@ mod tests {
             keys.signing_key(Algorithm::EdDSA).await,
             Err(KeyError::NoKeyFor(Algorithm::EdDSA))
         ));
+    }
+
+    #[cfg(feature = "testkit")]
+    #[tokio::test]
+    async fn local_keys_pass_the_key_provider_conformance_kit() {
+        let keys = LocalKeys::ephemeral_for_development().expect("keys");
+        crate::testkit::key_provider::run_all(&keys).await;
+        let until = OffsetDateTime::now_utc() + time::Duration::hours(1);
+        let key = || SigningKey::generate(Algorithm::EdDSA).expect("key").0;
+        let rotating = LocalKeys::with_schedule(vec![
+            (key(), KeyState::Next, None),
+            (key(), KeyState::Active, None),
+            (key(), KeyState::Retiring, Some(until)),
+        ])
+        .expect("set");
+        crate::testkit::key_provider::run_all(&rotating).await;
     }
 }

@@ -35,6 +35,7 @@
 
 mod authorization_request;
 mod authorization_response;
+pub mod bearer;
 mod claims;
 pub mod client;
 mod client_auth;
@@ -49,6 +50,7 @@ pub mod grant;
 pub mod http;
 mod http_types;
 pub mod interaction;
+pub mod jose;
 pub mod keys;
 pub mod pkce;
 mod provider;

@@ -24,6 +24,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::ErrorCode;
 use crate::http::{HttpClient, HttpRequest};
+use crate::jose::{self, JoseError, KeySet, VerifyError};
 use crate::keys::{Algorithm, Jwk, Jwks};
 
 /// Where an issuer's keys come from.
@@ -308,37 +309,21 @@ impl Rejection {
         }
     }
 
-    /// The `WWW-Authenticate` value (RFC 6750 §3); the description is left out when
-    /// `detail` is false (hosts that do not want to tell clients why).
+    /// The `WWW-Authenticate` value (RFC 6750 §3, built by [`crate::bearer::challenge`]);
+    /// the description is left out when `detail` is false (hosts that do not want to tell
+    /// clients why).
     pub fn www_authenticate(&self, realm: &str, detail: bool) -> String {
-        let mut v = format!(
-            "Bearer realm=\"{}\", error=\"{}\"",
-            quote(realm),
-            self.error_code()
-        );
-        if detail {
-            v.push_str(&format!(
-                ", error_description=\"{}\"",
-                quote(&self.to_string())
-            ));
-        }
-        if let Self::InsufficientScope { missing, .. } = self {
-            v.push_str(&format!(", scope=\"{}\"", quote(&missing.join(" "))));
-        }
-        v
+        let description = detail.then(|| self.to_string());
+        let scope = match self {
+            Self::InsufficientScope { missing, .. } => Some(missing.join(" ")),
+            _ => None,
+        };
+        crate::bearer::challenge(
+            realm,
+            Some((self.error_code().as_str(), description.as_deref())),
+            scope.as_deref(),
+        )
     }
-}
-
-fn quote(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c == '"' || c == '\\' || !(' '..='~').contains(&c) {
-                '\''
-            } else {
-                c
-            }
-        })
-        .collect()
 }
 
 /// A token that passed every check.
@@ -490,46 +475,6 @@ impl<'a> StdClaims<'a> {
                     .collect()
             })
             .unwrap_or_default()
-    }
-}
-
-/// A key set with every key decoded once for verification.
-#[derive(Debug)]
-struct KeySet {
-    entries: Vec<KeyEntry>,
-}
-
-#[derive(Debug)]
-struct KeyEntry {
-    kid: Option<String>,
-    kty: String,
-    alg: Option<Algorithm>,
-    key: Option<crypto::VerifyingKey>,
-}
-
-impl KeySet {
-    fn new(jwks: &Jwks) -> Arc<Self> {
-        let entries = jwks
-            .keys()
-            .iter()
-            .map(|k| KeyEntry {
-                kid: k.kid.clone(),
-                kty: k.kty.clone(),
-                alg: k.alg,
-                key: crypto::VerifyingKey::from_jwk(k),
-            })
-            .collect();
-        Arc::new(Self { entries })
-    }
-
-    fn position(&self, kid: &str) -> Option<usize> {
-        self.entries
-            .iter()
-            .position(|e| e.kid.as_deref() == Some(kid))
-    }
-
-    fn kids(&self) -> Vec<String> {
-        self.entries.iter().filter_map(|e| e.kid.clone()).collect()
     }
 }
 
@@ -722,7 +667,9 @@ impl ValidatorBuilder {
             .into_iter()
             .map(|config| {
                 let current = match &config.jwks {
-                    JwksSource::Static(j) => Some((KeySet::new(j), OffsetDateTime::UNIX_EPOCH)),
+                    JwksSource::Static(j) => {
+                        Some((Arc::new(KeySet::new(j)), OffsetDateTime::UNIX_EPOCH))
+                    }
                     _ => None,
                 };
                 IssuerState {
@@ -748,28 +695,70 @@ impl ValidatorBuilder {
     }
 }
 
-/// The JOSE header fields the validator reads, borrowed from the decoded bytes.
-#[derive(serde::Deserialize)]
-struct JoseHeader<'a> {
-    #[serde(borrow, default)]
-    alg: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    kid: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    nonce: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    crit: Option<serde::de::IgnoredAny>,
+/// `aud` must contain one of the issuer's accepted audiences (RFC 9068 §4, RFC 7519
+/// §4.1.3), with a hint when the token looks like an ID token.
+fn check_audience(
+    state: &IssuerState,
+    claims: &StdClaims<'_>,
+    aud: &[&str],
+) -> Result<(), Rejection> {
+    if aud
+        .iter()
+        .any(|a| state.config.audiences.iter().any(|x| x == a))
+    {
+        return Ok(());
+    }
+    let client = claims.azp.as_deref().or(claims.client_id.as_deref());
+    let hint = if claims.nonce.is_some() || client.is_some_and(|c| aud.contains(&c)) {
+        Some(
+            "its audience is the client itself, so this looks like an ID token sent as an access token",
+        )
+    } else if aud.is_empty() {
+        Some("the token has no audience at all")
+    } else {
+        None
+    };
+    Err(Rejection::AudienceMismatch {
+        expected: state.config.audiences.clone(),
+        found: aud.iter().map(|a| (*a).to_owned()).collect(),
+        hint,
+    })
 }
 
-/// `typ` equals `expected`, or `application/` + `expected` (RFC 8725 §3.11), ignoring case.
-fn typ_matches(typ: &str, expected: &str) -> bool {
-    let bare = match typ.get(..12) {
-        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
-        _ => typ,
+/// A required claim must be present and satisfy its rule.
+fn check_claim(name: &str, rule: &ClaimRule, found: Option<&Value>) -> Result<(), Rejection> {
+    let Some(found) = found else {
+        return Err(Rejection::MissingClaim {
+            name: name.to_owned(),
+        });
     };
-    bare.eq_ignore_ascii_case(expected)
+    let ok = match rule {
+        ClaimRule::Present => true,
+        ClaimRule::Equals(v) => found == v,
+        ClaimRule::AnyOf(vs) => vs.contains(found),
+    };
+    if ok {
+        return Ok(());
+    }
+    let expected = match rule {
+        ClaimRule::Equals(v) => v.to_string(),
+        ClaimRule::AnyOf(vs) => format!("one of {}", Value::Array(vs.clone())),
+        ClaimRule::Present => String::new(),
+    };
+    Err(Rejection::ClaimMismatch {
+        name: name.to_owned(),
+        expected,
+        found: found.to_string(),
+    })
+}
+
+/// Every claim of a JWT payload (read only when a claim rule needs more than the
+/// registered claims).
+fn all_claims(payload: &[u8]) -> Map<String, Value> {
+    match serde_json::from_slice(payload) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    }
 }
 
 fn malformed(part: &'static str, reason: impl Into<String>) -> Rejection {
@@ -786,17 +775,6 @@ fn decode_json(part: &'static str, b64: &str) -> Result<Map<String, Value>, Reje
     match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(m)) => Ok(m),
         _ => Err(malformed(part, "is not a JSON object")),
-    }
-}
-
-fn string_or_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a
-            .iter()
-            .filter_map(|x| x.as_str().map(str::to_owned))
-            .collect(),
-        _ => Vec::new(),
     }
 }
 
@@ -823,150 +801,173 @@ pub struct Inspection {
     pub verdict: Result<(), Rejection>,
 }
 
-impl Validator {
-    /// Takes a token apart and runs every check it can, for humans (the inspect tool): unlike
-    /// [`validate`](Self::validate) it goes on after a failure where the next check still
-    /// means something.
-    pub async fn inspect(&self, token: &str) -> Inspection {
-        let verdict = self.validate(token).await.map(|_| ());
-        let mut checks = Vec::new();
-        let mut push = |name, outcome| checks.push(Check { name, outcome });
-        let parts: Vec<&str> = token.split('.').collect();
-        if parts.len() != 3 {
-            push(
-                "structure",
-                Err(format!("{} parts, a JWS has 3", parts.len())),
-            );
-            return Inspection {
-                header: None,
-                claims: None,
-                checks,
-                verdict,
-            };
-        }
-        push("structure", Ok("header.payload.signature".into()));
-        let header = decode_json("header", parts[0]).ok();
-        let claims = decode_json("payload", parts[1]).ok();
-        let (Some(h), Some(c)) = (&header, &claims) else {
-            push(
-                "decoding",
-                Err("header or payload is not base64url JSON".into()),
-            );
-            return Inspection {
-                header,
-                claims,
-                checks,
-                verdict,
-            };
-        };
-        let alg_name = h.get("alg").and_then(Value::as_str).unwrap_or_default();
-        let alg = Algorithm::from_name(alg_name);
-        push(
-            "alg",
-            alg.map(|a| a.to_string())
-                .ok_or_else(|| format!("{alg_name:?} is never accepted")),
-        );
-        if let Some(expected) = &self.typ {
-            let found = h.get("typ").and_then(Value::as_str).unwrap_or_default();
-            let ok = typ_matches(found, expected);
-            push(
-                "typ",
-                if ok {
-                    Ok(found.to_owned())
-                } else {
-                    Err(format!("{found:?}, expected {expected:?}"))
-                },
-            );
-        }
-        let iss = c.get("iss").and_then(Value::as_str).unwrap_or_default();
-        let state = self.issuers.iter().find(|i| i.config.issuer == iss);
-        push(
-            "iss",
-            state
-                .map(|_| iss.to_owned())
-                .ok_or_else(|| format!("{iss:?} is not trusted")),
-        );
-        let now = self.clock.now().unix_timestamp();
-        let leeway = self.leeway.whole_seconds();
-        push(
-            "exp",
-            match c.get("exp").and_then(Value::as_i64) {
-                Some(exp) if exp.saturating_add(leeway) > now => {
-                    Ok(format!("{exp} ({}s left)", exp.saturating_sub(now)))
+/// How a run of the checks reports: [`Validator::validate`] stops at the first failure;
+/// [`Validator::inspect`] records every outcome and goes on where the next check still
+/// means something. One list of checks serves both, so they cannot disagree.
+struct Run<'c> {
+    /// `Some` when inspecting.
+    record: Option<&'c mut Vec<Check>>,
+    /// The first failure: the verdict.
+    first: Option<Rejection>,
+}
+
+impl Run<'_> {
+    /// Records one check; `found` renders a pass, only when inspecting. Returns whether it
+    /// passed.
+    fn check(
+        &mut self,
+        name: &'static str,
+        result: Result<(), Rejection>,
+        found: impl FnOnce() -> String,
+    ) -> bool {
+        match result {
+            Ok(()) => {
+                if let Some(checks) = self.record.as_deref_mut() {
+                    checks.push(Check {
+                        name,
+                        outcome: Ok(found()),
+                    });
                 }
-                Some(exp) => Err(format!(
-                    "{exp}, expired {}s ago (leeway {leeway}s)",
-                    now.saturating_sub(exp)
-                )),
-                None => Err("missing".into()),
-            },
-        );
-        if let Some(nbf) = c.get("nbf").and_then(Value::as_i64) {
-            push(
-                "nbf",
-                if nbf.saturating_sub(leeway) <= now {
-                    Ok(nbf.to_string())
-                } else {
-                    Err(format!("{nbf} is {}s ahead", nbf.saturating_sub(now)))
-                },
-            );
-        }
-        if let Some(state) = state {
-            let aud = string_or_list(c.get("aud"));
-            let ok = aud.iter().any(|a| state.config.audiences.contains(a));
-            push(
-                "aud",
-                if ok {
-                    Ok(format!("{aud:?}"))
-                } else {
-                    Err(format!(
-                        "{aud:?}, expected one of {:?}",
-                        state.config.audiences
-                    ))
-                },
-            );
-            if let Some(alg) = alg {
-                let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
-                match self.key(state, kid).await {
-                    Ok((set, i)) => {
-                        push("kid", Ok(kid.to_owned()));
-                        let sig = URL_SAFE_NO_PAD.decode(parts[2]).unwrap_or_default();
-                        let input = format!("{}.{}", parts[0], parts[1]);
-                        let entry = &set.entries[i];
-                        let ok = entry.kty == alg.key_type()
-                            && entry
-                                .key
-                                .as_ref()
-                                .is_some_and(|k| k.verify(alg, input.as_bytes(), &sig));
-                        push(
-                            "signature",
-                            if ok {
-                                Ok(format!("valid ({alg})"))
-                            } else {
-                                Err(format!("does not verify with {kid} as {alg}"))
-                            },
-                        );
-                    }
-                    Err(r) => push("kid", Err(r.to_string())),
+                true
+            }
+            Err(r) => {
+                if let Some(checks) = self.record.as_deref_mut() {
+                    checks.push(Check {
+                        name,
+                        outcome: Err(render(&r)),
+                    });
                 }
+                self.first.get_or_insert(r);
+                false
             }
         }
-        if !self.scopes.is_empty() {
-            let have = c.get("scope").and_then(Value::as_str).unwrap_or_default();
-            let missing: Vec<&String> = self
-                .scopes
-                .iter()
-                .filter(|s| !have.split(' ').any(|h| h == s.as_str()))
-                .collect();
-            push(
-                "scope",
-                if missing.is_empty() {
-                    Ok(have.to_owned())
-                } else {
-                    Err(format!("missing {missing:?}"))
-                },
-            );
+    }
+
+    /// Whether to stop now: after any failure when validating.
+    fn stop(&self) -> bool {
+        self.record.is_none() && self.first.is_some()
+    }
+
+    /// The verdict so far as an error (after a failure that ends the run).
+    fn failed(&mut self) -> Rejection {
+        self.first.take().unwrap_or_else(|| {
+            // Only called after a failed check, which sets `first`.
+            malformed("token", "refused")
+        })
+    }
+}
+
+/// A failure as the inspect tool shows it: with the arithmetic done for the reader.
+fn render(r: &Rejection) -> String {
+    match r {
+        Rejection::Expired { exp, now, leeway } => format!(
+            "{exp}, expired {}s ago (leeway {leeway}s)",
+            now.saturating_sub(*exp)
+        ),
+        Rejection::NotYetValid { nbf, now, leeway } => format!(
+            "{nbf} is {}s ahead (leeway {leeway}s)",
+            nbf.saturating_sub(*now)
+        ),
+        r => r.to_string(),
+    }
+}
+
+/// The check a parser refusal belongs to, and its rejection.
+fn parse_rejection(e: JoseError) -> (&'static str, Rejection) {
+    match e {
+        JoseError::Parts { .. } => ("structure", malformed("token", e.to_string())),
+        JoseError::NotBase64url { part } => (part, malformed(part, "is not base64url")),
+        JoseError::Header { .. } => ("header", malformed("header", "is not a JSON object")),
+        JoseError::Critical { .. } => (
+            "crit",
+            // RFC 7515 §4.1.11: critical extensions idpkit does not understand.
+            malformed(
+                "header",
+                "names critical extensions (crit) that are not supported",
+            ),
+        ),
+        JoseError::UnsupportedAlgorithm { found } => {
+            ("alg", Rejection::UnsupportedAlgorithm { found })
         }
+        JoseError::SignatureTooLong { .. } => (
+            "signature",
+            malformed("signature", "is longer than any supported key produces"),
+        ),
+    }
+}
+
+const FOREIGN: Rejection = Rejection::ForeignToken {
+    reason: "its header carries a nonce, so it was minted for another vendor's API (such as Microsoft Graph) and only that API can validate it",
+};
+
+impl IssuerState {
+    /// A [`VerifyError`] in this issuer's terms.
+    fn rejection(&self, e: VerifyError) -> Rejection {
+        match e {
+            VerifyError::Jose(e) => parse_rejection(e).1,
+            VerifyError::HeaderNonce => FOREIGN,
+            VerifyError::DisallowedAlgorithm { found, allowed } => Rejection::DisallowedAlgorithm {
+                found,
+                issuer: self.config.issuer.clone(),
+                allowed,
+            },
+            VerifyError::UnknownKid { found, known } => Rejection::UnknownKid {
+                found,
+                issuer: self.config.issuer.clone(),
+                known,
+                refetched: false,
+            },
+            VerifyError::KeyTypeMismatch { kid, alg, kty } => {
+                Rejection::KeyTypeMismatch { kid, alg, kty }
+            }
+            VerifyError::UnusableKey { kid, alg } | VerifyError::BadSignature { kid, alg } => {
+                Rejection::BadSignature { kid, alg }
+            }
+            e => time_rejection(e),
+        }
+    }
+}
+
+/// The time-claim failures (no issuer involved).
+fn time_rejection(e: VerifyError) -> Rejection {
+    match e {
+        VerifyError::MissingExp => Rejection::MissingClaim { name: "exp".into() },
+        VerifyError::Expired { exp, now, leeway } => Rejection::Expired { exp, now, leeway },
+        VerifyError::NotYetValid { nbf, now, leeway } => {
+            Rejection::NotYetValid { nbf, now, leeway }
+        }
+        e => malformed("payload", e.to_string()),
+    }
+}
+
+impl Validator {
+    /// Takes a token apart and runs the same checks as [`validate`](Self::validate), in the
+    /// same order, for humans (the inspect tool): where `validate` stops at the first
+    /// failure, this records it and goes on wherever the next check still means something.
+    /// The verdict is the first failure, i.e. exactly what `validate` answers.
+    pub async fn inspect(&self, token: &str) -> Inspection {
+        let mut checks = Vec::new();
+        let parts: Vec<&str> = token.split('.').collect();
+        let (header, claims) = match parts.as_slice() {
+            [h, p, _] => (
+                decode_json("header", h).ok(),
+                decode_json("payload", p).ok(),
+            ),
+            _ => (None, None),
+        };
+        let verdict = if self.is_opaque(token).is_some() {
+            let verdict = self.validate(token).await.map(|_| ());
+            checks.push(Check {
+                name: "introspection",
+                outcome: match &verdict {
+                    Ok(()) => Ok("active".into()),
+                    Err(r) => Err(render(r)),
+                },
+            });
+            verdict
+        } else {
+            self.run(token, Some(&mut checks)).await.map(|_| ())
+        };
         Inspection {
             header,
             claims,
@@ -975,128 +976,130 @@ impl Validator {
         }
     }
 
+    /// The issuer that introspects `token`, when it is opaque (no dots) and one does.
+    fn is_opaque(&self, token: &str) -> Option<&IssuerState> {
+        if token.contains('.') {
+            return None;
+        }
+        self.issuers
+            .iter()
+            .find(|i| i.config.introspection.is_some())
+    }
+
     /// Validates a JWT access token (the value after `Bearer `).
     pub async fn validate(&self, token: &str) -> Result<ValidatedToken, Rejection> {
-        if !token.contains('.')
-            && let Some(state) = self
-                .issuers
-                .iter()
-                .find(|i| i.config.introspection.is_some())
-        {
+        if let Some(state) = self.is_opaque(token) {
             return self.introspect_opaque(state, token).await;
         }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed(
-                "token",
-                "is not a JWS compact serialisation (three dot-separated parts)",
-            ));
+        self.run(token, None).await
+    }
+
+    /// The checks, in order: the JWS parser (three parts, base64url, header, no `crit`, an
+    /// implemented `alg`); no header `nonce`; `typ`; the payload; `iss`; `alg` in the
+    /// issuer's allow-list; `kid` in its JWKS; key type; signature; then the claims
+    /// ([`Self::check_claims`]).
+    async fn run(
+        &self,
+        token: &str,
+        record: Option<&mut Vec<Check>>,
+    ) -> Result<ValidatedToken, Rejection> {
+        let mut run = Run {
+            record,
+            first: None,
         };
-        let mut header_buf = [0u8; 1024];
-        let header_vec;
-        let header_bytes: &[u8] = match URL_SAFE_NO_PAD.decode_slice(h, &mut header_buf) {
-            Ok(n) => &header_buf[..n],
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-                header_vec = URL_SAFE_NO_PAD
-                    .decode(h)
-                    .map_err(|_| malformed("header", "is not base64url"))?;
-                &header_vec
+        let jws = match jose::parse_compact(token) {
+            Ok(jws) => jws,
+            Err(e) => {
+                let (name, r) = parse_rejection(e);
+                run.check(name, Err(r), String::new);
+                return Err(run.failed());
             }
-            Err(_) => return Err(malformed("header", "is not base64url")),
         };
-        let header: JoseHeader<'_> = serde_json::from_slice(header_bytes)
-            .map_err(|_| malformed("header", "is not a JSON object"))?;
-        if header.crit.is_some() {
-            // RFC 7515 §4.1.11: critical extensions idpkit does not understand.
-            return Err(malformed(
-                "header",
-                "names critical extensions (crit) that are not supported",
-            ));
+        let h = jws.header();
+        let (alg, kid) = (h.alg, h.kid.as_deref().unwrap_or_default());
+        run.check("structure", Ok(()), || "header.payload.signature".into());
+        run.check("alg", Ok(()), || alg.to_string());
+        run.check("nonce", if h.nonce { Err(FOREIGN) } else { Ok(()) }, || {
+            "none in the header".into()
+        });
+        if run.stop() {
+            return Err(run.failed());
         }
-        if header.nonce.is_some() {
-            return Err(Rejection::ForeignToken {
-                reason: "its header carries a nonce, so it was minted for another vendor's API (such as Microsoft Graph) and only that API can validate it",
-            });
-        }
-        let alg_name = header.alg.as_deref().unwrap_or_default();
-        let alg =
-            Algorithm::from_name(alg_name).ok_or_else(|| Rejection::UnsupportedAlgorithm {
-                found: alg_name.to_owned(),
-            })?;
         if let Some(expected) = &self.typ {
-            let found = header.typ.as_deref();
-            if !found.is_some_and(|t| typ_matches(t, expected)) {
-                return Err(Rejection::WrongType {
+            let typ = if h.typ_is(expected) {
+                Ok(())
+            } else {
+                Err(Rejection::WrongType {
                     expected: expected.clone(),
-                    found: found.map(str::to_owned),
-                });
+                    found: h.typ.clone(),
+                })
+            };
+            run.check("typ", typ, || h.typ.clone().unwrap_or_default());
+            if run.stop() {
+                return Err(run.failed());
             }
         }
-        let payload = URL_SAFE_NO_PAD
-            .decode(p)
-            .map_err(|_| malformed("payload", "is not base64url"))?;
-        let claims: StdClaims<'_> = serde_json::from_slice(&payload)
-            .map_err(|_| malformed("payload", "is not a JSON object of JWT claims"))?;
-        // Signatures are at most 1024 bytes (RSA-8192); decode without allocating.
-        let mut sig_buf = [0u8; 1024];
-        let sig_len = match URL_SAFE_NO_PAD.decode_slice(s, &mut sig_buf) {
-            Ok(n) => n,
-            Err(base64::DecodeSliceError::OutputSliceTooSmall) => {
-                return Err(malformed(
-                    "signature",
-                    "is longer than any supported key produces",
-                ));
+        let claims: StdClaims<'_> = match serde_json::from_slice(jws.payload()) {
+            Ok(c) => c,
+            Err(_) => {
+                run.check(
+                    "payload",
+                    Err(malformed("payload", "is not a JSON object of JWT claims")),
+                    String::new,
+                );
+                return Err(run.failed());
             }
-            Err(_) => return Err(malformed("signature", "is not base64url")),
         };
-        let sig = &sig_buf[..sig_len];
         let iss = claims.iss.as_deref().unwrap_or_default();
-        let state = self
-            .issuers
-            .iter()
-            .find(|i| i.config.issuer == iss)
-            .ok_or_else(|| Rejection::UnknownIssuer {
-                found: iss.to_owned(),
-                trusted: self
-                    .issuers
-                    .iter()
-                    .map(|i| i.config.issuer.clone())
-                    .collect(),
-            })?;
-        if !state.config.algorithms.contains(&alg) {
-            return Err(Rejection::DisallowedAlgorithm {
-                found: alg,
-                issuer: iss.to_owned(),
-                allowed: state.config.algorithms.clone(),
-            });
+        let state = self.issuers.iter().find(|i| i.config.issuer == iss);
+        let trusted = state.map(|_| ()).ok_or_else(|| Rejection::UnknownIssuer {
+            found: iss.to_owned(),
+            trusted: self
+                .issuers
+                .iter()
+                .map(|i| i.config.issuer.clone())
+                .collect(),
+        });
+        run.check("iss", trusted, || iss.to_owned());
+        if run.stop() {
+            return Err(run.failed());
         }
-        let kid = header.kid.as_deref().unwrap_or_default();
-        let (set, i) = self.key(state, kid).await?;
-        let entry = &set.entries[i];
-        if entry.kty != alg.key_type() || entry.alg.is_some_and(|a| a != alg) {
-            return Err(Rejection::KeyTypeMismatch {
-                kid: kid.to_owned(),
-                alg,
-                kty: entry.kty.clone(),
+        if let Some(state) = state {
+            let allowed = jose::check_algorithm(alg, &state.config.algorithms)
+                .map_err(|e| state.rejection(e));
+            run.check("alg allowed", allowed, || {
+                format!("{alg} (allowed: {:?})", state.config.algorithms)
             });
+            if run.stop() {
+                return Err(run.failed());
+            }
+            match self.key(state, kid).await {
+                Err(r) => {
+                    run.check("kid", Err(r), String::new);
+                }
+                Ok(set) => {
+                    run.check("kid", Ok(()), || kid.to_owned());
+                    match set.key(kid, alg) {
+                        Err(e) => {
+                            run.check("key type", Err(state.rejection(e)), String::new);
+                        }
+                        Ok(key) => {
+                            run.check("key type", Ok(()), || format!("fits {alg}"));
+                            let sig = jose::verify_signature(key, kid, &jws)
+                                .map_err(|e| state.rejection(e));
+                            run.check("signature", sig, || format!("valid ({alg})"));
+                        }
+                    }
+                }
+            }
+            if run.stop() {
+                return Err(run.failed());
+            }
         }
-        let signing_input = &token.as_bytes()[..h.len() + 1 + p.len()];
-        if !entry
-            .key
-            .as_ref()
-            .is_some_and(|k| k.verify(alg, signing_input, sig))
-        {
-            return Err(Rejection::BadSignature {
-                kid: kid.to_owned(),
-                alg,
-            });
+        self.check_claims(state, &claims, || all_claims(jws.payload()), &mut run);
+        if let Some(r) = run.first.take() {
+            return Err(r);
         }
-        self.check_claims(state, &claims, || match serde_json::from_slice(&payload) {
-            Ok(Value::Object(m)) => m,
-            _ => Map::new(),
-        })?;
         let token = ValidatedToken {
             issuer: iss.to_owned(),
             subject: claims.sub.as_deref().map(str::to_owned),
@@ -1108,76 +1111,66 @@ impl Validator {
             claims: std::sync::OnceLock::new(),
         };
         drop(claims);
-        Ok(ValidatedToken { payload, ..token })
+        Ok(ValidatedToken {
+            payload: jws.into_payload(),
+            ..token
+        })
     }
 
+    /// The claim checks, in order: `exp` (required), `nbf`, `aud` (when the issuer is
+    /// known), the required claims, the required scopes. Shared by JWTs and introspection
+    /// answers.
     fn check_claims(
         &self,
-        state: &IssuerState,
+        state: Option<&IssuerState>,
         claims: &StdClaims<'_>,
         all: impl FnOnce() -> Map<String, Value>,
-    ) -> Result<(), Rejection> {
+        run: &mut Run<'_>,
+    ) {
         let now = self.clock.now().unix_timestamp();
         let leeway = self.leeway.whole_seconds();
-        match claims.exp.map(|e| e as i64) {
-            Some(exp) if exp.saturating_add(leeway) <= now => {
-                return Err(Rejection::Expired { exp, now, leeway });
+        // `as` saturates: absurd float times cannot overflow.
+        let exp = claims.exp.map(|e| e as i64);
+        run.check(
+            "exp",
+            jose::check_exp(exp, now, leeway).map_err(time_rejection),
+            || {
+                let exp = exp.unwrap_or_default();
+                format!("{exp} ({}s left)", exp.saturating_sub(now))
+            },
+        );
+        if run.stop() {
+            return;
+        }
+        if let Some(nbf) = claims.nbf.map(|n| n as i64) {
+            run.check(
+                "nbf",
+                jose::check_nbf(Some(nbf), now, leeway).map_err(time_rejection),
+                || nbf.to_string(),
+            );
+            if run.stop() {
+                return;
             }
-            Some(_) => {}
-            None => return Err(Rejection::MissingClaim { name: "exp".into() }),
         }
-        if let Some(nbf) = claims.nbf.map(|n| n as i64)
-            && nbf.saturating_sub(leeway) > now
-        {
-            return Err(Rejection::NotYetValid { nbf, now, leeway });
-        }
-        let aud = claims.audiences();
-        if !aud
-            .iter()
-            .any(|a| state.config.audiences.iter().any(|x| x == a))
-        {
-            let client = claims.azp.as_deref().or(claims.client_id.as_deref());
-            let hint = if claims.nonce.is_some() || client.is_some_and(|c| aud.contains(&c)) {
-                Some(
-                    "its audience is the client itself, so this looks like an ID token sent as an access token",
-                )
-            } else if aud.is_empty() {
-                Some("the token has no audience at all")
-            } else {
-                None
-            };
-            return Err(Rejection::AudienceMismatch {
-                expected: state.config.audiences.clone(),
-                found: aud.iter().map(|a| (*a).to_owned()).collect(),
-                hint,
+        if let Some(state) = state {
+            let aud = claims.audiences();
+            run.check("aud", check_audience(state, claims, &aud), || {
+                format!("{aud:?}")
             });
+            if run.stop() {
+                return;
+            }
         }
-        let all_claims = if self.claims.is_empty() {
-            Map::new()
-        } else {
-            all()
-        };
-        let claims_map = &all_claims;
-        for (name, rule) in &self.claims {
-            let Some(found) = claims_map.get(name) else {
-                return Err(Rejection::MissingClaim { name: name.clone() });
-            };
-            let ok = match rule {
-                ClaimRule::Present => true,
-                ClaimRule::Equals(v) => found == v,
-                ClaimRule::AnyOf(vs) => vs.contains(found),
-            };
-            if !ok {
-                let expected = match rule {
-                    ClaimRule::Equals(v) => v.to_string(),
-                    ClaimRule::AnyOf(vs) => format!("one of {}", Value::Array(vs.clone())),
-                    ClaimRule::Present => String::new(),
-                };
-                return Err(Rejection::ClaimMismatch {
-                    name: name.clone(),
-                    expected,
-                    found: found.to_string(),
+        if !self.claims.is_empty() {
+            let all_claims = all();
+            for (name, rule) in &self.claims {
+                let found = all_claims.get(name);
+                run.check("claim", check_claim(name, rule, found), || {
+                    format!("{name} = {}", found.cloned().unwrap_or_default())
                 });
+                if run.stop() {
+                    return;
+                }
             }
         }
         if !self.scopes.is_empty() {
@@ -1188,20 +1181,22 @@ impl Validator {
                 .filter(|s| !have.contains(s))
                 .cloned()
                 .collect();
-            if !missing.is_empty() {
-                return Err(Rejection::InsufficientScope {
+            let result = if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(Rejection::InsufficientScope {
                     missing,
-                    found: have,
-                });
-            }
+                    found: have.clone(),
+                })
+            };
+            run.check("scope", result, || have.join(" "));
         }
-        Ok(())
     }
 
-    /// The key `kid` of an issuer (its set and index): from the cache while fresh;
+    /// The key set of an issuer that has the key `kid`: from the cache while fresh;
     /// otherwise (or when the `kid` is unknown, at most once per refetch interval) from a
     /// fetch that concurrent callers share.
-    async fn key(&self, state: &IssuerState, kid: &str) -> Result<(Arc<KeySet>, usize), Rejection> {
+    async fn key(&self, state: &IssuerState, kid: &str) -> Result<Arc<KeySet>, Rejection> {
         let now = self.clock.now();
         let is_static = matches!(state.config.jwks, JwksSource::Static(_));
         let fresh = |at: OffsetDateTime| is_static || now - at < self.ttl;
@@ -1211,9 +1206,9 @@ impl Validator {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             && fresh(*at)
-            && let Some(i) = set.position(kid)
+            && set.contains(kid)
         {
-            return Ok((set.clone(), i));
+            return Ok(set.clone());
         }
         if is_static {
             return Err(self.unknown_kid(state, kid, false));
@@ -1223,9 +1218,9 @@ impl Validator {
         let stale = cache.fetched_at.is_none_or(|at| !fresh(at));
         if !stale
             && let Some(set) = &cache.jwks
-            && let Some(i) = set.position(kid)
+            && set.contains(kid)
         {
-            return Ok((set.clone(), i));
+            return Ok(set.clone());
         }
         let may_force = cache
             .last_forced
@@ -1237,9 +1232,9 @@ impl Validator {
             && now - failed < self.refetch_interval
         {
             if let Some(set) = &cache.jwks
-                && let Some(i) = set.position(kid)
+                && set.contains(kid)
             {
-                return Ok((set.clone(), i));
+                return Ok(set.clone());
             }
             drop(cache);
             return Err(Rejection::IssuerUnreachable {
@@ -1255,15 +1250,15 @@ impl Validator {
             cache.last_forced = Some(now);
         }
         let set = match self.fetch(&state.config).await {
-            Ok(j) => KeySet::new(&j),
+            Ok(j) => Arc::new(KeySet::new(&j)),
             Err(reason) => {
                 cache.last_failed = Some(now);
                 // A stale key set stays usable while the issuer is unreachable.
                 if let Some(set) = &cache.jwks
-                    && let Some(i) = set.position(kid)
+                    && set.contains(kid)
                 {
                     tracing::warn!(issuer = %state.config.issuer, reason, "idpkit: JWKS refresh failed; using the cached set");
-                    return Ok((set.clone(), i));
+                    return Ok(set.clone());
                 }
                 return Err(Rejection::IssuerUnreachable {
                     issuer: state.config.issuer.clone(),
@@ -1276,9 +1271,10 @@ impl Validator {
         cache.last_failed = None;
         *state.current.write().unwrap_or_else(|p| p.into_inner()) = Some((set.clone(), now));
         drop(cache);
-        match set.position(kid) {
-            Some(i) => Ok((set, i)),
-            None => Err(self.unknown_kid(state, kid, true)),
+        if set.contains(kid) {
+            Ok(set)
+        } else {
+            Err(self.unknown_kid(state, kid, true))
         }
     }
 
@@ -1385,7 +1381,14 @@ impl Validator {
             });
         }
         let std = StdClaims::from_map(&claims);
-        self.check_claims(state, &std, || claims.clone())?;
+        let mut run = Run {
+            record: None,
+            first: None,
+        };
+        self.check_claims(Some(state), &std, || claims.clone(), &mut run);
+        if let Some(r) = run.first {
+            return Err(r);
+        }
         let (subject, scopes, client_id) = (
             std.sub.as_deref().map(str::to_owned),
             std.scopes(),

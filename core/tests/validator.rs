@@ -580,3 +580,126 @@ async fn critical_extensions_and_absurd_times_are_handled_without_panic() {
         let _ = s.validator.inspect(&t).await;
     }
 }
+
+fn outcome_of(
+    report: &idpkit_core::validate::Inspection,
+    name: &str,
+) -> Option<Result<String, String>> {
+    report
+        .checks
+        .iter()
+        .find(|c| c.name == name)
+        .map(|c| c.outcome.clone())
+}
+
+#[tokio::test]
+async fn inspect_reports_the_alg_allow_list_crit_and_header_nonce_rfc8725_3_1_rfc7515_4_1_11() {
+    let s = setup();
+    // RFC 8725 §3.1: the issuer's allow-list (RS256, ES256 here) refuses EdDSA.
+    let ed = mint(&s.k.ed, header(&s.k.ed), claims(s.now));
+    let report = s.validator.inspect(&ed).await;
+    assert!(
+        matches!(outcome_of(&report, "alg allowed"), Some(Err(ref e)) if e.contains("EdDSA is not allowed")),
+        "{:?}",
+        report.checks
+    );
+    assert!(matches!(
+        report.verdict,
+        Err(Rejection::DisallowedAlgorithm { .. })
+    ));
+    assert!(
+        matches!(outcome_of(&report, "exp"), Some(Ok(_))),
+        "later checks are still reported: {:?}",
+        report.checks
+    );
+    // RFC 7515 §4.1.11: critical extensions are refused.
+    let crit = mint(
+        &s.k.rsa,
+        json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "at+jwt", "crit": ["exp-ext"], "exp-ext": 1}),
+        claims(s.now),
+    );
+    let report = s.validator.inspect(&crit).await;
+    assert!(
+        matches!(outcome_of(&report, "crit"), Some(Err(ref e)) if e.contains("critical extensions")),
+        "{:?}",
+        report.checks
+    );
+    assert!(matches!(
+        report.verdict,
+        Err(Rejection::Malformed { part: "header", .. })
+    ));
+    // A header nonce: a token for another vendor's API.
+    let nonce = mint(
+        &s.k.rsa,
+        json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "at+jwt", "nonce": "x"}),
+        claims(s.now),
+    );
+    let report = s.validator.inspect(&nonce).await;
+    assert!(
+        matches!(outcome_of(&report, "nonce"), Some(Err(ref e)) if e.contains("another vendor's API")),
+        "{:?}",
+        report.checks
+    );
+    assert!(matches!(
+        report.verdict,
+        Err(Rejection::ForeignToken { .. })
+    ));
+    assert!(
+        matches!(outcome_of(&report, "signature"), Some(Ok(_))),
+        "{:?}",
+        report.checks
+    );
+}
+
+#[tokio::test]
+async fn inspect_and_validate_give_the_same_verdict_for_every_kind_of_token() {
+    let s = setup();
+    let now = s.now;
+    let tokens = vec![
+        "not-a-token".to_owned(),
+        "a.b.c.d.e".to_owned(),
+        mint(&s.k.rsa, header(&s.k.rsa), claims(now)),
+        mint(&s.k.ed, header(&s.k.ed), claims(now)),
+        mint(
+            &s.k.ec,
+            json!({"alg": "ES256", "kid": s.k.rsa.kid(), "typ": "at+jwt"}),
+            claims(now),
+        ),
+        mint(
+            &s.k.rsa,
+            json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "JWT"}),
+            claims(now),
+        ),
+        mint(
+            &s.k.rsa,
+            header(&s.k.rsa),
+            json!({"iss": A, "aud": "api", "exp": now - 600, "client_id": "app"}),
+        ),
+        mint(
+            &s.k.rsa,
+            header(&s.k.rsa),
+            json!({"iss": "https://evil.example", "aud": "api", "exp": now + 60}),
+        ),
+        mint(
+            &s.k.rsa,
+            json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "at+jwt", "crit": ["x"]}),
+            claims(now),
+        ),
+        mint(
+            &s.k.rsa,
+            json!({"alg": "RS256", "kid": s.k.rsa.kid(), "typ": "at+jwt", "nonce": "n"}),
+            claims(now),
+        ),
+    ];
+    for t in tokens {
+        let validated = s.validator.validate(&t).await.map(|_| ());
+        let inspected = s.validator.inspect(&t).await;
+        assert_eq!(inspected.verdict, validated, "{t}: {:?}", inspected.checks);
+        if let Err(r) = &validated {
+            assert!(
+                inspected.checks.iter().any(|c| c.outcome.is_err()),
+                "{r}: the failure is among the checks"
+            );
+        }
+    }
+}

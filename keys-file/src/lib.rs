@@ -34,15 +34,14 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-mod der;
-
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use idpkit_core::crypto::{self, SigningKey};
+use idpkit_core::crypto::{self, SigningKey, der};
+use idpkit_core::keys::{RotationError, rotation};
 use idpkit_core::{Algorithm, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -162,11 +161,13 @@ fn kind_of_pkcs8(path: &Path, der: &[u8]) -> Result<KeyKind, KeyFileError> {
     let (alg, param) =
         der::pkcs8_algorithm(der).ok_or_else(|| invalid(path, "not a PKCS#8 private key"))?;
     match alg {
-        a if a == der::OID_RSA => Ok(KeyKind::Rsa),
-        a if a == der::OID_ED25519 => Ok(KeyKind::Ed25519),
-        a if a == der::OID_ED448 => Err(invalid(path, "Ed448 keys are not supported; use Ed25519")),
-        a if a == der::OID_EC => match param {
-            Some(c) if c == der::OID_P256 => Ok(KeyKind::P256),
+        a if a == der::oid::RSA => Ok(KeyKind::Rsa),
+        a if a == der::oid::ED25519 => Ok(KeyKind::Ed25519),
+        a if a == der::oid::ED448 => {
+            Err(invalid(path, "Ed448 keys are not supported; use Ed25519"))
+        }
+        a if a == der::oid::EC => match param {
+            Some(c) if c == der::oid::P256 => Ok(KeyKind::P256),
             Some(c) => Err(invalid(
                 path,
                 format!(
@@ -223,7 +224,7 @@ fn parse_pem(path: &Path, bytes: &[u8]) -> Result<Vec<Material>, KeyFileError> {
                     ));
                 }
                 match der::sec1_curve(der) {
-                    Some(c) if c == der::OID_P256 => {}
+                    Some(c) if c == der::oid::P256 => {}
                     Some(c) => {
                         return Err(invalid(
                             path,
@@ -518,44 +519,21 @@ pub fn load_dir(dir: &Path, now: OffsetDateTime) -> Result<LocalKeys, KeyFileErr
     };
     let mut keys = Vec::new();
     for entry in &manifest.keys {
-        if entry.state == KeyState::Retiring && entry.until.is_some_and(|u| u <= now) {
+        if !rotation::is_published(entry.state, entry.until, now) {
             tracing::info!(file = %entry.file, "idpkit-keys-file: retiring key is past its time; no longer published");
             continue;
         }
         for key in load_entry(dir, entry)? {
-            keys.push((key, entry.state));
+            keys.push((key, entry.state, entry.until));
         }
     }
-    let mut active_algs = Vec::new();
-    for (k, s) in &keys {
-        if *s == KeyState::Active {
-            if active_algs.contains(&k.alg()) {
-                return Err(KeyFileError::Manifest {
-                    path: manifest_path,
-                    reason: format!(
-                        "more than one active {} key; mark all but one next or retiring",
-                        k.alg()
-                    ),
-                });
-            }
-            active_algs.push(k.alg());
-        }
-    }
-    if active_algs.is_empty() {
-        return Err(KeyFileError::Manifest {
-            path: manifest_path,
-            reason: format!("no active signing key in {}", dir.display()),
-        });
-    }
-    let mut kids: Vec<&str> = keys.iter().map(|(k, _)| k.kid()).collect();
-    kids.sort_unstable();
-    if kids.windows(2).any(|w| w[0] == w[1]) {
-        return Err(KeyFileError::Manifest {
-            path: manifest_path,
-            reason: "the same key (kid) is listed twice".into(),
-        });
-    }
-    Ok(LocalKeys::new(keys))
+    LocalKeys::with_schedule(keys).map_err(|e| KeyFileError::Manifest {
+        path: manifest_path,
+        reason: match e {
+            RotationError::NoActiveKey { .. } => format!("{e} in {}", dir.display()),
+            e => e.to_string(),
+        },
+    })
 }
 
 /// A key directory: a [`KeyProvider`] that can be reloaded without a restart.

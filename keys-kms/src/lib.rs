@@ -27,6 +27,7 @@ use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use idpkit_core::crypto;
+use idpkit_core::keys::{RotationError, rotation};
 use idpkit_core::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -150,7 +151,7 @@ impl KmsKeys {
 
     /// Fetches the public key of every key (once) and builds the set.
     pub async fn load(client: aws_sdk_kms::Client, keys: &[KmsKey]) -> Result<Self, KeyError> {
-        let set = Self::fetch(&client, keys).await?;
+        let set = Self::assemble(Self::fetch(&client, keys).await?, keys)?;
         Ok(Self {
             client,
             set: RwLock::new(Arc::new(set)),
@@ -181,7 +182,7 @@ impl KmsKeys {
         for k in keys {
             let found = known
                 .iter()
-                .chain(fetched.keys.iter())
+                .chain(fetched.iter())
                 .find(|l| l.key_id == k.key_id)
                 .cloned();
             if let Some(mut l) = found {
@@ -194,7 +195,9 @@ impl KmsKeys {
         Ok(())
     }
 
-    async fn fetch(client: &aws_sdk_kms::Client, keys: &[KmsKey]) -> Result<Set, KeyError> {
+    /// Fetches and checks the public keys; the rotation rules apply to the whole set, in
+    /// [`Self::assemble`].
+    async fn fetch(client: &aws_sdk_kms::Client, keys: &[KmsKey]) -> Result<Vec<Loaded>, KeyError> {
         let mut loaded = Vec::new();
         for k in keys {
             let out = client
@@ -241,36 +244,39 @@ impl KmsKeys {
                 jwk,
             });
         }
-        Self::assemble(loaded, keys)
+        Ok(loaded)
     }
 
     fn assemble(loaded: Vec<Loaded>, specs: &[KmsKey]) -> Result<Set, KeyError> {
         let now = OffsetDateTime::now_utc();
+        let until = |l: &Loaded| {
+            specs
+                .iter()
+                .find(|s| s.key_id == l.key_id)
+                .and_then(|s| s.until)
+        };
         let keys: Vec<Loaded> = loaded
             .into_iter()
-            .filter(|l| {
-                let spec = specs.iter().find(|s| s.key_id == l.key_id);
-                !(l.state == KeyState::Retiring
-                    && spec.and_then(|s| s.until).is_some_and(|u| u <= now))
+            .filter(|l| rotation::is_published(l.state, until(l), now))
+            .collect();
+        let entries: Vec<rotation::RotationEntry<'_>> = keys
+            .iter()
+            .map(|k| {
+                (
+                    k.jwk.kid.as_deref().unwrap_or_default(),
+                    k.alg,
+                    k.state,
+                    until(k),
+                )
             })
             .collect();
-        let mut active = Vec::new();
-        for k in keys.iter().filter(|k| k.state == KeyState::Active) {
-            if active.contains(&k.alg) {
-                return Err(KeyError::Other(format!(
-                    "more than one active {} KMS key",
-                    k.alg
-                )));
-            }
-            active.push(k.alg);
-        }
-        let mut kids: Vec<&str> = keys.iter().filter_map(|k| k.jwk.kid.as_deref()).collect();
-        kids.sort_unstable();
-        if kids.windows(2).any(|w| w[0] == w[1]) {
-            return Err(KeyError::Other(
-                "the same KMS key is listed twice (one key id, one kid: list it once, with one algorithm)".into(),
-            ));
-        }
+        rotation::check_set(&entries).map_err(|e| match e {
+            RotationError::DuplicateKid { kid } => KeyError::Other(format!(
+                "the same KMS key (kid {kid:?}) is listed twice (one key id, one kid: list it once, with one algorithm)"
+            )),
+            e => KeyError::Rotation(e),
+        })?;
+        drop(entries);
         let jwks = Arc::new(Jwks::new(keys.iter().map(|k| k.jwk.clone()).collect()));
         Ok(Set { keys, jwks })
     }

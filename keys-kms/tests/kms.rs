@@ -156,6 +156,26 @@ async fn rsa_and_p256_keys_sign_jws_that_verify_with_the_published_jwks() {
     assert!(e.to_string().contains("listed twice"), "{e}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kms_keys_pass_the_key_provider_conformance_kit() {
+    let Some(moto) = moto().await else { return };
+    let c = client(&moto.endpoint);
+    let rsa = create_key(&c, KeySpec::Rsa2048).await;
+    let ec = create_key(&c, KeySpec::EccNistP256).await;
+    let next = create_key(&c, KeySpec::EccNistP256).await;
+    let keys = KmsKeys::load(
+        c.clone(),
+        &[
+            KmsKey::active(&rsa),
+            KmsKey::active(&ec),
+            KmsKey::active(&next).with_state(KeyState::Next),
+        ],
+    )
+    .await
+    .expect("load");
+    idpkit_core::testkit::key_provider::run_all(&keys).await;
+}
+
 struct Users;
 
 #[async_trait::async_trait]

@@ -76,24 +76,19 @@ impl Provider {
     }
 }
 
-/// An RFC 6750 §3 error: `WWW-Authenticate: Bearer error=..., error_description=...`.
+/// An RFC 6750 §3 error: `WWW-Authenticate: Bearer error=..., error_description=...`
+/// (built by [`crate::bearer::challenge`]).
 pub(crate) fn bearer_error(e: &OAuthError) -> Response {
     let mut r = Response::json_no_store(e.status(), e.to_json());
-    let challenge =
-        if e.code == ErrorCode::InvalidRequest && e.description == "missing access token" {
-            // §3.1: no error code when the request had no authentication at all.
-            "Bearer realm=\"idpkit\"".to_owned()
-        } else {
-            format!(
-                "Bearer realm=\"idpkit\", error=\"{}\", error_description=\"{}\"",
-                e.code,
-                e.description.replace(['"', '\\'], "'")
-            )
-        };
+    // §3.1: no error code when the request had no authentication at all.
+    let no_credentials =
+        e.code == ErrorCode::InvalidRequest && e.description == "missing access token";
+    let error = (!no_credentials).then(|| (e.code.as_str(), Some(e.description.as_ref())));
+    let challenge = crate::bearer::challenge("idpkit", error, None);
     if e.status() == 400 || e.status() == 401 || e.status() == 403 {
         r = r.header("WWW-Authenticate", challenge);
     }
-    if e.code == ErrorCode::InvalidRequest && e.description == "missing access token" {
+    if no_credentials {
         r.status = 401;
     }
     r

@@ -12,5 +12,6 @@
 pub mod client_store;
 pub mod flows;
 pub mod grant_store;
+pub mod key_provider;
 pub mod processes;
 pub mod users;

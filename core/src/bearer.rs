@@ -1,0 +1,87 @@
+//! The `WWW-Authenticate: Bearer` challenge of RFC 6750 §3: one builder, with one quoting
+//! rule, for every place idpkit answers a refused bearer token (the validator, the UserInfo
+//! endpoint, the axum `BearerAuth` layer).
+//!
+//! Quoting: attribute values are HTTP quoted-strings (RFC 9110 §5.6.4), and RFC 6750 §3
+//! limits `error`, `error_description` and `scope` to `%x20-21 / %x23-5B / %x5D-7E`: no
+//! `"`, no `\` — not even escaped — and no control or non-ASCII characters. So idpkit
+//! *replaces* every character outside that set with `'` (in the realm too, for one rule
+//! everywhere); a value can then never end the quoted-string early or split the header.
+
+use std::borrow::Cow;
+
+/// The character every disallowed character becomes.
+pub const REPLACEMENT: char = '\'';
+
+/// `s` with every character outside `%x20-21 / %x23-5B / %x5D-7E` replaced by
+/// [`REPLACEMENT`] (RFC 6750 §3).
+pub fn quote(s: &str) -> Cow<'_, str> {
+    let allowed = |c: char| matches!(c, '\x20'..='\x21' | '\x23'..='\x5B' | '\x5D'..='\x7E');
+    if s.chars().all(allowed) {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(
+            s.chars()
+                .map(|c| if allowed(c) { c } else { REPLACEMENT })
+                .collect(),
+        )
+    }
+}
+
+/// The challenge: `Bearer realm="…"`, then `error="…"` and `error_description="…"` when
+/// `error` is given (RFC 6750 §3; §3.1: no error code when the request had no credentials),
+/// then `scope="…"` when given (for `insufficient_scope`).
+pub fn challenge(realm: &str, error: Option<(&str, Option<&str>)>, scope: Option<&str>) -> String {
+    let mut v = format!("Bearer realm=\"{}\"", quote(realm));
+    if let Some((code, description)) = error {
+        v.push_str(&format!(", error=\"{}\"", quote(code)));
+        if let Some(d) = description {
+            v.push_str(&format!(", error_description=\"{}\"", quote(d)));
+        }
+    }
+    if let Some(scope) = scope {
+        v.push_str(&format!(", scope=\"{}\"", quote(scope)));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_credentials_gives_a_challenge_without_error_rfc6750_3_1() {
+        assert_eq!(challenge("api", None, None), r#"Bearer realm="api""#);
+    }
+
+    #[test]
+    fn error_description_and_scope_follow_the_error_rfc6750_3() {
+        assert_eq!(
+            challenge(
+                "api",
+                Some(("insufficient_scope", Some("needs write"))),
+                Some("read write")
+            ),
+            r#"Bearer realm="api", error="insufficient_scope", error_description="needs write", scope="read write""#
+        );
+        assert_eq!(
+            challenge("api", Some(("invalid_token", None)), None),
+            r#"Bearer realm="api", error="invalid_token""#
+        );
+    }
+
+    #[test]
+    fn quotes_backslashes_controls_and_non_ascii_are_replaced_rfc6750_3() {
+        assert_eq!(quote(r#"say "hi" \o/"#), "say 'hi' 'o/");
+        assert_eq!(quote("line\r\nSet-Cookie: x"), "line''Set-Cookie: x");
+        assert_eq!(quote("caf\u{e9}\t"), "caf''");
+        assert!(matches!(quote("plain text!"), Cow::Borrowed(_)));
+        let c = challenge("a\"b", Some(("invalid_token", Some("x\"y\\z"))), None);
+        assert_eq!(
+            c,
+            r#"Bearer realm="a'b", error="invalid_token", error_description="x'y'z""#
+        );
+        // Every value stays inside its quotes: exactly two quotes per attribute.
+        assert_eq!(c.matches('"').count(), 6);
+    }
+}

@@ -1,0 +1,522 @@
+//! Verifying a compact JWS against a key set parsed once: the algorithm allow-list, the
+//! key lookup by `kid`, the key-type match and the signature, plus the JWT time claims.
+//! [`verify_compact`] runs them all for a caller with one key set (the provider checking its
+//! own access tokens); the validator runs the same functions one by one, because it picks
+//! the issuer (and so the key set and allow-list) from the payload between parsing and
+//! verifying.
+
+use std::sync::{Arc, RwLock};
+
+use time::OffsetDateTime;
+
+use super::{Algorithm, CompactJws, Header, JoseError, Jwks, parse_compact};
+use crate::crypto::VerifyingKey;
+
+/// Why a JWS (or its time claims) did not verify. `Display` says what was expected and
+/// found.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The parser refused the token.
+    #[error(transparent)]
+    Jose(#[from] JoseError),
+    /// The header carries a `nonce`: a token minted for another vendor's API.
+    #[error("the JWS header carries a nonce; it was minted for an API that alone can verify it")]
+    HeaderNonce,
+    /// The algorithm is not in the caller's allow-list.
+    #[error("the algorithm {found} is not allowed (allowed: {allowed:?})")]
+    DisallowedAlgorithm {
+        /// The header's `alg`.
+        found: Algorithm,
+        /// The allow-list.
+        allowed: Vec<Algorithm>,
+    },
+    /// No key of the set has the header's `kid`.
+    #[error("the key id {found:?} is not in the key set (known: {known:?})")]
+    UnknownKid {
+        /// The header's `kid` (empty when there is none).
+        found: String,
+        /// The `kid`s of the set.
+        known: Vec<String>,
+    },
+    /// The key named by `kid` is of another type (or declares another `alg`) than `alg`.
+    #[error(
+        "the algorithm {alg} does not match key {kid} (a {kty} key): refused, the token does not get to choose the key type"
+    )]
+    KeyTypeMismatch {
+        /// The `kid`.
+        kid: String,
+        /// The header's `alg`.
+        alg: Algorithm,
+        /// The key's `kty`, with its declared `alg` if that is what differs.
+        kty: String,
+    },
+    /// The key is published in a form idpkit cannot verify with (malformed members, a curve
+    /// other than P-256 / Ed25519).
+    #[error("key {kid} cannot verify {alg} signatures (malformed or unsupported key material)")]
+    UnusableKey {
+        /// The `kid`.
+        kid: String,
+        /// The header's `alg`.
+        alg: Algorithm,
+    },
+    /// The signature does not verify.
+    #[error("the signature does not verify with key {kid} ({alg})")]
+    BadSignature {
+        /// The `kid`.
+        kid: String,
+        /// The algorithm.
+        alg: Algorithm,
+    },
+    /// The payload is not a JSON object of JWT claims.
+    #[error("the JWS payload is not a JSON object of JWT claims")]
+    Payload,
+    /// There is no `exp` claim.
+    #[error("the token has no \"exp\" claim")]
+    MissingExp,
+    /// `exp` has passed.
+    #[error("the token expired at {exp} (now {now}, leeway {leeway}s)")]
+    Expired {
+        /// `exp`.
+        exp: i64,
+        /// The verifier's time.
+        now: i64,
+        /// Leeway in seconds.
+        leeway: i64,
+    },
+    /// `nbf` is still ahead.
+    #[error("the token is not valid before {nbf} (now {now}, leeway {leeway}s)")]
+    NotYetValid {
+        /// `nbf`.
+        nbf: i64,
+        /// The verifier's time.
+        now: i64,
+        /// Leeway in seconds.
+        leeway: i64,
+    },
+}
+
+/// The algorithm must be one the verifier allows (RFC 8725 §3.1: the verifier, not the
+/// token, decides which algorithms are acceptable).
+pub fn check_algorithm(alg: Algorithm, allowed: &[Algorithm]) -> Result<(), VerifyError> {
+    if allowed.contains(&alg) {
+        Ok(())
+    } else {
+        Err(VerifyError::DisallowedAlgorithm {
+            found: alg,
+            allowed: allowed.to_vec(),
+        })
+    }
+}
+
+/// `exp` must be present and later than `now - leeway` (RFC 7519 §4.1.4; RFC 9068 §4
+/// makes it required for access tokens).
+pub fn check_exp(exp: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyError> {
+    match exp {
+        Some(exp) if exp.saturating_add(leeway) <= now => {
+            Err(VerifyError::Expired { exp, now, leeway })
+        }
+        Some(_) => Ok(()),
+        None => Err(VerifyError::MissingExp),
+    }
+}
+
+/// `nbf`, when present, must not be later than `now + leeway` (RFC 7519 §4.1.5).
+pub fn check_nbf(nbf: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyError> {
+    match nbf {
+        Some(nbf) if nbf.saturating_sub(leeway) > now => {
+            Err(VerifyError::NotYetValid { nbf, now, leeway })
+        }
+        _ => Ok(()),
+    }
+}
+
+#[derive(Debug)]
+struct KeyEntry {
+    kid: Option<String>,
+    kty: String,
+    alg: Option<Algorithm>,
+    key: Option<VerifyingKey>,
+}
+
+/// A JWKS with every key decoded (and, with aws-lc-rs, parsed) once for verification.
+/// Build it once per published key set, not per token.
+#[derive(Debug)]
+pub struct KeySet {
+    entries: Vec<KeyEntry>,
+}
+
+impl KeySet {
+    /// Decodes every key of `jwks`; keys idpkit cannot verify with are kept (their `kid`
+    /// is known) but never verify.
+    pub fn new(jwks: &Jwks) -> Self {
+        let entries = jwks
+            .keys()
+            .iter()
+            .map(|k| KeyEntry {
+                kid: k.kid.clone(),
+                kty: k.kty.clone(),
+                alg: k.alg,
+                key: VerifyingKey::from_jwk(k),
+            })
+            .collect();
+        Self { entries }
+    }
+
+    /// Whether a key has this `kid`.
+    pub fn contains(&self, kid: &str) -> bool {
+        self.entries.iter().any(|e| e.kid.as_deref() == Some(kid))
+    }
+
+    /// Every `kid` of the set.
+    pub fn kids(&self) -> Vec<String> {
+        self.entries.iter().filter_map(|e| e.kid.clone()).collect()
+    }
+
+    /// The key `kid` to verify an `alg` signature with. Refuses a key of another type than
+    /// `alg` needs, or whose JWK declares another `alg` (RFC 7517 §4.4; RFC 8725 §3.1: the
+    /// token never picks the key type, so no RS256 token checked with an EC key, no HMAC
+    /// keyed with an RSA public key).
+    pub fn key(&self, kid: &str, alg: Algorithm) -> Result<&VerifyingKey, VerifyError> {
+        let entry = self
+            .entries
+            .iter()
+            .find(|e| e.kid.as_deref() == Some(kid))
+            .ok_or_else(|| VerifyError::UnknownKid {
+                found: kid.to_owned(),
+                known: self.kids(),
+            })?;
+        if entry.kty != alg.key_type() || entry.alg.is_some_and(|a| a != alg) {
+            return Err(VerifyError::KeyTypeMismatch {
+                kid: kid.to_owned(),
+                alg,
+                kty: match entry.alg {
+                    Some(a) if a != alg => format!("{} key for {a}", entry.kty),
+                    _ => entry.kty.clone(),
+                },
+            });
+        }
+        entry
+            .key
+            .as_ref()
+            .filter(|k| k.fits(alg))
+            .ok_or_else(|| VerifyError::UnusableKey {
+                kid: kid.to_owned(),
+                alg,
+            })
+    }
+}
+
+/// Verifies the signature of a parsed JWS with `key` (found by [`KeySet::key`]), using the
+/// header's `alg` — which [`check_algorithm`] must have allowed.
+pub fn verify_signature(
+    key: &VerifyingKey,
+    kid: &str,
+    jws: &CompactJws<'_>,
+) -> Result<(), VerifyError> {
+    let alg = jws.header().alg;
+    if key.verify(alg, jws.signing_input(), jws.signature()) {
+        Ok(())
+    } else {
+        Err(VerifyError::BadSignature {
+            kid: kid.to_owned(),
+            alg,
+        })
+    }
+}
+
+/// A JWS whose signature verified and whose `exp` / `nbf` hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedJws {
+    header: Header,
+    payload: Vec<u8>,
+}
+
+impl VerifiedJws {
+    /// The header (`alg`, `kid`, `typ`).
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The payload: a JSON object, to be deserialised into the caller's claims type.
+    pub fn payload(&self) -> &[u8] {
+        &self.payload
+    }
+
+    /// The payload, taken out.
+    pub fn into_payload(self) -> Vec<u8> {
+        self.payload
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct TimeClaims {
+    #[serde(default)]
+    exp: Option<f64>,
+    #[serde(default)]
+    nbf: Option<f64>,
+}
+
+/// Parses and verifies a compact JWS against one key set, no leeway: the rules the
+/// validator applies, for callers that trust one issuer (the provider's own tokens).
+///
+/// In order: [`parse_compact`] (three parts, base64url, no `crit`, an implemented `alg`);
+/// no header `nonce`; [`check_algorithm`] against `allowed`; [`KeySet::key`] by `kid` and
+/// key type; [`verify_signature`]; the payload is a JSON object; [`check_exp`] (required)
+/// and [`check_nbf`] at `now`. The caller checks `typ` ([`Header::typ_is`]), `iss`, `aud`
+/// and whatever else its claims need.
+pub fn verify_compact(
+    token: &str,
+    keys: &KeySet,
+    allowed: &[Algorithm],
+    now: OffsetDateTime,
+) -> Result<VerifiedJws, VerifyError> {
+    let jws = parse_compact(token)?;
+    let header = jws.header();
+    if header.nonce {
+        return Err(VerifyError::HeaderNonce);
+    }
+    check_algorithm(header.alg, allowed)?;
+    let kid = header.kid.as_deref().unwrap_or_default();
+    verify_signature(keys.key(kid, header.alg)?, kid, &jws)?;
+    let times: TimeClaims = match jws.payload().trim_ascii_start().first() {
+        Some(b'{') => serde_json::from_slice(jws.payload()).map_err(|_| VerifyError::Payload)?,
+        _ => return Err(VerifyError::Payload),
+    };
+    let now = now.unix_timestamp();
+    // `as` saturates: absurd float times cannot overflow.
+    check_exp(times.exp.map(|e| e as i64), now, 0)?;
+    check_nbf(times.nbf.map(|n| n as i64), now, 0)?;
+    let header = header.clone();
+    Ok(VerifiedJws {
+        header,
+        payload: jws.into_payload(),
+    })
+}
+
+/// A [`KeySet`] kept for the [`Jwks`] it was built from: rebuilt only when a key provider
+/// hands out another `Arc<Jwks>` (providers return the same `Arc` while nothing changed).
+#[derive(Debug, Default)]
+pub struct KeySetCache {
+    current: RwLock<Option<(Arc<Jwks>, Arc<KeySet>)>>,
+}
+
+impl KeySetCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The key set for `jwks`, built on the first call and whenever `jwks` is another
+    /// `Arc` than last time.
+    pub fn get(&self, jwks: &Arc<Jwks>) -> Arc<KeySet> {
+        if let Some((j, set)) = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            && Arc::ptr_eq(j, jwks)
+        {
+            return set.clone();
+        }
+        let set = Arc::new(KeySet::new(jwks));
+        *self.current.write().unwrap_or_else(|p| p.into_inner()) =
+            Some((jwks.clone(), set.clone()));
+        set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+
+    use super::*;
+    use crate::jose::{Jwk, SigningKey};
+
+    fn at(t: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(t).expect("time")
+    }
+
+    fn mint(key: &SigningKey, header: serde_json::Value, claims: serde_json::Value) -> String {
+        let h = URL_SAFE_NO_PAD.encode(header.to_string());
+        let p = URL_SAFE_NO_PAD.encode(claims.to_string());
+        let sig = key.sign(format!("{h}.{p}").as_bytes()).expect("sign");
+        format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode(sig))
+    }
+
+    struct Fixture {
+        ec: SigningKey,
+        ed: SigningKey,
+        set: KeySet,
+    }
+
+    fn fixture() -> Fixture {
+        let ec = SigningKey::generate(Algorithm::ES256).expect("ec").0;
+        let ed = SigningKey::generate(Algorithm::EdDSA).expect("ed").0;
+        let set = KeySet::new(&Jwks::new(vec![
+            ec.public_jwk().clone(),
+            ed.public_jwk().clone(),
+        ]));
+        Fixture { ec, ed, set }
+    }
+
+    const ALL: &[Algorithm] = &Algorithm::ALL;
+
+    #[test]
+    fn the_rfc7515_a_3_es256_example_verifies() {
+        // RFC 7515 Appendix A.3: header {"alg":"ES256"}, the P-256 key of A.3.1.
+        let jwk: Jwk = serde_json::from_value(json!({
+            "kty": "EC", "crv": "P-256", "kid": "a3",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
+        }))
+        .expect("jwk");
+        let token = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+        let jws = parse_compact(token).expect("parses");
+        let key = VerifyingKey::from_jwk(&jwk).expect("key");
+        assert_eq!(verify_signature(&key, "a3", &jws), Ok(()));
+        // The example's exp is 1300819380.
+        let set = KeySet::new(&Jwks::new(vec![jwk]));
+        assert!(
+            matches!(
+                verify_compact(token, &set, ALL, at(1_300_819_379)),
+                Err(VerifyError::UnknownKid { .. })
+            ),
+            "the example has no kid"
+        );
+    }
+
+    #[test]
+    fn a_good_token_verifies_and_returns_its_payload() {
+        let f = fixture();
+        let t = mint(
+            &f.ec,
+            json!({"alg": "ES256", "kid": f.ec.kid(), "typ": "at+jwt"}),
+            json!({"exp": 2000, "nbf": 1000, "sub": "alice"}),
+        );
+        let v = verify_compact(&t, &f.set, ALL, at(1500)).expect("verifies");
+        assert!(v.header().typ_is("at+jwt"));
+        let claims: serde_json::Value = serde_json::from_slice(v.payload()).expect("json");
+        assert_eq!(claims["sub"], "alice");
+    }
+
+    #[test]
+    fn an_algorithm_outside_the_allow_list_is_refused_rfc8725_3_1() {
+        let f = fixture();
+        let t = mint(
+            &f.ed,
+            json!({"alg": "EdDSA", "kid": f.ed.kid()}),
+            json!({"exp": 2000}),
+        );
+        assert_eq!(
+            verify_compact(&t, &f.set, &[Algorithm::ES256], at(1500)),
+            Err(VerifyError::DisallowedAlgorithm {
+                found: Algorithm::EdDSA,
+                allowed: vec![Algorithm::ES256]
+            })
+        );
+        assert!(verify_compact(&t, &f.set, &[Algorithm::EdDSA], at(1500)).is_ok());
+    }
+
+    #[test]
+    fn the_token_does_not_pick_the_key_type_rfc8725_3_1_rfc7517_4_4() {
+        let f = fixture();
+        // An EdDSA signature claiming ES256 under the EC key's kid ...
+        let t = mint(
+            &f.ed,
+            json!({"alg": "EdDSA", "kid": f.ec.kid()}),
+            json!({"exp": 2000}),
+        );
+        assert!(matches!(
+            verify_compact(&t, &f.set, ALL, at(1500)),
+            Err(VerifyError::KeyTypeMismatch { .. })
+        ));
+        // ... and a key that declares another alg than the token names.
+        let mut jwk = f.ec.public_jwk().clone();
+        jwk.kty = "OKP".into();
+        jwk.alg = Some(Algorithm::ES256);
+        let set = KeySet::new(&Jwks::new(vec![jwk]));
+        assert!(matches!(
+            set.key(f.ec.kid(), Algorithm::EdDSA),
+            Err(VerifyError::KeyTypeMismatch { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_kids_bad_signatures_and_header_nonces_are_refused_rfc7515_5_2() {
+        let f = fixture();
+        let t = mint(
+            &f.ec,
+            json!({"alg": "ES256", "kid": "nope"}),
+            json!({"exp": 2000}),
+        );
+        assert!(matches!(
+            verify_compact(&t, &f.set, ALL, at(1500)),
+            Err(VerifyError::UnknownKid { found, .. }) if found == "nope"
+        ));
+        let t = mint(
+            &f.ec,
+            json!({"alg": "ES256", "kid": f.ec.kid()}),
+            json!({"exp": 2000}),
+        );
+        let (hp, _) = t.rsplit_once('.').expect("jws");
+        let forged = format!("{hp}.{}", URL_SAFE_NO_PAD.encode([7u8; 64]));
+        assert!(matches!(
+            verify_compact(&forged, &f.set, ALL, at(1500)),
+            Err(VerifyError::BadSignature { .. })
+        ));
+        let t = mint(
+            &f.ec,
+            json!({"alg": "ES256", "kid": f.ec.kid(), "nonce": "n"}),
+            json!({"exp": 2000}),
+        );
+        assert_eq!(
+            verify_compact(&t, &f.set, ALL, at(1500)),
+            Err(VerifyError::HeaderNonce)
+        );
+        let t = mint(
+            &f.ec,
+            json!({"alg": "ES256", "kid": f.ec.kid(), "crit": ["x"], "x": 1}),
+            json!({"exp": 2000}),
+        );
+        assert!(matches!(
+            verify_compact(&t, &f.set, ALL, at(1500)),
+            Err(VerifyError::Jose(JoseError::Critical { .. }))
+        ));
+    }
+
+    #[test]
+    fn exp_is_required_and_nbf_respected_rfc7519_4_1_4_and_4_1_5() {
+        let f = fixture();
+        let h = json!({"alg": "ES256", "kid": f.ec.kid()});
+        let run = |claims| verify_compact(&mint(&f.ec, h.clone(), claims), &f.set, ALL, at(1500));
+        assert_eq!(run(json!({"sub": "x"})), Err(VerifyError::MissingExp));
+        assert!(matches!(
+            run(json!({"exp": 1500})),
+            Err(VerifyError::Expired { exp: 1500, .. })
+        ));
+        assert!(matches!(
+            run(json!({"exp": 2000, "nbf": 1501})),
+            Err(VerifyError::NotYetValid { .. })
+        ));
+        assert!(run(json!({"exp": 1e300, "nbf": -1e300})).is_ok());
+        assert_eq!(run(json!(["exp", 2000])), Err(VerifyError::Payload));
+        assert_eq!(check_exp(Some(100), 130, 60), Ok(()));
+        assert_eq!(check_nbf(Some(150), 100, 60), Ok(()));
+    }
+
+    #[test]
+    fn the_cache_rebuilds_only_for_another_jwks() {
+        let f = fixture();
+        let jwks = Arc::new(Jwks::new(vec![f.ec.public_jwk().clone()]));
+        let cache = KeySetCache::new();
+        let a = cache.get(&jwks);
+        assert!(Arc::ptr_eq(&a, &cache.get(&jwks)));
+        let other = Arc::new(Jwks::new(vec![f.ed.public_jwk().clone()]));
+        let b = cache.get(&other);
+        assert!(!Arc::ptr_eq(&a, &b));
+        assert!(b.contains(f.ed.kid()) && !b.contains(f.ec.kid()));
+    }
+}
