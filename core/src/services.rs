@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::federation::Subprovider;
+use crate::jose::KeySetCache;
 use crate::keys::{Algorithm, KeyProvider};
 use crate::store::GrantStore;
 use crate::users::UserStore;
@@ -19,4 +20,6 @@ pub(crate) struct Services<'a> {
     pub upstreams: &'a [Arc<dyn Subprovider>],
     /// The algorithms the key provider signs with (and so publishes).
     pub algorithms: &'a [Algorithm],
+    /// The published keys, parsed once per JWKS, for verifying our own tokens.
+    pub key_sets: &'a KeySetCache,
 }

@@ -348,6 +348,7 @@ impl ProviderBuilder {
                 upstreams: self.upstreams,
                 linker: self.linker,
                 grants_table,
+                key_sets: crate::jose::KeySetCache::new(),
             }),
         })
     }

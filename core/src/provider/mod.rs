@@ -31,6 +31,8 @@ pub(crate) struct Inner {
     pub(crate) linker: Arc<dyn AccountLinker>,
     /// The token endpoint's grants: the built-in ones, then the host's extension grants.
     pub(crate) grants_table: Vec<Arc<dyn Grant>>,
+    /// Our published keys, parsed once per JWKS (userinfo, introspection, revocation).
+    pub(crate) key_sets: crate::jose::KeySetCache,
 }
 
 impl Inner {
@@ -43,6 +45,7 @@ impl Inner {
             users: self.users.as_ref(),
             upstreams: &self.upstreams,
             algorithms: &self.algorithms,
+            key_sets: &self.key_sets,
         }
     }
 }

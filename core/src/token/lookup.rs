@@ -6,13 +6,9 @@
 //! user grant, checked against its revocation handle; an opaque token is looked up by the
 //! hash of its value.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::access_token::{self, AccessClaims};
-use crate::crypto;
 use crate::error::OAuthError;
 use crate::services::Services;
 use crate::store::records::{AccessRecord, Records, RefreshRecord, jwt_handle_id, secret_id};
@@ -113,41 +109,21 @@ pub(crate) async fn access_token(
     }))
 }
 
-/// Verifies a JWT access token issued by this provider. Returns `None` for anything else.
+/// Verifies a JWT access token issued by this provider with the shared check list
+/// ([`crate::jose::verify_compact`]: no `crit`, an allowed algorithm, a published key of the
+/// algorithm's own type, the signature, `exp`), with keys parsed once per JWKS; then
+/// `typ: at+jwt` (RFC 9068 §4) and our issuer. Returns `None` for anything else.
 async fn verify_own_access_token(
     services: Services<'_>,
     token: &str,
     now: OffsetDateTime,
 ) -> Option<AccessClaims> {
-    let mut parts = token.split('.');
-    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    #[derive(Deserialize)]
-    struct Header {
-        alg: String,
-        kid: Option<String>,
-        typ: Option<String>,
-    }
-    let header: Header = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(h).ok()?).ok()?;
-    let alg = crate::keys::Algorithm::from_name(&header.alg)?;
-    if !services.algorithms.contains(&alg) || header.typ.as_deref() != Some(access_token::TYP) {
-        return None;
-    }
     let jwks = services.keys.jwks().await.ok()?;
-    let jwk = jwks.find(header.kid.as_deref()?)?;
-    if jwk.alg.is_some_and(|a| a != alg) || jwk.kty != alg.key_type() {
+    let keys = services.key_sets.get(&jwks);
+    let verified = crate::jose::verify_compact(token, &keys, services.algorithms, now).ok()?;
+    if !verified.header().typ_is(access_token::TYP) {
         return None;
     }
-    let sig = URL_SAFE_NO_PAD.decode(s).ok()?;
-    let signing_input = &token[..h.len() + 1 + p.len()];
-    if !crypto::verify(jwk, alg, signing_input.as_bytes(), &sig) {
-        return None;
-    }
-    let claims: AccessClaims = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(p).ok()?).ok()?;
-    if claims.iss != services.config.issuer || claims.exp <= now.unix_timestamp() {
-        return None;
-    }
-    Some(claims)
+    let claims: AccessClaims = serde_json::from_slice(verified.payload()).ok()?;
+    (claims.iss == services.config.issuer).then_some(claims)
 }
