@@ -69,7 +69,7 @@ fn client_for_log(req: &Request) -> String {
     }
     req.authorization
         .as_deref()
-        .and_then(crate::core::endpoint::client_id_from_basic)
+        .and_then(crate::client_id_from_basic)
         .unwrap_or_default()
 }
 

@@ -1,4 +1,4 @@
-//! An [`HttpClient`] on reqwest (feature `http-client`): what the validator uses to fetch
+//! An [`HttpClient`](crate::http::HttpClient) on reqwest (feature `http-client`): what the validator uses to fetch
 //! discovery documents and JWKS. Bounded timeouts, no redirects, rustls.
 
 use std::time::Duration;

@@ -21,7 +21,7 @@
 //! | `sled` | [`storage::sled`]: the pure-Rust embedded grant store (one process) |
 //! | `keys-file` | [`keys::file`]: signing keys from PEM / X.509 / JWK files with rotation |
 //! | `kms` | `keys::kms`: signing keys in AWS KMS (pulls in the AWS SDK; off by default) |
-//! | `testkit` | the conformance kits backends run (`idpkit_core::testkit`) |
+//! | `testkit` | the conformance kits backends run (`idpkit::testkit`) |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -35,9 +35,6 @@ pub use async_trait::async_trait;
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 
-/// The protocol engine crate, for paths not re-exported at the top.
-pub use idpkit_core as core;
-
 #[cfg(feature = "axum")]
 pub mod axum;
 
@@ -45,10 +42,9 @@ pub mod axum;
 #[cfg(feature = "http-client")]
 pub mod http_client;
 
-/// Grant storage: the trait and records, and the backends enabled by features.
+/// Grant-store backends enabled by features (the trait and records are at the top:
+/// [`GrantStore`], [`Record`], ...).
 pub mod storage {
-    pub use idpkit_core::store::*;
-
     /// The SQLite grant store (feature `sqlite`).
     #[cfg(feature = "sqlite")]
     pub use idpkit_storage_sqlite as sqlite;
@@ -62,10 +58,9 @@ pub mod storage {
     pub use idpkit_storage_sled as sled;
 }
 
-/// Signing keys: the trait and JWK types, and the backends enabled by features.
+/// Key-provider backends enabled by features (the trait and JWK types are at the top:
+/// [`KeyProvider`], [`Jwks`], ...; rotation rules in [`idpkit_core::keys::rotation`]).
 pub mod keys {
-    pub use idpkit_core::keys::*;
-
     /// Keys from files (feature `keys-file`).
     #[cfg(feature = "keys-file")]
     pub use idpkit_keys_file as file;

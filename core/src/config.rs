@@ -26,7 +26,7 @@ pub struct Paths {
     pub interaction: String,
     /// Where upstream providers send the browser back: each upstream has its own
     /// `<issuer><federation_callback>/<name>` (register it as the redirect URI there; see
-    /// [`Provider::federation_callback_url`]).
+    /// [`Provider::federation_callback_url`](crate::Provider::federation_callback_url)).
     pub federation_callback: String,
 }
 
@@ -45,7 +45,7 @@ impl Default for Paths {
     }
 }
 
-/// Provider settings. Set through [`ProviderBuilder`]; read with [`Provider::config`].
+/// Provider settings. Set through [`ProviderBuilder`](crate::ProviderBuilder); read with [`Provider::config`](crate::Provider::config).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
@@ -65,7 +65,7 @@ pub struct Config {
     pub session_ttl: Duration,
     /// How long a consent is remembered (default 365 days).
     pub consent_ttl: Duration,
-    /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`].
+    /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace).
     pub refresh_reuse_grace: Option<Duration>,
     /// Default signing algorithm (RS256).
     pub signing_alg: Algorithm,

@@ -37,19 +37,19 @@ mod authorization_request;
 mod authorization_response;
 pub mod bearer;
 mod claims;
-pub mod client;
+mod client;
 mod client_auth;
-pub mod clock;
+mod clock;
 mod config;
 pub mod crypto;
 mod discovery;
-pub mod endpoint;
-pub mod error;
+mod endpoint;
+mod error;
 pub mod federation;
-pub mod grant;
+mod grant;
 pub mod http;
 mod http_types;
-pub mod interaction;
+mod interaction;
 pub mod jose;
 pub mod keys;
 pub mod pkce;
@@ -58,13 +58,20 @@ pub mod redirect_uri;
 pub mod scope;
 mod services;
 mod session;
-pub mod store;
-pub mod token;
-pub mod users;
+mod store;
+mod token;
+mod users;
 pub mod validate;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
+
+/// Helpers for backend crates (grant and client stores): the one timestamp encoding and
+/// the stored form of clients.
+pub mod backend {
+    pub use crate::client::{any_allows_origin, client_from_json, client_to_json};
+    pub use crate::store::{from_unix_nanos, unix_nanos};
+}
 
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
@@ -72,6 +79,7 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, SESSION_COOKIE};
+pub use endpoint::client_id_from_basic;
 pub use endpoint::federation::UpstreamInfo;
 pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};
@@ -85,7 +93,8 @@ pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, Lo
 pub use provider::{Provider, ProviderBuilder};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use time;
-pub use users::{Claims, UserStore};
+pub use token::AccessClaims;
+pub use users::{Claims, UserStore, claims_for_scope, filter_claims};
 pub use validate::{
     ClaimRule, JwksSource, Rejection, TrustedIssuer, ValidatedToken, Validator, ValidatorBuilder,
 };

@@ -21,8 +21,8 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use idpkit_core::time::OffsetDateTime;
 use std::sync::Arc;
 
-use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
-use idpkit_core::store::{from_unix_nanos, unix_nanos};
+use idpkit_core::backend::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::backend::{from_unix_nanos, unix_nanos};
 use idpkit_core::{
     Client, ClientRegistry, ClientStore, Consume, GrantStore, Record, RecordKind, StoreError,
     Stored,

@@ -72,7 +72,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use idpkit_core::client::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::backend::{any_allows_origin, client_from_json, client_to_json};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{Client, ClientRegistry, ClientStore};
 use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
@@ -131,7 +131,7 @@ fn tx_backend(e: TransactionError<std::convert::Infallible>) -> StoreError {
 type TxResult<T> = Result<T, ConflictableTransactionError<std::convert::Infallible>>;
 
 fn nanos(t: OffsetDateTime) -> i64 {
-    idpkit_core::store::unix_nanos(t)
+    idpkit_core::backend::unix_nanos(t)
 }
 
 /// Big-endian with the sign bit flipped: byte order is numeric order for every `i64`.

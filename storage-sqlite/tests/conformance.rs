@@ -72,7 +72,7 @@ async fn a_large_purge_deletes_everything_expired_in_batches_and_nothing_else() 
             };
             tx.execute(
                 "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at) VALUES ('code', ?1, NULL, x'00', ?2)",
-                rusqlite::params![format!("c{i}"), idpkit_core::store::unix_nanos(exp)],
+                rusqlite::params![format!("c{i}"), idpkit_core::backend::unix_nanos(exp)],
             )
             .expect("insert");
         }

@@ -162,7 +162,7 @@ pub fn client_from_json(id: &str, json: &[u8]) -> Result<Arc<Client>, StoreError
 }
 
 /// Whether any of the stored registrations `(client_id, json)` allows `origin` (CORS), for
-/// backends answering [`ClientStore::origin_allowed`].
+/// backends answering [`ClientStore::origin_allowed`](crate::ClientStore::origin_allowed).
 pub fn any_allows_origin<I, K, J>(registrations: I, origin: &str) -> Result<bool, StoreError>
 where
     I: IntoIterator<Item = (K, J)>,

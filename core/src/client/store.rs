@@ -14,7 +14,7 @@ use crate::store::StoreError;
 ///
 /// # Contract
 /// `find` answers `Ok(None)` for an unknown client; errors are storage failures only. Returned
-/// clients have been validated by [`ClientBuilder::build`].
+/// clients have been validated by [`ClientBuilder::build`](crate::ClientBuilder::build).
 #[async_trait]
 pub trait ClientStore: Send + Sync + 'static {
     /// The client with `client_id`.

@@ -10,28 +10,6 @@
 //! Inside a grant, checks are sync functions of the stored record and the request
 //! ("handle"), the tokens are minted by [`crate::token`] ("populate"), and only then is
 //! anything written or consumed: a signing outage (a KMS down) consumes nothing.
-//!
-//! ```
-//! use idpkit_core::grant::{Grant, GrantContext, TokenResponse};
-//! use idpkit_core::OAuthError;
-//!
-//! /// `urn:example:grant:api-key`: trades a partner's API key for an access token.
-//! struct ApiKeyGrant;
-//!
-//! #[async_trait::async_trait]
-//! impl Grant for ApiKeyGrant {
-//!     fn grant_type(&self) -> &str {
-//!         "urn:example:grant:api-key"
-//!     }
-//!     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
-//!         let key = ctx.params().require("api_key")?;
-//!         if key != "partner-key-1" {
-//!             return Err(OAuthError::invalid_grant("unknown API key"));
-//!         }
-//!         ctx.issue_access_token(Some("partner-1"), &["api:read".to_owned()]).await
-//!     }
-//! }
-//! ```
 
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
@@ -52,7 +30,31 @@ use crate::store::{Consume, RecordKind};
 use crate::token::{Issued, Minter};
 use crate::users::UserStore;
 
-/// One grant type of the token endpoint.
+/// One grant type of the token endpoint: the built-in ones, or a host's extension grant
+/// (RFC 6749 §4.5) added with
+/// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant):
+///
+/// ```
+/// use idpkit_core::{Grant, GrantContext, TokenResponse};
+/// use idpkit_core::OAuthError;
+///
+/// /// `urn:example:grant:api-key`: trades a partner's API key for an access token.
+/// struct ApiKeyGrant;
+///
+/// #[async_trait::async_trait]
+/// impl Grant for ApiKeyGrant {
+///     fn grant_type(&self) -> &str {
+///         "urn:example:grant:api-key"
+///     }
+///     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
+///         let key = ctx.params().require("api_key")?;
+///         if key != "partner-key-1" {
+///             return Err(OAuthError::invalid_grant("unknown API key"));
+///         }
+///         ctx.issue_access_token(Some("partner-1"), &["api:read".to_owned()]).await
+///     }
+/// }
+/// ```
 ///
 /// # Contract
 /// `exchange` is called only for an authenticated client that is allowed this grant type

@@ -194,7 +194,7 @@ impl ProviderBuilder {
     /// Adds an extension grant (RFC 6749 §4.5) to the token endpoint: requests with its
     /// `grant_type` go to it, for clients that allow it
     /// ([`ClientBuilder::extension_grant`](crate::ClientBuilder::extension_grant)). Its
-    /// grant type must be an absolute URI and unique. See [`crate::grant`].
+    /// grant type must be an absolute URI and unique. See [`Grant`].
     pub fn extension_grant(mut self, grant: impl Grant) -> Self {
         self.extension_grants.push(Arc::new(grant));
         self

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant};
 
-use idpkit::core::testkit::flows::{code_after_login, token_request};
 use idpkit::storage::postgres::{PostgresOptions, PostgresStore};
 use idpkit::storage::sled::SledStore;
 use idpkit::storage::sqlite::SqliteStore;
+use idpkit::testkit::flows::{code_after_login, token_request};
 use idpkit::time::{Duration, OffsetDateTime};
 use idpkit::{
     Algorithm, Claims, Client, GrantStore, GrantType, LocalKeys, MemoryGrantStore, Provider,
