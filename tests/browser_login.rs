@@ -4,7 +4,7 @@
 //! Needs Debian's `chromium` and `chromium-driver` (`.ci/run` installs them). Without them
 //! the test says so loudly and fails under CI (`CI` set); elsewhere it reports the skip.
 
-mod common;
+use idpkit_test_support::host as common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration as StdDuration;

@@ -6,9 +6,8 @@
 //! A listens as `http://127.0.0.1:PORT`, B as `http://localhost:PORT`: cookies do not
 //! separate ports, so the two providers need two host names, as they would in production.
 
-mod common;
-#[path = "common/rp.rs"]
-mod rp;
+use idpkit_test_support::host as common;
+use idpkit_test_support::rp;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};

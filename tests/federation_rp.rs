@@ -2,7 +2,7 @@
 //! a login through the upstream's real login page gives an identity with mapped claims, and
 //! every callback failure is a clear error, never an identity.
 
-mod common;
+use idpkit_test_support::host as common;
 
 use std::sync::Arc;
 

@@ -1,9 +1,8 @@
 //! End-to-end: a stock relying party (the `openidconnect` crate) against the example host,
 //! over HTTP, through the real login page.
 
-mod common;
-#[path = "common/rp.rs"]
-mod rp;
+use idpkit_test_support::host as common;
+use idpkit_test_support::rp;
 
 use common::{Host, browser, callback_params, login, param};
 use idpkit_example::DEMO_REDIRECT_URI;

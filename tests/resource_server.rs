@@ -2,7 +2,7 @@
 //! provider's discovery document and JWKS over HTTP) accepts the example provider's tokens and
 //! says why it refuses the others.
 
-mod common;
+use idpkit_test_support::host as common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! End-to-end negative tests and one test per item of the security posture (DESIGN §5),
 //! over HTTP against the example host.
 
-mod common;
+use idpkit_test_support::host as common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

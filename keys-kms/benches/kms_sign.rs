@@ -5,8 +5,7 @@
 //! `pip install 'moto[server]'`, or `IDPKIT_TEST_KMS_ENDPOINT`).
 #![allow(missing_docs)]
 
-#[path = "../../tests/common/moto.rs"]
-mod moto;
+use idpkit_test_support::moto;
 
 use std::time::Instant;
 

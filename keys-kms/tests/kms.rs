@@ -8,13 +8,12 @@ use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use idpkit_core::testkit::flows::{code_after_login, token_request};
 use idpkit_core::{
-    Algorithm, Claims, Client, GrantType, KeyProvider, KeyState, MemoryGrantStore, Provider,
-    StaticClients, StoreError, UserStore, crypto,
+    Algorithm, Client, GrantType, KeyProvider, KeyState, MemoryGrantStore, Provider, StaticClients,
+    crypto,
 };
 use idpkit_keys_kms::{KmsKey, KmsKeys};
 
-#[path = "../../tests/common/moto.rs"]
-mod moto;
+use idpkit_test_support::moto;
 
 use moto::moto;
 
@@ -176,15 +175,6 @@ async fn kms_keys_pass_the_key_provider_conformance_kit() {
     idpkit_core::testkit::key_provider::run_all(&keys).await;
 }
 
-struct Users;
-
-#[async_trait::async_trait]
-impl UserStore for Users {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-}
-
 const REDIRECT: &str = "https://app.example/cb";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,7 +204,7 @@ async fn a_kms_outage_is_temporarily_unavailable_and_the_code_survives() {
         .grant_store(MemoryGrantStore::new())
         .keys_arc(keys.clone())
         .clients(StaticClients::new([app]).expect("clients"))
-        .users(Users)
+        .users(idpkit_core::testkit::users::TestUsers::one("u", "u", "pw"))
         .dangerous_allow_development_backends()
         .build()
         .expect("provider");

@@ -7,16 +7,14 @@
 
 use std::sync::{Arc, OnceLock};
 
-use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idpkit_core::testkit::flows::token_request;
 use idpkit_core::time::Duration;
 use idpkit_core::{
-    Algorithm, Authorization, Body, Claims, Client, GrantType, InteractionOutcome, KeyProvider,
-    LocalKeys, ManualClock, MemoryGrantStore, Method, Needs, OAuthError, Params,
-    PendingInteraction, Provider, ProviderBuilder, Request, Response, StaticClients, StoreError,
-    UserStore,
+    Algorithm, Authorization, Body, Client, GrantType, InteractionOutcome, KeyProvider, LocalKeys,
+    ManualClock, MemoryGrantStore, Method, Needs, OAuthError, Params, PendingInteraction, Provider,
+    ProviderBuilder, Request, Response, StaticClients,
 };
 use serde_json::{Value, json};
 
@@ -40,30 +38,6 @@ pub const DEMO_SECRET: &str = "demo-secret";
 pub const DEMO_PUBLIC: &str = "demo-public";
 /// Public native application (RFC 8252): loopback redirects may use any port.
 pub const NATIVE_APP: &str = "native-app";
-
-/// The host's users: `alice` only.
-pub struct Users;
-
-#[async_trait]
-impl UserStore for Users {
-    async fn claims(&self, subject: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        if subject != "alice" {
-            return Ok(None);
-        }
-        let mut c = Claims::new();
-        c.insert("name".into(), json!("Alice Liddell"));
-        c.insert("email".into(), json!("alice@example.com"));
-        c.insert("email_verified".into(), json!(true));
-        Ok(Some(c))
-    }
-    async fn authenticate(
-        &self,
-        username: &str,
-        password: &str,
-    ) -> Result<Option<String>, StoreError> {
-        Ok((username == "alice" && password == "wonderland").then(|| "alice".to_owned()))
-    }
-}
 
 /// The demo clients of DESIGN §6, plus a native app.
 pub fn clients() -> Vec<Client> {
@@ -125,7 +99,7 @@ pub fn env_with(f: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> Env {
         .grant_store_arc(store.clone())
         .keys_arc(keys())
         .clients(StaticClients::new(clients()).expect("clients"))
-        .users(Users)
+        .users(idpkit_core::testkit::users::TestUsers::demo())
         .clock(clock.clone())
         // ES256: the ephemeral keys of the ring backend cannot include RSA.
         .signing_alg(Algorithm::ES256)

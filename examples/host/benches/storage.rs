@@ -18,8 +18,8 @@ use idpkit::storage::sqlite::SqliteStore;
 use idpkit::testkit::flows::{code_after_login, token_request};
 use idpkit::time::{Duration, OffsetDateTime};
 use idpkit::{
-    Algorithm, Claims, Client, GrantStore, GrantType, LocalKeys, MemoryGrantStore, Provider,
-    Record, RecordKind, StaticClients, StoreError, UserStore,
+    Algorithm, Client, GrantStore, GrantType, LocalKeys, MemoryGrantStore, Provider, Record,
+    RecordKind, StaticClients,
 };
 
 const OPS: usize = 20_000;
@@ -104,15 +104,6 @@ async fn store_rates(name: &str, store: Arc<dyn GrantStore>) {
     }
 }
 
-struct Users;
-
-#[idpkit::async_trait]
-impl UserStore for Users {
-    async fn claims(&self, _: &str, _: &[String]) -> Result<Option<Claims>, StoreError> {
-        Ok(Some(Claims::new()))
-    }
-}
-
 const REDIRECT: &str = "https://app.example/cb";
 
 /// The full code exchange (client auth, code lookup, PKCE-less confidential client, RS256
@@ -129,7 +120,7 @@ async fn code_exchange(name: &str, store: Arc<dyn GrantStore>) {
         .grant_store_arc(store)
         .keys(LocalKeys::ephemeral_for_development().expect("keys"))
         .clients(StaticClients::new([client]).expect("clients"))
-        .users(Users)
+        .users(idpkit::testkit::users::TestUsers::one("u", "u", "pw"))
         .signing_alg(Algorithm::RS256)
         .dangerous_allow_development_backends()
         .build()

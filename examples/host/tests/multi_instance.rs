@@ -3,8 +3,7 @@
 //! verify each other's tokens, redeem each other's codes, detect refresh reuse together, and
 //! rotate keys under continuous load with zero rejected tokens.
 
-#[path = "../../../tests/common/mod.rs"]
-mod common;
+use idpkit_test_support::host as common;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -180,8 +179,7 @@ async fn two_instances_share_keys_and_rotate_with_zero_rejected_tokens() {
 }
 
 #[cfg(feature = "kms")]
-#[path = "../../../tests/common/moto.rs"]
-mod moto;
+use idpkit_test_support::moto;
 
 /// Needs the example built with `kms` (as `cargo test --workspace` does).
 #[cfg(feature = "kms")]

@@ -1,6 +1,5 @@
 //! Shared harness: the example host on an ephemeral loopback port, a manual clock, and a
 //! browser-like HTTP client (cookies, no redirect following) that walks the login page.
-#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;

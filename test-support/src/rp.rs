@@ -1,5 +1,4 @@
-//! The HTTP client of the `openidconnect` relying party (root tests only: the example's
-//! tests share `common/mod.rs` but not this crate).
+//! The HTTP client of the `openidconnect` relying party (feature `rp`).
 
 /// No redirect following: each hop is asserted.
 pub fn rp_http() -> openidconnect::reqwest::Client {

@@ -1,7 +1,6 @@
 //! A KMS-compatible endpoint for tests: `moto_server` (PyPI `moto[server]`) started on a
 //! free loopback port, or the endpoint in `IDPKIT_TEST_KMS_ENDPOINT`. Shared by the keys-kms
 //! tests and the example's multi-instance tests.
-#![allow(dead_code)]
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};

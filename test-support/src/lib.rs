@@ -1,0 +1,15 @@
+//! Test support for idpkit's own tests (not published): a KMS-compatible endpoint
+//! ([`moto`]), the example host on a loopback port with a browser-like client ([`host`],
+//! feature `host`), and the relying party's HTTP client ([`rp`], feature `rp`).
+//!
+//! Grant, client and key-provider conformance kits and a test user store are in
+//! `idpkit_core::testkit`, for hosts and backend authors too.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![allow(clippy::unwrap_used)] // test support: a failed setup should panic loudly
+
+#[cfg(feature = "host")]
+pub mod host;
+pub mod moto;
+#[cfg(feature = "rp")]
+pub mod rp;
