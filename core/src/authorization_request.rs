@@ -8,33 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::authorization_response::Target;
+use crate::authorization_response::{ResponseMode, Target};
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Params;
 use crate::{pkce, scope};
-
-/// How the authorization response travels back (OAuth 2.0 Multiple Response Type Encoding
-/// Practices §2.1, OAuth 2.0 Form Post Response Mode).
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum ResponseMode {
-    Query,
-    Fragment,
-    FormPost,
-}
-
-impl ResponseMode {
-    /// `response_mode` as sent (`None`: the default for `code`, `query`).
-    fn from_param(v: Option<&str>) -> Option<Self> {
-        match v {
-            None | Some("query") => Some(Self::Query),
-            Some("fragment") => Some(Self::Fragment),
-            Some("form_post") => Some(Self::FormPost),
-            Some(_) => None,
-        }
-    }
-}
 
 /// The validated authorization request, kept with an interaction and a code.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]

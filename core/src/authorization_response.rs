@@ -2,9 +2,32 @@
 //! mode asked for (`query`, `fragment`, `form_post`), always with `state` when sent and the
 //! RFC 9207 `iss`; and the error page shown when the client cannot be trusted.
 
-use crate::authorization_request::ResponseMode;
+use serde::{Deserialize, Serialize};
+
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Response;
+
+/// How the authorization response travels back (OAuth 2.0 Multiple Response Type Encoding
+/// Practices §2.1, OAuth 2.0 Form Post Response Mode).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+impl ResponseMode {
+    /// `response_mode` as sent (`None`: the default for `code`, `query`).
+    pub(crate) fn from_param(v: Option<&str>) -> Option<Self> {
+        match v {
+            None | Some("query") => Some(Self::Query),
+            Some("fragment") => Some(Self::Fragment),
+            Some("form_post") => Some(Self::FormPost),
+            Some(_) => None,
+        }
+    }
+}
 
 /// Where an authorization response goes: the trusted redirect URI, the response mode and
 /// the request's `state`.

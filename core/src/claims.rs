@@ -6,8 +6,8 @@ use time::{Duration, OffsetDateTime};
 
 use crate::config::Config;
 use crate::error::OAuthError;
+use crate::records::{FederatedClaimsRecord, Records, Write, federated_claims_id};
 use crate::services::Services;
-use crate::store::records::{FederatedClaimsRecord, Records, Write, federated_claims_id};
 use crate::users::Claims;
 
 /// Claims that only make sense together: when the host sets one of a group, the upstream's

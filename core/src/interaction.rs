@@ -7,10 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::authorization_request::AuthorizationRequest;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http_types::Response;
-use crate::store::records::InteractionRecord;
 
 /// What the authorization endpoint (or a finished interaction step) asks the host to do.
 /// Deliberately exhaustive (like [`Needs`]): the host must answer every kind.
@@ -118,28 +118,34 @@ pub enum InteractionOutcome {
     Deny,
 }
 
-/// What the host's page shows for the stored interaction `id`.
-pub(crate) fn details(id: &str, record: InteractionRecord) -> InteractionDetails {
+/// What the host's page shows for interaction `id` at step `needs` of `request`.
+pub(crate) fn details(
+    id: &str,
+    request: AuthorizationRequest,
+    needs: Needs,
+    subject: Option<String>,
+) -> InteractionDetails {
     InteractionDetails {
         id: id.to_owned(),
-        needs: record.needs,
-        client_id: record.request.client_id,
-        scopes: record.request.scopes,
-        redirect_uri: record.request.redirect_uri,
-        login_hint: record.request.login_hint,
-        prompt: record.request.prompt,
-        subject: record.subject,
-        upstream_hint: record.request.upstream_hint,
+        needs,
+        client_id: request.client_id,
+        scopes: request.scopes,
+        redirect_uri: request.redirect_uri,
+        login_hint: request.login_hint,
+        prompt: request.prompt,
+        subject,
+        upstream_hint: request.upstream_hint,
     }
 }
 
-/// Whether the browser presented the binding cookie of this interaction (constant time).
-/// An interaction finished from another browser is a login CSRF (RFC 9700 §4.7).
-pub(crate) fn bound_to(record: &InteractionRecord, presented: Option<&str>) -> bool {
+/// Whether the browser presented the binding cookie whose hash the interaction keeps
+/// (`binding`), compared in constant time. An interaction finished from another browser is
+/// a login CSRF (RFC 9700 §4.7).
+pub(crate) fn bound_to(binding: &str, presented: Option<&str>) -> bool {
     let presented = presented.unwrap_or_default();
     crypto::constant_time_eq(
         crypto::sha256_b64(presented.as_bytes()).as_bytes(),
-        record.binding.as_bytes(),
+        binding.as_bytes(),
     )
 }
 
@@ -183,7 +189,8 @@ pub(crate) fn redirect(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authorization_request::{AuthorizationRequest, ResponseMode};
+    use crate::authorization_response::ResponseMode;
+    use crate::records::InteractionRecord;
 
     fn record(binding_secret: &str) -> InteractionRecord {
         InteractionRecord {
@@ -212,10 +219,10 @@ mod tests {
     #[test]
     fn an_interaction_is_bound_to_the_browser_that_started_it_rfc9700_4_7() {
         let r = record("cookie-value");
-        assert!(bound_to(&r, Some("cookie-value")));
-        assert!(!bound_to(&r, Some("cookie-valuE")));
-        assert!(!bound_to(&r, Some("")));
-        assert!(!bound_to(&r, None));
+        assert!(bound_to(&r.binding, Some("cookie-value")));
+        assert!(!bound_to(&r.binding, Some("cookie-valuE")));
+        assert!(!bound_to(&r.binding, Some("")));
+        assert!(!bound_to(&r.binding, None));
     }
 
     #[test]
@@ -239,7 +246,8 @@ mod tests {
 
     #[test]
     fn details_show_what_the_page_needs() {
-        let d = details("i-1", record("x"));
+        let r = record("x");
+        let d = details("i-1", r.request, r.needs, r.subject);
         assert_eq!(d.id, "i-1");
         assert_eq!(d.needs, Needs::Login);
         assert_eq!(d.client_id, "c");

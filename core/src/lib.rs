@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use idpkit_core::{Client, GrantType, LocalKeys, MemoryGrantStore, Provider, StaticClients};
-//! # use idpkit_core::users::{Claims, UserStore};
+//! # use idpkit_core::{Claims, UserStore};
 //! # struct Users;
 //! # #[async_trait::async_trait]
 //! # impl UserStore for Users {
@@ -54,6 +54,7 @@ pub mod jose;
 pub mod keys;
 pub mod pkce;
 mod provider;
+mod records;
 pub mod redirect_uri;
 pub mod scope;
 mod services;

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use crate::authorization_request::AuthorizationRequest;
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
+use crate::records::SessionRecord;
 use crate::scope;
-use crate::store::records::SessionRecord;
 
 /// Whether the user must (re-)authenticate: `prompt=login`, no session, or a session older
 /// than `max_age` allows ("the End-User MUST be actively re-authenticated").
@@ -66,7 +66,7 @@ pub(crate) fn check_silent_consent(request: &AuthorizationRequest) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::authorization_request::ResponseMode;
+    use crate::authorization_response::ResponseMode;
     use time::Duration;
 
     fn now() -> OffsetDateTime {

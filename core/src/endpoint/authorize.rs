@@ -11,11 +11,11 @@ use crate::error::OAuthError;
 use crate::http_types::{Method, Request};
 use crate::interaction::{self, Authorization, Needs};
 use crate::provider::Provider;
-use crate::session;
-use crate::store::records::{
+use crate::records::{
     CodeRecord, ConsentRecord, InteractionRecord, Records, SessionRecord, Write, consent_id,
     secret_id,
 };
+use crate::session;
 
 impl Provider {
     /// The authorization endpoint (GET or POST).

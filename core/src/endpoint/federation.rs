@@ -27,7 +27,7 @@ use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
 use crate::interaction::{Authorization, Needs};
 use crate::provider::Provider;
-use crate::store::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
+use crate::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
 
 /// An upstream, as a login page lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]

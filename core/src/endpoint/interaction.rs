@@ -12,10 +12,10 @@ use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Request;
 use crate::interaction::{self, Authorization, InteractionDetails, InteractionOutcome, Needs};
 use crate::provider::Provider;
-use crate::scope;
-use crate::store::records::{
+use crate::records::{
     ConsentRecord, InteractionRecord, Records, SessionRecord, Taken, Write, consent_id, secret_id,
 };
+use crate::scope;
 
 impl Provider {
     /// What the host's page for interaction `id` must show. The request must carry the
@@ -26,7 +26,12 @@ impl Provider {
         req: &Request,
     ) -> Result<InteractionDetails, OAuthError> {
         let record = self.load_interaction(id, req).await?;
-        Ok(interaction::details(id, record))
+        Ok(interaction::details(
+            id,
+            record.request,
+            record.needs,
+            record.subject,
+        ))
     }
 
     /// Completes a step of interaction `id`. Returns the next interaction (consent after
@@ -55,7 +60,12 @@ impl Provider {
         let record = self.load_interaction(id, req).await?;
         Ok(OpenInteraction {
             provider: self,
-            details: interaction::details(id, record.clone()),
+            details: interaction::details(
+                id,
+                record.request.clone(),
+                record.needs,
+                record.subject.clone(),
+            ),
             id: id.to_owned(),
             record,
         })
@@ -276,7 +286,7 @@ impl Provider {
             .await?
             .filter(|l| l.consumed_at.is_none())
             .ok_or_else(gone)?;
-        if !interaction::bound_to(&loaded.value, req.cookie(INTERACTION_COOKIE)) {
+        if !interaction::bound_to(&loaded.value.binding, req.cookie(INTERACTION_COOKIE)) {
             return Err(OAuthError::invalid_request(
                 "this login request was started in another browser; start again",
             ));

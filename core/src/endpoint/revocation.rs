@@ -3,7 +3,7 @@
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
-use crate::store::records::{AccessRecord, Records, RefreshRecord};
+use crate::records::{AccessRecord, Records, RefreshRecord};
 use crate::token::lookup;
 
 impl Provider {

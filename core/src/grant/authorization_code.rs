@@ -9,9 +9,9 @@ use super::{Grant, GrantContext, TokenResponse, redeem};
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::pkce;
+use crate::records::CodeRecord;
 use crate::scope;
 use crate::store::RecordKind;
-use crate::store::records::CodeRecord;
 use crate::token::UserGrant;
 
 /// `grant_type=authorization_code`.

@@ -24,8 +24,8 @@ use time::OffsetDateTime;
 use crate::client::Client;
 use crate::error::OAuthError;
 use crate::http_types::Params;
+use crate::records::{Records, Write};
 use crate::services::Services;
-use crate::store::records::{Records, Write};
 use crate::store::{Consume, RecordKind};
 use crate::token::{Issued, Minter};
 use crate::users::UserStore;
@@ -185,12 +185,12 @@ impl GrantContext<'_> {
 
     /// The live record of type `T` named by the secret in request parameter `param` (a
     /// code, a refresh token), with its store id; `invalid()` when there is none.
-    pub(crate) async fn presented<T: crate::store::records::Payload>(
+    pub(crate) async fn presented<T: crate::records::Payload>(
         &self,
         param: &str,
         invalid: fn() -> OAuthError,
-    ) -> Result<(String, crate::store::records::Loaded<T>), OAuthError> {
-        let id = crate::store::records::secret_id(self.params.require(param)?);
+    ) -> Result<(String, crate::records::Loaded<T>), OAuthError> {
+        let id = crate::records::secret_id(self.params.require(param)?);
         let loaded = self
             .records()
             .get::<T>(&id, self.now)

@@ -6,9 +6,9 @@ use async_trait::async_trait;
 use super::{Grant, GrantContext, Redeemed, TokenResponse, redeem};
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
+use crate::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write};
 use crate::scope;
 use crate::store::RecordKind;
-use crate::store::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write};
 use crate::token::UserGrant;
 
 /// `grant_type=refresh_token`.

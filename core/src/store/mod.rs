@@ -204,7 +204,6 @@ pub trait GrantStore: Send + Sync + 'static {
 }
 
 mod memory;
-pub(crate) mod records;
 
 pub use memory::MemoryGrantStore;
 

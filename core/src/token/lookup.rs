@@ -10,8 +10,8 @@ use time::OffsetDateTime;
 
 use super::access_token::{self, AccessClaims};
 use crate::error::OAuthError;
+use crate::records::{AccessRecord, Records, RefreshRecord, jwt_handle_id, secret_id};
 use crate::services::Services;
-use crate::store::records::{AccessRecord, Records, RefreshRecord, jwt_handle_id, secret_id};
 
 /// A live access token, however it is shaped.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::keys::{Algorithm, KeyProvider};
-use crate::store::records::{AccessRecord, RefreshRecord, Write, jwt_handle_id, secret_id};
+use crate::records::{AccessRecord, RefreshRecord, Write, jwt_handle_id, secret_id};
 use crate::users::Claims;
 
 /// What a grant issues: the response body and the records to write once the grant's

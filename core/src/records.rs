@@ -11,11 +11,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::{Consume, GrantStore, Record, RecordKind, StoreError};
 use crate::authorization_request::AuthorizationRequest;
 use crate::crypto;
 use crate::interaction::Needs;
-use crate::users::Claims;
+use crate::store::{Consume, GrantStore, Record, RecordKind, StoreError};
 
 /// A payload type stored under one [`RecordKind`].
 pub(crate) trait Payload: Serialize + DeserializeOwned {
@@ -292,7 +291,7 @@ pub(crate) struct FederatedClaimsRecord {
     /// The subject is an account of the host (`Link::Existing`): the host's user store
     /// decides whether it exists, these claims only fill in.
     pub host_account: bool,
-    pub claims: Claims,
+    pub claims: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Payload for FederatedClaimsRecord {
