@@ -384,6 +384,8 @@ mod tests {
             .keys(LocalKeys::ephemeral_for_development().expect("keys"))
             .clients(StaticClients::new([client]).expect("clients"))
             .users(NoUsers)
+            // ES256: the ring backend's development keys have no RSA key.
+            .signing_alg(Algorithm::ES256)
             .dangerous_allow_development_backends()
             .build()
     }

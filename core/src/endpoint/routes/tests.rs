@@ -40,6 +40,8 @@ fn provider_with(paths: Paths) -> Provider {
         .clients(StaticClients::new([svc, spa]).expect("clients"))
         .users(NoUsers)
         .paths(paths)
+        // ES256: the ring backend's development keys have no RSA key.
+        .signing_alg(crate::keys::Algorithm::ES256)
         .dangerous_allow_development_backends()
         .build()
         .expect("provider")
