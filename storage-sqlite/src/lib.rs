@@ -154,6 +154,23 @@ fn backend(e: rusqlite::Error) -> StoreError {
     StoreError::backend(e)
 }
 
+/// Creates `path` empty with mode 0600 when it does not exist yet (SQLite would create it
+/// with the process umask, typically world-readable).
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.mode(0o600);
+    }
+    match o.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (or creates) the database at `path` with default options, enables WAL and
     /// applies pending migrations.
@@ -161,8 +178,16 @@ impl SqliteStore {
         Self::open_with(path, SqliteOptions::default())
     }
 
-    /// Opens with explicit options.
+    /// Opens with explicit options. A database file created here is readable by its owner
+    /// only (mode 0600, like the key files; SQLite gives its `-wal` and `-shm` files the
+    /// same mode): it holds the hashes of every live token.
     pub fn open_with(path: impl AsRef<Path>, options: SqliteOptions) -> Result<Self, StoreError> {
+        create_private(path.as_ref()).map_err(|e| {
+            StoreError::backend(format!(
+                "sqlite: cannot create {}: {e}",
+                path.as_ref().display()
+            ))
+        })?;
         let pool = Pool {
             path: path.as_ref().to_path_buf(),
             options,

@@ -92,3 +92,34 @@ async fn a_large_purge_deletes_everything_expired_in_batches_and_nothing_else() 
         );
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_database_and_its_wal_are_readable_by_the_owner_only() {
+    use idpkit_core::time::{Duration, OffsetDateTime};
+    use idpkit_core::{GrantStore, Record, RecordKind};
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("dir");
+    let path = dir.path().join("grants.db");
+    let store = SqliteStore::open(&path).expect("open");
+    store
+        .put(
+            RecordKind::Session,
+            "s",
+            Record {
+                grant_id: None,
+                payload: b"{}".to_vec(),
+                expires_at: OffsetDateTime::now_utc() + Duration::minutes(1),
+            },
+        )
+        .await
+        .expect("put");
+    for f in ["grants.db", "grants.db-wal", "grants.db-shm"] {
+        let p = dir.path().join(f);
+        if let Ok(meta) = std::fs::metadata(&p) {
+            assert_eq!(meta.permissions().mode() & 0o777, 0o600, "{f}");
+        } else {
+            assert_ne!(f, "grants.db", "the database exists");
+        }
+    }
+}
