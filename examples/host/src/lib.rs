@@ -9,6 +9,8 @@
 
 pub mod api;
 
+pub mod serve;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -45,10 +45,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "  WARNING:   in-memory grants are lost on restart and not shared between instances"
         );
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
+    // Header-read timeout, connection lifetime and a connection cap (slow clients cannot
+    // hold the server): see `idpkit_example::serve`.
+    idpkit_example::serve::serve(
+        listener,
+        app,
+        idpkit_example::serve::ServeLimits::default(),
+        async {
             let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        },
+    )
+    .await?;
     Ok(())
 }
