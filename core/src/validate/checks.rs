@@ -336,7 +336,7 @@ impl Validator {
         self.check_times(claims, &mut times);
         match times.first {
             Some(r) => run.note("exp", Err(render(&r))),
-            None => run.note("exp", Ok(format!("{:?}", claims.exp))),
+            None => run.note("exp", Ok(claims.exp.unwrap_or_default().to_string())),
         }
     }
 

@@ -320,6 +320,13 @@ impl Rejection {
             Self::NotYetValid { .. } => "the token is not valid yet",
             Self::IssuedInFuture { .. } => "the token is issued in the future",
             Self::AudienceMismatch { .. } => "the token is for another audience",
+            Self::WrongType { found, .. }
+                if found
+                    .as_deref()
+                    .is_some_and(|t| crate::jose::typ_matches(t, "JWT")) =>
+            {
+                "the token is not an access token (an ID token?)"
+            }
             Self::WrongType { .. } => "the token is not an access token",
             Self::MissingClaim { .. } | Self::ClaimMismatch { .. } => {
                 "a required claim is missing or wrong"
