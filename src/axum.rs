@@ -210,11 +210,16 @@ impl BearerAuth {
         axum::middleware::from_fn_with_state(self, |s, r, n| Box::pin(bearer(s, r, n)))
     }
 
-    fn refuse(&self, r: &crate::Rejection) -> axum::response::Response {
-        tracing::info!(reason = %r, "idpkit: bearer token refused");
+    /// The refusal: status and `WWW-Authenticate` with the RFC 6750 error code and the
+    /// short [`Rejection::description`](crate::Rejection::description) (the JSON body
+    /// says the same); the full reason goes to the log at debug level and, as the
+    /// [`Rejection`](crate::Rejection) itself, into the response's extensions for an outer
+    /// layer or handler. Neither ever contains the token.
+    fn refuse(&self, r: crate::Rejection) -> axum::response::Response {
+        tracing::debug!(reason = %r, code = r.error_code().as_str(), "idpkit: bearer token refused");
         let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED);
         let body = if self.detail {
-            serde_json::json!({"error": r.error_code().as_str(), "error_description": r.to_string()})
+            serde_json::json!({"error": r.error_code().as_str(), "error_description": r.description()})
         } else {
             serde_json::json!({"error": r.error_code().as_str()})
         };
@@ -222,6 +227,7 @@ impl BearerAuth {
         if let Ok(v) = HeaderValue::from_str(&r.www_authenticate(&self.realm, self.detail)) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
+        resp.extensions_mut().insert(r);
         resp
     }
 }
@@ -250,21 +256,12 @@ async fn bearer(
     };
     match auth.validator.validate(token).await {
         Ok(t) => {
-            let missing: Vec<String> = auth
-                .scopes
-                .iter()
-                .filter(|s| !t.has_scope(s))
-                .cloned()
-                .collect();
-            if !missing.is_empty() {
-                return auth.refuse(&crate::Rejection::InsufficientScope {
-                    missing,
-                    found: t.scopes.clone(),
-                });
+            if let Err(r) = t.require_scopes(&auth.scopes) {
+                return auth.refuse(r);
             }
             req.extensions_mut().insert(t);
             next.run(req).await
         }
-        Err(r) => auth.refuse(&r),
+        Err(r) => auth.refuse(r),
     }
 }

@@ -1,14 +1,17 @@
 //! The JWS compact serialisation (RFC 7515 §7.1): one parser for the provider and the
 //! validator. It splits the three parts, decodes base64url (no padding, RFC 7515 §2),
-//! reads the header (`alg`, `kid`, `typ`, `nonce`) and refuses what no idpkit verifier may
-//! accept: `crit` (RFC 7515 §4.1.11), `alg` values idpkit does not implement (`none`, HMAC,
-//! unknown: RFC 8725 §3.1), repeated header members (RFC 7515 §5.2 step 4). Deciding which
-//! algorithm and key are acceptable is [`super::KeySet`]'s job.
+//! reads the header (`alg`, `kid`, `typ`, `nonce`) with the strict object reader of
+//! [`super::json`] and refuses what no idpkit verifier may accept: a header that is not a
+//! JSON object or repeats a member (RFC 7515 §4, §5.2 step 4), wrong-typed members, `crit`
+//! (RFC 7515 §4.1.11), `alg` values idpkit does not implement (`none`, HMAC, unknown:
+//! RFC 8725 §3.1). Deciding which algorithm and key are acceptable is [`super::KeySet`]'s
+//! job.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Algorithm;
+use super::json::{JsonType, Member, ObjectError, read_object};
 
 /// The longest signature accepted, in bytes (RSA-8192).
 pub const MAX_SIGNATURE_LEN: usize = 1024;
@@ -18,7 +21,7 @@ pub const MAX_SIGNATURE_LEN: usize = 1024;
 #[non_exhaustive]
 pub enum JoseError {
     /// Not three dot-separated parts (a JWE has five).
-    #[error("has {found} parts, not the three dot-separated parts of a JWS compact serialisation")]
+    #[error("{}", parts_message(*found))]
     Parts {
         /// How many parts the token has.
         found: usize,
@@ -29,14 +32,29 @@ pub enum JoseError {
         /// `header`, `payload` or `signature`.
         part: &'static str,
     },
-    /// The header is not a JSON object with unique members of the right types.
-    #[error("the JWS header is not a JSON object with unique members ({reason})")]
-    Header {
-        /// What the JSON parser said.
-        reason: String,
+    /// The header (or, for [`super::verify_compact`], the payload) is not a strict JSON
+    /// object: not JSON, another JSON type, or a repeated member.
+    #[error("the JWS {part} {error}")]
+    Json {
+        /// `header` or `payload`.
+        part: &'static str,
+        /// What is wrong.
+        error: ObjectError,
+    },
+    /// A header member idpkit reads has the wrong JSON type.
+    #[error("the JWS header member {name:?} is {found}, expected {expected}")]
+    HeaderMember {
+        /// `alg`, `kid` or `typ`.
+        name: &'static str,
+        /// The type it must have.
+        expected: &'static str,
+        /// The type it has.
+        found: JsonType,
     },
     /// The header names critical extensions; idpkit understands none.
-    #[error("the JWS header names critical extensions (crit) that are not supported: {names:?}")]
+    #[error(
+        "the JWS header marks extensions as critical (crit: {names:?}); idpkit supports none, so it must refuse the token (RFC 7515 §4.1.11)"
+    )]
     Critical {
         /// The extension names listed (empty when `crit` is not a list of strings).
         names: Vec<String>,
@@ -140,22 +158,83 @@ impl<'t> CompactJws<'t> {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct RawHeader<'a> {
-    #[serde(borrow, default)]
-    alg: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    kid: Option<std::borrow::Cow<'a, str>>,
-    #[serde(borrow, default)]
-    typ: Option<std::borrow::Cow<'a, str>>,
-    #[serde(default)]
-    nonce: Option<serde::de::IgnoredAny>,
-    #[serde(default)]
-    crit: Option<serde_json::Value>,
+/// The message for a token that is not three parts: a JWE (five parts) is named.
+fn parts_message(found: usize) -> String {
+    let plural = if found == 1 { "part" } else { "parts" };
+    let jwe = if found == 5 {
+        " (five parts is an encrypted JWE; idpkit validates signed JWS tokens only)"
+    } else {
+        ""
+    };
+    format!(
+        "has {found} {plural}, not the three dot-separated parts of a JWS compact serialisation{jwe}"
+    )
+}
+
+/// Reads the header members idpkit uses; every other member is skipped (but still counted
+/// for duplicates).
+fn read_header(bytes: &[u8]) -> Result<Header, JoseError> {
+    let mut alg = None;
+    let mut kid = None;
+    let mut typ = None;
+    let mut nonce = false;
+    let mut crit = None;
+    let mut wrong = None;
+    read_object(bytes, |name, value| {
+        let (name, slot) = match name.as_ref() {
+            "alg" => ("alg", &mut alg),
+            "kid" => ("kid", &mut kid),
+            "typ" => ("typ", &mut typ),
+            "nonce" => {
+                nonce = true;
+                return;
+            }
+            "crit" => {
+                crit = Some(match value {
+                    Member::Strings(names) => names.into_iter().map(|n| n.into_owned()).collect(),
+                    _ => Vec::new(),
+                });
+                return;
+            }
+            _ => return,
+        };
+        match value {
+            Member::Str(s) => *slot = Some(s.into_owned()),
+            other => {
+                wrong.get_or_insert(JoseError::HeaderMember {
+                    name,
+                    expected: "a string",
+                    found: other.json_type(),
+                });
+            }
+        }
+    })
+    .map_err(|error| JoseError::Json {
+        part: "header",
+        error,
+    })?;
+    if let Some(names) = crit {
+        // RFC 7515 §4.1.11: a recipient that does not understand every listed extension
+        // must refuse the JWS; idpkit understands none (and an empty list is invalid).
+        return Err(JoseError::Critical { names });
+    }
+    if let Some(e) = wrong {
+        return Err(e);
+    }
+    let alg_name = alg.unwrap_or_default();
+    let alg = Algorithm::from_name(&alg_name)
+        .ok_or(JoseError::UnsupportedAlgorithm { found: alg_name })?;
+    Ok(Header {
+        alg,
+        kid,
+        typ,
+        nonce,
+    })
 }
 
 /// Parses a compact JWS. Checks, in this order: three parts; header base64url; header a
-/// JSON object with unique members; no `crit`; `alg` implemented; payload base64url;
+/// JSON object with unique members; no `crit`; `alg`, `kid`, `typ` strings; `alg`
+/// implemented; payload base64url;
 /// signature base64url and not longer than [`MAX_SIGNATURE_LEN`].
 pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JoseError> {
     let mut parts = token.split('.');
@@ -179,41 +258,8 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JoseError> {
         }
         Err(_) => return Err(JoseError::NotBase64url { part: "header" }),
     };
-    // RFC 7515 §4: the header is a JSON object. (serde would also read a struct from an
-    // array, `["RS256","kid"]`.)
-    if header_bytes.trim_ascii_start().first() != Some(&b'{') {
-        return Err(JoseError::Header {
-            reason: "not a JSON object".into(),
-        });
-    }
-    // serde refuses repeated members of the fields read here ("duplicate field").
-    let raw: RawHeader<'_> =
-        serde_json::from_slice(header_bytes).map_err(|e| JoseError::Header {
-            reason: e.to_string(),
-        })?;
-    if let Some(crit) = &raw.crit {
-        // RFC 7515 §4.1.11: a recipient that does not understand every listed extension
-        // must refuse the JWS; idpkit understands none (and an empty list is invalid).
-        let names = crit
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        return Err(JoseError::Critical { names });
-    }
-    let alg_name = raw.alg.as_deref().unwrap_or_default();
-    let alg = Algorithm::from_name(alg_name).ok_or_else(|| JoseError::UnsupportedAlgorithm {
-        found: alg_name.to_owned(),
-    })?;
-    let header = Header {
-        alg,
-        kid: raw.kid.map(|k| k.into_owned()),
-        typ: raw.typ.map(|t| t.into_owned()),
-        nonce: raw.nonce.is_some(),
-    };
+    // RFC 7515 §4: the header is a JSON object with unique member names (§5.2 step 4).
+    let header = read_header(header_bytes)?;
     let payload = URL_SAFE_NO_PAD
         .decode(p)
         .map_err(|_| JoseError::NotBase64url { part: "payload" })?;
@@ -310,6 +356,7 @@ mod tests {
                 names: vec!["exp-ext".into()]
             }
         );
+        assert!(err.to_string().contains(r#"(crit: ["exp-ext"])"#), "{err}");
     }
 
     #[test]
@@ -332,18 +379,98 @@ mod tests {
     }
 
     #[test]
-    fn repeated_header_members_and_non_objects_are_refused_rfc7515_5_2() {
-        for header in [
-            r#"{"alg":"ES256","alg":"none"}"#,
-            r#"{"alg":"none","alg":"ES256"}"#,
-            r#"{"alg":"ES256","kid":"a","kid":"b"}"#,
-            r#"["alg","ES256"]"#,
-            r#"{"alg":"ES256","kid":7}"#,
-            "not json",
+    fn repeated_header_members_are_refused_not_resolved_to_the_last_rfc7515_5_2() {
+        for (header, name) in [
+            (r#"{"alg":"ES256","alg":"none"}"#, "alg"),
+            (r#"{"alg":"none","alg":"ES256"}"#, "alg"),
+            (r#"{"alg":"ES256","kid":"a","kid":"b"}"#, "kid"),
+            // Members idpkit does not read count too.
+            (r#"{"alg":"ES256","x5t":"a","x5t":"b"}"#, "x5t"),
         ] {
             let err = parse_compact(&token(header)).expect_err(header);
-            assert!(matches!(err, JoseError::Header { .. }), "{header}: {err}");
+            assert_eq!(
+                err,
+                JoseError::Json {
+                    part: "header",
+                    error: ObjectError::Duplicate { name: name.into() }
+                },
+                "{header}"
+            );
+            assert!(
+                err.to_string().contains(&format!(
+                    "header has the member \"{name}\" more than once; duplicates are refused"
+                )),
+                "{err}"
+            );
         }
+    }
+
+    #[test]
+    fn a_header_that_is_not_a_json_object_is_refused_rfc7515_4() {
+        for (header, found) in [
+            (r#"["RS256","rsa-1","at+jwt"]"#, JsonType::Array),
+            (r#""RS256""#, JsonType::String),
+            ("null", JsonType::Null),
+        ] {
+            let err = parse_compact(&token(header)).expect_err(header);
+            assert_eq!(
+                err,
+                JoseError::Json {
+                    part: "header",
+                    error: ObjectError::NotObject { found }
+                },
+                "{header}"
+            );
+        }
+        let err = parse_compact(&token(r#"["RS256","rsa-1","at+jwt"]"#)).expect_err("array");
+        assert_eq!(
+            err.to_string(),
+            "the JWS header is an array, not a JSON object"
+        );
+        let err = parse_compact(&token("not json")).expect_err("not json");
+        assert!(
+            err.to_string().starts_with("the JWS header is not JSON ("),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn header_members_have_their_rfc7515_4_1_types() {
+        let err = parse_compact(&token(r#"{"alg":"ES256","kid":7}"#)).expect_err("kid");
+        assert_eq!(
+            err,
+            JoseError::HeaderMember {
+                name: "kid",
+                expected: "a string",
+                found: JsonType::Number
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            "the JWS header member \"kid\" is a number, expected a string"
+        );
+        let err = parse_compact(&token(r#"{"alg":["RS256"]}"#)).expect_err("alg");
+        assert!(matches!(err, JoseError::HeaderMember { name: "alg", .. }));
+    }
+
+    #[test]
+    fn the_parts_refusal_says_how_many_parts_it_found_rfc7515_7_1() {
+        assert_eq!(
+            parse_compact("a.b").expect_err("two").to_string(),
+            "has 2 parts, not the three dot-separated parts of a JWS compact serialisation"
+        );
+        assert!(
+            parse_compact("opaque")
+                .expect_err("one")
+                .to_string()
+                .starts_with("has 1 part,")
+        );
+        assert!(
+            parse_compact("a.b.c.d.e")
+                .expect_err("jwe")
+                .to_string()
+                .contains("encrypted JWE")
+        );
     }
 
     #[test]

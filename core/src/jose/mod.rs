@@ -9,15 +9,17 @@
 
 mod alg;
 mod compact;
+mod json;
 mod jwk;
 mod signing;
 mod verify;
 
 pub use alg::Algorithm;
 pub use compact::{CompactJws, Header, JoseError, MAX_SIGNATURE_LEN, parse_compact, typ_matches};
+pub use json::{JsonType, Member, ObjectError, read_object};
 pub use jwk::{Jwk, Jwks, jwk_from_spki, verify_with_jwk};
 pub use signing::SigningKey;
 pub use verify::{
-    KeySet, KeySetCache, VerifiedJws, VerifyError, check_algorithm, check_exp, check_nbf,
-    verify_compact, verify_signature,
+    KeySet, KeySetCache, VerifiedJws, VerifyError, check_algorithm, check_exp, check_iat,
+    check_nbf, numeric_date, verify_compact, verify_signature,
 };

@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 
 use time::OffsetDateTime;
 
+use super::json::{JsonType, Member, read_object};
 use super::{Algorithm, CompactJws, Header, JoseError, Jwks, parse_compact};
 use crate::crypto::VerifyingKey;
 
@@ -39,7 +40,7 @@ pub enum VerifyError {
         /// The `kid`s of the set.
         known: Vec<String>,
     },
-    /// The key named by `kid` is of another type (or declares another `alg`) than `alg`.
+    /// The key named by `kid` is of another type than `alg` needs.
     #[error(
         "the algorithm {alg} does not match key {kid} (a {kty} key): refused, the token does not get to choose the key type"
     )]
@@ -48,8 +49,20 @@ pub enum VerifyError {
         kid: String,
         /// The header's `alg`.
         alg: Algorithm,
-        /// The key's `kty`, with its declared `alg` if that is what differs.
+        /// The key's `kty`.
         kty: String,
+    },
+    /// The key's JWK pins another algorithm (`alg` member, RFC 7517 §4.4) than the token's.
+    #[error(
+        "key {kid} is pinned to {key_alg} by its JWK \"alg\", and the token says {alg}: refused (RFC 7517 §4.4)"
+    )]
+    KeyAlgorithmMismatch {
+        /// The `kid`.
+        kid: String,
+        /// The header's `alg`.
+        alg: Algorithm,
+        /// The JWK's `alg`.
+        key_alg: Algorithm,
     },
     /// The key is published in a form idpkit cannot verify with (malformed members, a curve
     /// other than P-256 / Ed25519).
@@ -68,9 +81,27 @@ pub enum VerifyError {
         /// The algorithm.
         alg: Algorithm,
     },
-    /// The payload is not a JSON object of JWT claims.
-    #[error("the JWS payload is not a JSON object of JWT claims")]
-    Payload,
+    /// A time claim is not a number (a NumericDate, RFC 7519 §2).
+    #[error("the token's {name:?} claim is {found}, expected a number (NumericDate, RFC 7519 §2)")]
+    ClaimType {
+        /// `exp`, `nbf` or `iat`.
+        name: &'static str,
+        /// What it is.
+        found: JsonType,
+    },
+    /// `iat` is later than now plus the leeway: a token from the future.
+    #[error(
+        "the token was issued at {iat}, {}s after now ({now}, leeway {leeway}s): a clock is wrong or the token is forged",
+        iat.saturating_sub(*now)
+    )]
+    IssuedInFuture {
+        /// `iat`.
+        iat: i64,
+        /// The verifier's time.
+        now: i64,
+        /// Leeway in seconds.
+        leeway: i64,
+    },
     /// There is no `exp` claim.
     #[error("the token has no \"exp\" claim")]
     MissingExp,
@@ -118,6 +149,30 @@ pub fn check_exp(exp: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyEr
         }
         Some(_) => Ok(()),
         None => Err(VerifyError::MissingExp),
+    }
+}
+
+/// `iat`, when present, must not be later than `now + leeway`: RFC 7519 §4.1.6 makes it
+/// the time of issue, so a later one is a wrong clock or a forgery (RFC 8725 §3.10 asks
+/// verifiers to check the time claims they can).
+pub fn check_iat(iat: Option<i64>, now: i64, leeway: i64) -> Result<(), VerifyError> {
+    match iat {
+        Some(iat) if iat.saturating_sub(leeway) > now => {
+            Err(VerifyError::IssuedInFuture { iat, now, leeway })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A NumericDate claim (RFC 7519 §2: seconds, possibly fractional) as whole seconds; `as`
+/// saturates, so absurd values cannot overflow the arithmetic.
+pub fn numeric_date(name: &'static str, value: &Member<'_>) -> Result<i64, VerifyError> {
+    match value {
+        Member::Num(n) => Ok(*n as i64),
+        other => Err(VerifyError::ClaimType {
+            name,
+            found: other.json_type(),
+        }),
     }
 }
 
@@ -186,14 +241,18 @@ impl KeySet {
                 found: kid.to_owned(),
                 known: self.kids(),
             })?;
-        if entry.kty != alg.key_type() || entry.alg.is_some_and(|a| a != alg) {
+        if entry.kty != alg.key_type() {
             return Err(VerifyError::KeyTypeMismatch {
                 kid: kid.to_owned(),
                 alg,
-                kty: match entry.alg {
-                    Some(a) if a != alg => format!("{} key for {a}", entry.kty),
-                    _ => entry.kty.clone(),
-                },
+                kty: entry.kty.clone(),
+            });
+        }
+        if let Some(key_alg) = entry.alg.filter(|a| *a != alg) {
+            return Err(VerifyError::KeyAlgorithmMismatch {
+                kid: kid.to_owned(),
+                alg,
+                key_alg,
             });
         }
         entry
@@ -249,21 +308,15 @@ impl VerifiedJws {
     }
 }
 
-#[derive(serde::Deserialize)]
-struct TimeClaims {
-    #[serde(default)]
-    exp: Option<f64>,
-    #[serde(default)]
-    nbf: Option<f64>,
-}
-
 /// Parses and verifies a compact JWS against one key set, no leeway: the rules the
 /// validator applies, for callers that trust one issuer (the provider's own tokens).
 ///
 /// In order: [`parse_compact`] (three parts, base64url, no `crit`, an implemented `alg`);
 /// no header `nonce`; [`check_algorithm`] against `allowed`; [`KeySet::key`] by `kid` and
-/// key type; [`verify_signature`]; the payload is a JSON object; [`check_exp`] (required)
-/// and [`check_nbf`] at `now`. The caller checks `typ` ([`Header::typ_is`]), `iss`, `aud`
+/// key type; [`verify_signature`]; the payload is a JSON object with unique members
+/// ([`read_object`]); [`check_exp`] (required) and [`check_nbf`] at `now`. (`iat` is not
+/// checked here: with no leeway, a clock a second apart between two instances would refuse
+/// their own tokens.) The caller checks `typ` ([`Header::typ_is`]), `iss`, `aud`
 /// and whatever else its claims need.
 pub fn verify_compact(
     token: &str,
@@ -279,14 +332,30 @@ pub fn verify_compact(
     check_algorithm(header.alg, allowed)?;
     let kid = header.kid.as_deref().unwrap_or_default();
     verify_signature(keys.key(kid, header.alg)?, kid, &jws)?;
-    let times: TimeClaims = match jws.payload().trim_ascii_start().first() {
-        Some(b'{') => serde_json::from_slice(jws.payload()).map_err(|_| VerifyError::Payload)?,
-        _ => return Err(VerifyError::Payload),
-    };
+    let (mut exp, mut nbf, mut wrong) = (None, None, None);
+    read_object(jws.payload(), |name, value| {
+        let (name, slot) = match name.as_ref() {
+            "exp" => ("exp", &mut exp),
+            "nbf" => ("nbf", &mut nbf),
+            _ => return,
+        };
+        match numeric_date(name, &value) {
+            Ok(t) => *slot = Some(t),
+            Err(e) => {
+                wrong.get_or_insert(e);
+            }
+        }
+    })
+    .map_err(|error| JoseError::Json {
+        part: "payload",
+        error,
+    })?;
+    if let Some(e) = wrong {
+        return Err(e);
+    }
     let now = now.unix_timestamp();
-    // `as` saturates: absurd float times cannot overflow.
-    check_exp(times.exp.map(|e| e as i64), now, 0)?;
-    check_nbf(times.nbf.map(|n| n as i64), now, 0)?;
+    check_exp(exp, now, 0)?;
+    check_nbf(nbf, now, 0)?;
     let header = header.clone();
     Ok(VerifiedJws {
         header,
@@ -437,10 +506,14 @@ mod tests {
         let mut jwk = f.ec.public_jwk().clone();
         jwk.kty = "OKP".into();
         jwk.alg = Some(Algorithm::ES256);
+        // (The key type is right for EdDSA here; the JWK's alg pins it to ES256.)
         let set = KeySet::new(&Jwks::new(vec![jwk]));
         assert!(matches!(
             set.key(f.ec.kid(), Algorithm::EdDSA),
-            Err(VerifyError::KeyTypeMismatch { .. })
+            Err(VerifyError::KeyAlgorithmMismatch {
+                key_alg: Algorithm::ES256,
+                ..
+            })
         ));
     }
 
@@ -502,7 +575,29 @@ mod tests {
             Err(VerifyError::NotYetValid { .. })
         ));
         assert!(run(json!({"exp": 1e300, "nbf": -1e300})).is_ok());
-        assert_eq!(run(json!(["exp", 2000])), Err(VerifyError::Payload));
+        assert!(matches!(
+            run(json!(["exp", 2000])),
+            Err(VerifyError::Jose(JoseError::Json {
+                part: "payload",
+                ..
+            }))
+        ));
+        assert_eq!(
+            run(json!({"exp": "2000"})),
+            Err(VerifyError::ClaimType {
+                name: "exp",
+                found: crate::jose::JsonType::String
+            })
+        );
+        assert_eq!(
+            check_iat(Some(161), 100, 60),
+            Err(VerifyError::IssuedInFuture {
+                iat: 161,
+                now: 100,
+                leeway: 60
+            })
+        );
+        assert_eq!(check_iat(Some(160), 100, 60), Ok(()));
         assert_eq!(check_exp(Some(100), 130, 60), Ok(()));
         assert_eq!(check_nbf(Some(150), 100, 60), Ok(()));
     }

@@ -1,0 +1,174 @@
+//! [`ValidatorBuilder`]: the knobs of a [`Validator`], checked at build.
+
+use std::fmt;
+use std::sync::Arc;
+
+use time::Duration;
+
+use super::jwks::IssuerState;
+use super::{ClaimRule, JwksSource, TrustedIssuer, Validator};
+use crate::clock::{Clock, SystemClock};
+use crate::http::HttpClient;
+
+/// The default of [`ValidatorBuilder::max_token_bytes`].
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 32 * 1024;
+
+/// Builds a [`Validator`].
+pub struct ValidatorBuilder {
+    issuers: Vec<TrustedIssuer>,
+    leeway: Duration,
+    typ: Option<String>,
+    scopes: Vec<String>,
+    claims: Vec<(String, ClaimRule)>,
+    ttl: Duration,
+    refetch_interval: Duration,
+    clock: Arc<dyn Clock>,
+    http: Option<Arc<dyn HttpClient>>,
+    introspection_ttl: Duration,
+    max_token_bytes: usize,
+}
+
+impl fmt::Debug for ValidatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ValidatorBuilder")
+            .field("issuers", &self.issuers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Validator {
+    /// Starts a validator; add issuers with [`ValidatorBuilder::trust`].
+    pub fn builder() -> ValidatorBuilder {
+        ValidatorBuilder {
+            issuers: Vec::new(),
+            leeway: Duration::seconds(60),
+            typ: Some("at+jwt".into()),
+            scopes: Vec::new(),
+            claims: Vec::new(),
+            ttl: Duration::minutes(5),
+            refetch_interval: Duration::seconds(30),
+            clock: Arc::new(SystemClock),
+            http: None,
+            introspection_ttl: Duration::seconds(10),
+            max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// Trusts an issuer.
+    pub fn trust(mut self, issuer: TrustedIssuer) -> Self {
+        self.issuers.push(issuer);
+        self
+    }
+
+    /// Clock skew allowed on `exp` and `nbf` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Required header `typ` (default `at+jwt`); `None` accepts any.
+    pub fn required_type(mut self, typ: Option<&str>) -> Self {
+        self.typ = typ.map(str::to_owned);
+        self
+    }
+
+    /// Scopes every token must carry.
+    pub fn require_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// A claim every token must carry.
+    pub fn require_claim(mut self, name: impl Into<String>, rule: ClaimRule) -> Self {
+        self.claims.push((name.into(), rule));
+        self
+    }
+
+    /// How long a fetched JWKS is used (default 5 min).
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
+
+    /// The least time between two refetches caused by unknown `kid`s (default 30 s).
+    pub fn refetch_interval(mut self, interval: Duration) -> Self {
+        self.refetch_interval = interval;
+        self
+    }
+
+    /// How long an introspection answer is reused (default 10 s; a revoked opaque token
+    /// stops working at most this late).
+    pub fn introspection_cache(mut self, ttl: Duration) -> Self {
+        self.introspection_ttl = ttl;
+        self
+    }
+
+    /// The longest token accepted, in bytes (default 32 KiB: large Entra ID tokens with
+    /// group claims stay well below). Longer ones are refused before any decoding, with
+    /// their size in the message.
+    pub fn max_token_bytes(mut self, max: usize) -> Self {
+        self.max_token_bytes = max;
+        self
+    }
+
+    /// The clock.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The HTTP client for JWKS and discovery fetches (needed unless every issuer has a
+    /// static key set).
+    pub fn http_client(mut self, http: Arc<dyn HttpClient>) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// Builds the validator; refuses one without issuers, or that needs HTTP without a client.
+    pub fn build(self) -> Result<Validator, crate::error::ConfigError> {
+        let setting = |knob, reason: &str| crate::error::ConfigError::Setting {
+            knob,
+            reason: reason.to_owned(),
+        };
+        if self.issuers.is_empty() {
+            return Err(setting(
+                "trust",
+                "a validator needs at least one trusted issuer",
+            ));
+        }
+        if self.http.is_none()
+            && self
+                .issuers
+                .iter()
+                .any(|i| !matches!(i.jwks, JwksSource::Static(_)))
+        {
+            return Err(setting(
+                "http_client",
+                "fetching a JWKS needs an HttpClient",
+            ));
+        }
+        if self.issuers.iter().any(|i| i.audiences.is_empty()) {
+            return Err(setting(
+                "audiences",
+                "every trusted issuer needs at least one accepted audience",
+            ));
+        }
+        let issuers = self.issuers.into_iter().map(IssuerState::new).collect();
+        Ok(Validator {
+            issuers,
+            leeway: self.leeway,
+            typ: self.typ,
+            scopes: self.scopes,
+            claims: self.claims,
+            ttl: self.ttl,
+            refetch_interval: self.refetch_interval,
+            clock: self.clock,
+            http: self.http,
+            introspected: std::sync::Mutex::new(std::collections::HashMap::new()),
+            introspection_ttl: self.introspection_ttl,
+            max_token_bytes: self.max_token_bytes,
+        })
+    }
+}
