@@ -81,7 +81,9 @@ impl Grant for RefreshToken {
         let grant_id = stored.grant_id.clone().unwrap_or_default();
         let rec = stored.value;
         let scopes = check(&rec, ctx.client, ctx.params.get("scope")?)?;
-        let id_token = ctx.id_token_for(&rec.subject, &scopes, None).await?;
+        let id_token = ctx
+            .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
+            .await?;
         let issued = ctx
             .minter()
             .user_tokens(

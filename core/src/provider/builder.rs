@@ -104,6 +104,12 @@ impl ProviderBuilder {
         self
     }
 
+    /// The user store, shared (a host that also reads it elsewhere).
+    pub fn users_arc(mut self, users: Arc<dyn UserStore>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
