@@ -128,6 +128,8 @@ pub struct Client {
     pub(crate) access_token_ttl: Option<Duration>,
     /// Per-client refresh token lifetime.
     pub(crate) refresh_token_ttl: Option<Duration>,
+    /// Per-client absolute refresh token lifetime (from the original authentication).
+    pub(crate) refresh_token_absolute_ttl: Option<Duration>,
     /// A native application (RFC 8252): loopback redirect URIs may use any port.
     pub(crate) native: bool,
     /// Extension grant types (RFC 6749 §4.5, absolute URIs) the client may use; each is
@@ -263,6 +265,7 @@ impl ClientBuilder {
                 signing_alg: None,
                 access_token_ttl: None,
                 refresh_token_ttl: None,
+                refresh_token_absolute_ttl: None,
                 native: false,
                 extension_grants: Vec::new(),
             },
@@ -340,9 +343,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Refresh token lifetime for this client.
+    /// Refresh token lifetime for this client (sliding, see
+    /// [`ProviderBuilder::refresh_token_ttl`](crate::ProviderBuilder::refresh_token_ttl)).
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.client.refresh_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Absolute refresh token lifetime for this client, counted from the user's original
+    /// authentication (see
+    /// [`ProviderBuilder::refresh_token_absolute_ttl`](crate::ProviderBuilder::refresh_token_absolute_ttl)).
+    pub fn refresh_token_absolute_ttl(mut self, ttl: Duration) -> Self {
+        self.client.refresh_token_absolute_ttl = Some(ttl);
         self
     }
 
@@ -408,6 +420,7 @@ impl ClientBuilder {
         for (knob, ttl) in [
             ("access_token_ttl", c.access_token_ttl),
             ("refresh_token_ttl", c.refresh_token_ttl),
+            ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
         ] {
             if let Some(ttl) = ttl
                 && !(time::Duration::seconds(1)..=MAX_TTL).contains(&ttl)

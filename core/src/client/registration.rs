@@ -48,6 +48,9 @@ pub struct ClientRegistration {
     /// Refresh token lifetime in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<i64>,
+    /// Absolute refresh token lifetime in seconds, from the original authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_absolute_ttl: Option<i64>,
     /// Native application.
     #[serde(default)]
     pub native: bool,
@@ -79,6 +82,7 @@ impl Client {
             signing_alg: self.signing_alg,
             access_token_ttl: self.access_token_ttl.map(|d| d.whole_seconds()),
             refresh_token_ttl: self.refresh_token_ttl.map(|d| d.whole_seconds()),
+            refresh_token_absolute_ttl: self.refresh_token_absolute_ttl.map(|d| d.whole_seconds()),
             native: self.native,
         }
     }
@@ -142,6 +146,9 @@ impl ClientRegistration {
         }
         if let Some(s) = self.refresh_token_ttl {
             b = b.refresh_token_ttl(Duration::seconds(s));
+        }
+        if let Some(s) = self.refresh_token_absolute_ttl {
+            b = b.refresh_token_absolute_ttl(Duration::seconds(s));
         }
         b.build()
     }

@@ -80,9 +80,14 @@ pub struct Options {
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub access_token_ttl: i64,
-    /// Refresh token lifetime in seconds.
+    /// Refresh token lifetime in seconds (sliding: every rotation gets it anew, up to the
+    /// absolute lifetime).
     #[arg(long, default_value_t = 14 * 24 * 3600)]
     pub refresh_token_ttl: i64,
+    /// Absolute refresh token lifetime in seconds, from the user's original login: a grant
+    /// refreshed however often ends then.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_absolute_ttl: i64,
     /// Default signing algorithm for ID tokens and access tokens (RS256, PS256, ES256,
     /// EdDSA; the key source must have an active key of it).
     #[arg(long, default_value = "RS256")]
@@ -244,6 +249,7 @@ impl Options {
             code_ttl: 60,
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
+            refresh_token_absolute_ttl: 30 * 24 * 3600,
             signing_alg: "RS256".into(),
             clients: None,
             upstreams: Vec::new(),
@@ -561,6 +567,7 @@ pub async fn build_provider_with_http(
         .code_ttl(Duration::seconds(opts.code_ttl))
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
+        .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
@@ -953,6 +960,22 @@ mod tests {
             (sp.name(), Subprovider::display_name(&sp), sp.issuer()),
             ("corp", "Corp SSO", "https://login.corp.example")
         );
+    }
+
+    #[test]
+    fn the_refresh_token_lifetime_flags_parse_and_show_in_help() {
+        use clap::{CommandFactory, Parser};
+        let o = Options::try_parse_from(["idpkit-example", "--refresh-token-absolute-ttl", "3600"])
+            .expect("parses");
+        assert_eq!(o.refresh_token_absolute_ttl, 3600);
+        let d = Options::try_parse_from(["idpkit-example"]).expect("defaults");
+        assert_eq!(d.refresh_token_absolute_ttl, 30 * 24 * 3600);
+        assert_eq!(
+            d.refresh_token_absolute_ttl,
+            Options::for_bind(d.bind).refresh_token_absolute_ttl
+        );
+        let help = Options::command().render_long_help().to_string();
+        assert!(help.contains("--refresh-token-absolute-ttl"), "{help}");
     }
 
     #[test]
