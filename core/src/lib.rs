@@ -50,6 +50,7 @@ pub mod grant;
 pub mod http;
 mod http_types;
 pub mod interaction;
+mod introspection;
 pub mod jose;
 pub mod keys;
 pub mod pkce;

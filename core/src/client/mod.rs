@@ -132,6 +132,9 @@ pub struct Client {
     pub(crate) refresh_token_absolute_ttl: Option<Duration>,
     /// A native application (RFC 8252): loopback redirect URIs may use any port.
     pub(crate) native: bool,
+    /// The audiences (`aud` values) this client serves as a resource server: it may
+    /// introspect access tokens issued for them (RFC 7662 §4).
+    pub(crate) resource_server_for: Vec<String>,
     /// Extension grant types (RFC 6749 §4.5, absolute URIs) the client may use; each is
     /// served by a [`crate::grant::Grant`] added with
     /// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant).
@@ -192,6 +195,12 @@ impl Client {
     /// Whether it is a native application (RFC 8252).
     pub fn is_native(&self) -> bool {
         self.native
+    }
+
+    /// The audiences it serves as a resource server: besides its own tokens, it may
+    /// introspect access tokens whose `aud` names one of them (RFC 7662 §4).
+    pub fn resource_server_for(&self) -> &[String] {
+        &self.resource_server_for
     }
 
     /// A confidential client authenticating with a secret (`client_secret_basic` or
@@ -267,6 +276,7 @@ impl ClientBuilder {
                 refresh_token_ttl: None,
                 refresh_token_absolute_ttl: None,
                 native: false,
+                resource_server_for: Vec::new(),
                 extension_grants: Vec::new(),
             },
         }
@@ -369,6 +379,19 @@ impl ClientBuilder {
         self
     }
 
+    /// Registers the client as the resource server of these audiences (the `aud` values
+    /// other clients' access tokens carry, see [`audience`](Self::audience)): introspection
+    /// answers it `active: true` for those tokens too, not only for its own (RFC 7662 §2.2,
+    /// §4). Confidential clients only. A client may use no grant at all
+    /// (`grant_types([])`) and only introspect.
+    pub fn resource_server_for<S: Into<String>>(
+        mut self,
+        audiences: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.client.resource_server_for = audiences.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Marks a native application (RFC 8252): loopback redirects may use any port.
     pub fn native(mut self, yes: bool) -> Self {
         self.client.native = yes;
@@ -434,6 +457,19 @@ impl ClientBuilder {
                     "extension grant {g:?} must be an absolute URI (RFC 6749 §4.5)"
                 )));
             }
+        }
+        if !c.resource_server_for.is_empty() && c.secret.is_none() {
+            return Err(err(
+                "a resource server (resource_server_for) must be a confidential client: introspection needs client authentication (RFC 7662 §2.1)".into(),
+            ));
+        }
+        if c.resource_server_for
+            .iter()
+            .any(|a| a.is_empty() || a.chars().any(char::is_control))
+        {
+            return Err(err(
+                "resource_server_for: an audience is non-empty printable text".into(),
+            ));
         }
         if c.audience.contains(&c.id) {
             return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));

@@ -54,6 +54,10 @@ pub struct ClientRegistration {
     /// Native application.
     #[serde(default)]
     pub native: bool,
+    /// The audiences this client serves as a resource server (it may introspect their
+    /// access tokens); see [`ClientBuilder::resource_server_for`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_server_for: Vec<String>,
 }
 
 impl Client {
@@ -84,6 +88,7 @@ impl Client {
             refresh_token_ttl: self.refresh_token_ttl.map(|d| d.whole_seconds()),
             refresh_token_absolute_ttl: self.refresh_token_absolute_ttl.map(|d| d.whole_seconds()),
             native: self.native,
+            resource_server_for: self.resource_server_for.clone(),
         }
     }
 }
@@ -124,6 +129,7 @@ impl ClientRegistration {
             .first_party(self.first_party)
             .require_pkce(self.require_pkce)
             .native(self.native)
+            .resource_server_for(self.resource_server_for.clone())
             .access_token_format(if self.opaque_access_tokens {
                 AccessTokenFormat::Opaque
             } else {

@@ -95,7 +95,8 @@ pub struct Options {
     /// More clients, from a JSON list (besides the demo clients): `[{"client_id": "gw",
     /// "client_secret": "...", "redirect_uris": ["https://gw.example/federation/callback"],
     /// "grant_types": ["authorization_code"], "scopes": ["openid", "email"]}]`. Optional
-    /// members: `audience`, `first_party` (default true), `signing_alg`. No `client_secret`
+    /// members: `audience`, `first_party` (default true), `signing_alg`,
+    /// `resource_server_for` (audiences whose tokens it may introspect). No `client_secret`
     /// makes a public client (PKCE required).
     #[arg(long)]
     pub clients: Option<PathBuf>,
@@ -134,6 +135,10 @@ pub struct ClientConfig {
     /// Signing algorithm for this client's tokens.
     #[serde(default)]
     pub signing_alg: Option<String>,
+    /// Audiences this (confidential) client serves as a resource server: it may introspect
+    /// their access tokens.
+    #[serde(default)]
+    pub resource_server_for: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -199,6 +204,7 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                 .grant_types(grants)
                 .scopes(c.scopes.clone())
                 .audience(c.audience.clone())
+                .resource_server_for(c.resource_server_for.clone())
                 .first_party(c.first_party);
             if let Some(alg) = &c.signing_alg {
                 b = b.signing_alg(algorithm(alg)?);
@@ -286,6 +292,9 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         ])
         .scopes(DEMO_SCOPES)
         .audience(["demo-api"])
+        // The demo API's resource server authenticates as demo-client: it may introspect
+        // every token for `demo-api` (demo-public's too), no other client may (RFC 7662 §4).
+        .resource_server_for(["demo-api"])
         .first_party(true)
         .build()?;
     let public = Client::public("demo-public")
