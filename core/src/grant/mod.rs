@@ -130,6 +130,8 @@ impl GrantContext<'_> {
     /// or for the client itself (`None`), with `scopes` (each must be registered for the
     /// client: `invalid_scope` otherwise). A `subject` must be a user the host's
     /// [`UserStore`] (or a configured upstream) still knows: `invalid_grant` otherwise. A
+    /// token for the client itself (`sub` = its `client_id`) is refused with
+    /// `unauthorized_client` while a user has the client's id as subject (RFC 9068 §5). A
     /// user-bound token gets its own grant family, so it can be revoked; the response has
     /// no refresh token.
     pub async fn issue_access_token(
@@ -138,8 +140,11 @@ impl GrantContext<'_> {
         scopes: &[String],
     ) -> Result<TokenResponse, OAuthError> {
         crate::scope::check_allowed(self.client, scopes)?;
-        if let Some(s) = subject {
-            self.vouched_user(s, scopes, None, None).await?;
+        match subject {
+            Some(s) => {
+                self.vouched_user(s, scopes, None, None).await?;
+            }
+            None => self.check_client_subject(scopes).await?,
         }
         // A user-bound token records when the grant vouched for the user (`auth_time`)
         // and gets a grant family with a revocation handle.
@@ -155,6 +160,15 @@ impl GrantContext<'_> {
             self.minter().access_ttl(self.client),
             scopes,
         )))
+    }
+
+    /// A token for the client itself carries `sub` = its `client_id`: refused
+    /// (`unauthorized_client`) while a user has that subject, so that `sub` never names
+    /// both (RFC 9068 §5).
+    pub(crate) async fn check_client_subject(&self, scopes: &[String]) -> Result<(), OAuthError> {
+        let user =
+            crate::claims::user_claims(self.services, &self.client.id, scopes, self.now).await?;
+        client_credentials::check_namespace(self.client, user.is_some())
     }
 
     pub(crate) fn minter(&self) -> Minter<'_> {
