@@ -29,7 +29,8 @@ pub async fn handle(
                     let headers = parts
                         .headers
                         .iter()
-                        .filter_map(|(k, v)| Some((k.as_str(), v.to_str().ok()?)));
+                        // Unreadable values as U+FFFD, never dropped (see Request::from_http).
+                        .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("\u{FFFD}")));
                     let query = parts.uri.query();
                     match Request::from_http(
                         parts.method.as_str(),

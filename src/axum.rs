@@ -21,9 +21,11 @@ pub fn into_request(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Request, OAuthError> {
+    // A value that is not visible ASCII is passed as U+FFFD, never dropped: idpkit refuses
+    // such an `Authorization` header instead of treating the request as anonymous.
     let pairs = headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)));
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("\u{FFFD}")));
     Request::from_http(
         method.as_str(),
         uri.query(),

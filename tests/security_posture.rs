@@ -1194,3 +1194,65 @@ async fn refresh_tokens_keep_the_original_scope_when_a_refresh_narrows() {
         "RFC 6749 §6: the refresh token's scope is unchanged"
     );
 }
+
+// --- exact parameters and headers (#12 item 9) -------------------------------------------
+
+#[tokio::test]
+async fn parameters_and_headers_are_taken_exactly_or_refused() {
+    let host = Host::start().await;
+    // RFC 6749 §3.2: the token endpoint takes a form body; JSON issues nothing.
+    let resp = http()
+        .post(host.url("/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .header("content-type", "application/json")
+        .body(r#"{"grant_type":"client_credentials"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    let b: Value = resp.json().await.expect("json");
+    assert_eq!(err(&b), "invalid_request", "{b}");
+    assert!(b.get("access_token").is_none());
+    // `state` that is not UTF-8 is refused, never echoed altered (no redirect at all).
+    let url = format!(
+        "{}&response_type=code&scope=openid&state=%FF%FE",
+        authorize_url(&host, "demo-client", &[])
+    );
+    let resp = browser().get(&url).send().await.expect("send");
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+    // RFC 6750 §2: one method of sending the access token; header + query is refused.
+    let cc = post_as_demo_client(&host, "/token", &[("grant_type", "client_credentials")]).await;
+    let at = cc.1["access_token"].as_str().expect("at").to_owned();
+    let resp = http()
+        .get(format!("{}?access_token={at}", host.url("/userinfo")))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    let b: Value = resp.json().await.expect("json");
+    assert_eq!(err(&b), "invalid_request", "{b}");
+    // A non-ASCII Authorization header is refused, not taken as "no credentials".
+    let raw = reqwest::header::HeaderValue::from_bytes(b"Bearer t\xe9st").expect("obs-text");
+    let resp = http()
+        .get(host.url("/userinfo"))
+        .header("authorization", raw)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    // A repeated idpkit cookie is refused rather than resolved to either value.
+    let resp = http()
+        .get(authorize_url(
+            &host,
+            "demo-client",
+            &[("response_type", "code"), ("scope", "openid")],
+        ))
+        .header("cookie", "idpkit_session=a; idpkit_session=b")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers().get("location").is_none());
+}

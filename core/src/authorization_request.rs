@@ -61,6 +61,24 @@ pub(crate) enum Refused {
     Redirect(Target, OAuthError),
 }
 
+/// The longest `state`, `nonce`, `login_hint`, `scope`, `idp_hint` or `acr_values` kept
+/// (bytes). An unauthenticated request is stored with its interaction until the user acts,
+/// so what it may make idpkit keep (and echo) is bounded.
+pub(crate) const MAX_PARAM_BYTES: usize = 2048;
+
+/// The parameters an authorization request makes idpkit keep or echo, besides `state`.
+const KEPT: [&str; 5] = ["nonce", "login_hint", "scope", "idp_hint", "acr_values"];
+
+/// `invalid_request` for a kept parameter longer than [`MAX_PARAM_BYTES`].
+pub(crate) fn check_length(name: &str, value: Option<&str>) -> Result<(), OAuthError> {
+    match value {
+        Some(v) if v.len() > MAX_PARAM_BYTES => Err(OAuthError::invalid_request(format!(
+            "parameter {name} is longer than {MAX_PARAM_BYTES} bytes"
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Parses and validates an authorization request for `client` (`None`: no such client).
 /// `is_upstream` says whether a name is a configured upstream provider (for `idp_hint`).
 pub(crate) fn parse(
@@ -72,6 +90,9 @@ pub(crate) fn parse(
     let client =
         client.ok_or_else(|| Refused::Show(OAuthError::invalid_request("unknown client_id")))?;
     let redirect_uri = redirect_uri(p, client).map_err(Refused::Show)?;
+    // A `state` too long to keep cannot be echoed either (RFC 6749 §4.1.2.1 would need it
+    // on the error redirect): the user sees the error.
+    check_length("state", p.get("state").ok().flatten()).map_err(Refused::Show)?;
     // From here on the redirect URI is trusted: errors go back to the client.
     let Some(mode) = p
         .get("response_mode")
@@ -136,6 +157,9 @@ fn validate(
         return Err(OAuthError::invalid_request(format!(
             "parameter {dup} is included more than once"
         )));
+    }
+    for name in KEPT {
+        check_length(name, p.get(name)?)?;
     }
     if p.get("request")?.is_some() {
         return Err(OAuthError::new(

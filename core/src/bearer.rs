@@ -45,9 +45,71 @@ pub fn challenge(realm: &str, error: Option<(&str, Option<&str>)>, scope: Option
     v
 }
 
+/// The access token of a request to a protected resource (RFC 6750 §2): the
+/// `Authorization: Bearer` header (§2.1), the form body's `access_token` (§2.2, POST), or
+/// the URL's `access_token` (§2.3, which idpkit does not take: URLs end up in logs).
+/// "Clients MUST NOT use more than one method to transmit the token in each request"
+/// (§2): a second method, in whatever combination, is `invalid_request`, as is a token in
+/// the URL alone or a header of another scheme.
+pub(crate) fn presented<'a>(
+    header: Option<&'a str>,
+    body: Option<&'a str>,
+    query: Option<&'a str>,
+) -> Result<&'a str, crate::error::OAuthError> {
+    use crate::error::OAuthError;
+    let header = match header {
+        Some(h) => match h.split_once(' ') {
+            Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => {
+                Some(t.trim())
+            }
+            _ => return Err(OAuthError::invalid_request("use the Bearer scheme")),
+        },
+        None => None,
+    };
+    let sent = [header, body, query];
+    if sent.iter().flatten().count() > 1 {
+        return Err(OAuthError::invalid_request(
+            "more than one method of sending the access token",
+        ));
+    }
+    match sent {
+        [Some(t), _, _] | [_, Some(t), _] => Ok(t),
+        [_, _, Some(_)] => Err(OAuthError::invalid_request(
+            "send the access token in the Authorization header, not in the URL",
+        )),
+        _ => Err(OAuthError::invalid_request("missing access token")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_method_of_sending_the_token_rfc6750_2() {
+        assert_eq!(
+            presented(Some("Bearer t"), None, None).expect("header"),
+            "t"
+        );
+        assert_eq!(
+            presented(Some("bearer  t "), None, None).expect("case"),
+            "t"
+        );
+        assert_eq!(presented(None, Some("t"), None).expect("body"), "t");
+        for (h, b, q) in [
+            (Some("Bearer t"), Some("t"), None),
+            (Some("Bearer t"), None, Some("t")),
+            (None, Some("t"), Some("t")),
+        ] {
+            let e = presented(h, b, q).expect_err("two methods");
+            assert_eq!(e.code.as_str(), "invalid_request");
+            assert!(e.description.contains("more than one"), "{}", e.description);
+        }
+        let e = presented(None, None, Some("t")).expect_err("URL only");
+        assert!(e.description.contains("URL"), "{}", e.description);
+        assert!(presented(Some("Basic abc"), None, None).is_err());
+        assert!(presented(None, None, None).is_err());
+    }
 
     #[test]
     fn no_credentials_gives_a_challenge_without_error_rfc6750_3_1() {

@@ -57,8 +57,11 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// ID token lifetime (default 1 h).
     pub id_token_ttl: Duration,
-    /// Refresh token lifetime (default 14 days).
+    /// Refresh token lifetime (default 14 days), sliding: each rotation gets it anew.
     pub refresh_token_ttl: Duration,
+    /// Absolute refresh token lifetime (default 30 days), counted from the user's original
+    /// authentication (`auth_time`): no rotation extends a grant past it.
+    pub refresh_token_absolute_ttl: Duration,
     /// How long a login/consent interaction may take (default 10 min).
     pub interaction_ttl: Duration,
     /// SSO session lifetime (default 14 days).

@@ -62,6 +62,7 @@ mod tests {
             access_token_ttl: time::Duration::hours(1),
             id_token_ttl: time::Duration::hours(1),
             refresh_token_ttl: time::Duration::days(14),
+            refresh_token_absolute_ttl: time::Duration::days(30),
             interaction_ttl: time::Duration::minutes(10),
             session_ttl: time::Duration::days(14),
             consent_ttl: time::Duration::days(365),

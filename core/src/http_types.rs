@@ -40,11 +40,36 @@ pub struct Params {
 }
 
 impl Params {
-    /// Parses `application/x-www-form-urlencoded` text.
+    /// Parses `application/x-www-form-urlencoded` text, leniently: bytes that are not
+    /// UTF-8 become U+FFFD. For reading what idpkit itself wrote (redirects in tests);
+    /// requests go through [`Params::parse_exact`].
     pub fn parse(input: &[u8]) -> Self {
         Self {
             pairs: form_urlencoded::parse(input).into_owned().collect(),
         }
+    }
+
+    /// Parses `application/x-www-form-urlencoded` text exactly: a name or value whose
+    /// percent-decoded bytes are not UTF-8 (`state=%FF%FE`) is `invalid_request`, never
+    /// altered, so that whatever idpkit echoes (`state`) is exactly what was sent.
+    pub fn parse_exact(input: &[u8]) -> Result<Self, OAuthError> {
+        let mut pairs = Vec::new();
+        for part in input.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match part.iter().position(|b| *b == b'=') {
+                Some(i) => (&part[..i], &part[i + 1..]),
+                None => (part, &b""[..]),
+            };
+            let name = form_decode(name)
+                .ok_or_else(|| OAuthError::invalid_request("a parameter name is not UTF-8"))?;
+            let value = form_decode(value).ok_or_else(|| {
+                OAuthError::invalid_request(format!(
+                    "parameter {} is not UTF-8 once percent-decoded",
+                    name.chars().take(40).collect::<String>()
+                ))
+            })?;
+            pairs.push((name, value));
+        }
+        Ok(Self { pairs })
     }
 
     /// From explicit pairs.
@@ -133,6 +158,41 @@ impl Params {
 /// More parameters than any endpoint takes: refused before any work.
 const MAX_PARAMS: usize = 100;
 
+/// One form-urlencoded component, decoded (`+` is a space, `%XX` a byte, a `%` not
+/// followed by two hex digits stays itself, as the WHATWG form parser does); `None` when
+/// the bytes are not UTF-8.
+fn form_decode(raw: &[u8]) -> Option<String> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        match raw[i] {
+            b'+' => out.push(b' '),
+            b'%' => match (
+                raw.get(i + 1).and_then(|b| hex(*b)),
+                raw.get(i + 2).and_then(|b| hex(*b)),
+            ) {
+                (Some(h), Some(l)) => {
+                    // Two hex digits: at most 0xFF, so the cast is exact.
+                    out.push((h * 16 + l) as u8);
+                    i += 2;
+                }
+                _ => out.push(b'%'),
+            },
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).ok()
+}
+
+/// The cookies idpkit reads: a repeated one is refused, never resolved to either value.
+const OWN_COOKIES: [&str; 3] = [
+    crate::config::SESSION_COOKIE,
+    crate::config::INTERACTION_COOKIE,
+    crate::config::FEDERATION_COOKIE,
+];
+
 /// A parsed HTTP request, as endpoints see it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -165,8 +225,13 @@ impl Request {
     }
 
     /// Builds a request from raw parts: the method name, the raw query string, header pairs
-    /// and the body. Form (`application/x-www-form-urlencoded`) and JSON bodies are read;
-    /// a body over `max_body` bytes is refused with 413.
+    /// and the body. A POST body must be `application/x-www-form-urlencoded` (RFC 6749
+    /// §3.2, RFC 7009 §2.1, RFC 7662 §2.1; JSON or anything else is `invalid_request`); a
+    /// body over `max_body` bytes is refused with 413. Parameters are decoded exactly
+    /// ([`Params::parse_exact`]). Refused as `invalid_request` rather than resolved: two
+    /// `Authorization` headers, an `Authorization` header that is not printable ASCII (glue
+    /// passes a header value it cannot read as text as `"\u{FFFD}"`, never drops it), and a
+    /// cookie idpkit reads ([`crate::SESSION_COOKIE`], ...) sent more than once.
     pub fn from_http<'a>(
         method: &str,
         query: Option<&str>,
@@ -188,6 +253,14 @@ impl Request {
                         "more than one Authorization header",
                     ));
                 }
+                if !value
+                    .bytes()
+                    .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+                {
+                    return Err(OAuthError::invalid_request(
+                        "the Authorization header must be printable ASCII",
+                    ));
+                }
                 req.authorization = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("cookie") {
                 req.cookies.extend(parse_cookies(value));
@@ -197,7 +270,14 @@ impl Request {
                 content_type = Some(value.to_ascii_lowercase());
             }
         }
-        let query = Params::parse(query.unwrap_or_default().as_bytes());
+        for own in OWN_COOKIES {
+            if req.cookies.iter().filter(|(n, _)| n == own).count() > 1 {
+                return Err(OAuthError::invalid_request(format!(
+                    "cookie {own} is sent more than once"
+                )));
+            }
+        }
+        let query = Params::parse_exact(query.unwrap_or_default().as_bytes())?;
         if req.method == Method::Post {
             req.query = query;
         } else {
@@ -206,12 +286,10 @@ impl Request {
         if req.method == Method::Post && !body.is_empty() {
             let ct = content_type.as_deref().unwrap_or("");
             let body_params = if ct.starts_with("application/x-www-form-urlencoded") {
-                Params::parse(body)
-            } else if ct.starts_with("application/json") {
-                Params::from_json(body)?
+                Params::parse_exact(body)?
             } else {
                 return Err(OAuthError::invalid_request(
-                    "the body must be application/x-www-form-urlencoded",
+                    "the body must be application/x-www-form-urlencoded (RFC 6749 §3.2)",
                 ));
             };
             req.params = body_params;
@@ -399,8 +477,11 @@ mod tests {
         let r = Request::from_http(
             "POST",
             Some("x=1"),
-            [("Content-Type", "application/json"), ("Cookie", "a=b; c=d")],
-            br#"{"grant_type":"client_credentials"}"#,
+            [
+                ("Content-Type", "application/x-www-form-urlencoded"),
+                ("Cookie", "a=b; c=d"),
+            ],
+            b"grant_type=client_credentials",
             100,
         )
         .expect("parses");
@@ -425,6 +506,81 @@ mod tests {
             .join("&");
         let e = Request::from_http("GET", Some(&many), [], b"", 100).expect_err("too many");
         assert_eq!(e.code.as_str(), "invalid_request");
+    }
+
+    #[test]
+    fn a_json_body_is_refused_at_every_back_channel_endpoint_rfc6749_3_2() {
+        let e = Request::from_http(
+            "POST",
+            None,
+            [("Content-Type", "application/json")],
+            br#"{"grant_type":"client_credentials"}"#,
+            100,
+        )
+        .expect_err("JSON");
+        assert_eq!((e.code.as_str(), e.status()), ("invalid_request", 400));
+        assert!(
+            e.description.contains("x-www-form-urlencoded"),
+            "{}",
+            e.description
+        );
+    }
+
+    #[test]
+    fn parameters_that_are_not_utf8_are_refused_never_altered() {
+        let e = Request::from_http("GET", Some("client_id=c&state=%FF%FE"), [], b"", 100)
+            .expect_err("not UTF-8");
+        assert_eq!(e.code.as_str(), "invalid_request");
+        assert!(e.description.contains("state"), "{}", e.description);
+        let form = [("content-type", "application/x-www-form-urlencoded")];
+        assert!(Request::from_http("POST", None, form, b"code=%C3%28", 100).is_err());
+        let p = Params::parse_exact(b"state=a+b%20c%2B%zz%E2%82%AC&&x&=v").expect("UTF-8");
+        assert_eq!(
+            p.pairs(),
+            &[
+                ("state".to_owned(), "a b c+%zz\u{20ac}".to_owned()),
+                ("x".to_owned(), String::new()),
+                (String::new(), "v".to_owned()),
+            ]
+        );
+        // Exactly what the lenient parser gives for valid input.
+        let raw = b"a=%41%2b+&b=%&c=%4";
+        assert_eq!(Params::parse_exact(raw).expect("ok"), Params::parse(raw));
+    }
+
+    #[test]
+    fn a_repeated_idpkit_cookie_is_refused_others_are_left_alone() {
+        let twice = [
+            ("Cookie", "idpkit_session=a; other=1"),
+            ("Cookie", "idpkit_session=b"),
+        ];
+        let e = Request::from_http("GET", None, twice, b"", 100).expect_err("repeated");
+        assert!(
+            e.description.contains("idpkit_session"),
+            "{}",
+            e.description
+        );
+        let one = [("Cookie", "idpkit_interaction=a; idpkit_session=b; x=1; x=2")];
+        let r = Request::from_http("GET", None, one, b"", 100).expect("the host's own cookies");
+        assert_eq!(r.cookie(crate::config::SESSION_COOKIE), Some("b"));
+    }
+
+    #[test]
+    fn a_non_ascii_authorization_header_is_refused() {
+        for bad in ["Bearer t\u{e9}st", "Bearer \u{FFFD}", "Bearer a\x01b"] {
+            let e =
+                Request::from_http("GET", None, [("Authorization", bad)], b"", 100).expect_err(bad);
+            assert_eq!(e.code.as_str(), "invalid_request");
+        }
+        let r = Request::from_http(
+            "GET",
+            None,
+            [("Authorization", "Bearer abc.DEF-_~+/=")],
+            b"",
+            100,
+        )
+        .expect("token68");
+        assert_eq!(r.authorization.as_deref(), Some("Bearer abc.DEF-_~+/="));
     }
 
     #[test]

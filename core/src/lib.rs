@@ -50,6 +50,7 @@ mod grant;
 pub mod http;
 mod http_types;
 mod interaction;
+mod introspection;
 pub mod jose;
 pub mod keys;
 pub mod pkce;

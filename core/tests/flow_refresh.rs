@@ -162,7 +162,9 @@ async fn another_clients_refresh_token_is_invalid_grant_and_left_alone_rfc6749_6
     let (s, b) = env.refresh(DEMO_CLIENT, &rt(&theirs)).await;
     assert_eq!((s, error(&b)), (400, "invalid_grant"));
     // Neither attempt spent or revoked the owner's token.
-    assert!(env.active(&at(&mine)).await && env.active(&at(&theirs)).await);
+    // (demo-client may introspect only its own tokens: demo-public's goes to userinfo.)
+    assert!(env.active(&at(&mine)).await);
+    assert_eq!(env.userinfo(&at(&theirs)).await.status, 200);
     let (s, b) = env.refresh(DEMO_CLIENT, &rt(&mine)).await;
     assert_eq!(s, 200, "{b}");
     let (s, b) = env.refresh(DEMO_PUBLIC, &rt(&theirs)).await;
@@ -193,6 +195,53 @@ async fn a_configured_refresh_lifetime_is_honoured_rfc6749_6() {
     env.advance(Duration::hours(2));
     let (s, b) = env.refresh(DEMO_CLIENT, &rt(&t1)).await;
     assert_eq!((s, error(&b)), (400, "invalid_grant"));
+}
+
+#[tokio::test]
+async fn a_grant_refreshed_often_ends_at_its_absolute_lifetime_rfc9700_4_14_2() {
+    // Default: 14 days sliding, 30 days absolute from the login.
+    let env = env();
+    let mut t = env.tokens(DEMO_CLIENT, OFFLINE).await;
+    for _ in 0..2 {
+        env.advance(Duration::days(10));
+        let (s, next) = env.refresh(DEMO_CLIENT, &rt(&t)).await;
+        assert_eq!(s, 200, "{next}");
+        t = next;
+    }
+    // Day 20: the new token's sliding lifetime would reach day 34; it is cut at day 30.
+    env.advance(Duration::days(10) - Duration::seconds(1));
+    let (s, next) = env.refresh(DEMO_CLIENT, &rt(&t)).await;
+    assert_eq!(s, 200, "day 30 minus a second: {next}");
+    env.advance(Duration::seconds(1));
+    assert!(!env.active(&rt(&next)).await, "expired at the absolute end");
+    let (s, b) = env.refresh(DEMO_CLIENT, &rt(&next)).await;
+    assert_eq!((s, error(&b)), (400, "invalid_grant"), "{b}");
+}
+
+#[tokio::test]
+async fn the_absolute_refresh_lifetime_is_configurable_per_provider_and_per_client() {
+    let env = env_with(|b| b.refresh_token_absolute_ttl(Duration::hours(3)));
+    let t = env.tokens(DEMO_CLIENT, OFFLINE).await;
+    env.advance(Duration::hours(2));
+    let (s, t2) = env.refresh(DEMO_CLIENT, &rt(&t)).await;
+    assert_eq!(s, 200, "{t2}");
+    env.advance(Duration::hours(1));
+    let (s, b) = env.refresh(DEMO_CLIENT, &rt(&t2)).await;
+    assert_eq!((s, error(&b)), (400, "invalid_grant"), "provider knob: {b}");
+
+    let mut list = clients();
+    list[0] = idpkit_core::Client::confidential(DEMO_CLIENT, DEMO_SECRET)
+        .redirect_uri(REDIRECT)
+        .scopes(SCOPES)
+        .first_party(true)
+        .refresh_token_absolute_ttl(Duration::hours(1))
+        .build()
+        .expect("client");
+    let env = env_with(|b| b.clients(idpkit_core::StaticClients::new(list).expect("clients")));
+    let t = env.tokens(DEMO_CLIENT, OFFLINE).await;
+    env.advance(Duration::hours(1));
+    let (s, b) = env.refresh(DEMO_CLIENT, &rt(&t)).await;
+    assert_eq!((s, error(&b)), (400, "invalid_grant"), "client knob: {b}");
 }
 
 #[tokio::test]

@@ -57,6 +57,7 @@ async fn opaque_tokens_are_introspected_cached_briefly_and_revocable() {
         .expect("client");
     let rs = Client::confidential("orders-api", "rs-secret")
         .grant_types([])
+        .resource_server_for(["orders-api"])
         .build()
         .expect("resource server client");
     let clock = Arc::new(ManualClock::starting_now());

@@ -332,3 +332,34 @@ fn login_hint_is_kept_and_prompts_are_queryable() {
         (CB, Some("st"))
     );
 }
+
+#[test]
+fn what_an_unauthenticated_request_makes_idpkit_keep_is_bounded() {
+    let c = confidential();
+    let at_limit: &'static str = Box::leak("s".repeat(MAX_PARAM_BYTES).into_boxed_str());
+    let over: &'static str = Box::leak("s".repeat(MAX_PARAM_BYTES + 1).into_boxed_str());
+    let r = ok(
+        &with(&[
+            ("state", at_limit),
+            ("nonce", at_limit),
+            ("login_hint", at_limit),
+        ]),
+        &c,
+    );
+    assert_eq!(
+        r.state.as_deref(),
+        Some(at_limit),
+        "kept exactly up to the limit"
+    );
+    // A `state` too long to echo is shown to the user, never redirected.
+    let e = shown(&with(&[("state", over)]), Some(&c));
+    assert_eq!(e.code, ErrorCode::InvalidRequest);
+    assert!(e.description.contains("state"), "{}", e.description);
+    // The other kept parameters go back to the client, with its state.
+    for name in ["nonce", "login_hint", "scope", "idp_hint", "acr_values"] {
+        let (to, e) = redirected(&with(&[(name, over)]), &c);
+        assert_eq!(e.code, ErrorCode::InvalidRequest, "{name}");
+        assert!(e.description.contains(name), "{}", e.description);
+        assert_eq!(to.state.as_deref(), Some("st"));
+    }
+}

@@ -128,8 +128,13 @@ pub struct Client {
     pub(crate) access_token_ttl: Option<Duration>,
     /// Per-client refresh token lifetime.
     pub(crate) refresh_token_ttl: Option<Duration>,
+    /// Per-client absolute refresh token lifetime (from the original authentication).
+    pub(crate) refresh_token_absolute_ttl: Option<Duration>,
     /// A native application (RFC 8252): loopback redirect URIs may use any port.
     pub(crate) native: bool,
+    /// The audiences (`aud` values) this client serves as a resource server: it may
+    /// introspect access tokens issued for them (RFC 7662 §4).
+    pub(crate) resource_server_for: Vec<String>,
     /// Extension grant types (RFC 6749 §4.5, absolute URIs) the client may use; each is
     /// served by a [`crate::grant::Grant`] added with
     /// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant).
@@ -190,6 +195,12 @@ impl Client {
     /// Whether it is a native application (RFC 8252).
     pub fn is_native(&self) -> bool {
         self.native
+    }
+
+    /// The audiences it serves as a resource server: besides its own tokens, it may
+    /// introspect access tokens whose `aud` names one of them (RFC 7662 §4).
+    pub fn resource_server_for(&self) -> &[String] {
+        &self.resource_server_for
     }
 
     /// A confidential client authenticating with a secret (`client_secret_basic` or
@@ -263,7 +274,9 @@ impl ClientBuilder {
                 signing_alg: None,
                 access_token_ttl: None,
                 refresh_token_ttl: None,
+                refresh_token_absolute_ttl: None,
                 native: false,
+                resource_server_for: Vec::new(),
                 extension_grants: Vec::new(),
             },
         }
@@ -340,9 +353,18 @@ impl ClientBuilder {
         self
     }
 
-    /// Refresh token lifetime for this client.
+    /// Refresh token lifetime for this client (sliding, see
+    /// [`ProviderBuilder::refresh_token_ttl`](crate::ProviderBuilder::refresh_token_ttl)).
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.client.refresh_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Absolute refresh token lifetime for this client, counted from the user's original
+    /// authentication (see
+    /// [`ProviderBuilder::refresh_token_absolute_ttl`](crate::ProviderBuilder::refresh_token_absolute_ttl)).
+    pub fn refresh_token_absolute_ttl(mut self, ttl: Duration) -> Self {
+        self.client.refresh_token_absolute_ttl = Some(ttl);
         self
     }
 
@@ -354,6 +376,19 @@ impl ClientBuilder {
         if !self.client.extension_grants.contains(&g) {
             self.client.extension_grants.push(g);
         }
+        self
+    }
+
+    /// Registers the client as the resource server of these audiences (the `aud` values
+    /// other clients' access tokens carry, see [`audience`](Self::audience)): introspection
+    /// answers it `active: true` for those tokens too, not only for its own (RFC 7662 §2.2,
+    /// §4). Confidential clients only. A client may use no grant at all
+    /// (`grant_types([])`) and only introspect.
+    pub fn resource_server_for<S: Into<String>>(
+        mut self,
+        audiences: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.client.resource_server_for = audiences.into_iter().map(Into::into).collect();
         self
     }
 
@@ -408,6 +443,7 @@ impl ClientBuilder {
         for (knob, ttl) in [
             ("access_token_ttl", c.access_token_ttl),
             ("refresh_token_ttl", c.refresh_token_ttl),
+            ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
         ] {
             if let Some(ttl) = ttl
                 && !(time::Duration::seconds(1)..=MAX_TTL).contains(&ttl)
@@ -421,6 +457,19 @@ impl ClientBuilder {
                     "extension grant {g:?} must be an absolute URI (RFC 6749 §4.5)"
                 )));
             }
+        }
+        if !c.resource_server_for.is_empty() && c.secret.is_none() {
+            return Err(err(
+                "a resource server (resource_server_for) must be a confidential client: introspection needs client authentication (RFC 7662 §2.1)".into(),
+            ));
+        }
+        if c.resource_server_for
+            .iter()
+            .any(|a| a.is_empty() || a.chars().any(char::is_control))
+        {
+            return Err(err(
+                "resource_server_for: an audience is non-empty printable text".into(),
+            ));
         }
         if c.audience.contains(&c.id) {
             return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));

@@ -48,9 +48,16 @@ pub struct ClientRegistration {
     /// Refresh token lifetime in seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_token_ttl: Option<i64>,
+    /// Absolute refresh token lifetime in seconds, from the original authentication.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token_absolute_ttl: Option<i64>,
     /// Native application.
     #[serde(default)]
     pub native: bool,
+    /// The audiences this client serves as a resource server (it may introspect their
+    /// access tokens); see [`ClientBuilder::resource_server_for`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource_server_for: Vec<String>,
 }
 
 impl Client {
@@ -79,7 +86,9 @@ impl Client {
             signing_alg: self.signing_alg,
             access_token_ttl: self.access_token_ttl.map(|d| d.whole_seconds()),
             refresh_token_ttl: self.refresh_token_ttl.map(|d| d.whole_seconds()),
+            refresh_token_absolute_ttl: self.refresh_token_absolute_ttl.map(|d| d.whole_seconds()),
             native: self.native,
+            resource_server_for: self.resource_server_for.clone(),
         }
     }
 }
@@ -120,6 +129,7 @@ impl ClientRegistration {
             .first_party(self.first_party)
             .require_pkce(self.require_pkce)
             .native(self.native)
+            .resource_server_for(self.resource_server_for.clone())
             .access_token_format(if self.opaque_access_tokens {
                 AccessTokenFormat::Opaque
             } else {
@@ -142,6 +152,9 @@ impl ClientRegistration {
         }
         if let Some(s) = self.refresh_token_ttl {
             b = b.refresh_token_ttl(Duration::seconds(s));
+        }
+        if let Some(s) = self.refresh_token_absolute_ttl {
+            b = b.refresh_token_absolute_ttl(Duration::seconds(s));
         }
         b.build()
     }

@@ -114,3 +114,28 @@ fn secrets_verify_only_the_right_value() {
     assert!(!h.verify("s3creT"));
     assert_eq!(format!("{h:?}"), "SecretHash(..)");
 }
+
+#[test]
+fn the_absolute_refresh_lifetime_survives_registration_and_is_validated() {
+    let c = Client::confidential("web", "s")
+        .redirect_uri("https://app.example/cb")
+        .refresh_token_absolute_ttl(time::Duration::days(7))
+        .build()
+        .expect("valid");
+    let reg = c.to_registration();
+    assert_eq!(reg.refresh_token_absolute_ttl, Some(7 * 24 * 3600));
+    let back = reg.into_client().expect("valid");
+    assert_eq!(
+        back.refresh_token_absolute_ttl,
+        Some(time::Duration::days(7))
+    );
+    let bad = Client::confidential("web", "s")
+        .redirect_uri("https://app.example/cb")
+        .refresh_token_absolute_ttl(time::Duration::ZERO)
+        .build()
+        .expect_err("zero");
+    assert!(
+        bad.to_string().contains("refresh_token_absolute_ttl"),
+        "{bad}"
+    );
+}

@@ -60,12 +60,8 @@ impl Provider {
         request: AuthorizationRequest,
     ) -> Result<Authorization, OAuthError> {
         let now = self.now();
-        let records = Records(self.inner.grants.as_ref());
         let session = match req.cookie(SESSION_COOKIE) {
-            Some(cookie) => records
-                .get::<SessionRecord>(&secret_id(cookie), now)
-                .await?
-                .map(|l| l.value),
+            Some(cookie) => self.live_session(&secret_id(cookie), &request).await?,
             None => None,
         };
         let session = match session {
@@ -109,6 +105,38 @@ impl Provider {
         let scopes = request.scopes.clone();
         self.issue_code(&request, &session.subject, session.auth_time, scopes, None)
             .await
+    }
+
+    /// The SSO session stored under `id`, if its user still exists. A session whose user
+    /// the host (or a configured upstream) no longer vouches for is deleted, and the
+    /// request goes on as if there were none: a login (or `login_required`).
+    async fn live_session(
+        &self,
+        id: &str,
+        request: &AuthorizationRequest,
+    ) -> Result<Option<SessionRecord>, OAuthError> {
+        let now = self.now();
+        let records = Records(self.inner.grants.as_ref());
+        let Some(session) = records
+            .get::<SessionRecord>(id, now)
+            .await?
+            .map(|l| l.value)
+        else {
+            return Ok(None);
+        };
+        let claims = crate::claims::user_claims(
+            self.inner.services(),
+            &session.subject,
+            &request.scopes,
+            now,
+        )
+        .await?;
+        if claims.is_none() {
+            records.delete::<SessionRecord>(id).await?;
+            tracing::warn!("idpkit: the user of an SSO session is gone; the session was ended");
+            return Ok(None);
+        }
+        Ok(Some(session))
     }
 
     /// Loads what `subject` consented to for `client` and asks [`session::consent_required`].

@@ -4,6 +4,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::OAuthError;
 use crate::http_types::{Method, Request, Response};
+use crate::introspection;
 use crate::provider::Provider;
 use crate::token::lookup;
 
@@ -11,8 +12,12 @@ const INACTIVE: &[u8] = br#"{"active":false}"#;
 
 impl Provider {
     /// `POST` to the introspection endpoint. Client authentication is required; anything
-    /// inactive (unknown, expired, revoked, rotated, or another client's refresh token)
-    /// answers exactly `{"active":false}`.
+    /// inactive (unknown, expired, revoked, rotated), and any token the caller is not
+    /// entitled to see (another client's token, unless the caller is registered as a
+    /// resource server of its audience with
+    /// [`ClientBuilder::resource_server_for`](crate::ClientBuilder::resource_server_for);
+    /// another client's refresh token always) answers exactly `{"active":false}`
+    /// (RFC 7662 §2.2, §4).
     pub async fn introspect(&self, req: &Request) -> Response {
         match self.introspect_inner(req).await {
             Ok(Some(body)) => {
@@ -43,6 +48,9 @@ impl Provider {
         let now = self.now();
         let iss = self.inner.config.issuer.clone();
         if let Some(active) = lookup::access_token(self.inner.services(), token, now).await? {
+            if !introspection::may_see_access_token(&client, &active.client_id, &active.aud) {
+                return Ok(None);
+            }
             let mut body = json!({
                 "active": true,
                 "token_type": "Bearer",
@@ -63,7 +71,7 @@ impl Provider {
             && !refresh.consumed
         {
             let rec = refresh.record;
-            if rec.client_id == client.id {
+            if introspection::may_see_refresh_token(&client, &rec.client_id) {
                 let body = json!({
                     "active": true,
                     "token_type": "refresh_token",

@@ -15,35 +15,16 @@ impl Provider {
     }
 
     async fn userinfo_inner(&self, req: &Request) -> Result<Vec<u8>, OAuthError> {
-        let header_token = match &req.authorization {
-            Some(h) => match h.split_once(' ') {
-                Some((scheme, t))
-                    if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() =>
-                {
-                    Some(t.trim())
-                }
-                _ => {
-                    return Err(OAuthError::new(
-                        ErrorCode::InvalidRequest,
-                        "use the Bearer scheme",
-                    ));
-                }
-            },
-            None => None,
+        // A GET's parameters are its query; a POST's are its body (its query apart).
+        let (body_token, query_token) = match req.method {
+            Method::Post => (
+                req.params.get("access_token")?,
+                req.query.get("access_token")?,
+            ),
+            _ => (None, req.params.get("access_token")?),
         };
-        let body_token = match req.method {
-            Method::Post => req.params.get("access_token")?,
-            _ => None,
-        };
-        let token = match (header_token, body_token) {
-            (Some(_), Some(_)) => {
-                return Err(OAuthError::invalid_request(
-                    "more than one method of sending the access token",
-                ));
-            }
-            (Some(t), None) | (None, Some(t)) => t,
-            (None, None) => return Err(OAuthError::invalid_request("missing access token")),
-        };
+        let token =
+            crate::bearer::presented(req.authorization.as_deref(), body_token, query_token)?;
         let invalid = || {
             OAuthError::new(
                 ErrorCode::InvalidToken,

@@ -100,7 +100,12 @@ impl Grant for AuthorizationCode {
             ctx.params.get("code_verifier")?,
         )?;
         let id_token = ctx
-            .id_token_for(&rec.subject, &rec.scopes, rec.nonce.as_deref())
+            .vouched_user(
+                &rec.subject,
+                &rec.scopes,
+                rec.nonce.as_deref(),
+                Some(&grant_id),
+            )
             .await?;
         let refresh =
             ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&rec.scopes);

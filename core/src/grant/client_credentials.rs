@@ -24,6 +24,25 @@ pub(crate) fn check(client: &Client, scope_param: Option<&str>) -> Result<Vec<St
     scope::for_client_credentials(client, scope_param)
 }
 
+/// The namespaces of subjects and clients are kept apart: a token for the client itself
+/// has `sub` = its `client_id` (RFC 9068 §2.2), so a client whose id is also a user's
+/// subject (`user_has_client_id`) gets no such token, or a resource server could not tell
+/// it from that user's (RFC 9068 §5: "not allowing client_id values that are the same as
+/// subject identifiers"; RFC 9700 §4.15).
+pub(crate) fn check_namespace(client: &Client, user_has_client_id: bool) -> Result<(), OAuthError> {
+    if user_has_client_id {
+        tracing::warn!(
+            client_id = %client.id,
+            "idpkit: a client_id equals a user subject; its client tokens are refused (RFC 9068 §5)"
+        );
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client_id is also a user's subject; register the client under another id",
+        ));
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Grant for ClientCredentials {
     fn grant_type(&self) -> &str {
@@ -32,6 +51,7 @@ impl Grant for ClientCredentials {
 
     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
         let scopes = check(ctx.client, ctx.params.get("scope")?)?;
+        ctx.check_client_subject(&scopes).await?;
         let minter = ctx.minter();
         let (access_token, write) = minter
             .access_token(ctx.client, None, &scopes, None, None)
@@ -48,6 +68,18 @@ impl Grant for ClientCredentials {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_client_named_like_a_user_gets_no_client_token_rfc9068_5() {
+        let c = Client::confidential("alice", "s")
+            .grant_types([GrantType::ClientCredentials])
+            .build()
+            .expect("valid");
+        let e = check_namespace(&c, true).expect_err("collides");
+        assert_eq!(e.code, ErrorCode::UnauthorizedClient);
+        assert!(e.description.contains("subject"), "{}", e.description);
+        assert!(check_namespace(&c, false).is_ok());
+    }
 
     #[test]
     fn public_clients_cannot_use_client_credentials_rfc6749_4_4() {

@@ -130,14 +130,24 @@ impl GrantContext<'_> {
 
     /// Issues an access token to the client, for `subject` (a user the grant vouched for)
     /// or for the client itself (`None`), with `scopes` (each must be registered for the
-    /// client: `invalid_scope` otherwise). A user-bound token gets its own grant family, so
-    /// it can be revoked; the response has no refresh token.
+    /// client: `invalid_scope` otherwise). A `subject` must be a user the host's
+    /// [`UserStore`] (or a configured upstream) still knows: `invalid_grant` otherwise. A
+    /// token for the client itself (`sub` = its `client_id`) is refused with
+    /// `unauthorized_client` while a user has the client's id as subject (RFC 9068 §5). A
+    /// user-bound token gets its own grant family, so it can be revoked; the response has
+    /// no refresh token.
     pub async fn issue_access_token(
         &self,
         subject: Option<&str>,
         scopes: &[String],
     ) -> Result<TokenResponse, OAuthError> {
         crate::scope::check_allowed(self.client, scopes)?;
+        match subject {
+            Some(s) => {
+                self.vouched_user(s, scopes, None, None).await?;
+            }
+            None => self.check_client_subject(scopes).await?,
+        }
         // A user-bound token records when the grant vouched for the user (`auth_time`)
         // and gets a grant family with a revocation handle.
         let grant_id = subject.map(|_| crate::crypto::random_token());
@@ -154,6 +164,15 @@ impl GrantContext<'_> {
         )))
     }
 
+    /// A token for the client itself carries `sub` = its `client_id`: refused
+    /// (`unauthorized_client`) while a user has that subject, so that `sub` never names
+    /// both (RFC 9068 §5).
+    pub(crate) async fn check_client_subject(&self, scopes: &[String]) -> Result<(), OAuthError> {
+        let user =
+            crate::claims::user_claims(self.services, &self.client.id, scopes, self.now).await?;
+        client_credentials::check_namespace(self.client, user.is_some())
+    }
+
     pub(crate) fn minter(&self) -> Minter<'_> {
         Minter {
             config: self.services.config,
@@ -166,21 +185,34 @@ impl GrantContext<'_> {
         Records(self.services.grants)
     }
 
-    /// What an ID token needs when one is due (an `openid` scope): the claims of
-    /// `subject` (filtered by scope) and the `nonce`; `invalid_grant` when the user is gone.
-    pub(crate) async fn id_token_for<'n>(
+    /// The user of a grant, checked on every issuance (the [`UserStore`] contract: tokens
+    /// for a removed user are refused): the host's user store, or for a federated-only
+    /// subject a configured upstream, must still vouch for `subject`. When neither does,
+    /// grant family `grant_id` (if any) is revoked and the answer is `invalid_grant`.
+    /// Returns what an ID token needs when one is due (an `openid` scope): the claims of
+    /// `subject` filtered by scope, and the `nonce`.
+    pub(crate) async fn vouched_user<'n>(
         &self,
         subject: &str,
         scopes: &[String],
         nonce: Option<&'n str>,
+        grant_id: Option<&str>,
     ) -> Result<Option<(crate::users::Claims, Option<&'n str>)>, OAuthError> {
+        let claims = crate::claims::user_claims(self.services, subject, scopes, self.now).await?;
+        let Some(claims) = claims else {
+            if let Some(g) = grant_id.filter(|g| !g.is_empty()) {
+                let n = self.services.grants.revoke_grant(g).await?;
+                tracing::warn!(
+                    revoked = n,
+                    "idpkit: the user of a grant is gone; the grant was revoked"
+                );
+            }
+            return Err(OAuthError::invalid_grant("the user no longer exists"));
+        };
         if !crate::scope::is_openid(scopes) {
             return Ok(None);
         }
-        match crate::claims::user_claims(self.services, subject, scopes, self.now).await? {
-            Some(c) => Ok(Some((crate::users::filter_claims(c, scopes), nonce))),
-            None => Err(OAuthError::invalid_grant("the user no longer exists")),
-        }
+        Ok(Some((crate::users::filter_claims(claims, scopes), nonce)))
     }
 
     /// The live record of type `T` named by the secret in request parameter `param` (a

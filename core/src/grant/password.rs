@@ -33,7 +33,7 @@ impl Grant for Password {
             .await?
             .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
         let grant_id = crypto::random_token();
-        let id_token = ctx.id_token_for(&subject, &scopes, None).await?;
+        let id_token = ctx.vouched_user(&subject, &scopes, None, None).await?;
         let refresh =
             ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&scopes);
         let mut issued = ctx

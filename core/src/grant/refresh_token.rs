@@ -2,6 +2,7 @@
 //! (RFC 9700 §4.14.2), and the optional one-retry grace window.
 
 use async_trait::async_trait;
+use time::{Duration, OffsetDateTime};
 
 use super::{Grant, GrantContext, Redeemed, TokenResponse, redeem};
 use crate::client::{Client, GrantType};
@@ -19,20 +20,54 @@ fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
 }
 
-/// The checks of RFC 6749 §6 for a refresh token `rec` presented by `client` with the
-/// `scope` parameter as sent: the token is bound to its client, and the scope may narrow
-/// but never widen. Returns the scopes of the new access token.
+/// The checks of RFC 6749 §6 for a refresh token `rec` presented by `client` at `now` with
+/// the `scope` parameter as sent: the token is bound to its client, its grant is within
+/// its absolute lifetime `absolute_ttl` (see [`expiry`]), and the scope may narrow but never
+/// widen. Returns the scopes of the new access token.
 pub(crate) fn check(
     rec: &RefreshRecord,
     client: &Client,
     scope_param: Option<&str>,
+    now: OffsetDateTime,
+    absolute_ttl: Duration,
 ) -> Result<Vec<String>, OAuthError> {
     // "the authorization server MUST ... validate the refresh token [and] ensure that it
     // was issued to the authenticated client".
     if rec.client_id != client.id {
         return Err(invalid());
     }
+    // Tokens stored before the absolute lifetime existed carry a sliding expiry only: the
+    // check here ends them too.
+    if now >= absolute_end(rec.auth_time, absolute_ttl) {
+        return Err(OAuthError::invalid_grant(
+            "the grant has reached its absolute lifetime; the user must sign in again",
+        ));
+    }
     scope::narrow(&rec.scopes, scope_param)
+}
+
+/// When a grant's refresh tokens end for good: `absolute_ttl` after the user's original
+/// authentication `auth_time` (RFC 9700 §4.14.2: "refresh tokens SHOULD expire if [...]
+/// a certain amount of time has elapsed"; a sliding lifetime alone never ends a grant
+/// that is refreshed often enough).
+pub(crate) fn absolute_end(auth_time: i64, absolute_ttl: Duration) -> OffsetDateTime {
+    // An `auth_time` out of range can only come from a corrupt record: treat it as ended.
+    OffsetDateTime::from_unix_timestamp(auth_time)
+        .map(|t| t + absolute_ttl)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+/// The expiry of a refresh token issued at `now` for a grant authenticated at `auth_time`:
+/// the sliding lifetime, cut at the absolute end; `None` once that end has passed (no
+/// refresh token is issued then).
+pub(crate) fn expiry(
+    now: OffsetDateTime,
+    auth_time: i64,
+    sliding_ttl: Duration,
+    absolute_ttl: Duration,
+) -> Option<OffsetDateTime> {
+    let end = absolute_end(auth_time, absolute_ttl);
+    (now < end).then(|| (now + sliding_ttl).min(end))
 }
 
 /// A rotated refresh token came back. Inside the grace window, once, and only while the
@@ -80,8 +115,16 @@ impl Grant for RefreshToken {
             .await?;
         let grant_id = stored.grant_id.clone().unwrap_or_default();
         let rec = stored.value;
-        let scopes = check(&rec, ctx.client, ctx.params.get("scope")?)?;
-        let id_token = ctx.id_token_for(&rec.subject, &scopes, None).await?;
+        let scopes = check(
+            &rec,
+            ctx.client,
+            ctx.params.get("scope")?,
+            ctx.now,
+            ctx.minter().refresh_absolute_ttl(ctx.client),
+        )?;
+        let id_token = ctx
+            .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
+            .await?;
         let issued = ctx
             .minter()
             .user_tokens(
@@ -135,14 +178,70 @@ mod tests {
     use super::*;
     use crate::error::ErrorCode;
 
+    const AUTH_TIME: i64 = 1_700_000_000;
+
     fn rec() -> RefreshRecord {
         RefreshRecord {
             client_id: "web".into(),
             subject: "alice".into(),
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
-            auth_time: 1,
-            iat: 1,
+            auth_time: AUTH_TIME,
+            iat: AUTH_TIME,
         }
+    }
+
+    fn at(secs_after_auth: i64) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(AUTH_TIME + secs_after_auth).expect("in range")
+    }
+
+    const ABSOLUTE: Duration = Duration::days(30);
+
+    fn check(
+        rec: &RefreshRecord,
+        client: &Client,
+        scope: Option<&str>,
+    ) -> Result<Vec<String>, OAuthError> {
+        super::check(rec, client, scope, at(60), ABSOLUTE)
+    }
+
+    #[test]
+    fn a_grant_ends_at_its_absolute_lifetime_however_often_refreshed_rfc9700_4_14_2() {
+        let c = client("web");
+        let just_before = at(ABSOLUTE.whole_seconds() - 1);
+        assert!(super::check(&rec(), &c, None, just_before, ABSOLUTE).is_ok());
+        let e = super::check(&rec(), &c, None, at(ABSOLUTE.whole_seconds()), ABSOLUTE)
+            .expect_err("past the absolute lifetime");
+        assert_eq!(e.code, ErrorCode::InvalidGrant);
+        assert!(
+            e.description.contains("absolute lifetime"),
+            "{}",
+            e.description
+        );
+    }
+
+    #[test]
+    fn a_new_refresh_token_expires_at_the_sliding_ttl_cut_at_the_absolute_end() {
+        let sliding = Duration::days(14);
+        assert_eq!(
+            expiry(at(0), AUTH_TIME, sliding, ABSOLUTE),
+            Some(at(0) + sliding),
+            "sliding first"
+        );
+        assert_eq!(
+            expiry(
+                at(Duration::days(20).whole_seconds()),
+                AUTH_TIME,
+                sliding,
+                ABSOLUTE
+            ),
+            Some(at(ABSOLUTE.whole_seconds())),
+            "cut at the absolute end"
+        );
+        assert_eq!(
+            expiry(at(ABSOLUTE.whole_seconds()), AUTH_TIME, sliding, ABSOLUTE),
+            None,
+            "none once the end has passed"
+        );
     }
 
     fn client(id: &str) -> Client {

@@ -47,6 +47,7 @@ impl ProviderBuilder {
                 access_token_ttl: Duration::hours(1),
                 id_token_ttl: Duration::hours(1),
                 refresh_token_ttl: Duration::days(14),
+                refresh_token_absolute_ttl: Duration::days(30),
                 interaction_ttl: Duration::minutes(10),
                 session_ttl: Duration::days(14),
                 consent_ttl: Duration::days(365),
@@ -104,6 +105,12 @@ impl ProviderBuilder {
         self
     }
 
+    /// The user store, shared (a host that also reads it elsewhere).
+    pub fn users_arc(mut self, users: Arc<dyn UserStore>) -> Self {
+        self.users = Some(users);
+        self
+    }
+
     /// The clock (default: the system clock).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -135,9 +142,19 @@ impl ProviderBuilder {
         self
     }
 
-    /// Refresh token lifetime.
+    /// Refresh token lifetime (default 14 days), sliding: every rotation issues a token
+    /// valid this long, up to the absolute lifetime.
     pub fn refresh_token_ttl(mut self, ttl: Duration) -> Self {
         self.config.refresh_token_ttl = ttl;
+        self
+    }
+
+    /// Absolute refresh token lifetime (default 30 days), counted from the user's original
+    /// authentication (`auth_time`): a grant refreshed however often ends then, and the
+    /// user must log in again. A client may override it
+    /// ([`ClientBuilder::refresh_token_absolute_ttl`](crate::ClientBuilder::refresh_token_absolute_ttl)).
+    pub fn refresh_token_absolute_ttl(mut self, ttl: Duration) -> Self {
+        self.config.refresh_token_absolute_ttl = ttl;
         self
     }
 
@@ -261,6 +278,10 @@ impl ProviderBuilder {
             ("access_token_ttl", config.access_token_ttl),
             ("id_token_ttl", config.id_token_ttl),
             ("refresh_token_ttl", config.refresh_token_ttl),
+            (
+                "refresh_token_absolute_ttl",
+                config.refresh_token_absolute_ttl,
+            ),
             ("session_ttl", config.session_ttl),
             ("interaction_ttl", config.interaction_ttl),
             ("consent_ttl", config.consent_ttl),

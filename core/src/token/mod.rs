@@ -69,6 +69,13 @@ impl Minter<'_> {
             .unwrap_or(self.config.access_token_ttl)
     }
 
+    /// A client's absolute refresh-token lifetime (from the original authentication).
+    pub fn refresh_absolute_ttl(&self, client: &Client) -> time::Duration {
+        client
+            .refresh_token_absolute_ttl
+            .unwrap_or(self.config.refresh_token_absolute_ttl)
+    }
+
     /// Mints an access token. For a grant-bound token (`grant_id`), returns the record that
     /// makes it revocable; opaque tokens are nothing but that record.
     pub async fn access_token(
@@ -165,12 +172,17 @@ impl Minter<'_> {
         }
         body.insert("access_token".into(), access_token.into());
         let mut refresh_id = None;
-        if g.refresh {
+        let refresh_expiry = crate::grant::refresh_token::expiry(
+            self.now,
+            g.auth_time,
+            client
+                .refresh_token_ttl
+                .unwrap_or(self.config.refresh_token_ttl),
+            self.refresh_absolute_ttl(client),
+        );
+        if let (true, Some(expires_at)) = (g.refresh, refresh_expiry) {
             let token = crypto::random_token();
             let id = secret_id(&token);
-            let ttl = client
-                .refresh_token_ttl
-                .unwrap_or(self.config.refresh_token_ttl);
             let record = RefreshRecord {
                 client_id: client.id.clone(),
                 subject: g.subject.to_owned(),
@@ -182,7 +194,7 @@ impl Minter<'_> {
                 id.clone(),
                 &record,
                 Some(g.grant_id),
-                self.now + ttl,
+                expires_at,
             ));
             body.insert("refresh_token".into(), token.into());
             refresh_id = Some(id);

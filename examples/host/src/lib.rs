@@ -82,9 +82,14 @@ pub struct Options {
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub access_token_ttl: i64,
-    /// Refresh token lifetime in seconds.
+    /// Refresh token lifetime in seconds (sliding: every rotation gets it anew, up to the
+    /// absolute lifetime).
     #[arg(long, default_value_t = 14 * 24 * 3600)]
     pub refresh_token_ttl: i64,
+    /// Absolute refresh token lifetime in seconds, from the user's original login: a grant
+    /// refreshed however often ends then.
+    #[arg(long, default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_absolute_ttl: i64,
     /// Default signing algorithm for ID tokens and access tokens (RS256, PS256, ES256,
     /// EdDSA; the key source must have an active key of it).
     #[arg(long, default_value = "RS256")]
@@ -92,7 +97,8 @@ pub struct Options {
     /// More clients, from a JSON list (besides the demo clients): `[{"client_id": "gw",
     /// "client_secret": "...", "redirect_uris": ["https://gw.example/federation/callback"],
     /// "grant_types": ["authorization_code"], "scopes": ["openid", "email"]}]`. Optional
-    /// members: `audience`, `first_party` (default true), `signing_alg`. No `client_secret`
+    /// members: `audience`, `first_party` (default true), `signing_alg`,
+    /// `resource_server_for` (audiences whose tokens it may introspect). No `client_secret`
     /// makes a public client (PKCE required).
     #[arg(long)]
     pub clients: Option<PathBuf>,
@@ -131,6 +137,10 @@ pub struct ClientConfig {
     /// Signing algorithm for this client's tokens.
     #[serde(default)]
     pub signing_alg: Option<String>,
+    /// Audiences this (confidential) client serves as a resource server: it may introspect
+    /// their access tokens.
+    #[serde(default)]
+    pub resource_server_for: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -196,6 +206,7 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                 .grant_types(grants)
                 .scopes(c.scopes.clone())
                 .audience(c.audience.clone())
+                .resource_server_for(c.resource_server_for.clone())
                 .first_party(c.first_party);
             if let Some(alg) = &c.signing_alg {
                 b = b.signing_alg(algorithm(alg)?);
@@ -246,6 +257,7 @@ impl Options {
             code_ttl: 60,
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
+            refresh_token_absolute_ttl: 30 * 24 * 3600,
             signing_alg: "RS256".into(),
             clients: None,
             upstreams: Vec::new(),
@@ -282,6 +294,9 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         ])
         .scopes(DEMO_SCOPES)
         .audience(["demo-api"])
+        // The demo API's resource server authenticates as demo-client: it may introspect
+        // every token for `demo-api` (demo-public's too), no other client may (RFC 7662 §4).
+        .resource_server_for(["demo-api"])
         .first_party(true)
         .build()?;
     let public = Client::public("demo-public")
@@ -563,6 +578,7 @@ pub async fn build_provider_with_http(
         .code_ttl(Duration::seconds(opts.code_ttl))
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
+        .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
@@ -955,6 +971,22 @@ mod tests {
             (sp.name(), Subprovider::display_name(&sp), sp.issuer()),
             ("corp", "Corp SSO", "https://login.corp.example")
         );
+    }
+
+    #[test]
+    fn the_refresh_token_lifetime_flags_parse_and_show_in_help() {
+        use clap::{CommandFactory, Parser};
+        let o = Options::try_parse_from(["idpkit-example", "--refresh-token-absolute-ttl", "3600"])
+            .expect("parses");
+        assert_eq!(o.refresh_token_absolute_ttl, 3600);
+        let d = Options::try_parse_from(["idpkit-example"]).expect("defaults");
+        assert_eq!(d.refresh_token_absolute_ttl, 30 * 24 * 3600);
+        assert_eq!(
+            d.refresh_token_absolute_ttl,
+            Options::for_bind(d.bind).refresh_token_absolute_ttl
+        );
+        let help = Options::command().render_long_help().to_string();
+        assert!(help.contains("--refresh-token-absolute-ttl"), "{help}");
     }
 
     #[test]
