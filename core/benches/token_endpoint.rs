@@ -9,7 +9,7 @@ use std::time::{Duration as StdDuration, Instant};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
-use idpkit_core::crypto::SigningKey;
+use idpkit_core::SigningKey;
 use idpkit_core::testkit::flows::code_after_login;
 use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::{

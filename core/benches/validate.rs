@@ -10,7 +10,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
-use idpkit_core::crypto::{self, SigningKey};
+use idpkit_core::SigningKey;
+use idpkit_core::crypto;
 use idpkit_core::{Algorithm, Jwks, TrustedIssuer, Validator};
 
 fn benches(c: &mut Criterion) {

@@ -2,7 +2,7 @@
 
 use time::Duration;
 
-use crate::keys::Algorithm;
+use crate::Algorithm;
 
 /// Endpoint paths (relative to the issuer): the protocol endpoints are advertised in
 /// discovery; the interaction page and the federation callback are not. Start from

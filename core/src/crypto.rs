@@ -26,13 +26,12 @@ use backend::signature::{self, KeyPair as _};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-use crate::jose::Algorithm;
+use crate::algorithm::Algorithm;
 
 pub mod der;
 
 // Old paths of items that moved to `jose` (JOSE-level types built on these primitives).
 // Nothing in this file uses them.
-pub use crate::jose::{SigningKey, jwk_from_spki, verify_with_jwk as verify};
 
 /// Name of the crypto backend compiled in, for logs and benchmarks.
 pub const BACKEND: &str = if cfg!(feature = "ring") {

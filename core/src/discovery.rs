@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use crate::Algorithm;
 use crate::config::Config;
-use crate::keys::Algorithm;
 
 /// The metadata document. `password` is a per-client opt-in and never advertised.
 pub(crate) fn document(

@@ -14,7 +14,8 @@ use crate::crypto::CryptoError;
 use crate::jose::SigningKey;
 
 // `idpkit_core::keys::{Algorithm, Jwk, Jwks}` keep working: the types live in `jose`.
-pub use crate::jose::{Algorithm, Jwk, Jwks};
+use crate::algorithm::Algorithm;
+use crate::jose::{Jwk, Jwks};
 
 pub mod rotation;
 

@@ -33,6 +33,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod algorithm;
 mod authorization_request;
 mod authorization_response;
 pub mod bearer;
@@ -63,7 +64,7 @@ mod session;
 mod store;
 mod token;
 mod users;
-pub mod validate;
+mod validate;
 
 #[cfg(feature = "testkit")]
 pub mod testkit;
@@ -75,6 +76,7 @@ pub mod backend {
     pub use crate::store::{from_unix_nanos, unix_nanos};
 }
 
+pub use algorithm::Algorithm;
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
     GrantType, SecretHash, StaticClients,
@@ -91,12 +93,15 @@ pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
-pub use keys::{Algorithm, Jwk, Jwks, KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
+pub use jose::jwk::{Jwk, Jwks};
+pub use jose::signing::SigningKey;
+pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 pub use provider::{Provider, ProviderBuilder};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use time;
 pub use token::AccessClaims;
 pub use users::{Claims, UserStore, claims_for_scope, filter_claims};
 pub use validate::{
-    ClaimRule, JwksSource, Rejection, TrustedIssuer, ValidatedToken, Validator, ValidatorBuilder,
+    Check, ClaimRule, DEFAULT_MAX_TOKEN_BYTES, Inspection, Introspection, JwksSource, KidLookup,
+    Rejection, TrustedIssuer, ValidatedToken, Validator, ValidatorBuilder,
 };

@@ -3,10 +3,11 @@
 
 use std::sync::Arc;
 
+use crate::Algorithm;
 use crate::config::Config;
 use crate::federation::Subprovider;
 use crate::jose::KeySetCache;
-use crate::keys::{Algorithm, KeyProvider};
+use crate::keys::KeyProvider;
 use crate::store::GrantStore;
 use crate::users::UserStore;
 

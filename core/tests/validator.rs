@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idpkit_core::crypto::SigningKey;
+use idpkit_core::SigningKey;
 use idpkit_core::http::{HttpClient, HttpError, HttpRequest, HttpResponse};
 use idpkit_core::time::Duration;
 use idpkit_core::{Algorithm, ClaimRule, Jwks, ManualClock, Rejection, TrustedIssuer, Validator};
@@ -434,7 +434,7 @@ async fn a_flood_of_unknown_kids_causes_at_most_one_refetch() {
             matches!(
                 r,
                 Err(Rejection::UnknownKid {
-                    lookup: idpkit_core::validate::KidLookup::Refetched,
+                    lookup: idpkit_core::KidLookup::Refetched,
                     ..
                 })
             )
@@ -585,10 +585,7 @@ async fn critical_extensions_and_absurd_times_are_handled_without_panic() {
     }
 }
 
-fn outcome_of(
-    report: &idpkit_core::validate::Inspection,
-    name: &str,
-) -> Option<Result<String, String>> {
+fn outcome_of(report: &idpkit_core::Inspection, name: &str) -> Option<Result<String, String>> {
     report
         .checks
         .iter()

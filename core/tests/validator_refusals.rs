@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use idpkit_core::crypto::SigningKey;
-use idpkit_core::validate::KidLookup;
+use idpkit_core::KidLookup;
+use idpkit_core::SigningKey;
 use idpkit_core::{
     Algorithm, ClaimRule, Jwks, ManualClock, Rejection, TrustedIssuer, Validator, ValidatorBuilder,
 };

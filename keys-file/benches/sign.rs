@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use futures::executor::block_on;
-use idpkit_core::crypto::SigningKey;
+use idpkit_core::SigningKey;
 use idpkit_core::{Algorithm, KeyProvider};
 use idpkit_keys_file::KeyDir;
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-use idpkit_core::crypto::SigningKey;
+use idpkit_core::SigningKey;
 use idpkit_core::{Algorithm, KeyProvider};
 use idpkit_keys_kms::{KmsKey, KmsKeys};
 

@@ -209,7 +209,7 @@ impl KmsKeys {
             let der = out.public_key().ok_or_else(|| {
                 KeyError::Other(format!("KMS key {}: no public key returned", k.key_id))
             })?;
-            let mut jwk = crypto::jwk_from_spki(der.as_ref()).ok_or_else(|| {
+            let mut jwk = idpkit_core::jose::jwk_from_spki(der.as_ref()).ok_or_else(|| {
                 KeyError::Other(format!(
                     "KMS key {}: unsupported key type (use RSA_2048+ or ECC_NIST_P256 with SIGN_VERIFY)",
                     k.key_id

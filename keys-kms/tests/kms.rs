@@ -9,7 +9,6 @@ use aws_sdk_kms::types::{KeySpec, KeyUsageType};
 use idpkit_core::testkit::flows::{code_after_login, token_request};
 use idpkit_core::{
     Algorithm, Client, GrantType, KeyProvider, KeyState, MemoryGrantStore, Provider, StaticClients,
-    crypto,
 };
 use idpkit_keys_kms::{KmsKey, KmsKeys};
 
@@ -88,10 +87,12 @@ async fn rsa_and_p256_keys_sign_jws_that_verify_with_the_published_jwks() {
             continue;
         }
         assert!(
-            crypto::verify(jwk, alg, input.as_bytes(), &sig),
+            idpkit_core::jose::verify_with_jwk(jwk, alg, input.as_bytes(), &sig),
             "{alg} verifies"
         );
-        assert!(!crypto::verify(jwk, alg, b"other", &sig));
+        assert!(!idpkit_core::jose::verify_with_jwk(
+            jwk, alg, b"other", &sig
+        ));
     }
     // A second instance on the same KMS keys publishes the same JWKS bytes.
     let again = KmsKeys::load(
@@ -252,7 +253,7 @@ async fn a_kms_outage_is_temporarily_unavailable_and_the_code_survives() {
         .decode(sig)
         .expect("b64");
     let jwks = keys.jwks().await.expect("jwks");
-    assert!(crypto::verify(
+    assert!(idpkit_core::jose::verify_with_jwk(
         &jwks.keys()[0],
         Algorithm::RS256,
         signing_input.as_bytes(),

@@ -4,9 +4,9 @@ use std::fmt;
 
 use time::Duration;
 
+use crate::Algorithm;
 use crate::crypto;
 use crate::error::ConfigError;
-use crate::keys::Algorithm;
 
 /// A grant type a client may use at the token endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use time::Duration;
 
 use super::{AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, is_absolute_uri};
+use crate::Algorithm;
 use crate::error::ConfigError;
-use crate::keys::Algorithm;
 use crate::store::StoreError;
 
 /// The stored form of a client registration, for client stores that persist clients. The

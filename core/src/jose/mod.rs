@@ -7,18 +7,18 @@
 //! and verifying keys) uses it and nothing else from here; the JWK types, the parser and
 //! the verifier build on `crypto`; [`crate::keys`] (key providers) builds on both.
 
-mod alg;
 mod compact;
 mod json;
-mod jwk;
-mod signing;
+pub(crate) mod jwk;
+pub(crate) mod signing;
 mod verify;
 
-pub use alg::Algorithm;
+pub(crate) use crate::algorithm::Algorithm;
 pub use compact::{CompactJws, Header, JoseError, MAX_SIGNATURE_LEN, parse_compact, typ_matches};
 pub use json::{JsonType, Member, ObjectError, read_object};
-pub use jwk::{Jwk, Jwks, jwk_from_spki, verify_with_jwk};
-pub use signing::SigningKey;
+pub(crate) use jwk::{Jwk, Jwks};
+pub use jwk::{jwk_from_spki, verify_with_jwk};
+pub(crate) use signing::SigningKey;
 pub use verify::{
     KeySet, KeySetCache, VerifiedJws, VerifyError, check_algorithm, check_exp, check_iat,
     check_nbf, numeric_date, verify_compact, verify_signature,

@@ -6,13 +6,14 @@ use std::sync::Arc;
 use time::Duration;
 
 use super::{Inner, Provider};
+use crate::Algorithm;
 use crate::client::ClientStore;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Paths};
 use crate::error::ConfigError;
 use crate::federation::{AccountLinker, HashedSubject, Subprovider};
 use crate::grant::Grant;
-use crate::keys::{Algorithm, KeyProvider};
+use crate::keys::KeyProvider;
 use crate::store::GrantStore;
 use crate::users::UserStore;
 

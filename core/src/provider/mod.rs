@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use time::Duration;
 
+use crate::Algorithm;
 use crate::client::ClientStore;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::federation::{AccountLinker, Subprovider};
 use crate::grant::Grant;
-use crate::keys::{Algorithm, KeyProvider};
+use crate::keys::KeyProvider;
 use crate::services::Services;
 use crate::store::GrantStore;
 use crate::users::UserStore;

@@ -1,8 +1,8 @@
 //! The [`ClientRegistry`] contract as executable checks, for backends that persist clients.
 
+use crate::Algorithm;
 use crate::client::{AccessTokenFormat, Client, ClientRegistry, GrantType};
 use crate::crypto::random_token;
-use crate::keys::Algorithm;
 
 /// Runs every check.
 pub async fn run_all(store: &dyn ClientRegistry) {

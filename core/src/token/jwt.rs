@@ -6,8 +6,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 
+use crate::Algorithm;
 use crate::error::OAuthError;
-use crate::keys::{Algorithm, KeyProvider};
+use crate::keys::KeyProvider;
 
 /// The protected header: `alg`, `kid` (JSON-escaped) and `typ`.
 pub(crate) fn header(alg: Algorithm, kid: &str, typ: &str) -> String {
@@ -96,7 +97,7 @@ mod tests {
             .expect("published");
         let sig = URL_SAFE_NO_PAD.decode(parts[2]).expect("b64");
         let input = &jws[..parts[0].len() + 1 + parts[1].len()];
-        assert!(crate::crypto::verify(
+        assert!(crate::jose::verify_with_jwk(
             jwk,
             Algorithm::ES256,
             input.as_bytes(),

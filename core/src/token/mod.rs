@@ -10,16 +10,18 @@ pub mod access_token;
 pub mod id_token;
 pub(crate) mod jwt;
 pub(crate) mod lookup;
+pub(crate) mod refresh_token;
 
 use time::OffsetDateTime;
 
 pub use access_token::AccessClaims;
 
+use crate::Algorithm;
 use crate::client::{AccessTokenFormat, Client};
 use crate::config::Config;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::keys::{Algorithm, KeyProvider};
+use crate::keys::KeyProvider;
 use crate::records::{AccessRecord, RefreshRecord, Write, jwt_handle_id, secret_id};
 use crate::users::Claims;
 
@@ -172,7 +174,7 @@ impl Minter<'_> {
         }
         body.insert("access_token".into(), access_token.into());
         let mut refresh_id = None;
-        let refresh_expiry = crate::grant::refresh_token::expiry(
+        let refresh_expiry = refresh_token::expiry(
             self.now,
             g.auth_time,
             client

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::keys::{Algorithm, Jwks};
+use crate::{Algorithm, Jwks};
 
 /// Where an issuer's keys come from.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use super::{JwksSource, KidLookup, Rejection, TrustedIssuer, Validator};
 use crate::http::HttpRequest;
 use crate::jose::KeySet;
-use crate::keys::{Jwk, Jwks};
+use crate::{Jwk, Jwks};
 
 #[derive(Debug, Default)]
 pub(super) struct Cache {

@@ -21,9 +21,9 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 use time::Duration;
 
+use crate::Algorithm;
 use crate::clock::Clock;
 use crate::http::HttpClient;
-use crate::keys::Algorithm;
 
 mod builder;
 mod checks;

@@ -2,9 +2,9 @@
 //! the values suggest one, what the operator should change), mapped to RFC 6750 here and
 //! nowhere else.
 
+use crate::Algorithm;
 use crate::error::ErrorCode;
 use crate::jose::{JoseError, JsonType, VerifyError};
-use crate::keys::Algorithm;
 
 /// Why a `kid` was not found, which says whether waiting can help.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -128,7 +128,7 @@ fn validate(token: &str, jwks: &[Jwk]) -> Result<String, String> {
         .ok_or_else(|| format!("unknown kid {kid}"))?;
     let alg = jwk.alg.ok_or("key without alg")?;
     let sig = URL_SAFE_NO_PAD.decode(s).map_err(|e| e.to_string())?;
-    if !idpkit::crypto::verify(jwk, alg, format!("{h}.{p}").as_bytes(), &sig) {
+    if !idpkit::jose::verify_with_jwk(jwk, alg, format!("{h}.{p}").as_bytes(), &sig) {
         return Err(format!("bad signature for kid {kid}"));
     }
     let claims: Value =
@@ -515,7 +515,7 @@ async fn shared_grants(a: &Instance, b: &Instance) {
         .expect("kid published by A");
     let (h, rest) = id_token.split_once('.').expect("jws");
     let (p, sig) = rest.split_once('.').expect("jws");
-    assert!(idpkit::crypto::verify(
+    assert!(idpkit::jose::verify_with_jwk(
         jwk,
         Algorithm::RS256,
         format!("{h}.{p}").as_bytes(),

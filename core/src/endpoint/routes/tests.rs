@@ -41,7 +41,7 @@ fn provider_with(paths: Paths) -> Provider {
         .users(NoUsers)
         .paths(paths)
         // ES256: the ring backend's development keys have no RSA key.
-        .signing_alg(crate::keys::Algorithm::ES256)
+        .signing_alg(crate::Algorithm::ES256)
         .dangerous_allow_development_backends()
         .build()
         .expect("provider")
