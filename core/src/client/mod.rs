@@ -94,9 +94,11 @@ impl fmt::Debug for SecretHash {
 /// its fields are private, so a custom [`ClientStore`] cannot hand the provider a client
 /// that skipped validation:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0451
 /// // Fields are private: a client can only come out of the builder's checks.
-/// let c = idpkit_core::Client { id: "x".into(), ..todo!() };
+/// fn forge(template: idpkit_core::Client) -> idpkit_core::Client {
+///     idpkit_core::Client { first_party: true, ..template }
+/// }
 /// ```
 #[derive(Debug, Clone)]
 pub struct Client {
