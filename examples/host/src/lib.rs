@@ -612,7 +612,31 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
         )
         .route("/interaction/{id}/upstream/{name}", get(upstream_login))
         .with_state(state);
-    idpkit::axum::router(provider).merge(pages)
+    idpkit::axum::router(provider)
+        .merge(pages)
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+/// On every answer the host gives (#12 item 10): `X-Content-Type-Options: nosniff`, and
+/// framing refused (`X-Frame-Options: DENY`, CSP `frame-ancestors 'none'`) where the page
+/// did not set its own policy.
+async fn security_headers(mut response: Response) -> Response {
+    use axum::http::{HeaderValue, header};
+    let h = response.headers_mut();
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if !h.contains_key(header::X_FRAME_OPTIONS) {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("frame-ancestors 'none'"),
+        );
+    }
+    response
 }
 
 /// Builds everything from options with the system clock.
