@@ -1,6 +1,12 @@
 //! axum glue: [`router`] mounts every endpoint of a [`Provider`]; [`into_request`] and
 //! [`into_response`] convert between axum and idpkit values for host pages (login, consent)
 //! that call [`Provider::interaction`] and [`Provider::finish_interaction`].
+//!
+//! Where a request came from ([`Request::source`], the key of the per-source
+//! [`RateLimits`](crate::RateLimits)) is read from a [`ClientIp`] extension if a layer of
+//! the host set one (behind a reverse proxy: from the header the proxy sets, after
+//! checking the peer is the proxy), else from axum's `ConnectInfo<SocketAddr>` (serve with
+//! `into_make_service_with_connect_info::<SocketAddr>()`), else it is unknown.
 
 use axum::Router;
 use axum::body::{Body as AxumBody, Bytes};
@@ -11,6 +17,40 @@ use axum::routing::any;
 use tracing::Instrument;
 
 use crate::{Body, MountPoint, OAuthError, Provider, Request, Response};
+
+/// The client's address as the host determined it (e.g. from a trusted proxy's
+/// `X-Forwarded-For`): put it in the request's extensions and the glue uses it as
+/// [`Request::source`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub std::net::IpAddr);
+
+/// Where a request came from: a [`ClientIp`] extension, else axum's `ConnectInfo`.
+pub fn source_of(extensions: &axum::http::Extensions) -> Option<std::net::IpAddr> {
+    if let Some(ClientIp(ip)) = extensions.get::<ClientIp>() {
+        return Some(*ip);
+    }
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip())
+}
+
+/// Limits of [`router_with`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RouterLimits {
+    /// The longest a request may take, body upload included (default 30 s); then it is
+    /// answered `503 temporarily_unavailable` with `Retry-After: 1`. Header-read and idle
+    /// timeouts belong to the server (hyper's `header_read_timeout`; see the example host).
+    pub request_timeout: std::time::Duration,
+}
+
+impl Default for RouterLimits {
+    fn default() -> Self {
+        Self {
+            request_timeout: std::time::Duration::from_secs(30),
+        }
+    }
+}
 
 /// Converts an axum request's parts into an idpkit [`Request`]. Bodies larger than the
 /// provider's `max_body_bytes` are refused (413), bad encodings are `invalid_request`.
@@ -82,6 +122,7 @@ async fn handle(
     method: HttpMethod,
     uri: Uri,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> axum::response::Response {
     let Some(route) = provider.route(uri.path()) else {
@@ -95,7 +136,7 @@ async fn handle(
     );
     async move {
         let req = match into_request(&provider, &method, &uri, &headers, &body) {
-            Ok(r) => r,
+            Ok(r) => r.with_source(source_of(&extensions)),
             Err(e) => return into_response(Response::from_error(&e)),
         };
         tracing::Span::current().record("client_id", client_for_log(&req).as_str());
@@ -111,9 +152,16 @@ async fn handle(
 /// A router with every endpoint of `provider` at its configured path, plus
 /// `/.well-known/openid-configuration` and `/.well-known/oauth-authorization-server`
 /// ([`Provider::mount_points`]), with CORS as [`Provider::handle`] answers it.
-/// The host adds its own interaction page at `Paths::interaction`.
+/// The host adds its own interaction page at `Paths::interaction`. Bodies are capped at
+/// `Config::max_body_bytes` (413) and requests at [`RouterLimits::default`]'s timeout.
 pub fn router(provider: Provider) -> Router {
+    router_with(provider, RouterLimits::default())
+}
+
+/// [`router`] with other [`RouterLimits`].
+pub fn router_with(provider: Provider, limits: RouterLimits) -> Router {
     let limit = provider.config().max_body_bytes;
+    let timeout = limits.request_timeout;
     provider
         .mount_points()
         .into_iter()
@@ -125,7 +173,27 @@ pub fn router(provider: Provider) -> Router {
             router.route(&path, any(handle))
         })
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| async move {
+                match tokio::time::timeout(timeout, next.run(req)).await {
+                    Ok(response) => response,
+                    Err(_) => timed_out(),
+                }
+            },
+        ))
         .with_state(provider)
+}
+
+/// The answer to a request that took longer than [`RouterLimits::request_timeout`].
+fn timed_out() -> axum::response::Response {
+    tracing::info!("idpkit: request timed out");
+    let mut e = OAuthError::new(
+        crate::ErrorCode::TemporarilyUnavailable,
+        "the request took too long",
+    );
+    e.status = Some(503);
+    e.retry_after = Some(1);
+    into_response(Response::from_error(&e))
 }
 
 /// The middleware function behind [`BearerAuth::layer`].

@@ -127,13 +127,14 @@ pub(crate) fn error_page(err: &OAuthError) -> Response {
         err.code,
         html_escape(&err.description)
     );
-    Response::html(err.status(), html)
-        .no_store()
-        .header("X-Frame-Options", "DENY")
-        .header(
-            "Content-Security-Policy",
-            "default-src 'none'; frame-ancestors 'none'",
-        )
+    let mut page = Response::html(err.status(), html);
+    if let Some(secs) = err.retry_after {
+        page = page.header("Retry-After", secs.to_string());
+    }
+    page.no_store().header("X-Frame-Options", "DENY").header(
+        "Content-Security-Policy",
+        "default-src 'none'; frame-ancestors 'none'",
+    )
 }
 
 /// Escapes text for HTML element content and quoted attribute values.

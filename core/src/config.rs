@@ -78,6 +78,8 @@ pub struct Config {
     pub paths: Paths,
     /// Cookies get `Secure` (true unless the issuer is http on loopback).
     pub secure_cookies: bool,
+    /// Brute-force and flood limits (see [`RateLimits`] for the defaults).
+    pub rate_limits: crate::rate_limit::RateLimits,
 }
 
 /// Name of the SSO session cookie.

@@ -71,6 +71,7 @@ mod tests {
             max_body_bytes: 1024,
             paths: crate::config::Paths::default(),
             secure_cookies: true,
+            rate_limits: crate::rate_limit::RateLimits::default(),
         }
     }
 

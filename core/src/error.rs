@@ -102,6 +102,9 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     /// Overrides the status of [`ErrorCode::status`] (e.g. 413 for an oversized request).
     pub status: Option<u16>,
+    /// Seconds to wait before retrying, sent as `Retry-After` (429 refusals of
+    /// [`crate::RateLimits`]).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -111,6 +114,7 @@ impl OAuthError {
             code,
             description: clean_description(description.into()),
             status: None,
+            retry_after: None,
         }
     }
 

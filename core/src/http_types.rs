@@ -209,6 +209,10 @@ pub struct Request {
     pub cookies: Vec<(String, String)>,
     /// The `Origin` header (for CORS).
     pub origin: Option<String>,
+    /// Where the request came from, as far as the glue knows (the peer address, or the
+    /// client address a trusted proxy reported): the source key of [`crate::RateLimits`].
+    /// Without it, every request counts as one source.
+    pub source: Option<std::net::IpAddr>,
 }
 
 impl Request {
@@ -221,7 +225,14 @@ impl Request {
             authorization: None,
             cookies: Vec::new(),
             origin: None,
+            source: None,
         }
+    }
+
+    /// The same request, known to come from `source` (see [`Request::source`]).
+    pub fn with_source(mut self, source: Option<std::net::IpAddr>) -> Self {
+        self.source = source;
+        self
     }
 
     /// Builds a request from raw parts: the method name, the raw query string, header pairs
@@ -414,6 +425,9 @@ impl Response {
     /// The JSON error response for `err` (no-store).
     pub fn from_error(err: &OAuthError) -> Self {
         let mut r = Self::json_no_store(err.status(), err.to_json());
+        if let Some(secs) = err.retry_after {
+            r = r.header("Retry-After", secs.to_string());
+        }
         if err.code == crate::error::ErrorCode::InvalidClient {
             r = r.header(
                 "WWW-Authenticate",

@@ -56,12 +56,14 @@ pub mod jose;
 pub mod keys;
 pub mod pkce;
 mod provider;
+mod rate_limit;
 mod records;
 pub mod redirect_uri;
 pub mod scope;
 mod services;
 mod session;
 mod store;
+mod throttle;
 mod token;
 mod users;
 mod validate;
@@ -73,7 +75,7 @@ pub mod testkit;
 /// the stored form of clients.
 pub mod backend {
     pub use crate::client::{any_allows_origin, client_from_json, client_to_json};
-    pub use crate::store::{from_unix_nanos, unix_nanos};
+    pub use crate::store::{counter_value, from_unix_nanos, unix_nanos};
 }
 
 pub use algorithm::Algorithm;
@@ -97,7 +99,9 @@ pub use jose::jwk::{Jwk, Jwks};
 pub use jose::signing::SigningKey;
 pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 pub use provider::{Provider, ProviderBuilder};
+pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
+pub use throttle::LoginGuard;
 pub use time;
 pub use token::AccessClaims;
 pub use users::{Claims, UserStore, claims_for_scope, filter_claims};

@@ -681,11 +681,17 @@ async fn duplicate_parameters_are_invalid_request_rfc6749_3_1() {
 async fn a_valid_request_stores_exactly_one_interaction_rfc6749_4_1_1() {
     let env = env();
     // The refusals above store nothing; a valid request of the public client (PKCE
-    // included) stores one interaction and nothing else.
+    // included) stores one interaction and the two counters that bound them (per client
+    // and in all; no per-source one without a source), and nothing else.
     let p = pending(
         env.authorize(&mut Browser::new(), &authz(DEMO_PUBLIC, "openid", &[]))
             .await,
     );
     assert_eq!(p.needs, Needs::Login);
-    assert_eq!(env.store.len(), 1);
+    assert_eq!(env.store.len(), 3);
+    pending(
+        env.authorize(&mut Browser::new(), &authz(DEMO_PUBLIC, "openid", &[]))
+            .await,
+    );
+    assert_eq!(env.store.len(), 4, "the next one adds its interaction only");
 }

@@ -41,6 +41,14 @@ impl GrantStore for SlowWrites {
     ) -> Result<Consume, StoreError> {
         self.0.consume(kind, id, now).await
     }
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.0.increment(id, expires_at, now).await
+    }
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
         self.0.delete(kind, id).await
     }

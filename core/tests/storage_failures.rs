@@ -53,6 +53,15 @@ impl GrantStore for Flaky {
         self.check()?;
         self.inner.consume(kind, id, now).await
     }
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        self.check()?;
+        self.inner.increment(id, expires_at, now).await
+    }
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
         self.check()?;
         self.inner.delete(kind, id).await

@@ -89,6 +89,7 @@ struct Sql {
     get: String,
     consume: String,
     consumed: String,
+    increment: String,
     delete: String,
     revoke: String,
     purge: String,
@@ -206,6 +207,17 @@ impl PostgresStore {
                     "SELECT grant_id, payload, expires_at, consumed_at FROM {table}
                      WHERE kind = $1 AND id = $2 AND expires_at > $3 AND consumed_at IS NOT NULL"
                 ),
+                // One statement: ON CONFLICT takes the row lock, so concurrent increments
+                // from any instance serialise and none is lost.
+                increment: format!(
+                    "INSERT INTO {table} AS t (kind, id, grant_id, payload, expires_at, consumed_at)
+                     VALUES ($1, $2, NULL, convert_to('1', 'UTF8'), $3, NULL)
+                     ON CONFLICT (kind, id) DO UPDATE SET
+                       payload = convert_to((CASE WHEN t.expires_at <= $4 THEN 1
+                         ELSE convert_from(t.payload, 'UTF8')::bigint + 1 END)::text, 'UTF8'),
+                       expires_at = EXCLUDED.expires_at, grant_id = NULL, consumed_at = NULL
+                     RETURNING convert_from(payload, 'UTF8')"
+                ),
                 delete: format!("DELETE FROM {table} WHERE kind = $1 AND id = $2"),
                 revoke: format!("DELETE FROM {table} WHERE grant_id = $1"),
                 purge: format!("DELETE FROM {table} WHERE expires_at <= $1"),
@@ -316,6 +328,39 @@ impl GrantStore for PostgresStore {
         .await
         .map_err(backend)?;
         Ok(())
+    }
+
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&self.sql.increment)
+            .await
+            .map_err(backend)?;
+        let row = c
+            .query_one(
+                &stmt,
+                &[
+                    &RecordKind::Counter.as_str(),
+                    &id,
+                    &unix_nanos(expires_at),
+                    &unix_nanos(now),
+                ],
+            )
+            .await
+            .map_err(backend)?;
+        let value: String = row.try_get(0).map_err(backend)?;
+        idpkit_core::backend::counter_value(value.as_bytes()).map_err(|reason| {
+            StoreError::Corrupt {
+                kind: RecordKind::Counter.as_str(),
+                id: id.to_owned(),
+                reason,
+            }
+        })
     }
 
     async fn get(

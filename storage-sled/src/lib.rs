@@ -416,6 +416,46 @@ impl GrantStore for SledStore {
         .await
     }
 
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let rkey = record_key(RecordKind::Counter, id);
+        let (exp_n, now_n) = (nanos(expires_at), nanos(now));
+        self.run(move |s| {
+            // A transaction over the record and its expiry index: sled reruns it on a
+            // conflicting write, so concurrent increments serialise and none is lost. A
+            // counter that does not decode starts again, like an expired one.
+            let count = s
+                .trees()
+                .transaction(|(records, families, expiry)| {
+                    let old = records.get(rkey.as_slice())?;
+                    let count = old
+                        .as_deref()
+                        .and_then(|raw| Entry::decode(raw).ok())
+                        .filter(|e| e.live(now_n))
+                        .and_then(|e| idpkit_core::backend::counter_value(&e.payload).ok())
+                        .map_or(1, |n| n.saturating_add(1));
+                    remove_record(records, families, expiry, &rkey)?;
+                    let entry = Entry {
+                        grant_id: None,
+                        payload: count.to_string().into_bytes(),
+                        expires_at: exp_n,
+                        consumed_at: None,
+                    };
+                    records.insert(rkey.as_slice(), entry.encode())?;
+                    expiry.insert(entry.index_keys(&rkey).1, IVec::default())?;
+                    Ok(count)
+                })
+                .map_err(tx_backend)?;
+            s.flush()?;
+            Ok(count)
+        })
+        .await
+    }
+
     async fn get(
         &self,
         kind: RecordKind,

@@ -289,6 +289,29 @@ fn put_row(
     Ok(())
 }
 
+/// Adds one to a counter in one statement (atomic under SQLite's write lock, across
+/// processes too); an expired counter starts again at 1.
+fn increment_row(
+    c: &Connection,
+    id: &str,
+    expires_at: i64,
+    now: i64,
+) -> Result<String, rusqlite::Error> {
+    c.prepare_cached(
+        "INSERT INTO idpkit_grants (kind, id, grant_id, payload, expires_at, consumed_at)
+         VALUES (?1, ?2, NULL, CAST('1' AS BLOB), ?3, NULL)
+         ON CONFLICT (kind, id) DO UPDATE SET
+           payload = CAST(CAST(CASE WHEN idpkit_grants.expires_at <= ?4 THEN 1
+             ELSE CAST(CAST(idpkit_grants.payload AS TEXT) AS INTEGER) + 1 END AS TEXT) AS BLOB),
+           expires_at = excluded.expires_at, grant_id = NULL, consumed_at = NULL
+         RETURNING CAST(payload AS TEXT)",
+    )?
+    .query_row(
+        params![RecordKind::Counter.as_str(), id, expires_at, now],
+        |r| r.get::<_, String>(0),
+    )
+}
+
 /// `(true, row)` when this call consumed the record; `(false, row)` when it had been
 /// consumed before; `(false, None)` when there is no live record.
 fn consume_row(
@@ -345,6 +368,26 @@ impl GrantStore for SqliteStore {
         let id = id.to_owned();
         self.run_write(move |c| put_row(c, kind, &id, &record))
             .await
+    }
+
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let owned = id.to_owned();
+        let (exp, now) = (unix_nanos(expires_at), unix_nanos(now));
+        let value = self
+            .run_write(move |c| increment_row(c, &owned, exp, now))
+            .await?;
+        idpkit_core::backend::counter_value(value.as_bytes()).map_err(|reason| {
+            StoreError::Corrupt {
+                kind: RecordKind::Counter.as_str(),
+                id: id.to_owned(),
+                reason,
+            }
+        })
     }
 
     async fn get(

@@ -16,6 +16,7 @@ use crate::records::{
     secret_id,
 };
 use crate::session;
+use crate::throttle;
 
 impl Provider {
     /// The authorization endpoint (GET or POST).
@@ -47,6 +48,8 @@ impl Provider {
         let to = request.target();
         match self.continue_authorization(req, &client, request).await {
             Ok(a) => a,
+            // Throttled: the browser is told to wait, the client is not involved.
+            Err(e) if e.status == Some(429) => self.show_error(&e),
             Err(e) => self.error_redirect(&to, &e),
         }
     }
@@ -70,7 +73,7 @@ impl Provider {
                 session::check_silent_login(&request)?;
                 let upstream = request.upstream_hint.clone().map(|n| (n, request.clone()));
                 let started = self
-                    .start_interaction(request, Needs::Login, None, None)
+                    .start_interaction(req, request, Needs::Login, None, None)
                     .await?;
                 return match (upstream, started) {
                     (Some((name, request)), Authorization::Interaction(pending)) => {
@@ -95,6 +98,7 @@ impl Provider {
             session::check_silent_consent(&request)?;
             return self
                 .start_interaction(
+                    req,
                     request,
                     Needs::Consent,
                     Some(session.subject),
@@ -161,11 +165,14 @@ impl Provider {
     /// Stores a new interaction bound to this browser and redirects to the host's page.
     async fn start_interaction(
         &self,
+        req: &Request,
         request: AuthorizationRequest,
         needs: Needs,
         subject: Option<String>,
         auth_time: Option<i64>,
     ) -> Result<Authorization, OAuthError> {
+        self.count_interaction(req.source, &request.client_id)
+            .await?;
         let id = crypto::random_token();
         let binding = crypto::random_token();
         let record = InteractionRecord {
@@ -188,6 +195,41 @@ impl Provider {
             needs,
             Some(cookie),
         ))
+    }
+
+    /// Interactions cost storage before anyone has logged in, so their number is bounded
+    /// ([`crate::RateLimits`]): per source, per client and in all, counted in that order,
+    /// so that a flood refused at its source uses up nobody else's allowance. Without a
+    /// source (the glue did not say) there is no per-source count.
+    async fn count_interaction(
+        &self,
+        source: Option<std::net::IpAddr>,
+        client_id: &str,
+    ) -> Result<(), OAuthError> {
+        let limits = &self.inner.config.rate_limits;
+        let grants = self.inner.grants.as_ref();
+        let now = self.now();
+        let source = source.map(crate::rate_limit::source_key);
+        let counts = [
+            (
+                "interactions-source",
+                source.as_deref(),
+                limits.interactions_per_source,
+            ),
+            (
+                "interactions-client",
+                Some(client_id),
+                limits.interactions_per_client,
+            ),
+            ("interactions", Some(""), limits.interactions_total),
+        ];
+        for (scope, key, limit) in counts {
+            let Some(key) = key else { continue };
+            throttle::count(grants, scope, &[key], limit, now)
+                .await?
+                .map_err(|t| t.into_error("too many sign-ins are in progress; try again later"))?;
+        }
+        Ok(())
     }
 
     /// Issues a code for `subject` bound to the request (RFC 6749 §4.1.2) and redirects to

@@ -53,6 +53,7 @@ impl Provider {
             client: &client,
             params: &req.params,
             now: self.now(),
+            source: req.source,
         };
         let issued = grant.exchange(&ctx).await?;
         tracing::info!(client_id = %client.id, grant_type, "idpkit: tokens issued");

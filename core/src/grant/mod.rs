@@ -97,6 +97,8 @@ pub struct GrantContext<'a> {
     pub(crate) client: &'a Client,
     pub(crate) params: &'a Params,
     pub(crate) now: OffsetDateTime,
+    /// Where the token request came from ([`crate::Request::source`]).
+    pub(crate) source: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for GrantContext<'_> {
@@ -111,6 +113,20 @@ impl GrantContext<'_> {
     /// The authenticated client.
     pub fn client(&self) -> &Client {
         self.client
+    }
+
+    /// Where the token request came from, if the glue said ([`crate::Request::source`]).
+    pub fn source(&self) -> Option<std::net::IpAddr> {
+        self.source
+    }
+
+    /// The brute-force guard for password checks a grant makes (the password grant does).
+    pub fn login_guard(&self) -> crate::LoginGuard<'_> {
+        crate::LoginGuard::new(
+            self.services.grants,
+            &self.services.config.rate_limits,
+            self.now,
+        )
     }
 
     /// The request parameters (the client's credentials among them, when sent in the body).

@@ -26,12 +26,14 @@ impl Grant for Password {
         let password = ctx.params.require("password")?;
         let scopes = scope::parse(ctx.params.get("scope")?);
         scope::check_allowed(ctx.client, &scopes)?;
-        let subject = ctx
-            .services
-            .users
-            .authenticate(username, password)
-            .await?
-            .ok_or_else(|| OAuthError::invalid_grant("wrong username or password"))?;
+        // RFC 6749 §4.3.2: "MUST protect the endpoint against brute force attacks".
+        let guard = ctx.login_guard();
+        guard.check(username, ctx.source).await?;
+        let Some(subject) = ctx.services.users.authenticate(username, password).await? else {
+            guard.failed(username, ctx.source).await?;
+            return Err(OAuthError::invalid_grant("wrong username or password"));
+        };
+        guard.succeeded(username).await?;
         let grant_id = crypto::random_token();
         let id_token = ctx.vouched_user(&subject, &scopes, None, None).await?;
         let refresh =

@@ -57,6 +57,7 @@ impl ProviderBuilder {
                 max_body_bytes: 64 * 1024,
                 paths: Paths::default(),
                 secure_cookies: true,
+                rate_limits: crate::rate_limit::RateLimits::default(),
             },
             grants: None,
             keys: None,
@@ -68,6 +69,14 @@ impl ProviderBuilder {
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
         }
+    }
+
+    /// Brute-force and flood limits: client authentication failures, interactions started,
+    /// login failures ([`RateLimits`](crate::RateLimits) has the defaults). The counters
+    /// live in the grant store, so instances sharing it share the limits.
+    pub fn rate_limits(mut self, limits: crate::rate_limit::RateLimits) -> Self {
+        self.config.rate_limits = limits;
+        self
     }
 
     /// The grant store (required).

@@ -108,6 +108,16 @@ impl Provider {
         self.inner.clock.now()
     }
 
+    /// The brute-force guard a host's login page calls around its password check
+    /// ([`LoginGuard`](crate::LoginGuard)); its counters are in the grant store.
+    pub fn login_guard(&self) -> crate::LoginGuard<'_> {
+        crate::LoginGuard::new(
+            self.inner.grants.as_ref(),
+            &self.inner.config.rate_limits,
+            self.now(),
+        )
+    }
+
     /// An absolute URL of an endpoint path.
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.inner.config.issuer, path)

@@ -128,6 +128,38 @@ impl GrantStore for MemoryGrantStore {
         }
     }
 
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        let key = (RecordKind::Counter, id.to_owned());
+        let count = match inner.records.get(&key) {
+            Some(s) if s.record.expires_at > now => super::counter_value(&s.record.payload)
+                .map_err(|reason| StoreError::Corrupt {
+                    kind: RecordKind::Counter.as_str(),
+                    id: id.to_owned(),
+                    reason,
+                })?
+                .saturating_add(1),
+            _ => 1,
+        };
+        inner.records.insert(
+            key,
+            Stored {
+                record: Record {
+                    grant_id: None,
+                    payload: count.to_string().into_bytes(),
+                    expires_at,
+                },
+                consumed_at: None,
+            },
+        );
+        Ok(count)
+    }
+
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError> {
         self.lock().remove(&(kind, id.to_owned()));
         Ok(())

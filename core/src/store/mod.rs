@@ -29,11 +29,14 @@ pub enum RecordKind {
     UpstreamLogin,
     /// The mapped claims of a federated user, for ID tokens and userinfo.
     FederatedClaims,
+    /// A counter of [`GrantStore::increment`] (rate limits, quotas); its payload is the
+    /// count in decimal ASCII digits.
+    Counter,
 }
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 9] = [
+    pub const ALL: [RecordKind; 10] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -43,6 +46,7 @@ impl RecordKind {
         Self::RefreshGrace,
         Self::UpstreamLogin,
         Self::FederatedClaims,
+        Self::Counter,
     ];
 
     /// A stable short name for storage.
@@ -57,6 +61,7 @@ impl RecordKind {
             Self::RefreshGrace => "refresh_grace",
             Self::UpstreamLogin => "upstream_login",
             Self::FederatedClaims => "federated_claims",
+            Self::Counter => "counter",
         }
     }
 }
@@ -151,6 +156,12 @@ impl StoreError {
 ///   readable (with `consumed_at`) so that reuse can be detected.
 /// - `revoke_grant` deletes every record whose `grant_id` matches, and nothing else.
 /// - `delete` of a missing record is not an error.
+/// - `increment` is **atomic across every instance sharing the store**: `n` concurrent
+///   calls on one live counter return `n` distinct values and leave it at its old value
+///   plus `n`. A missing or expired counter starts again at 1. Each call sets the counter's
+///   expiry to the `expires_at` it is given. A counter is a record of kind
+///   [`RecordKind::Counter`] whose payload is the count in decimal ASCII digits: `get`
+///   reads it, `delete` resets it and `purge_expired` removes it like any other record.
 ///
 /// Every implementation must pass `idpkit_core::testkit::grant_store::run_all`
 /// (feature `testkit`), which checks all of the above, including a race of 64 concurrent
@@ -190,6 +201,15 @@ pub trait GrantStore: Send + Sync + 'static {
         }
         self.consume(kind, id, now).await
     }
+    /// Adds one to the counter `id` (kind [`RecordKind::Counter`]) and returns its new
+    /// value; a missing or expired counter starts at 1. The counter then expires at
+    /// `expires_at`. What rate limits count with, across instances.
+    async fn increment(
+        &self,
+        id: &str,
+        expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<u64, StoreError>;
     /// Deletes a record.
     async fn delete(&self, kind: RecordKind, id: &str) -> Result<(), StoreError>;
     /// Deletes every record of a grant family; returns how many were deleted.
@@ -201,6 +221,15 @@ pub trait GrantStore: Send + Sync + 'static {
     fn is_development(&self) -> bool {
         false
     }
+}
+
+/// The value of a counter record's payload (decimal ASCII digits), for backends that
+/// increment in code rather than in their query language.
+pub fn counter_value(payload: &[u8]) -> Result<u64, String> {
+    std::str::from_utf8(payload)
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| "a counter's payload is not a decimal number".to_owned())
 }
 
 mod memory;

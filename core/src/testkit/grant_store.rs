@@ -9,7 +9,10 @@ use time::{Duration, OffsetDateTime};
 use crate::crypto::random_token;
 use crate::store::{Consume, GrantStore, Record, RecordKind};
 
+mod counters;
 mod races;
+
+pub use counters::{concurrent_increments_lose_nothing, increment_counts_and_expires};
 
 pub use races::{
     assert_one_winner_per_id, concurrent_consume_has_one_winner,
@@ -42,6 +45,8 @@ pub async fn run_all(store: Arc<dyn GrantStore>) {
     concurrent_consume_has_one_winner(store.clone(), 64).await;
     put_then_consume_writes_and_consumes(store.as_ref()).await;
     concurrent_put_then_consume_has_one_winner(store.clone(), 32).await;
+    increment_counts_and_expires(store.as_ref()).await;
+    concurrent_increments_lose_nothing(store.clone(), 64).await;
 }
 
 /// `put` then `get` returns the record; kinds are separate namespaces.

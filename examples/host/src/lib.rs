@@ -90,6 +90,16 @@ pub struct Options {
     /// refreshed however often ends then.
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     pub refresh_token_absolute_ttl: i64,
+    /// Login and consent pages one source (IP address, IPv6 /64) may open per 10 minutes;
+    /// each costs a stored interaction before anyone has logged in.
+    #[arg(long, default_value_t = 200)]
+    pub max_interactions_per_source: u64,
+    /// Login and consent pages opened for one client per 10 minutes.
+    #[arg(long, default_value_t = 5_000)]
+    pub max_interactions_per_client: u64,
+    /// Login and consent pages opened in all per 10 minutes.
+    #[arg(long, default_value_t = 20_000)]
+    pub max_interactions: u64,
     /// Default signing algorithm for ID tokens and access tokens (RS256, PS256, ES256,
     /// EdDSA; the key source must have an active key of it).
     #[arg(long, default_value = "RS256")]
@@ -258,6 +268,9 @@ impl Options {
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
             refresh_token_absolute_ttl: 30 * 24 * 3600,
+            max_interactions_per_source: 200,
+            max_interactions_per_client: 5_000,
+            max_interactions: 20_000,
             signing_alg: "RS256".into(),
             clients: None,
             upstreams: Vec::new(),
@@ -322,6 +335,16 @@ impl std::fmt::Debug for DemoUsers {
     }
 }
 
+/// The provider's limits, with the interaction bounds of the command line.
+fn rate_limits(opts: &Options) -> idpkit::RateLimits {
+    let mut limits = idpkit::RateLimits::default();
+    let per = Duration::minutes(10);
+    limits.interactions_per_source = idpkit::Limit::new(opts.max_interactions_per_source, per);
+    limits.interactions_per_client = idpkit::Limit::new(opts.max_interactions_per_client, per);
+    limits.interactions_total = idpkit::Limit::new(opts.max_interactions, per);
+    limits
+}
+
 fn argon2() -> Argon2<'static> {
     // OWASP's minimum Argon2id setting (19 MiB, 2 passes).
     Argon2::new(
@@ -367,10 +390,19 @@ impl UserStore for DemoUsers {
         username: &str,
         password: &str,
     ) -> Result<Option<String>, StoreError> {
-        let hash =
-            PasswordHash::new(&self.alice_hash).map_err(|e| StoreError::backend(e.to_string()))?;
-        // Verify even for unknown users so that timing does not tell which usernames exist.
-        let ok = argon2().verify_password(password.as_bytes(), &hash).is_ok();
+        // Argon2 is deliberately slow (tens of milliseconds of CPU): it runs on the blocking
+        // pool, so that guessers cannot stall the async workers serving everybody else.
+        let stored = self.alice_hash.clone();
+        let password = password.to_owned();
+        let ok = tokio::task::spawn_blocking(move || {
+            let hash =
+                PasswordHash::new(&stored).map_err(|e| StoreError::backend(e.to_string()))?;
+            // Verify even for unknown users so that timing does not tell which usernames
+            // exist.
+            Ok::<_, StoreError>(argon2().verify_password(password.as_bytes(), &hash).is_ok())
+        })
+        .await
+        .map_err(|e| StoreError::backend(e.to_string()))??;
         Ok((ok && username == "alice").then(|| "alice".to_owned()))
     }
 }
@@ -579,6 +611,7 @@ pub async fn build_provider_with_http(
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
         .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
+        .rate_limits(rate_limits(opts))
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
@@ -842,10 +875,12 @@ async fn interaction_submit(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    extensions: axum::http::Extensions,
     body: Bytes,
 ) -> Response {
+    let source = idpkit::axum::source_of(&extensions);
     let req = match into_request(&state.provider, &method, &uri, &headers, &body) {
-        Ok(r) => r,
+        Ok(r) => r.with_source(source),
         Err(e) => return error_page(&e),
     };
     // Loaded once: the details decide the outcome, the same handle completes the step.
@@ -859,14 +894,47 @@ async fn interaction_submit(
     let outcome = match details.needs {
         Needs::Login => {
             let username = field("username");
+            // Brute-force guard (per account and per source, exponential back-off, shared
+            // by every instance through the grant store) around the password check.
+            let guard = state.provider.login_guard();
+            if let Err(e) = guard.check(&username, source).await {
+                let Some(wait) = e.retry_after else {
+                    return error_page(&e);
+                };
+                tracing::info!(wait, "example: login attempt refused while backing off");
+                let mut page = protect(
+                    login_form(
+                        &id,
+                        &details.client_id,
+                        Some(&username),
+                        Some(&format!("Too many failed attempts. Try again in {wait} s.")),
+                        &state.provider.upstreams(),
+                    ),
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    Some(&details.redirect_uri),
+                );
+                if let Ok(v) = axum::http::HeaderValue::from_str(&wait.to_string()) {
+                    page.headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, v);
+                }
+                return page;
+            }
             match state
                 .users
                 .authenticate(&username, &field("password"))
                 .await
             {
-                Ok(Some(subject)) => InteractionOutcome::Login { subject },
+                Ok(Some(subject)) => {
+                    if let Err(e) = guard.succeeded(&username).await {
+                        return error_page(&e);
+                    }
+                    InteractionOutcome::Login { subject }
+                }
                 Ok(None) => {
                     tracing::info!("example: failed login attempt");
+                    if let Err(e) = guard.failed(&username, source).await {
+                        return error_page(&e);
+                    }
                     return protect(
                         login_form(
                             &id,

@@ -68,7 +68,12 @@ pub async fn serve(
             },
             () = &mut shutdown => return Ok(()),
         };
-        let service = TowerToHyperService::new(app.clone());
+        // The peer address as axum's `ConnectInfo`: the source of idpkit's per-source
+        // limits (a host behind a proxy would set `idpkit::axum::ClientIp` instead).
+        let service = TowerToHyperService::new(
+            app.clone()
+                .layer(axum::Extension(axum::extract::ConnectInfo(peer))),
+        );
         tokio::spawn(async move {
             let _permit = permit;
             let conn = hyper::server::conn::http1::Builder::new()

@@ -79,7 +79,12 @@ async fn one_code(p: &idpkit::Provider, client_id: &str, scope: &str) -> Result<
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    // Every code is one interaction of one client from one process: the load test lifts
+    // the interaction bounds to its count.
+    let n = u64::try_from(args.count).unwrap_or(u64::MAX);
+    args.server.max_interactions_per_client = args.server.max_interactions_per_client.max(n);
+    args.server.max_interactions = args.server.max_interactions.max(n);
     let users = Arc::new(DemoUsers::new().map_err(|e| e.to_string())?);
     let provider = build_provider(&args.server, Arc::new(SystemClock), users).await?;
     let codes: Vec<Result<String, String>> = futures::stream::iter(0..args.count)
