@@ -306,10 +306,16 @@ fn increment_row(
            expires_at = excluded.expires_at, grant_id = NULL, consumed_at = NULL
          RETURNING CAST(payload AS TEXT)",
     )?
-    .query_row(
+    // Stepped to the end, not just to the row: SQLite runs its WAL auto-checkpoint only
+    // when a statement finishes (SQLITE_DONE), and a RETURNING statement that is merely
+    // reset after its row never lets the WAL rewind (it grew 8 KB per increment).
+    .query_map(
         params![RecordKind::Counter.as_str(), id, expires_at, now],
         |r| r.get::<_, String>(0),
-    )
+    )?
+    .collect::<Result<Vec<String>, _>>()?
+    .pop()
+    .ok_or(rusqlite::Error::QueryReturnedNoRows)
 }
 
 /// `(true, row)` when this call consumed the record; `(false, row)` when it had been
@@ -329,8 +335,10 @@ fn consume_row(
              WHERE kind = ?1 AND id = ?2 AND expires_at > ?3 AND consumed_at IS NULL
              RETURNING grant_id, payload, expires_at, consumed_at",
         )?
-        .query_row(params![kind.as_str(), id, now_n], row)
-        .optional()?;
+        // Stepped to the end, so that the WAL auto-checkpoint runs (see `increment_row`).
+        .query_map(params![kind.as_str(), id, now_n], row)?
+        .collect::<Result<Vec<Row>, _>>()?
+        .pop();
     if won.is_some() {
         return Ok((true, won));
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use idpkit_core::GrantStore;
 use idpkit_storage_sqlite::SqliteStore;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -122,4 +123,23 @@ async fn a_new_database_and_its_wal_are_readable_by_the_owner_only() {
             assert_ne!(f, "grants.db", "the database exists");
         }
     }
+}
+
+/// Counters and consumes are RETURNING statements: they must be stepped to the end, or
+/// SQLite never runs its WAL auto-checkpoint and the `-wal` file grows with every write
+/// (it reached 167 MB for 20,000 counted authorization requests).
+#[tokio::test]
+async fn counting_keeps_the_wal_bounded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let store = SqliteStore::open(dir.path().join("g.db")).expect("open");
+    let now = idpkit_core::time::OffsetDateTime::now_utc();
+    let exp = now + idpkit_core::time::Duration::minutes(1);
+    for _ in 0..3_000 {
+        store.increment("c", exp, now).await.expect("increment");
+    }
+    let wal = std::fs::metadata(dir.path().join("g.db-wal")).map_or(0, |m| m.len());
+    assert!(
+        wal < 8 * 1024 * 1024,
+        "3,000 increments left a {wal}-byte WAL: the auto-checkpoint did not run"
+    );
 }

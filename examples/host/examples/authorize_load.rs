@@ -2,8 +2,11 @@
 //! sends N `/authorize` requests for the demo client in process (no socket) and prints the
 //! growth of the SQLite file and of the process's resident memory.
 //!
-//! Usage: `cargo run -p idpkit-example --example authorize_load -- [memory|sqlite] [N] [small|capped]`
-//! (`capped`: `state`, `nonce` and `login_hint` of 2 KiB each, the longest accepted).
+//! Usage: `cargo run -p idpkit-example --example authorize_load -- [memory|sqlite] [N]
+//! [small|capped] [one-source|no-source]` (`capped`: `state`, `nonce` and `login_hint` of
+//! 2 KiB each, the longest accepted; `one-source`, the default: every request from one
+//! address, as one attacker over HTTP; `no-source`: glue that does not say, so only the
+//! per-client and total bounds apply).
 
 use idpkit::Request;
 use idpkit_example::{Options, app_from_options};
@@ -37,6 +40,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let storage = args.get(1).map_or("memory", String::as_str);
     let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(20_000);
     let big = args.get(3).is_some_and(|s| s == "capped");
+    let source: Option<std::net::IpAddr> = match args.get(4).map(String::as_str) {
+        Some("no-source") => None,
+        _ => Some("203.0.113.1".parse()?),
+    };
     let data = std::env::temp_dir().join(format!("idpkit-load-{}", std::process::id()));
     std::fs::create_dir_all(&data)?;
     let mut opts = Options::for_bind("127.0.0.1:8080".parse()?);
@@ -60,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let started = std::time::Instant::now();
     let mut interactions = 0;
     for _ in 0..n {
-        let req = Request::from_http("GET", Some(&query), [], b"", 65536)?;
+        let req = Request::from_http("GET", Some(&query), [], b"", 65536)?.with_source(source);
         if matches!(
             provider.authorize(&req).await,
             idpkit::Authorization::Interaction(_)
@@ -70,12 +77,30 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let (rss1, disk1) = (rss_kib(), dir_bytes(&data));
     println!(
-        "{storage} {} x{n}: {interactions} interactions in {:.1}s; files {:+.1} MB; RSS {:+.1} MiB",
+        "{storage} {} {} x{n}: {interactions} interactions in {:.1}s; files {:+.1} MB; RSS {:+.1} MiB",
         if big { "capped" } else { "small" },
+        if source.is_some() {
+            "one-source"
+        } else {
+            "no-source"
+        },
         started.elapsed().as_secs_f64(),
         (disk1 as f64 - disk0 as f64) / 1e6,
         (rss1 as f64 - rss0 as f64) / 1024.0
     );
+    if let Ok(entries) = std::fs::read_dir(&data) {
+        for e in entries.flatten() {
+            if let Ok(m) = e.metadata()
+                && m.is_file()
+            {
+                println!(
+                    "  {}: {:.1} MB",
+                    e.file_name().to_string_lossy(),
+                    m.len() as f64 / 1e6
+                );
+            }
+        }
+    }
     std::fs::remove_dir_all(&data).ok();
     Ok(())
 }
