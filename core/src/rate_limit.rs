@@ -1,7 +1,7 @@
 //! Rate limits: how many tries an unauthenticated party gets. RFC 6749 §2.3.1 and §4.3.2
 //! ask the server to protect client-secret and password checks against brute force, RFC
-//! 7662 §4 to throttle introspection, RFC 9700 §4.x and our own "bounded cost per
-//! unauthenticated request" to keep anyone from filling the store with login pages.
+//! 7662 §4 to throttle introspection; and every request made before anyone has logged in
+//! must cost bounded storage, so the interactions it starts are counted too.
 //!
 //! The counters live in the grant store ([`GrantStore::increment`]), so every instance
 //! sharing the store shares the limits; the rules here are sync functions of counts and
