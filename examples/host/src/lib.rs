@@ -90,6 +90,16 @@ pub struct Options {
     /// refreshed however often ends then.
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     pub refresh_token_absolute_ttl: i64,
+    /// Seconds a client has to send a request's headers, and that a keep-alive connection
+    /// may idle between requests (slow-loris defence).
+    #[arg(long, default_value_t = 10)]
+    pub header_read_timeout: u64,
+    /// Seconds a connection is served at most (keep-alive included).
+    #[arg(long, default_value_t = 300)]
+    pub connection_lifetime: u64,
+    /// Connections served at once (more wait in the listen backlog).
+    #[arg(long, default_value_t = 512)]
+    pub max_connections: usize,
     /// Login and consent pages one source (IP address, IPv6 /64) may open per 10 minutes;
     /// each costs a stored interaction before anyone has logged in.
     #[arg(long, default_value_t = 200)]
@@ -268,6 +278,9 @@ impl Options {
             access_token_ttl: 3600,
             refresh_token_ttl: 14 * 24 * 3600,
             refresh_token_absolute_ttl: 30 * 24 * 3600,
+            header_read_timeout: 10,
+            connection_lifetime: 300,
+            max_connections: 512,
             max_interactions_per_source: 200,
             max_interactions_per_client: 5_000,
             max_interactions: 20_000,
@@ -332,6 +345,17 @@ pub struct DemoUsers {
 impl std::fmt::Debug for DemoUsers {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DemoUsers")
+    }
+}
+
+impl Options {
+    /// The HTTP server's limits of the command line.
+    pub fn serve_limits(&self) -> serve::ServeLimits {
+        serve::ServeLimits {
+            header_read_timeout: std::time::Duration::from_secs(self.header_read_timeout.max(1)),
+            connection_lifetime: std::time::Duration::from_secs(self.connection_lifetime.max(1)),
+            max_connections: self.max_connections.max(1),
+        }
     }
 }
 

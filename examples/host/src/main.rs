@@ -47,14 +47,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     // Header-read timeout, connection lifetime and a connection cap (slow clients cannot
     // hold the server): see `idpkit_example::serve`.
-    idpkit_example::serve::serve(
-        listener,
-        app,
-        idpkit_example::serve::ServeLimits::default(),
-        async {
-            let _ = tokio::signal::ctrl_c().await;
-        },
-    )
+    idpkit_example::serve::serve(listener, app, opts.serve_limits(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
     .await?;
     Ok(())
 }

@@ -19,7 +19,8 @@ use tokio::sync::Semaphore;
 /// Connection limits of [`serve`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServeLimits {
-    /// How long a client may take to send a request's headers (slow-loris defence).
+    /// How long a client may take to send a request's headers (slow-loris defence); hyper
+    /// applies it to a keep-alive connection idling between requests too.
     pub header_read_timeout: Duration,
     /// The longest a connection (keep-alive included) is served; the client reconnects.
     pub connection_lifetime: Duration,

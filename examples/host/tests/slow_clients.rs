@@ -104,3 +104,24 @@ async fn a_connection_is_closed_at_its_lifetime() {
         .expect("write");
     assert!(closed_within(&mut s, Duration::from_secs(10)).await);
 }
+
+#[tokio::test]
+async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
+    // Idle between requests is waiting for the next request's headers: the same timeout.
+    let addr = start(ServeLimits {
+        header_read_timeout: Duration::from_millis(300),
+        ..ServeLimits::default()
+    })
+    .await;
+    let mut s = TcpStream::connect(addr).await.expect("connect");
+    s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        .await
+        .expect("write");
+    let mut buf = [0u8; 512];
+    let n = s.read(&mut buf).await.expect("response");
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)).await,
+        "an idle keep-alive connection must not be held for the whole lifetime (300 s)"
+    );
+}
