@@ -141,6 +141,8 @@ pub struct Client {
     /// served by a [`crate::grant::Grant`] added with
     /// [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant).
     pub(crate) extension_grants: Vec<String>,
+    /// Logout metadata (post-logout redirect URIs, back- and front-channel logout).
+    pub(crate) logout: logout::Logout,
 }
 
 impl Client {
@@ -280,6 +282,7 @@ impl ClientBuilder {
                 native: false,
                 resource_server_for: Vec::new(),
                 extension_grants: Vec::new(),
+                logout: logout::Logout::default(),
             },
         }
     }
@@ -476,6 +479,7 @@ impl ClientBuilder {
         if c.audience.contains(&c.id) {
             return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));
         }
+        logout::check(&c.logout).map_err(err)?;
         for origin in &c.allowed_origins {
             if origin.ends_with('/')
                 || !(origin.starts_with("https://") || origin.starts_with("http://"))
@@ -497,6 +501,7 @@ pub(crate) fn is_absolute_uri(s: &str) -> bool {
 /// The longest lifetime idpkit accepts for anything (keeps time arithmetic far from overflow).
 pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
 
+mod logout;
 mod registration;
 mod store;
 

@@ -58,6 +58,21 @@ pub struct ClientRegistration {
     /// access tokens); see [`ClientBuilder::resource_server_for`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub resource_server_for: Vec<String>,
+    /// `post_logout_redirect_uris` (RP-Initiated Logout §3.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `backchannel_logout_uri` (Back-Channel Logout §2.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// `frontchannel_logout_uri` (Front-Channel Logout §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontchannel_logout_uri: Option<String>,
+    /// `frontchannel_logout_session_required`.
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
 }
 
 impl Client {
@@ -89,6 +104,11 @@ impl Client {
             refresh_token_absolute_ttl: self.refresh_token_absolute_ttl.map(|d| d.whole_seconds()),
             native: self.native,
             resource_server_for: self.resource_server_for.clone(),
+            post_logout_redirect_uris: self.logout.post_logout_redirect_uris.clone(),
+            backchannel_logout_uri: self.logout.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self.logout.backchannel_logout_session_required,
+            frontchannel_logout_uri: self.logout.frontchannel_logout_uri.clone(),
+            frontchannel_logout_session_required: self.logout.frontchannel_logout_session_required,
         }
     }
 }
@@ -155,6 +175,15 @@ impl ClientRegistration {
         }
         if let Some(s) = self.refresh_token_absolute_ttl {
             b = b.refresh_token_absolute_ttl(Duration::seconds(s));
+        }
+        for uri in &self.post_logout_redirect_uris {
+            b = b.post_logout_redirect_uri(uri.clone());
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            b = b.backchannel_logout_uri(uri.clone(), self.backchannel_logout_session_required);
+        }
+        if let Some(uri) = &self.frontchannel_logout_uri {
+            b = b.frontchannel_logout_uri(uri.clone(), self.frontchannel_logout_session_required);
         }
         b.build()
     }

@@ -139,3 +139,39 @@ fn the_absolute_refresh_lifetime_survives_registration_and_is_validated() {
         "{bad}"
     );
 }
+
+#[test]
+fn logout_metadata_survives_registration_under_the_oidc_names() {
+    let c = Client::confidential("rp", "s")
+        .redirect_uri("https://rp.example/cb")
+        .post_logout_redirect_uri("https://rp.example/bye")
+        .backchannel_logout_uri("https://rp.example/bc", true)
+        .frontchannel_logout_uri("https://rp.example/fc", false)
+        .build()
+        .expect("client");
+    let json: serde_json::Value = serde_json::to_value(c.to_registration()).expect("json");
+    assert_eq!(
+        json["post_logout_redirect_uris"][0],
+        "https://rp.example/bye"
+    );
+    assert_eq!(json["backchannel_logout_uri"], "https://rp.example/bc");
+    assert_eq!(json["backchannel_logout_session_required"], true);
+    assert_eq!(json["frontchannel_logout_uri"], "https://rp.example/fc");
+    assert_eq!(json["frontchannel_logout_session_required"], false);
+    let back = c.to_registration().into_client().expect("round trip");
+    assert_eq!(back.post_logout_redirect_uris(), ["https://rp.example/bye"]);
+    assert_eq!(back.backchannel_logout_uri(), Some("https://rp.example/bc"));
+    assert!(back.backchannel_logout_session_required());
+    assert_eq!(
+        back.frontchannel_logout_uri(),
+        Some("https://rp.example/fc")
+    );
+    let bad = Client::public("p")
+        .redirect_uri("https://rp.example/cb")
+        .backchannel_logout_uri("https://rp.example/bc#x", true)
+        .build();
+    assert!(
+        bad.is_err(),
+        "a fragment is refused (Back-Channel Logout §2.2)"
+    );
+}
