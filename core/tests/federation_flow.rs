@@ -324,7 +324,7 @@ async fn linking_errors_and_collisions_give_no_code() {
         r.headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie")
-                && v.starts_with("idpkit_federation=;")
+                && v.starts_with("__Host-idpkit_federation=;")
                 && v.contains("Max-Age=0")),
         "{:?}",
         r.headers
@@ -341,7 +341,7 @@ async fn upstream_failures_end_the_interaction() {
     assert_eq!(error_of(&r), "access_denied");
     let id = cookies_of(&up)
         .into_iter()
-        .find(|(k, _)| k == "idpkit_federation")
+        .find(|(k, _)| k == "__Host-idpkit_federation")
         .expect("federation cookie")
         .1;
     let mut browser = Request::new(Method::Get);
@@ -403,7 +403,7 @@ async fn a_callback_without_the_browser_binding_is_an_error_page() {
     // browser that learned the id).
     let fed = cookies_of(&up)
         .into_iter()
-        .find(|(k, _)| k == "idpkit_federation")
+        .find(|(k, _)| k == "__Host-idpkit_federation")
         .expect("federation cookie");
     let mut cb = Request::new(Method::Get);
     cb.cookies = vec![fed];

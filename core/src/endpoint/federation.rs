@@ -21,11 +21,12 @@
 use std::sync::Arc;
 
 use crate::authorization_request::AuthorizationRequest;
-use crate::config::FEDERATION_COOKIE;
+use crate::config::Cookie;
 use crate::error::{ErrorCode, OAuthError};
 use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
 use crate::interaction::{Authorization, Needs};
+use crate::logging::untrusted;
 use crate::provider::Provider;
 use crate::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
 
@@ -43,7 +44,7 @@ pub struct UpstreamInfo {
 /// (the details, which may name internal hosts, go to the log).
 fn client_error(upstream: &dyn Subprovider, e: FederationError) -> OAuthError {
     let name = upstream.display_name();
-    tracing::warn!(upstream = %upstream.name(), error = %e, "idpkit: upstream login failed");
+    tracing::warn!(upstream = %untrusted(upstream.name()), error = %untrusted(&e), "idpkit: upstream login failed");
     match e {
         FederationError::Denied(_) => OAuthError::new(
             ErrorCode::AccessDenied,
@@ -150,12 +151,12 @@ impl Provider {
         Records(self.inner.grants.as_ref())
             .put(Write::new(id.to_owned(), &pending, None, self.now() + ttl))
             .await?;
-        tracing::info!(upstream = %name, client_id = %request.client_id, "idpkit: login sent upstream");
+        tracing::info!(upstream = %untrusted(name), client_id = %untrusted(&request.client_id), "idpkit: login sent upstream");
         let mut response = Response::redirect(redirect.url).no_store();
         for c in cookies {
             response = response.header("Set-Cookie", c);
         }
-        response = response.header("Set-Cookie", self.cookie(FEDERATION_COOKIE, id, ttl));
+        response = response.header("Set-Cookie", self.cookie(Cookie::Federation, id, ttl));
         Ok(Authorization::Respond(response))
     }
 
@@ -183,8 +184,8 @@ impl Provider {
                 "the federation callback takes GET",
             ));
         }
-        let id = req
-            .cookie(FEDERATION_COOKIE)
+        let id = self
+            .read_cookie(req, Cookie::Federation)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
                 OAuthError::invalid_request(
@@ -205,7 +206,7 @@ impl Provider {
                 ));
             }
         };
-        let clear = self.cookie(FEDERATION_COOKIE, "", time::Duration::ZERO);
+        let clear = self.cookie(Cookie::Federation, "", time::Duration::ZERO);
         let Some(upstream) = self.find_upstream(&pending.upstream).cloned() else {
             let _ = self.take_interaction(&id).await;
             return Ok(self
@@ -322,7 +323,7 @@ impl Provider {
             self.now(),
         )
         .await?;
-        tracing::info!(upstream = %upstream.name(), "idpkit: upstream login verified");
+        tracing::info!(upstream = %untrusted(upstream.name()), "idpkit: upstream login verified");
         Ok(next.with_cookie(clear))
     }
 
@@ -336,7 +337,7 @@ impl Provider {
         err: OAuthError,
     ) -> Authorization {
         let _ = self.take_interaction(id).await;
-        tracing::warn!(error = %err, "idpkit: federated login ended");
+        tracing::warn!(error = %untrusted(&err), "idpkit: federated login ended");
         self.error_redirect(&request.target(), &err)
             .with_cookie(clear.to_owned())
     }
