@@ -66,11 +66,17 @@ impl Subprovider for Scripted {
         claims.insert("email".into(), json!(format!("{user}@upstream.example")));
         claims.insert("name".into(), json!(format!("Upstream {user}")));
         claims.insert("email_verified".into(), json!(true));
+        // `auth_time=none` or `auth_time=SECONDS` in the callback: what the upstream says.
+        let auth_time = match callback.get("auth_time").ok().flatten() {
+            Some("none") => None,
+            Some(t) => Some(t.parse().expect("auth_time")),
+            None => Some(1_700_000_000),
+        };
         Ok(ExternalIdentity {
             provider: self.name.into(),
             subject: user.into(),
             claims,
-            auth_time: Some(1_700_000_000),
+            auth_time,
         })
     }
 }
@@ -376,6 +382,68 @@ async fn prompt_login_and_max_age_are_passed_upstream() {
     let up = to_upstream(&s.provider, &[]).await;
     let loc = up.header_value("location").expect("location");
     assert!(loc.contains("force_login=false&max_age=None"), "{loc}");
+}
+
+#[tokio::test]
+async fn max_age_is_enforced_on_the_upstream_auth_time_oidc_core_3_1_2_1() {
+    let s = setup();
+    let p = &s.provider;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let login = |auth_time: String| async move {
+        let up = to_upstream(p, &[("max_age", "600")]).await;
+        let mut cb = Request::new(Method::Get);
+        cb.cookies = cookies_of(&up);
+        cb.params = Params::from_pairs([("user", "carol"), ("auth_time", auth_time.as_str())]);
+        match p.federation_callback("corp", &cb).await {
+            Authorization::Respond(r) => r,
+            Authorization::Interaction(i) => panic!("no consent step, got {i:?}"),
+        }
+    };
+    // A recent upstream login: its auth_time becomes the local one.
+    let fresh = login((now - 60).to_string()).await;
+    assert_eq!(
+        id_token_claims(p, &fresh).await["auth_time"],
+        json!(now - 60)
+    );
+    // Older than max_age, or with no auth_time at all (which is not "now"): access_denied,
+    // no code, no SSO session.
+    for (auth_time, why) in [
+        ((now - 3600).to_string(), "stale"),
+        ("none".into(), "missing"),
+    ] {
+        let r = login(auth_time).await;
+        assert_eq!(error_of(&r), "access_denied", "{why}");
+        let d = redirect_params(&r)
+            .get("error_description")
+            .expect("one")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(d.contains("max_age"), "{why}: {d}");
+        assert!(
+            !cookies_of(&r)
+                .iter()
+                .any(|(k, v)| k.ends_with("idpkit_session") && !v.is_empty()),
+            "{why}: no session"
+        );
+    }
+    // An auth_time in the future is not credible either.
+    let r = login((now + 3600).to_string()).await;
+    assert_eq!(error_of(&r), "access_denied");
+    // Without max_age a missing auth_time is the time of the upstream's answer.
+    let up = to_upstream(p, &[]).await;
+    let mut cb = Request::new(Method::Get);
+    cb.cookies = cookies_of(&up);
+    cb.params = Params::from_pairs([("user", "carol"), ("auth_time", "none")]);
+    let Authorization::Respond(r) = p.federation_callback("corp", &cb).await else {
+        panic!("no consent step")
+    };
+    let t = id_token_claims(p, &r).await["auth_time"]
+        .as_i64()
+        .expect("auth_time");
+    assert!((now..now + 60).contains(&t), "{t} vs {now}");
 }
 
 #[tokio::test]

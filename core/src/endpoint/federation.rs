@@ -50,6 +50,10 @@ fn client_error(upstream: &dyn Subprovider, e: FederationError) -> OAuthError {
             ErrorCode::AccessDenied,
             format!("the login at {name} was denied"),
         ),
+        FederationError::MaxAge(_) => OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("the login at {name} is not recent enough for max_age"),
+        ),
         FederationError::Unavailable(_) => OAuthError::new(
             ErrorCode::TemporarilyUnavailable,
             format!("{name} is unavailable; try again later"),
@@ -257,6 +261,25 @@ impl Provider {
                     .await);
             }
         };
+        // max_age holds for the upstream login too (OIDC Core §3.1.2.1): the upstream was
+        // asked for it, and its auth_time shows whether it obeyed.
+        let auth_time = match crate::federation::local_auth_time(
+            record.request.max_age,
+            identity.auth_time,
+            self.now().unix_timestamp(),
+        ) {
+            Ok(t) => t,
+            Err(e) => {
+                return Ok(self
+                    .end_login(
+                        &id,
+                        &record.request,
+                        &clear,
+                        client_error(upstream.as_ref(), e),
+                    )
+                    .await);
+            }
+        };
         let link = match self.inner.linker.link(upstream.issuer(), &identity).await {
             Ok(l) if !l.subject().is_empty() => l,
             Ok(_) => {
@@ -303,11 +326,6 @@ impl Provider {
                     .await);
             }
         };
-        let now = self.now();
-        let auth_time = identity
-            .auth_time
-            .filter(|t| *t > 0 && *t <= now.unix_timestamp() + 60)
-            .unwrap_or(now.unix_timestamp());
         let subject = link.subject().to_owned();
         let next = self
             .finish_external_login(&id, req, subject.clone(), auth_time)
