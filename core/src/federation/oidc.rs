@@ -4,7 +4,7 @@
 //! authorization request, the exact redirect URI, the code exchange with client
 //! authentication, and the ID token checked by the resource-server [`Validator`] (issuer,
 //! audience = this client, signature from the upstream JWKS, expiry) plus what makes it an ID
-//! token for this client issued now (`typ`, `azp`, `iat`: [`id_token`]) and the `nonce`.
+//! token for this client issued now (`typ`, `azp`, `iat`: OIDC Core §3.1.3.7) and the `nonce`.
 //! Claims then go through the [`ClaimsMapper`].
 
 mod id_token;
