@@ -16,6 +16,8 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use tracing::Instrument;
 
+use crate::logging::untrusted;
+
 use crate::{Body, MountPoint, OAuthError, Provider, Request, Response};
 
 /// The client's address as the host determined it (e.g. from a trusted proxy's
@@ -106,13 +108,16 @@ pub fn into_response(response: Response) -> axum::response::Response {
 
 /// The client a request names (`client_id` parameter or the Basic user), for logs only.
 fn client_for_log(req: &Request) -> String {
-    if let Ok(Some(id)) = req.params.get("client_id") {
-        return id.to_owned();
-    }
-    req.authorization
-        .as_deref()
-        .and_then(crate::client_id_from_basic)
-        .unwrap_or_default()
+    let id = match req.params.get("client_id") {
+        Ok(Some(id)) => id.to_owned(),
+        _ => req
+            .authorization
+            .as_deref()
+            .and_then(crate::client_id_from_basic)
+            .unwrap_or_default(),
+    };
+    // Chosen by whoever sent the request: escaped and capped, never a forged log line.
+    untrusted(id).to_string()
 }
 
 /// Every mounted path: core's [`Provider::route`] and [`Provider::handle`] decide the
@@ -286,7 +291,7 @@ impl BearerAuth {
     /// [`Rejection`](crate::Rejection) itself, into the response's extensions for an outer
     /// layer or handler. Neither ever contains the token.
     fn refuse(&self, r: crate::Rejection) -> axum::response::Response {
-        tracing::debug!(reason = %r, code = r.error_code().as_str(), "idpkit: bearer token refused");
+        tracing::debug!(reason = %untrusted(&r), code = r.error_code().as_str(), "idpkit: bearer token refused");
         let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED);
         let body = if self.detail {
             serde_json::json!({"error": r.error_code().as_str(), "error_description": r.description()})
@@ -333,5 +338,25 @@ async fn bearer(
             next.run(req).await
         }
         Err(r) => auth.refuse(r),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_logged_client_id_cannot_forge_a_log_line() {
+        let req = Request::from_http(
+            "GET",
+            Some("client_id=demo%0A2026-01-01%20INFO%20idpkit%3A%20admin%20logged%20in"),
+            [],
+            b"",
+            1024,
+        )
+        .expect("request");
+        let logged = client_for_log(&req);
+        assert!(!logged.contains('\n'), "{logged:?}");
+        assert_eq!(logged, "demo\\n2026-01-01 INFO idpkit: admin logged in");
     }
 }

@@ -128,7 +128,8 @@ async fn start(
         "issuer": upstream.base,
         "client_id": "gateway",
         "client_secret": "gateway-secret",
-        "rules": rules()
+        "rules": rules(),
+        "trust_email_verified": true
     });
     upstream_conf(&mut conf, &upstream.base);
     let conf_path = config.path().join("corp.json");
@@ -356,6 +357,11 @@ async fn relying_party_logs_in_at_the_gateway_through_the_upstream() {
         claims.email().map(|e| e.as_str()),
         Some("alice@example.com")
     );
+    assert_eq!(
+        claims.email_verified(),
+        Some(true),
+        "A is trusted for email_verified"
+    );
     let userinfo: CoreUserInfoClaims = client
         .user_info(tokens.access_token().clone(), None)
         .expect("userinfo endpoint")
@@ -433,6 +439,72 @@ async fn relying_party_logs_in_at_the_gateway_through_the_upstream() {
         .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
         .expect("ID token payload");
     assert_eq!(payload["sub"], json!(local_sub));
+}
+
+/// The gateway's ID token claims after a login through A with `idp_hint=corp`.
+async fn gateway_id_token_claims(g: &Gateway) -> serde_json::Value {
+    let b = browser();
+    let to_a = hop(&b, &b_authorize(g, &[("idp_hint", "corp")])).await;
+    let b_callback = log_in_at_upstream(&b, g, &to_a, "allow").await;
+    let rp_callback = hop(&b, &b_callback).await;
+    let code = param(&callback_params(&rp_callback), "code")
+        .expect("code")
+        .to_owned();
+    let resp = common::http()
+        .post(g.gateway.url("/token"))
+        .basic_auth("demo-client", Some("demo-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", DEMO_REDIRECT_URI),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    body["id_token"]
+        .as_str()
+        .and_then(|t| t.split('.').nth(1))
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|p| serde_json::from_slice::<serde_json::Value>(&p).ok())
+        .expect("ID token payload")
+}
+
+#[tokio::test]
+async fn an_upstream_not_trusted_for_email_verified_passes_the_address_unverified() {
+    let untrusted = |c: &mut serde_json::Value| {
+        c.as_object_mut()
+            .expect("object")
+            .remove("trust_email_verified");
+    };
+    // By default an upstream is not trusted for it ("nOAuth"): a rule requiring
+    // email_verified refuses every login from it...
+    let g = start(|_| {}, |c, _| untrusted(c)).await;
+    let b = browser();
+    let to_a = hop(&b, &b_authorize(&g, &[("idp_hint", "corp")])).await;
+    let b_callback = log_in_at_upstream(&b, &g, &to_a, "allow").await;
+    let rp = hop(&b, &b_callback).await;
+    assert_error_redirect(&rp, "access_denied", "email_verified");
+    assert_no_session_at_gateway(&b, &g).await;
+    // ... and without such a rule the address arrives without email_verified.
+    let g = start(
+        |_| {},
+        |c, _| {
+            untrusted(c);
+            c["rules"] = json!([]);
+        },
+    )
+    .await;
+    let claims = gateway_id_token_claims(&g).await;
+    assert_eq!(claims["email"], json!("alice@example.com"), "{claims}");
+    assert!(claims.get("email_verified").is_none(), "{claims}");
+    // Trusted, A's email_verified passes.
+    let g = start(|_| {}, |c, _| c["rules"] = json!([])).await;
+    assert_eq!(
+        gateway_id_token_claims(&g).await["email_verified"],
+        json!(true)
+    );
 }
 
 #[tokio::test]

@@ -284,7 +284,7 @@ fn upstream_hint(
     Ok(named.filter(|n| {
         let known = is_upstream(n);
         if !known {
-            tracing::info!(upstream = %n, "idpkit: idp_hint names no configured upstream; ignored");
+            tracing::info!(upstream = %crate::logging::untrusted(n), "idpkit: idp_hint names no configured upstream; ignored");
         }
         known
     }))

@@ -46,7 +46,7 @@ pub(crate) fn code(to: &Target, issuer: &str, code: &str) -> Response {
 /// An error response to the client (RFC 6749 §4.1.2.1).
 pub(crate) fn error(to: &Target, issuer: &str, err: &OAuthError) -> Response {
     if err.code == ErrorCode::ServerError || err.code == ErrorCode::TemporarilyUnavailable {
-        tracing::warn!(error = %err, "idpkit: authorization failed");
+        tracing::warn!(error = %crate::logging::untrusted(&err), "idpkit: authorization failed");
     }
     respond(
         to,
@@ -120,7 +120,7 @@ fn form_post(redirect_uri: &str, all: &[(&str, &str)]) -> Response {
 /// The error page for the user, when the client or redirect URI cannot be trusted
 /// (RFC 6749 §4.1.2.1: "MUST NOT automatically redirect the user-agent").
 pub(crate) fn error_page(err: &OAuthError) -> Response {
-    tracing::info!(error = %err, "idpkit: authorization request refused without redirect");
+    tracing::info!(error = %crate::logging::untrusted(&err), "idpkit: authorization request refused without redirect");
     let html = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>Authorization error</title></head>\
          <body><h1>The application sent an invalid request</h1><p><code>{}</code>: {}</p></body></html>",

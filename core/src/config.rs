@@ -82,9 +82,115 @@ pub struct Config {
     pub rate_limits: crate::rate_limit::RateLimits,
 }
 
-/// Name of the SSO session cookie.
+/// Base name of the SSO session cookie. On an https issuer the cookie is
+/// `__Host-idpkit_session`: take names from [`Config::cookie_name`].
 pub const SESSION_COOKIE: &str = "idpkit_session";
-/// Name of the cookie binding an interaction to the browser that started it.
+/// Base name of the cookie binding an interaction to the browser that started it
+/// (`__Host-idpkit_interaction` on an https issuer: see [`Config::cookie_name`]).
 pub const INTERACTION_COOKIE: &str = "idpkit_interaction";
-/// Name of the cookie that names the interaction waiting for an upstream callback.
+/// Base name of the cookie that names the interaction waiting for an upstream callback
+/// (`__Host-idpkit_federation` on an https issuer: see [`Config::cookie_name`]).
 pub const FEDERATION_COOKIE: &str = "idpkit_federation";
+
+/// The cookies idpkit sets and reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Cookie {
+    /// The SSO session ([`SESSION_COOKIE`]).
+    Session,
+    /// The browser binding of an interaction ([`INTERACTION_COOKIE`]).
+    Interaction,
+    /// The interaction waiting for an upstream callback ([`FEDERATION_COOKIE`]).
+    Federation,
+}
+
+impl Cookie {
+    /// Every cookie idpkit uses.
+    pub const ALL: [Cookie; 3] = [Cookie::Session, Cookie::Interaction, Cookie::Federation];
+
+    /// The name without prefix, used on an http (loopback, development) issuer.
+    pub fn base_name(self) -> &'static str {
+        match self {
+            Self::Session => SESSION_COOKIE,
+            Self::Interaction => INTERACTION_COOKIE,
+            Self::Federation => FEDERATION_COOKIE,
+        }
+    }
+
+    /// The name on an https issuer: `__Host-` + the base name. A browser keeps a `__Host-`
+    /// cookie only when it is `Secure`, has `Path=/` and no `Domain`, so a sibling
+    /// subdomain can neither set nor overwrite it (RFC 6265bis §4.1.3.2).
+    pub fn host_name(self) -> &'static str {
+        match self {
+            Self::Session => "__Host-idpkit_session",
+            Self::Interaction => "__Host-idpkit_interaction",
+            Self::Federation => "__Host-idpkit_federation",
+        }
+    }
+
+    /// The name for an issuer with (`secure`) or without `Secure` cookies.
+    pub fn name(self, secure: bool) -> &'static str {
+        if secure {
+            self.host_name()
+        } else {
+            self.base_name()
+        }
+    }
+}
+
+impl Config {
+    /// The name of `cookie` for this provider: `__Host-idpkit_session` etc. when the issuer
+    /// is https ([`Config::secure_cookies`]), the plain `idpkit_session` on an http
+    /// (loopback) issuer. idpkit sets and reads only this name: a plain-named cookie sent
+    /// to an https provider (which any sibling subdomain could set) is ignored.
+    pub fn cookie_name(&self, cookie: Cookie) -> &'static str {
+        cookie.name(self.secure_cookies)
+    }
+}
+
+/// The `Set-Cookie` value of `cookie` (`max_age` zero removes it): `HttpOnly;
+/// SameSite=Lax`, `Path=/`, never `Domain`; on a `secure` issuer `Secure` and the `__Host-`
+/// name, whose rules those attributes meet (RFC 6265bis §4.1.3.2).
+pub(crate) fn set_cookie(cookie: Cookie, secure: bool, value: &str, max_age: Duration) -> String {
+    format!(
+        "{}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
+        cookie.name(secure),
+        max_age.whole_seconds().max(0),
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn https_cookies_are_host_prefixed_secure_path_root_and_have_no_domain_rfc6265bis_4_1_3_2() {
+        for c in Cookie::ALL {
+            let set = set_cookie(c, true, "v", Duration::minutes(10));
+            let name = format!("__Host-{}", c.base_name());
+            assert!(set.starts_with(&format!("{name}=v;")), "{set}");
+            let attrs: Vec<&str> = set.split("; ").skip(1).collect();
+            assert!(attrs.contains(&"Secure"), "{set}");
+            assert!(attrs.contains(&"Path=/"), "{set}");
+            assert!(
+                !attrs
+                    .iter()
+                    .any(|a| a.to_ascii_lowercase().starts_with("domain")),
+                "{set}"
+            );
+            assert!(attrs.contains(&"HttpOnly") && attrs.contains(&"SameSite=Lax"));
+        }
+    }
+
+    #[test]
+    fn http_development_cookies_keep_the_plain_name_without_secure() {
+        let set = set_cookie(Cookie::Session, false, "v", Duration::ZERO);
+        assert_eq!(
+            set,
+            "idpkit_session=v; Path=/; Max-Age=0; HttpOnly; SameSite=Lax"
+        );
+        assert_eq!(Cookie::Federation.name(false), FEDERATION_COOKIE);
+        assert_eq!(Cookie::Interaction.name(true), "__Host-idpkit_interaction");
+    }
+}

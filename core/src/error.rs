@@ -135,7 +135,7 @@ impl OAuthError {
 
     /// `server_error` with a generic description; `detail` is logged, not sent.
     pub fn server_error(detail: &dyn fmt::Display) -> Self {
-        tracing::error!(error = %detail, "idpkit: server error");
+        tracing::error!(error = %crate::logging::untrusted(&detail), "idpkit: server error");
         Self::new(
             ErrorCode::ServerError,
             "the server could not complete the request",
@@ -167,7 +167,7 @@ impl From<crate::keys::KeyError> for OAuthError {
     fn from(e: crate::keys::KeyError) -> Self {
         match e {
             crate::keys::KeyError::Unavailable(detail) => {
-                tracing::warn!(error = %detail, "idpkit: signing key service unavailable");
+                tracing::warn!(error = %crate::logging::untrusted(&detail), "idpkit: signing key service unavailable");
                 Self::new(
                     ErrorCode::TemporarilyUnavailable,
                     "the signing service is unavailable; retry later",

@@ -92,15 +92,22 @@ pub enum FederationError {
     /// The upstream could not be reached, or answered with a server error.
     #[error("the upstream provider is unavailable: {0}")]
     Unavailable(String),
+    /// The upstream login is older than the client's `max_age` allows, or the upstream did
+    /// not say when it happened although `max_age` was asked (OIDC Core §3.1.2.1).
+    #[error("the upstream login does not satisfy max_age: {0}")]
+    MaxAge(String),
 }
 
 /// An upstream identity provider.
 ///
 /// # Contract
-/// `start` must bind the upstream request to `state` (and PKCE); `finish` must verify that
-/// binding, that the answer comes from this upstream (RFC 9207 `iss` where the upstream
-/// supports it; the provider also gives each upstream its own callback URL against mix-up,
-/// RFC 9700 §4.4) and the upstream ID token before returning an identity.
+/// `start` must bind the upstream request to `state` (and PKCE) and pass `max_age` on;
+/// `finish` must verify that binding, that the answer comes from this upstream (RFC 9207
+/// `iss` where the upstream supports it; the provider also gives each upstream its own
+/// callback URL against mix-up, RFC 9700 §4.4) and the upstream ID token before returning an
+/// identity, with the upstream's `auth_time` (the provider enforces `max_age` on it:
+/// [`local_auth_time`]). It must not pass an upstream's `email_verified` on unless the
+/// upstream is trusted for it ([`drop_untrusted_claims`]).
 #[async_trait]
 pub trait Subprovider: Send + Sync + 'static {
     /// A short unique name (`"google"`, `"corp-azure"`): letters, digits, `-`, `_`, `.`.
@@ -124,6 +131,63 @@ pub trait Subprovider: Send + Sync + 'static {
         callback: &Params,
         redirect_uri: &str,
     ) -> Result<ExternalIdentity, FederationError>;
+}
+
+/// Clock skew allowed for an upstream `auth_time`, in seconds.
+const AUTH_TIME_LEEWAY_SECS: i64 = 60;
+
+/// The local `auth_time` of a federated login, from the upstream's (`None` when its ID
+/// token had none), for an authorization request with `max_age` at `now` (OIDC Core
+/// §3.1.2.1; the upstream was asked for the same `max_age`):
+///
+/// - with `max_age`, the upstream `auth_time` is required (OIDC Core §2: REQUIRED when
+///   `max_age` was asked) and must be at most `max_age` seconds ago ([`FederationError::MaxAge`]);
+///   a missing one is not "now";
+/// - an `auth_time` in the future (beyond a minute of clock skew) or not after the epoch is
+///   refused as not credible ([`FederationError::Upstream`]);
+/// - without `max_age`, a missing `auth_time` is the moment the upstream answered (`now`).
+pub fn local_auth_time(
+    max_age: Option<i64>,
+    upstream: Option<i64>,
+    now: i64,
+) -> Result<i64, FederationError> {
+    if let Some(t) = upstream
+        && (t <= 0 || t.saturating_sub(AUTH_TIME_LEEWAY_SECS) > now)
+    {
+        return Err(FederationError::Upstream(format!(
+            "the upstream auth_time {t} is not credible (now is {now})"
+        )));
+    }
+    match (max_age, upstream) {
+        (Some(max_age), None) => Err(FederationError::MaxAge(format!(
+            "max_age={max_age} was asked and the upstream ID token has no auth_time"
+        ))),
+        (Some(max_age), Some(t))
+            if now.saturating_sub(t) > max_age.saturating_add(AUTH_TIME_LEEWAY_SECS) =>
+        {
+            Err(FederationError::MaxAge(format!(
+                "the upstream login was {}s ago, max_age is {max_age}s",
+                now - t
+            )))
+        }
+        (_, Some(t)) => Ok(t),
+        (None, None) => Ok(now),
+    }
+}
+
+/// What is left of an upstream's claims before mapping, for an upstream trusted
+/// (`trust_email_verified`) or not to vouch for the addresses it sends: an untrusted
+/// upstream's `email_verified` is removed, so its `email` passes as an unverified address
+/// and no relying party takes it as proof of owning it (the "nOAuth" pattern: any upstream
+/// account can claim a victim's address). Mapping rules run after this: a `require
+/// email_verified` rule refuses every login from an untrusted upstream, and a `constant`
+/// rule is the host's own statement.
+pub fn drop_untrusted_claims(claims: &Claims, trust_email_verified: bool) -> Claims {
+    let mut c = claims.clone();
+    if !trust_email_verified {
+        c.remove("email_verified");
+    }
+    c
 }
 
 /// Claims that describe the upstream token, not the user: never carried into local claims.
@@ -437,6 +501,75 @@ mod tests {
             f.map(&upstream()).expect("mapped").get("upper"),
             Some(&json!("TENANT-1"))
         );
+    }
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn max_age_needs_a_recent_upstream_auth_time_oidc_core_3_1_2_1() {
+        assert_eq!(
+            local_auth_time(Some(600), Some(NOW - 300), NOW).ok(),
+            Some(NOW - 300)
+        );
+        let stale = local_auth_time(Some(600), Some(NOW - 3600), NOW).expect_err("stale");
+        assert!(matches!(stale, FederationError::MaxAge(_)), "{stale}");
+        assert!(
+            stale.to_string().contains("3600s ago, max_age is 600s"),
+            "{stale}"
+        );
+        // A minute of clock skew is allowed, no more.
+        assert!(local_auth_time(Some(600), Some(NOW - 660), NOW).is_ok());
+        assert!(local_auth_time(Some(600), Some(NOW - 661), NOW).is_err());
+        // max_age=0 asks for a login just now.
+        assert!(local_auth_time(Some(0), Some(NOW - 5), NOW).is_ok());
+        assert!(local_auth_time(Some(0), Some(NOW - 120), NOW).is_err());
+    }
+
+    #[test]
+    fn a_missing_upstream_auth_time_is_not_now_when_max_age_was_asked_oidc_core_2() {
+        let e = local_auth_time(Some(600), None, NOW).expect_err("no auth_time");
+        assert!(matches!(e, FederationError::MaxAge(_)), "{e}");
+        assert!(e.to_string().contains("has no auth_time"), "{e}");
+        assert_eq!(local_auth_time(None, None, NOW).ok(), Some(NOW));
+        assert_eq!(
+            local_auth_time(None, Some(NOW - 86_400), NOW).ok(),
+            Some(NOW - 86_400)
+        );
+    }
+
+    #[test]
+    fn a_future_or_nonpositive_upstream_auth_time_is_refused() {
+        for bad in [NOW + 3600, 0, -5] {
+            for max_age in [None, Some(600)] {
+                let e = local_auth_time(max_age, Some(bad), NOW).expect_err("not credible");
+                assert!(matches!(e, FederationError::Upstream(_)), "{e}");
+            }
+        }
+        assert!(local_auth_time(None, Some(NOW + 60), NOW).is_ok(), "skew");
+    }
+
+    #[test]
+    fn an_untrusted_upstreams_email_verified_is_dropped_and_its_email_kept() {
+        let mut claims = upstream();
+        claims.insert("email_verified".into(), json!(true));
+        let untrusted = drop_untrusted_claims(&claims, false);
+        assert!(untrusted.get("email_verified").is_none());
+        assert_eq!(untrusted.get("email"), Some(&json!("alice@corp.example")));
+        assert_eq!(
+            untrusted.get("preferred_username"),
+            claims.get("preferred_username")
+        );
+        let trusted = drop_untrusted_claims(&claims, true);
+        assert_eq!(trusted.get("email_verified"), Some(&json!(true)));
+        // A `require email_verified` rule then refuses an untrusted upstream's logins.
+        let require = RuleMapper {
+            rules: vec![MappingRule::Require {
+                claim: "email_verified".into(),
+                equals: Some(json!(true)),
+            }],
+        };
+        assert!(require.map(&untrusted).is_err());
+        assert!(require.map(&trusted).is_ok());
     }
 
     #[tokio::test]

@@ -37,11 +37,22 @@ pub struct HttpError {
     pub reason: String,
 }
 
+/// The response body size an [`HttpClient`] accepts by default: 1 MiB, far more than a
+/// discovery document, a JWKS or a token response needs.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
 /// Makes outgoing HTTP requests.
 ///
 /// # Contract
 /// Implementations apply a bounded timeout and never follow redirects to another origin
 /// without being asked; a non-2xx answer is a response, not an error.
+///
+/// They bound the response body (by default [`DEFAULT_MAX_RESPONSE_BYTES`]): a body that
+/// is, or declares itself (`Content-Length`), larger is an [`HttpError`], and no more than
+/// the cap (plus one read) is ever held in memory: the body is read as a stream and the
+/// read stops at the cap, never buffered whole and checked afterwards. An upstream (or
+/// anything the provider fetches from) must not be able to exhaust the provider's memory
+/// with one answer. The facade's `ReqwestClient` does this (`max_response_bytes`).
 #[async_trait]
 pub trait HttpClient: Send + Sync + 'static {
     /// Sends the request.

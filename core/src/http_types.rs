@@ -186,13 +186,6 @@ fn form_decode(raw: &[u8]) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-/// The cookies idpkit reads: a repeated one is refused, never resolved to either value.
-const OWN_COOKIES: [&str; 3] = [
-    crate::config::SESSION_COOKIE,
-    crate::config::INTERACTION_COOKIE,
-    crate::config::FEDERATION_COOKIE,
-];
-
 /// A parsed HTTP request, as endpoints see it.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -281,7 +274,12 @@ impl Request {
                 content_type = Some(value.to_ascii_lowercase());
             }
         }
-        for own in OWN_COOKIES {
+        // The cookies idpkit reads, under both spellings (the `__Host-` name of an https
+        // issuer and the plain one): a repeated one is refused, never resolved to either.
+        let own_cookies = crate::config::Cookie::ALL
+            .into_iter()
+            .flat_map(|c| [c.base_name(), c.host_name()]);
+        for own in own_cookies {
             if req.cookies.iter().filter(|(n, _)| n == own).count() > 1 {
                 return Err(OAuthError::invalid_request(format!(
                     "cookie {own} is sent more than once"

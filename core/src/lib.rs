@@ -54,6 +54,7 @@ mod interaction;
 mod introspection;
 pub mod jose;
 pub mod keys;
+pub mod logging;
 pub mod pkce;
 mod provider;
 mod rate_limit;
@@ -84,7 +85,7 @@ pub use client::{
     GrantType, SecretHash, StaticClients,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, SESSION_COOKIE};
+pub use config::{Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, SESSION_COOKIE};
 pub use endpoint::client_id_from_basic;
 pub use endpoint::federation::UpstreamInfo;
 pub use endpoint::interaction::OpenInteraction;

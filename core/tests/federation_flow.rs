@@ -66,11 +66,17 @@ impl Subprovider for Scripted {
         claims.insert("email".into(), json!(format!("{user}@upstream.example")));
         claims.insert("name".into(), json!(format!("Upstream {user}")));
         claims.insert("email_verified".into(), json!(true));
+        // `auth_time=none` or `auth_time=SECONDS` in the callback: what the upstream says.
+        let auth_time = match callback.get("auth_time").ok().flatten() {
+            Some("none") => None,
+            Some(t) => Some(t.parse().expect("auth_time")),
+            None => Some(1_700_000_000),
+        };
         Ok(ExternalIdentity {
             provider: self.name.into(),
             subject: user.into(),
             claims,
-            auth_time: Some(1_700_000_000),
+            auth_time,
         })
     }
 }
@@ -324,7 +330,7 @@ async fn linking_errors_and_collisions_give_no_code() {
         r.headers
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("set-cookie")
-                && v.starts_with("idpkit_federation=;")
+                && v.starts_with("__Host-idpkit_federation=;")
                 && v.contains("Max-Age=0")),
         "{:?}",
         r.headers
@@ -341,7 +347,7 @@ async fn upstream_failures_end_the_interaction() {
     assert_eq!(error_of(&r), "access_denied");
     let id = cookies_of(&up)
         .into_iter()
-        .find(|(k, _)| k == "idpkit_federation")
+        .find(|(k, _)| k == "__Host-idpkit_federation")
         .expect("federation cookie")
         .1;
     let mut browser = Request::new(Method::Get);
@@ -379,6 +385,68 @@ async fn prompt_login_and_max_age_are_passed_upstream() {
 }
 
 #[tokio::test]
+async fn max_age_is_enforced_on_the_upstream_auth_time_oidc_core_3_1_2_1() {
+    let s = setup();
+    let p = &s.provider;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let login = |auth_time: String| async move {
+        let up = to_upstream(p, &[("max_age", "600")]).await;
+        let mut cb = Request::new(Method::Get);
+        cb.cookies = cookies_of(&up);
+        cb.params = Params::from_pairs([("user", "carol"), ("auth_time", auth_time.as_str())]);
+        match p.federation_callback("corp", &cb).await {
+            Authorization::Respond(r) => r,
+            Authorization::Interaction(i) => panic!("no consent step, got {i:?}"),
+        }
+    };
+    // A recent upstream login: its auth_time becomes the local one.
+    let fresh = login((now - 60).to_string()).await;
+    assert_eq!(
+        id_token_claims(p, &fresh).await["auth_time"],
+        json!(now - 60)
+    );
+    // Older than max_age, or with no auth_time at all (which is not "now"): access_denied,
+    // no code, no SSO session.
+    for (auth_time, why) in [
+        ((now - 3600).to_string(), "stale"),
+        ("none".into(), "missing"),
+    ] {
+        let r = login(auth_time).await;
+        assert_eq!(error_of(&r), "access_denied", "{why}");
+        let d = redirect_params(&r)
+            .get("error_description")
+            .expect("one")
+            .unwrap_or_default()
+            .to_owned();
+        assert!(d.contains("max_age"), "{why}: {d}");
+        assert!(
+            !cookies_of(&r)
+                .iter()
+                .any(|(k, v)| k.ends_with("idpkit_session") && !v.is_empty()),
+            "{why}: no session"
+        );
+    }
+    // An auth_time in the future is not credible either.
+    let r = login((now + 3600).to_string()).await;
+    assert_eq!(error_of(&r), "access_denied");
+    // Without max_age a missing auth_time is the time of the upstream's answer.
+    let up = to_upstream(p, &[]).await;
+    let mut cb = Request::new(Method::Get);
+    cb.cookies = cookies_of(&up);
+    cb.params = Params::from_pairs([("user", "carol"), ("auth_time", "none")]);
+    let Authorization::Respond(r) = p.federation_callback("corp", &cb).await else {
+        panic!("no consent step")
+    };
+    let t = id_token_claims(p, &r).await["auth_time"]
+        .as_i64()
+        .expect("auth_time");
+    assert!((now..now + 60).contains(&t), "{t} vs {now}");
+}
+
+#[tokio::test]
 async fn an_answer_at_another_upstreams_callback_is_refused() {
     let up2 = scripted("partner");
     let s = setup();
@@ -403,7 +471,7 @@ async fn a_callback_without_the_browser_binding_is_an_error_page() {
     // browser that learned the id).
     let fed = cookies_of(&up)
         .into_iter()
-        .find(|(k, _)| k == "idpkit_federation")
+        .find(|(k, _)| k == "__Host-idpkit_federation")
         .expect("federation cookie");
     let mut cb = Request::new(Method::Get);
     cb.cookies = vec![fed];

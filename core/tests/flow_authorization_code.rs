@@ -7,9 +7,7 @@
 mod support;
 
 use idpkit_core::time::Duration;
-use idpkit_core::{
-    Authorization, ErrorCode, INTERACTION_COOKIE, InteractionOutcome, Method, Needs, SESSION_COOKIE,
-};
+use idpkit_core::{Authorization, Cookie, ErrorCode, InteractionOutcome, Method, Needs};
 use support::*;
 
 fn login() -> InteractionOutcome {
@@ -537,4 +535,43 @@ async fn remembered_consent_skips_the_consent_step_until_a_new_scope_is_asked_oi
         matches!(a, Authorization::Respond(_)),
         "consent remembered for alice"
     );
+}
+
+#[tokio::test]
+async fn on_an_https_issuer_only_host_prefixed_cookies_count_rfc6265bis_4_1_3_2() {
+    let env = env();
+    assert_eq!(
+        env.provider.config().cookie_name(Cookie::Session),
+        SESSION_COOKIE
+    );
+    let mut b = Browser::new();
+    env.code(&mut b, DEMO_CLIENT, "openid").await;
+    let session = b
+        .cookie(SESSION_COOKIE)
+        .expect("__Host- session")
+        .to_owned();
+    assert!(
+        b.cookies.iter().all(|(n, _)| n.starts_with("__Host-")),
+        "{:?}",
+        b.cookies
+    );
+    // The same value under the plain name (what a sibling subdomain can set for the
+    // parent domain, to pin a victim to the attacker's session) is no session.
+    let mut tossed = Browser::new();
+    tossed
+        .cookies
+        .push((Cookie::Session.base_name().into(), session.clone()));
+    pending_for(
+        env.authorize(&mut tossed, &authz(DEMO_CLIENT, "openid", &[]))
+            .await,
+        Needs::Login,
+    );
+    // The __Host- one still is.
+    let mut own = Browser::new();
+    own.cookies.push((SESSION_COOKIE.into(), session));
+    let r = respond(
+        env.authorize(&mut own, &authz(DEMO_CLIENT, "openid", &[]))
+            .await,
+    );
+    assert!(param(&redirect_params(&r), "code").is_some());
 }

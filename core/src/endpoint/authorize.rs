@@ -5,7 +5,7 @@
 use crate::authorization_request::{self, AuthorizationRequest, Refused};
 use crate::authorization_response::{self, Target};
 use crate::client::Client;
-use crate::config::{INTERACTION_COOKIE, SESSION_COOKIE};
+use crate::config::Cookie;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http_types::{Method, Request};
@@ -63,7 +63,7 @@ impl Provider {
         request: AuthorizationRequest,
     ) -> Result<Authorization, OAuthError> {
         let now = self.now();
-        let session = match req.cookie(SESSION_COOKIE) {
+        let session = match self.read_cookie(req, Cookie::Session) {
             Some(cookie) => self.live_session(&secret_id(cookie), &request).await?,
             None => None,
         };
@@ -185,7 +185,7 @@ impl Provider {
         };
         self.save_interaction(&id, &record).await?;
         let cookie = self.cookie(
-            INTERACTION_COOKIE,
+            Cookie::Interaction,
             &binding,
             self.inner.config.interaction_ttl,
         );
@@ -263,7 +263,7 @@ impl Provider {
                 expires_at,
             ))
             .await?;
-        tracing::info!(client_id = %request.client_id, "idpkit: authorization code issued");
+        tracing::info!(client_id = %crate::logging::untrusted(&request.client_id), "idpkit: authorization code issued");
         let mut response = authorization_response::code(&request.target(), self.issuer(), &code);
         if let Some(c) = set_cookie {
             response = response.header("Set-Cookie", c);

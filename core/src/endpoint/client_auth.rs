@@ -22,7 +22,7 @@ impl Provider {
     ) -> Result<Arc<Client>, OAuthError> {
         let presented = client_auth::presented(&req.params, req.authorization.as_deref())?;
         let failed = |reason: &'static str| {
-            tracing::info!(client_id = %presented.client_id, reason, "idpkit: client authentication failed");
+            tracing::info!(client_id = %crate::logging::untrusted(&presented.client_id), reason, "idpkit: client authentication failed");
             OAuthError::invalid_client(reason)
         };
         let Some(client) = self.inner.clients.find(&presented.client_id).await? else {

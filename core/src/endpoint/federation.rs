@@ -21,11 +21,12 @@
 use std::sync::Arc;
 
 use crate::authorization_request::AuthorizationRequest;
-use crate::config::FEDERATION_COOKIE;
+use crate::config::Cookie;
 use crate::error::{ErrorCode, OAuthError};
 use crate::federation::{FederationError, Link, Subprovider, UpstreamRequest};
 use crate::http_types::{Method, Request, Response};
 use crate::interaction::{Authorization, Needs};
+use crate::logging::untrusted;
 use crate::provider::Provider;
 use crate::records::{FederatedClaimsRecord, Records, Taken, UpstreamLoginRecord, Write};
 
@@ -43,11 +44,15 @@ pub struct UpstreamInfo {
 /// (the details, which may name internal hosts, go to the log).
 fn client_error(upstream: &dyn Subprovider, e: FederationError) -> OAuthError {
     let name = upstream.display_name();
-    tracing::warn!(upstream = %upstream.name(), error = %e, "idpkit: upstream login failed");
+    tracing::warn!(upstream = %untrusted(upstream.name()), error = %untrusted(&e), "idpkit: upstream login failed");
     match e {
         FederationError::Denied(_) => OAuthError::new(
             ErrorCode::AccessDenied,
             format!("the login at {name} was denied"),
+        ),
+        FederationError::MaxAge(_) => OAuthError::new(
+            ErrorCode::AccessDenied,
+            format!("the login at {name} is not recent enough for max_age"),
         ),
         FederationError::Unavailable(_) => OAuthError::new(
             ErrorCode::TemporarilyUnavailable,
@@ -150,12 +155,12 @@ impl Provider {
         Records(self.inner.grants.as_ref())
             .put(Write::new(id.to_owned(), &pending, None, self.now() + ttl))
             .await?;
-        tracing::info!(upstream = %name, client_id = %request.client_id, "idpkit: login sent upstream");
+        tracing::info!(upstream = %untrusted(name), client_id = %untrusted(&request.client_id), "idpkit: login sent upstream");
         let mut response = Response::redirect(redirect.url).no_store();
         for c in cookies {
             response = response.header("Set-Cookie", c);
         }
-        response = response.header("Set-Cookie", self.cookie(FEDERATION_COOKIE, id, ttl));
+        response = response.header("Set-Cookie", self.cookie(Cookie::Federation, id, ttl));
         Ok(Authorization::Respond(response))
     }
 
@@ -183,8 +188,8 @@ impl Provider {
                 "the federation callback takes GET",
             ));
         }
-        let id = req
-            .cookie(FEDERATION_COOKIE)
+        let id = self
+            .read_cookie(req, Cookie::Federation)
             .filter(|v| !v.is_empty())
             .ok_or_else(|| {
                 OAuthError::invalid_request(
@@ -205,7 +210,7 @@ impl Provider {
                 ));
             }
         };
-        let clear = self.cookie(FEDERATION_COOKIE, "", time::Duration::ZERO);
+        let clear = self.cookie(Cookie::Federation, "", time::Duration::ZERO);
         let Some(upstream) = self.find_upstream(&pending.upstream).cloned() else {
             let _ = self.take_interaction(&id).await;
             return Ok(self
@@ -245,6 +250,25 @@ impl Provider {
             .await
         {
             Ok(i) => i,
+            Err(e) => {
+                return Ok(self
+                    .end_login(
+                        &id,
+                        &record.request,
+                        &clear,
+                        client_error(upstream.as_ref(), e),
+                    )
+                    .await);
+            }
+        };
+        // max_age holds for the upstream login too (OIDC Core §3.1.2.1): the upstream was
+        // asked for it, and its auth_time shows whether it obeyed.
+        let auth_time = match crate::federation::local_auth_time(
+            record.request.max_age,
+            identity.auth_time,
+            self.now().unix_timestamp(),
+        ) {
+            Ok(t) => t,
             Err(e) => {
                 return Ok(self
                     .end_login(
@@ -302,11 +326,6 @@ impl Provider {
                     .await);
             }
         };
-        let now = self.now();
-        let auth_time = identity
-            .auth_time
-            .filter(|t| *t > 0 && *t <= now.unix_timestamp() + 60)
-            .unwrap_or(now.unix_timestamp());
         let subject = link.subject().to_owned();
         let next = self
             .finish_external_login(&id, req, subject.clone(), auth_time)
@@ -322,7 +341,7 @@ impl Provider {
             self.now(),
         )
         .await?;
-        tracing::info!(upstream = %upstream.name(), "idpkit: upstream login verified");
+        tracing::info!(upstream = %untrusted(upstream.name()), "idpkit: upstream login verified");
         Ok(next.with_cookie(clear))
     }
 
@@ -336,7 +355,7 @@ impl Provider {
         err: OAuthError,
     ) -> Authorization {
         let _ = self.take_interaction(id).await;
-        tracing::warn!(error = %err, "idpkit: federated login ended");
+        tracing::warn!(error = %untrusted(&err), "idpkit: federated login ended");
         self.error_redirect(&request.target(), &err)
             .with_cookie(clear.to_owned())
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::authorization_response::Target;
 use crate::client::Client;
-use crate::config::{INTERACTION_COOKIE, SESSION_COOKIE};
+use crate::config::Cookie;
 use crate::crypto;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Request;
@@ -177,7 +177,7 @@ impl Provider {
             ))
             .await?;
         let session_cookie = self.cookie(
-            SESSION_COOKIE,
+            Cookie::Session,
             &session_token,
             self.inner.config.session_ttl,
         );
@@ -286,7 +286,10 @@ impl Provider {
             .await?
             .filter(|l| l.consumed_at.is_none())
             .ok_or_else(gone)?;
-        if !interaction::bound_to(&loaded.value.binding, req.cookie(INTERACTION_COOKIE)) {
+        if !interaction::bound_to(
+            &loaded.value.binding,
+            self.read_cookie(req, Cookie::Interaction),
+        ) {
             return Err(OAuthError::invalid_request(
                 "this login request was started in another browser; start again",
             ));

@@ -44,7 +44,7 @@ impl Provider {
                 }
                 None => records.delete::<RefreshRecord>(&refresh.id).await?,
             }
-            tracing::info!(client_id = %client.id, "idpkit: refresh token revoked with its grant");
+            tracing::info!(client_id = %crate::logging::untrusted(&client.id), "idpkit: refresh token revoked with its grant");
             return Ok(());
         }
         if let Some(active) = lookup::access_token(self.inner.services(), token, now).await? {
@@ -54,7 +54,7 @@ impl Provider {
             match &active.record_id {
                 Some(id) => records.delete::<AccessRecord>(id).await?,
                 None => tracing::info!(
-                    client_id = %client.id,
+                    client_id = %crate::logging::untrusted(&client.id),
                     "idpkit: a self-contained client_credentials JWT cannot be revoked; it expires on its own"
                 ),
             }

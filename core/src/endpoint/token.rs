@@ -17,7 +17,7 @@ impl Provider {
             }
             Err(e) => {
                 if e.code == ErrorCode::ServerError {
-                    tracing::warn!(error = %e, "idpkit: token request failed");
+                    tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: token request failed");
                 }
                 Response::from_error(&e)
             }
@@ -56,7 +56,7 @@ impl Provider {
             source: req.source,
         };
         let issued = grant.exchange(&ctx).await?;
-        tracing::info!(client_id = %client.id, grant_type, "idpkit: tokens issued");
+        tracing::info!(client_id = %crate::logging::untrusted(&client.id), grant_type = %crate::logging::untrusted(grant_type), "idpkit: tokens issued");
         Ok(issued)
     }
 }

@@ -3,8 +3,11 @@
 //! It does what a correct RP does: discovery, `state` + `nonce` + PKCE S256 on the
 //! authorization request, the exact redirect URI, the code exchange with client
 //! authentication, and the ID token checked by the resource-server [`Validator`] (issuer,
-//! audience = this client, signature from the upstream JWKS, expiry) plus the `nonce`. Claims
-//! then go through the [`ClaimsMapper`].
+//! audience = this client, signature from the upstream JWKS, expiry) plus what makes it an ID
+//! token for this client issued now (`typ`, `azp`, `iat`: OIDC Core §3.1.3.7) and the `nonce`.
+//! Claims then go through the [`ClaimsMapper`].
+
+mod id_token;
 
 use std::sync::Arc;
 
@@ -17,6 +20,7 @@ use super::{
     ClaimsMapper, ExternalIdentity, FederationError, RuleMapper, Subprovider, UpstreamRedirect,
     UpstreamRequest,
 };
+use crate::clock::Clock;
 use crate::crypto;
 use crate::http::{HttpClient, HttpRequest};
 use crate::http_types::Params;
@@ -41,6 +45,7 @@ pub struct OidcSubprovider {
     http: Arc<dyn HttpClient>,
     validator: Validator,
     mapper: Box<dyn ClaimsMapper>,
+    trust_email_verified: bool,
     endpoints: futures::lock::Mutex<Option<Endpoints>>,
 }
 
@@ -105,6 +110,7 @@ impl OidcSubprovider {
             http,
             validator,
             mapper: Box::new(RuleMapper::default()),
+            trust_email_verified: false,
             endpoints: futures::lock::Mutex::new(None),
         })
     }
@@ -124,6 +130,18 @@ impl OidcSubprovider {
     /// How upstream claims become local claims (default: kept, minus protocol claims).
     pub fn mapper(mut self, mapper: impl ClaimsMapper) -> Self {
         self.mapper = Box::new(mapper);
+        self
+    }
+
+    /// Whether this upstream vouches for the email addresses it sends (default `false`).
+    /// Untrusted, its `email_verified` is dropped before the mapping rules run
+    /// ([`super::drop_untrusted_claims`]): its `email` still passes on, as an unverified
+    /// address, so that no upstream account can claim a local user's verified address (the
+    /// "nOAuth" pattern). Set `true` only for an upstream that verifies addresses and whose
+    /// addresses you accept as proof (your own corporate IdP), never for a multi-tenant one
+    /// where anyone can create an account and set any address.
+    pub fn trust_email_verified(mut self, trust: bool) -> Self {
+        self.trust_email_verified = trust;
         self
     }
 
@@ -330,6 +348,14 @@ impl Subprovider for OidcSubprovider {
                 }
                 r => FederationError::Upstream(format!("the upstream ID token is refused: {r}")),
             })?;
+        let typ = crate::jose::parse_compact(id_token)
+            .map_err(|e| upstream(format!("the upstream ID token is refused: {e}")))?
+            .header()
+            .typ
+            .clone();
+        // The validator reads the system clock too.
+        let now = crate::clock::SystemClock.now().unix_timestamp();
+        id_token::check(typ.as_deref(), token.claims(), &self.client_id, now)?;
         let nonce = token
             .claim("nonce")
             .and_then(Value::as_str)
@@ -344,7 +370,10 @@ impl Subprovider for OidcSubprovider {
             .clone()
             .ok_or_else(|| FederationError::Upstream("the ID token has no sub".into()))?;
         let auth_time = token.claim("auth_time").and_then(Value::as_i64);
-        let claims = self.mapper.map(token.claims())?;
+        let claims = self.mapper.map(&super::drop_untrusted_claims(
+            token.claims(),
+            self.trust_email_verified,
+        ))?;
         Ok(ExternalIdentity {
             provider: self.name.clone(),
             subject,

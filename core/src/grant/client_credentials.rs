@@ -32,7 +32,7 @@ pub(crate) fn check(client: &Client, scope_param: Option<&str>) -> Result<Vec<St
 pub(crate) fn check_namespace(client: &Client, user_has_client_id: bool) -> Result<(), OAuthError> {
     if user_has_client_id {
         tracing::warn!(
-            client_id = %client.id,
+            client_id = %crate::logging::untrusted(&client.id),
             "idpkit: a client_id equals a user subject; its client tokens are refused (RFC 9068 §5)"
         );
         return Err(OAuthError::new(

@@ -120,6 +120,13 @@ fn a_repeated_idpkit_cookie_is_refused_others_are_left_alone() {
     let one = [("Cookie", "idpkit_interaction=a; idpkit_session=b; x=1; x=2")];
     let r = Request::from_http("GET", None, one, b"", 100).expect("the host's own cookies");
     assert_eq!(r.cookie(crate::config::SESSION_COOKIE), Some("b"));
+    let host_twice = [("Cookie", "__Host-idpkit_session=a; __Host-idpkit_session=b")];
+    let e = Request::from_http("GET", None, host_twice, b"", 100).expect_err("repeated");
+    assert!(
+        e.description.contains("__Host-idpkit_session"),
+        "{}",
+        e.description
+    );
 }
 
 #[test]

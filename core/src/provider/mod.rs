@@ -98,7 +98,7 @@ impl Provider {
         match self.inner.clients.origin_allowed(origin).await {
             Ok(yes) => yes,
             Err(e) => {
-                tracing::warn!(error = %e, "idpkit: CORS origin lookup failed");
+                tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: CORS origin lookup failed");
                 false
             }
         }
@@ -123,15 +123,22 @@ impl Provider {
         format!("{}{}", self.inner.config.issuer, path)
     }
 
-    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Duration) -> String {
-        let secure = if self.inner.config.secure_cookies {
-            "; Secure"
-        } else {
-            ""
-        };
-        format!(
-            "{name}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{secure}",
-            max_age.whole_seconds().max(0)
-        )
+    /// The `Set-Cookie` value of `cookie` for this provider (see [`crate::config::set_cookie`]).
+    pub(crate) fn cookie(
+        &self,
+        cookie: crate::config::Cookie,
+        value: &str,
+        max_age: Duration,
+    ) -> String {
+        crate::config::set_cookie(cookie, self.inner.config.secure_cookies, value, max_age)
+    }
+
+    /// The value of `cookie` in `req`, under this provider's name for it only.
+    pub(crate) fn read_cookie<'r>(
+        &self,
+        req: &'r crate::http_types::Request,
+        cookie: crate::config::Cookie,
+    ) -> Option<&'r str> {
+        req.cookie(self.inner.config.cookie_name(cookie))
     }
 }

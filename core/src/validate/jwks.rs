@@ -130,7 +130,7 @@ impl Validator {
                 if let Some(set) = &cache.jwks
                     && set.contains(kid)
                 {
-                    tracing::warn!(issuer = %state.config.issuer, reason, "idpkit: JWKS refresh failed; using the cached set");
+                    tracing::warn!(issuer = %crate::logging::untrusted(&state.config.issuer), reason = %crate::logging::untrusted(&reason), "idpkit: JWKS refresh failed; using the cached set");
                     return Ok(set.clone());
                 }
                 return Err(Rejection::IssuerUnreachable {

@@ -18,8 +18,12 @@ use idpkit_core::{
 };
 use serde_json::{Value, json};
 
-/// The issuer (https, so cookies are `Secure`).
+/// The issuer (https, so cookies are `Secure` and `__Host-` prefixed).
 pub const ISSUER: &str = "https://idp.example";
+/// The SSO session cookie's name on the https [`ISSUER`] (RFC 6265bis §4.1.3.2).
+pub const SESSION_COOKIE: &str = "__Host-idpkit_session";
+/// The interaction binding cookie's name on the https [`ISSUER`].
+pub const INTERACTION_COOKIE: &str = "__Host-idpkit_interaction";
 /// The one redirect URI of the demo clients.
 pub const REDIRECT: &str = "http://127.0.0.1:9999/callback";
 /// Every scope the demo clients may ask for.

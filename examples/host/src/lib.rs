@@ -125,8 +125,10 @@ pub struct Options {
     /// An upstream OpenID Provider to log users in through (repeatable), from a JSON file:
     /// `{"name": "corp", "display_name": "Corp SSO", "issuer": "https://login.corp.example",
     /// "client_id": "...", "client_secret": "...", "scopes": ["openid", "profile", "email"],
-    /// "rules": [{"op": "rename", "from": "preferred_username", "to": "nickname"}]}`.
-    /// Register `<this server's issuer>/federation/callback/<name>` as the redirect URI at
+    /// "rules": [{"op": "rename", "from": "preferred_username", "to": "nickname"}],
+    /// "trust_email_verified": false}`. `trust_email_verified` (default false) lets the
+    /// upstream's `email_verified` through; otherwise it is dropped and its `email` passes
+    /// as unverified. Register `<this server's issuer>/federation/callback/<name>` as the redirect URI at
     /// the upstream.
     #[arg(long = "upstream")]
     pub upstreams: Vec<PathBuf>,
@@ -189,6 +191,10 @@ pub struct UpstreamConfig {
     /// Claims mapping rules.
     #[serde(default)]
     pub rules: Vec<idpkit::federation::MappingRule>,
+    /// Whether the upstream's `email_verified` is believed (default false: dropped, so its
+    /// `email` passes as unverified; `OidcSubprovider::trust_email_verified`).
+    #[serde(default)]
+    pub trust_email_verified: bool,
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, String> {
@@ -251,7 +257,8 @@ pub fn configured_upstream(
         http,
     )
     .map_err(|e| format!("{}: {e}", path.display()))?
-    .mapper(idpkit::federation::RuleMapper { rules: c.rules });
+    .mapper(idpkit::federation::RuleMapper { rules: c.rules })
+    .trust_email_verified(c.trust_email_verified);
     if let Some(d) = c.display_name {
         sp = sp.display_name(d);
     }
