@@ -64,8 +64,10 @@ pub struct Config {
     pub refresh_token_absolute_ttl: Duration,
     /// How long a login/consent interaction may take (default 10 min).
     pub interaction_ttl: Duration,
-    /// SSO session lifetime (default 14 days).
+    /// SSO session lifetime (default 14 days), absolute: counted from the login.
     pub session_ttl: Duration,
+    /// SSO session idle lifetime (default 1 day): a session unused this long ends.
+    pub session_idle_ttl: Duration,
     /// How long a consent is remembered (default 365 days).
     pub consent_ttl: Duration,
     /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace).

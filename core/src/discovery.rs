@@ -65,6 +65,7 @@ mod tests {
             refresh_token_absolute_ttl: time::Duration::days(30),
             interaction_ttl: time::Duration::minutes(10),
             session_ttl: time::Duration::days(14),
+            session_idle_ttl: time::Duration::days(1),
             consent_ttl: time::Duration::days(365),
             refresh_reuse_grace: None,
             signing_alg: Algorithm::RS256,

@@ -213,6 +213,7 @@ mod tests {
             subject: None,
             auth_time: None,
             new_session: None,
+            previous_session: None,
         }
     }
 

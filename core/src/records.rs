@@ -180,6 +180,9 @@ pub(crate) struct CodeRecord {
     pub code_challenge: Option<String>,
     pub subject: String,
     pub auth_time: i64,
+    /// `sid` of the session the code came from, for the ID token.
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 impl Payload for CodeRecord {
@@ -195,6 +198,10 @@ pub(crate) struct RefreshRecord {
     pub scopes: Vec<String>,
     pub auth_time: i64,
     pub iat: i64,
+    /// `sid` of the session the grant came from, kept through rotations so refreshed ID
+    /// tokens carry it (OIDC Core §12.2: the same `sid`).
+    #[serde(default)]
+    pub sid: Option<String>,
 }
 
 impl Payload for RefreshRecord {
@@ -244,8 +251,13 @@ pub(crate) struct InteractionRecord {
     pub needs: Needs,
     pub subject: Option<String>,
     pub auth_time: Option<i64>,
-    /// Store id of the SSO session created at login (hash of the cookie value).
+    /// Store id of the SSO session this interaction continues: created at its login, or
+    /// the session it started from (a consent after SSO).
     pub new_session: Option<String>,
+    /// Store id of the session the browser had when the interaction started: a new login
+    /// replaces it.
+    #[serde(default)]
+    pub previous_session: Option<String>,
 }
 
 impl Payload for InteractionRecord {
@@ -257,6 +269,30 @@ impl Payload for InteractionRecord {
 pub(crate) struct SessionRecord {
     pub subject: String,
     pub auth_time: i64,
+    /// The session id of ID tokens (`sid`, Front-/Back-Channel Logout §2/§2.1): random,
+    /// not the cookie's secret. Empty for sessions stored before it existed.
+    #[serde(default)]
+    pub sid: String,
+    /// When the session began (Unix seconds): the absolute lifetime counts from here.
+    #[serde(default)]
+    pub created_at: i64,
+    /// When it was last used to answer an authorization request.
+    #[serde(default)]
+    pub last_used: i64,
+    /// The grants issued in this session (newest last, at most
+    /// [`crate::session::MAX_SESSION_GRANTS`]): what logout revokes and whom it tells.
+    #[serde(default)]
+    pub grants: Vec<SessionGrant>,
+}
+
+/// A grant issued in a session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct SessionGrant {
+    pub client_id: String,
+    pub grant_id: String,
+    /// The user granted `offline_access`: the default logout policy keeps it (OIDC Core
+    /// §11).
+    pub offline: bool,
 }
 
 impl Payload for SessionRecord {
@@ -359,6 +395,10 @@ mod tests {
             &SessionRecord {
                 subject: "alice".into(),
                 auth_time: 1,
+                sid: "sid".into(),
+                created_at: 1,
+                last_used: 1,
+                grants: Vec::new(),
             },
             Some("g"),
             t0(),

@@ -2,13 +2,68 @@
 //! from the browser's session, or needs a login or a consent first (OIDC Core §3.1.2.3,
 //! §3.1.2.4, `prompt` and `max_age` in §3.1.2.1).
 
-use time::OffsetDateTime;
+use time::{Duration, OffsetDateTime};
 
 use crate::authorization_request::AuthorizationRequest;
 use crate::client::Client;
 use crate::error::{ErrorCode, OAuthError};
-use crate::records::SessionRecord;
+use crate::records::{SessionGrant, SessionRecord};
 use crate::scope;
+
+/// The most grants a session remembers (for logout): a session answering more drops its
+/// oldest ones from the list (their tokens then live out their own lifetimes).
+pub(crate) const MAX_SESSION_GRANTS: usize = 64;
+
+/// When a session ends: `idle` after its last use, and never later than `absolute` after
+/// it began.
+pub(crate) fn expiry(
+    created_at: i64,
+    now: OffsetDateTime,
+    absolute: Duration,
+    idle: Duration,
+) -> OffsetDateTime {
+    let created = OffsetDateTime::from_unix_timestamp(created_at).unwrap_or(now);
+    (created + absolute).min(now + idle)
+}
+
+/// A new session for `subject`, who authenticated at `auth_time`, with a fresh `sid`.
+pub(crate) fn new_session(subject: &str, auth_time: i64, now: OffsetDateTime) -> SessionRecord {
+    SessionRecord {
+        subject: subject.to_owned(),
+        auth_time,
+        sid: crate::crypto::random_token(),
+        created_at: now.unix_timestamp(),
+        last_used: now.unix_timestamp(),
+        grants: Vec::new(),
+    }
+}
+
+/// Records that the session answered an authorization request of `client_id` with the
+/// grant `grant_id`: last use now, the grant remembered (the oldest dropped beyond
+/// [`MAX_SESSION_GRANTS`]). A session stored before sessions had a `sid` gets one, and
+/// counts its lifetime from its login.
+pub(crate) fn record_use(
+    session: &mut SessionRecord,
+    client_id: &str,
+    grant_id: &str,
+    scopes: &[String],
+    now: OffsetDateTime,
+) {
+    if session.sid.is_empty() {
+        session.sid = crate::crypto::random_token();
+    }
+    if session.created_at == 0 {
+        session.created_at = session.auth_time;
+    }
+    session.last_used = now.unix_timestamp();
+    session.grants.push(SessionGrant {
+        client_id: client_id.to_owned(),
+        grant_id: grant_id.to_owned(),
+        offline: scope::is_offline(scopes),
+    });
+    let excess = session.grants.len().saturating_sub(MAX_SESSION_GRANTS);
+    session.grants.drain(..excess);
+}
 
 /// Whether the user must (re-)authenticate: `prompt=login`, no session, or a session older
 /// than `max_age` allows ("the End-User MUST be actively re-authenticated").
@@ -91,10 +146,46 @@ mod tests {
     }
 
     fn session(age_secs: i64) -> SessionRecord {
-        SessionRecord {
-            subject: "alice".into(),
-            auth_time: now().unix_timestamp() - age_secs,
+        let mut s = new_session("alice", now().unix_timestamp() - age_secs, now());
+        s.created_at = s.auth_time;
+        s
+    }
+
+    #[test]
+    fn a_session_ends_idle_after_its_last_use_and_never_past_its_absolute_lifetime() {
+        let created = now().unix_timestamp();
+        let (abs, idle) = (Duration::days(14), Duration::days(1));
+        assert_eq!(
+            expiry(created, now(), abs, idle),
+            now() + idle,
+            "idle first"
+        );
+        let late = now() + Duration::days(13) + Duration::hours(12);
+        assert_eq!(
+            expiry(created, late, abs, idle),
+            now() + abs,
+            "a used session still ends at its absolute lifetime"
+        );
+    }
+
+    #[test]
+    fn every_session_gets_its_own_sid_and_remembers_a_bounded_list_of_grants() {
+        let (a, b) = (
+            new_session("alice", 1, now()),
+            new_session("alice", 1, now()),
+        );
+        assert_ne!(a.sid, b.sid);
+        assert!(a.sid.len() >= 32, "unguessable");
+        let mut s = a;
+        let offline = ["openid".to_owned(), "offline_access".to_owned()];
+        record_use(&mut s, "web", "g0", &offline, now());
+        assert!(s.grants[0].offline);
+        for n in 1..=MAX_SESSION_GRANTS {
+            record_use(&mut s, "web", &format!("g{n}"), &[], now());
         }
+        assert_eq!(s.grants.len(), MAX_SESSION_GRANTS);
+        assert_eq!(s.grants[0].grant_id, "g1", "the oldest is dropped");
+        assert!(!s.grants[MAX_SESSION_GRANTS - 1].offline);
     }
 
     fn client(first_party: bool) -> Client {

@@ -63,17 +63,18 @@ impl Provider {
         request: AuthorizationRequest,
     ) -> Result<Authorization, OAuthError> {
         let now = self.now();
-        let session = match self.read_cookie(req, Cookie::Session) {
-            Some(cookie) => self.live_session(&secret_id(cookie), &request).await?,
+        let session_id = self.read_cookie(req, Cookie::Session).map(secret_id);
+        let session = match &session_id {
+            Some(id) => self.live_session(id, &request).await?,
             None => None,
         };
-        let session = match session {
-            Some(s) if !session::login_required(&request, Some(&s), now) => s,
+        let (session_id, session) = match (session_id, session) {
+            (Some(id), Some(s)) if !session::login_required(&request, Some(&s), now) => (id, s),
             _ => {
                 session::check_silent_login(&request)?;
                 let upstream = request.upstream_hint.clone().map(|n| (n, request.clone()));
                 let started = self
-                    .start_interaction(req, request, Needs::Login, None, None)
+                    .start_interaction(req, request, Needs::Login, None)
                     .await?;
                 return match (upstream, started) {
                     (Some((name, request)), Authorization::Interaction(pending)) => {
@@ -97,18 +98,20 @@ impl Provider {
         {
             session::check_silent_consent(&request)?;
             return self
-                .start_interaction(
-                    req,
-                    request,
-                    Needs::Consent,
-                    Some(session.subject),
-                    Some(session.auth_time),
-                )
+                .start_interaction(req, request, Needs::Consent, Some((session_id, &session)))
                 .await;
         }
         let scopes = request.scopes.clone();
-        self.issue_code(&request, &session.subject, session.auth_time, scopes, None)
-            .await
+        let (subject, auth_time) = (session.subject.clone(), session.auth_time);
+        self.issue_code(
+            &request,
+            &subject,
+            auth_time,
+            scopes,
+            None,
+            Some((session_id, session)),
+        )
+        .await
     }
 
     /// The SSO session stored under `id`, if its user still exists. A session whose user
@@ -162,14 +165,15 @@ impl Provider {
         Ok(session::consent_required(request, client, &given))
     }
 
-    /// Stores a new interaction bound to this browser and redirects to the host's page.
+    /// Stores a new interaction bound to this browser and redirects to the host's page. A
+    /// consent step continues `session` (store id and record); a login step remembers the
+    /// browser's current session, which the new login replaces.
     async fn start_interaction(
         &self,
         req: &Request,
         request: AuthorizationRequest,
         needs: Needs,
-        subject: Option<String>,
-        auth_time: Option<i64>,
+        session: Option<(String, &SessionRecord)>,
     ) -> Result<Authorization, OAuthError> {
         self.count_interaction(req.source, &request.client_id)
             .await?;
@@ -179,9 +183,10 @@ impl Provider {
             request,
             binding: secret_id(&binding),
             needs,
-            subject,
-            auth_time,
-            new_session: None,
+            subject: session.as_ref().map(|(_, s)| s.subject.clone()),
+            auth_time: session.as_ref().map(|(_, s)| s.auth_time),
+            previous_session: self.read_cookie(req, Cookie::Session).map(secret_id),
+            new_session: session.map(|(id, _)| id),
         };
         self.save_interaction(&id, &record).await?;
         let cookie = self.cookie(
@@ -233,7 +238,8 @@ impl Provider {
     }
 
     /// Issues a code for `subject` bound to the request (RFC 6749 §4.1.2) and redirects to
-    /// the client with it.
+    /// the client with it. The browser session it comes from (store id and record) records
+    /// the grant and its use, and gives the code its `sid`.
     pub(crate) async fn issue_code(
         &self,
         request: &AuthorizationRequest,
@@ -241,8 +247,25 @@ impl Provider {
         auth_time: i64,
         scopes: Vec<String>,
         set_cookie: Option<String>,
+        session: Option<(String, SessionRecord)>,
     ) -> Result<Authorization, OAuthError> {
+        let now = self.now();
         let code = crypto::random_token();
+        let grant_id = crypto::random_token();
+        let records = Records(self.inner.grants.as_ref());
+        let mut sid = None;
+        if let Some((id, mut s)) = session {
+            session::record_use(&mut s, &request.client_id, &grant_id, &scopes, now);
+            let config = &self.inner.config;
+            let expires_at = session::expiry(
+                s.created_at,
+                now,
+                config.session_ttl,
+                config.session_idle_ttl,
+            );
+            sid = Some(s.sid.clone()).filter(|s| !s.is_empty());
+            records.put(Write::new(id, &s, None, expires_at)).await?;
+        }
         let record = CodeRecord {
             client_id: request.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
@@ -252,10 +275,10 @@ impl Provider {
             code_challenge: request.code_challenge.clone(),
             subject: subject.to_owned(),
             auth_time,
+            sid,
         };
-        let grant_id = crypto::random_token();
-        let expires_at = self.now() + self.inner.config.code_ttl;
-        Records(self.inner.grants.as_ref())
+        let expires_at = now + self.inner.config.code_ttl;
+        records
             .put(Write::new(
                 secret_id(&code),
                 &record,

@@ -16,6 +16,7 @@ use crate::records::{
     ConsentRecord, InteractionRecord, Records, SessionRecord, Taken, Write, consent_id, secret_id,
 };
 use crate::scope;
+use crate::session;
 
 impl Provider {
     /// What the host's page for interaction `id` must show. The request must carry the
@@ -137,7 +138,14 @@ impl Provider {
             ))
             .await?;
         self.take_interaction(id).await?;
-        self.issue_code(&record.request, &subject, auth_time, granted, None)
+        let session = match &record.new_session {
+            Some(sid) => records
+                .get::<SessionRecord>(sid, now)
+                .await?
+                .map(|l| (sid.clone(), l.value)),
+            None => None,
+        };
+        self.issue_code(&record.request, &subject, auth_time, granted, None, session)
             .await
             .or_else(|e| Ok(self.error_redirect(target, &e)))
     }
@@ -164,16 +172,24 @@ impl Provider {
         record.subject = Some(subject.clone());
         record.auth_time = Some(auth_time);
         record.new_session = Some(session_id.clone());
-        let session = SessionRecord {
-            subject: subject.clone(),
-            auth_time,
-        };
-        Records(self.inner.grants.as_ref())
+        let session = session::new_session(&subject, auth_time, now);
+        let records = Records(self.inner.grants.as_ref());
+        // A new login replaces the session the browser had: it cannot go on issuing codes.
+        if let Some(old) = record.previous_session.take() {
+            records.delete::<SessionRecord>(&old).await?;
+        }
+        let config = &self.inner.config;
+        records
             .put(Write::new(
-                session_id,
+                session_id.clone(),
                 &session,
                 None,
-                now + self.inner.config.session_ttl,
+                session::expiry(
+                    session.created_at,
+                    now,
+                    config.session_ttl,
+                    config.session_idle_ttl,
+                ),
             ))
             .await?;
         let session_cookie = self.cookie(
@@ -206,6 +222,7 @@ impl Provider {
             auth_time,
             scopes,
             Some(session_cookie),
+            Some((session_id, session)),
         )
         .await
         .or_else(|e| Ok(self.error_redirect(target, &e)))

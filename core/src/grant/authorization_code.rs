@@ -121,6 +121,7 @@ impl Grant for AuthorizationCode {
                     auth_time: rec.auth_time,
                     id_token,
                     refresh,
+                    sid: rec.sid.as_deref(),
                 },
             )
             .await?;
@@ -164,6 +165,7 @@ mod tests {
             code_challenge: challenge.map(str::to_owned),
             subject: "alice".into(),
             auth_time: 0,
+            sid: None,
         }
     }
 

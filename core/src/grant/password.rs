@@ -50,6 +50,7 @@ impl Grant for Password {
                     auth_time: ctx.now.unix_timestamp(),
                     id_token,
                     refresh,
+                    sid: None,
                 },
             )
             .await?;

@@ -116,6 +116,7 @@ impl Grant for RefreshToken {
                     auth_time: rec.auth_time,
                     id_token,
                     refresh: true,
+                    sid: rec.sid.as_deref(),
                 },
             )
             .await?;
@@ -165,6 +166,7 @@ mod tests {
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],
             auth_time: AUTH_TIME,
             iat: AUTH_TIME,
+            sid: None,
         }
     }
 

@@ -51,6 +51,7 @@ impl ProviderBuilder {
                 refresh_token_absolute_ttl: Duration::days(30),
                 interaction_ttl: Duration::minutes(10),
                 session_ttl: Duration::days(14),
+                session_idle_ttl: Duration::days(1),
                 consent_ttl: Duration::days(365),
                 refresh_reuse_grace: None,
                 signing_alg: Algorithm::RS256,
@@ -168,9 +169,15 @@ impl ProviderBuilder {
         self
     }
 
-    /// SSO session lifetime.
+    /// SSO session lifetime, absolute: from the login (default 14 days).
     pub fn session_ttl(mut self, ttl: Duration) -> Self {
         self.config.session_ttl = ttl;
+        self
+    }
+
+    /// SSO session idle lifetime: a session unused this long ends (default 1 day).
+    pub fn session_idle_ttl(mut self, ttl: Duration) -> Self {
+        self.config.session_idle_ttl = ttl;
         self
     }
 
@@ -293,6 +300,7 @@ impl ProviderBuilder {
                 config.refresh_token_absolute_ttl,
             ),
             ("session_ttl", config.session_ttl),
+            ("session_idle_ttl", config.session_idle_ttl),
             ("interaction_ttl", config.interaction_ttl),
             ("consent_ttl", config.consent_ttl),
         ] {

@@ -27,6 +27,9 @@ pub struct Binding<'a> {
     pub nonce: Option<&'a str>,
     /// `at_hash` of the access token issued with it (§3.1.3.8).
     pub at_hash: Option<String>,
+    /// `sid`: the session the ID token comes from (Front-Channel Logout §3, Back-Channel
+    /// Logout §2.1); none for grants without a browser session (password).
+    pub sid: Option<&'a str>,
 }
 
 /// The claims of an ID token: `user` plus `iss`, `sub`, `aud`, `iat`, `exp`, `auth_time` and,
@@ -54,6 +57,14 @@ pub fn claims(mut user: Claims, b: &Binding<'_>) -> Claims {
             user.remove("at_hash");
         }
     }
+    match b.sid.filter(|s| !s.is_empty()) {
+        Some(sid) => {
+            user.insert("sid".into(), sid.into());
+        }
+        None => {
+            user.remove("sid");
+        }
+    }
     user
 }
 
@@ -72,6 +83,7 @@ mod tests {
             auth_time: 900,
             nonce,
             at_hash: Some("hash".into()),
+            sid: Some("session-1"),
         }
     }
 

@@ -48,6 +48,8 @@ pub(crate) struct UserGrant<'a> {
     /// (already filtered by scope) and the nonce of the authorization request.
     pub id_token: Option<(Claims, Option<&'a str>)>,
     pub refresh: bool,
+    /// `sid` of the browser session the grant came from.
+    pub sid: Option<&'a str>,
 }
 
 /// Mints tokens with the provider's settings and keys at one instant.
@@ -167,6 +169,7 @@ impl Minter<'_> {
                     auth_time: g.auth_time,
                     nonce,
                     at_hash: Some(crypto::left_half_hash(alg, &access_token)),
+                    sid: g.sid,
                 },
             );
             let id_token = jwt::sign(self.keys, alg, id_token::TYP, &claims).await?;
@@ -191,6 +194,7 @@ impl Minter<'_> {
                 scopes: g.refresh_scopes.to_vec(),
                 auth_time: g.auth_time,
                 iat: self.now.unix_timestamp(),
+                sid: g.sid.map(str::to_owned),
             };
             writes.push(Write::new(
                 id.clone(),
