@@ -82,6 +82,15 @@ pub struct Options {
     /// Access token lifetime in seconds.
     #[arg(long, default_value_t = 3600)]
     pub access_token_ttl: i64,
+    /// ID token lifetime in seconds.
+    #[arg(long, default_value_t = 3600)]
+    pub id_token_ttl: i64,
+    /// SSO session lifetime in seconds, from the login (absolute).
+    #[arg(long, default_value_t = 14 * 24 * 3600)]
+    pub session_ttl: i64,
+    /// SSO session idle lifetime in seconds: a session unused this long ends.
+    #[arg(long, default_value_t = 24 * 3600)]
+    pub session_idle_ttl: i64,
     /// Refresh token lifetime in seconds (sliding: every rotation gets it anew, up to the
     /// absolute lifetime).
     #[arg(long, default_value_t = 14 * 24 * 3600)]
@@ -283,6 +292,9 @@ impl Options {
             housekeeping_interval: 30,
             code_ttl: 60,
             access_token_ttl: 3600,
+            id_token_ttl: 3600,
+            session_ttl: 14 * 24 * 3600,
+            session_idle_ttl: 24 * 3600,
             refresh_token_ttl: 14 * 24 * 3600,
             refresh_token_absolute_ttl: 30 * 24 * 3600,
             header_read_timeout: 10,
@@ -640,6 +652,9 @@ pub async fn build_provider_with_http(
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
         .access_token_ttl(Duration::seconds(opts.access_token_ttl))
+        .id_token_ttl(Duration::seconds(opts.id_token_ttl))
+        .session_ttl(Duration::seconds(opts.session_ttl))
+        .session_idle_ttl(Duration::seconds(opts.session_idle_ttl))
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
         .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
         .rate_limits(rate_limits(opts))
@@ -1110,6 +1125,19 @@ mod tests {
         );
         let help = Options::command().render_long_help().to_string();
         assert!(help.contains("--refresh-token-absolute-ttl"), "{help}");
+        for flag in [
+            "--id-token-ttl",
+            "--session-ttl",
+            "--session-idle-ttl",
+            "--max-interactions-per-source",
+            "--header-read-timeout",
+        ] {
+            assert!(help.contains(flag), "{flag} in {help}");
+        }
+        let o =
+            Options::try_parse_from(["idpkit-example", "--id-token-ttl", "600"]).expect("parses");
+        assert_eq!(o.id_token_ttl, 600);
+        assert_eq!(d.id_token_ttl, Options::for_bind(d.bind).id_token_ttl);
     }
 
     #[test]
