@@ -24,6 +24,10 @@ pub struct Paths {
     pub introspection: String,
     /// The host's interaction (login/consent) page; `{id}` is replaced by the interaction id.
     pub interaction: String,
+    /// End-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).
+    pub end_session: String,
+    /// The host's logout confirmation page; `{id}` is replaced by the logout id.
+    pub logout_confirmation: String,
     /// Where upstream providers send the browser back: each upstream has its own
     /// `<issuer><federation_callback>/<name>` (register it as the redirect URI there; see
     /// [`Provider::federation_callback_url`](crate::Provider::federation_callback_url)).
@@ -40,6 +44,8 @@ impl Default for Paths {
             revocation: "/revoke".into(),
             introspection: "/introspect".into(),
             interaction: "/interaction/{id}".into(),
+            end_session: "/logout".into(),
+            logout_confirmation: "/logout/{id}".into(),
             federation_callback: "/federation/callback".into(),
         }
     }
@@ -80,6 +86,12 @@ pub struct Config {
     pub paths: Paths,
     /// Cookies get `Secure` (true unless the issuer is http on loopback).
     pub secure_cookies: bool,
+    /// What a logout ends besides the session (default: the session's grants except those
+    /// with `offline_access`).
+    pub logout_revokes: LogoutRevokes,
+    /// Skip the logout confirmation when the `id_token_hint` names the browser's current
+    /// session (default `true`; RP-Initiated Logout §2 leaves it to the OP).
+    pub logout_skip_confirmation_with_session_hint: bool,
     /// Brute-force and flood limits (see [`RateLimits`] for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,
 }
@@ -93,6 +105,18 @@ pub const INTERACTION_COOKIE: &str = "idpkit_interaction";
 /// Base name of the cookie that names the interaction waiting for an upstream callback
 /// (`__Host-idpkit_federation` on an https issuer: see [`Config::cookie_name`]).
 pub const FEDERATION_COOKIE: &str = "idpkit_federation";
+
+/// What a logout revokes besides the session and its cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogoutRevokes {
+    /// The grants issued in the session, except those the user granted `offline_access`
+    /// (OIDC Core §11: offline access is meant to outlive the session). The default.
+    #[default]
+    SessionGrantsExceptOffline,
+    /// Every grant issued in the session.
+    AllSessionGrants,
+}
 
 /// The cookies idpkit sets and reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,9 @@ pub(crate) fn document(
         "jwks_uri": url(&config.paths.jwks),
         "revocation_endpoint": url(&config.paths.revocation),
         "introspection_endpoint": url(&config.paths.introspection),
+        "end_session_endpoint": url(&config.paths.end_session),
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
         "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
@@ -38,7 +41,7 @@ pub(crate) fn document(
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash",
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
             "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
             "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
             "email_verified", "address", "phone_number", "phone_number_verified"],
@@ -73,6 +76,8 @@ mod tests {
             paths: crate::config::Paths::default(),
             secure_cookies: true,
             rate_limits: crate::rate_limit::RateLimits::default(),
+            logout_revokes: crate::config::LogoutRevokes::default(),
+            logout_skip_confirmation_with_session_hint: true,
         }
     }
 

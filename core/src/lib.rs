@@ -44,6 +44,7 @@ mod clock;
 mod config;
 pub mod crypto;
 mod discovery;
+mod end_session;
 mod endpoint;
 mod error;
 pub mod federation;
@@ -85,8 +86,11 @@ pub use client::{
     GrantType, SecretHash, StaticClients,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use config::{Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, Paths, SESSION_COOKIE};
+pub use config::{
+    Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
+};
 pub use endpoint::client_id_from_basic;
+pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout};
 pub use endpoint::federation::UpstreamInfo;
 pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};

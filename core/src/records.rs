@@ -299,6 +299,25 @@ impl Payload for SessionRecord {
     const KIND: RecordKind = RecordKind::Session;
 }
 
+/// A logout waiting for the user's confirmation, keyed by its id (in the host page's URL)
+/// and bound to the browser like an interaction.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct LogoutRecord {
+    pub request: crate::end_session::EndSessionRequest,
+    /// SHA-256 of the browser-binding cookie value.
+    pub binding: String,
+    /// The client the request comes from (hint or `client_id`), if any.
+    pub client_id: Option<String>,
+    /// Where to send the browser afterwards (checked, with `state`).
+    pub redirect: Option<String>,
+    /// Store id of the session the request would end.
+    pub session_id: Option<String>,
+}
+
+impl Payload for LogoutRecord {
+    const KIND: RecordKind = RecordKind::Logout;
+}
+
 /// The scopes a user approved for a client, keyed by [`consent_id`].
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub(crate) struct ConsentRecord {
@@ -358,6 +377,7 @@ mod tests {
             FederatedClaimsRecord::KIND,
             // Counters are written by `GrantStore::increment` (decimal digits), not as a
             // payload type: see `crate::throttle`.
+            LogoutRecord::KIND,
             RecordKind::Counter,
         ];
         let mut sorted = kinds.to_vec();

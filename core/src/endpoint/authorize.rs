@@ -206,7 +206,7 @@ impl Provider {
     /// ([`crate::RateLimits`]): per source, per client and in all, counted in that order,
     /// so that a flood refused at its source uses up nobody else's allowance. Without a
     /// source (the glue did not say) there is no per-source count.
-    async fn count_interaction(
+    pub(crate) async fn count_interaction(
         &self,
         source: Option<std::net::IpAddr>,
         client_id: &str,

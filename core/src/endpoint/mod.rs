@@ -4,6 +4,7 @@
 pub mod authorize;
 pub(crate) mod client_auth;
 pub mod discovery;
+pub mod end_session;
 pub mod federation;
 pub mod interaction;
 pub mod introspection;

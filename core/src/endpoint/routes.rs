@@ -43,6 +43,9 @@ pub enum Route {
     Revocation,
     /// The introspection endpoint (`Paths::introspection`, RFC 7662).
     Introspection,
+    /// The end-session endpoint (`Paths::end_session`, OpenID Connect RP-Initiated Logout
+    /// 1.0 §2), GET or POST.
+    EndSession,
     /// `<Paths::federation_callback>/<upstream>`: an upstream provider's redirect back.
     FederationCallback {
         /// The upstream's name (the last path segment, as sent).
@@ -63,7 +66,7 @@ enum Cors {
 
 impl Route {
     /// A short name for logs: `discovery`, `jwks`, `authorize`, `token`, `userinfo`,
-    /// `revocation`, `introspection`, `federation_callback`.
+    /// `revocation`, `introspection`, `end_session`, `federation_callback`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Discovery => "discovery",
@@ -73,6 +76,7 @@ impl Route {
             Self::Userinfo => "userinfo",
             Self::Revocation => "revocation",
             Self::Introspection => "introspection",
+            Self::EndSession => "end_session",
             Self::FederationCallback { .. } => "federation_callback",
         }
     }
@@ -81,7 +85,10 @@ impl Route {
         match self {
             Self::Discovery | Self::Jwks => Cors::AnyOrigin,
             Self::Token | Self::Userinfo | Self::Revocation => Cors::ClientOrigins,
-            Self::Authorize | Self::Introspection | Self::FederationCallback { .. } => Cors::None,
+            Self::Authorize
+            | Self::Introspection
+            | Self::EndSession
+            | Self::FederationCallback { .. } => Cors::None,
         }
     }
 }
@@ -120,6 +127,7 @@ impl Provider {
             (&paths.userinfo, Route::Userinfo),
             (&paths.revocation, Route::Revocation),
             (&paths.introspection, Route::Introspection),
+            (&paths.end_session, Route::EndSession),
         ];
         if let Some((_, route)) = exact.into_iter().find(|(p, _)| p.as_str() == path) {
             return Some(route);
@@ -148,6 +156,7 @@ impl Provider {
                 &paths.userinfo,
                 &paths.revocation,
                 &paths.introspection,
+                &paths.end_session,
             ]
             .into_iter()
             .map(|p| MountPoint::Exact(p.clone())),
@@ -188,6 +197,7 @@ async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
         Route::Userinfo => p.userinfo(req).await,
         Route::Revocation => p.revoke(req).await,
         Route::Introspection => p.introspect(req).await,
+        Route::EndSession => p.end_session(req).await.into(),
         Route::FederationCallback { upstream } => p.federation_callback(upstream, req).await.into(),
     }
 }

@@ -21,5 +21,5 @@ pub use jwk::{jwk_from_spki, verify_with_jwk};
 pub(crate) use signing::SigningKey;
 pub use verify::{
     KeySet, KeySetCache, VerifiedJws, VerifyError, check_algorithm, check_exp, check_iat,
-    check_nbf, numeric_date, verify_compact, verify_signature,
+    check_nbf, numeric_date, verify_compact, verify_compact_signature, verify_signature,
 };

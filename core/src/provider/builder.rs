@@ -59,6 +59,8 @@ impl ProviderBuilder {
                 paths: Paths::default(),
                 secure_cookies: true,
                 rate_limits: crate::rate_limit::RateLimits::default(),
+                logout_revokes: crate::config::LogoutRevokes::default(),
+                logout_skip_confirmation_with_session_hint: true,
             },
             grants: None,
             keys: None,
@@ -70,6 +72,20 @@ impl ProviderBuilder {
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
         }
+    }
+
+    /// What a logout revokes besides the session ([`LogoutRevokes`](crate::LogoutRevokes);
+    /// default: the session's grants except `offline_access` ones).
+    pub fn logout_revokes(mut self, policy: crate::config::LogoutRevokes) -> Self {
+        self.config.logout_revokes = policy;
+        self
+    }
+
+    /// Whether a logout whose `id_token_hint` names the browser's current session skips
+    /// the user's confirmation (default `true`).
+    pub fn logout_skip_confirmation_with_session_hint(mut self, skip: bool) -> Self {
+        self.config.logout_skip_confirmation_with_session_hint = skip;
+        self
     }
 
     /// Brute-force and flood limits: client authentication failures, interactions started,

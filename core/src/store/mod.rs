@@ -29,6 +29,8 @@ pub enum RecordKind {
     UpstreamLogin,
     /// The mapped claims of a federated user, for ID tokens and userinfo.
     FederatedClaims,
+    /// A logout waiting for the user's confirmation (RP-Initiated Logout).
+    Logout,
     /// A counter of [`GrantStore::increment`] (rate limits, quotas); its payload is the
     /// count in decimal ASCII digits.
     Counter,
@@ -36,7 +38,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 10] = [
+    pub const ALL: [RecordKind; 11] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -46,6 +48,7 @@ impl RecordKind {
         Self::RefreshGrace,
         Self::UpstreamLogin,
         Self::FederatedClaims,
+        Self::Logout,
         Self::Counter,
     ];
 
@@ -61,6 +64,7 @@ impl RecordKind {
             Self::RefreshGrace => "refresh_grace",
             Self::UpstreamLogin => "upstream_login",
             Self::FederatedClaims => "federated_claims",
+            Self::Logout => "logout",
             Self::Counter => "counter",
         }
     }

@@ -154,6 +154,7 @@ fn every_mount_point_routes_and_every_route_is_mounted() {
         [
             "authorize",
             "discovery",
+            "end_session",
             "federation_callback",
             "introspection",
             "jwks",
