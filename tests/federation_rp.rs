@@ -23,6 +23,9 @@ fn rp(issuer: &str) -> OidcSubprovider {
         Arc::new(ReqwestClient::new().expect("http")),
     )
     .expect("subprovider")
+    // The demo IdP verifies its users' addresses: trusted for email_verified, which the
+    // rules below require (untrusted, it would be dropped before them).
+    .trust_email_verified(true)
     .mapper(RuleMapper {
         rules: vec![
             MappingRule::Rename {

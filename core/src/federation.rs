@@ -39,6 +39,8 @@ pub struct ExternalIdentity {
     /// Upstream claims, already mapped to local names.
     pub claims: Claims,
     /// When the user authenticated at the upstream (its ID token's `auth_time`), if it said.
+    /// Required when the client asked for `max_age` (the login is refused without it), and
+    /// checked against it: [`local_auth_time`].
     pub auth_time: Option<i64>,
 }
 
@@ -53,7 +55,8 @@ pub struct UpstreamRequest {
     /// The client asked for a fresh login (`prompt=login`): the upstream must not answer
     /// from its own session.
     pub force_login: bool,
-    /// The client's `max_age`, to pass on.
+    /// The client's `max_age`, to pass on. The provider then holds the returned
+    /// [`ExternalIdentity::auth_time`] to it ([`local_auth_time`]).
     pub max_age: Option<i64>,
     /// The client's `login_hint`, to pass on.
     pub login_hint: Option<String>,
