@@ -90,7 +90,7 @@ pub struct Config {
     /// with `offline_access`).
     pub logout_revokes: LogoutRevokes,
     /// Skip the logout confirmation when the `id_token_hint` names the browser's current
-    /// session (default `true`; RP-Initiated Logout §2 leaves it to the OP).
+    /// session (default `false`: RP-Initiated Logout §2 says the OP SHOULD ask).
     pub logout_skip_confirmation_with_session_hint: bool,
     /// Brute-force and flood limits (see [`RateLimits`] for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,

@@ -77,7 +77,7 @@ mod tests {
             secure_cookies: true,
             rate_limits: crate::rate_limit::RateLimits::default(),
             logout_revokes: crate::config::LogoutRevokes::default(),
-            logout_skip_confirmation_with_session_hint: true,
+            logout_skip_confirmation_with_session_hint: false,
         }
     }
 

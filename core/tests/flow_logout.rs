@@ -33,8 +33,12 @@ fn clients() -> StaticClients {
     StaticClients::new(all).expect("clients")
 }
 
+/// Logouts whose hint names the current session skip the confirmation here.
 fn logout_env() -> Env {
-    env_with(|b| b.clients(clients()))
+    env_with(|b| {
+        b.clients(clients())
+            .logout_skip_confirmation_with_session_hint(true)
+    })
 }
 
 /// Logs `b` in through `client` and returns its tokens.
@@ -143,6 +147,7 @@ async fn a_hint_of_the_session_logs_out_at_once_and_returns_to_the_rp_with_state
 async fn the_revoke_everything_policy_ends_offline_grants_too() {
     let env = env_with(|b| {
         b.clients(clients())
+            .logout_skip_confirmation_with_session_hint(true)
             .logout_revokes(LogoutRevokes::AllSessionGrants)
     });
     let mut b = Browser::new();
@@ -324,6 +329,23 @@ async fn bad_logout_requests_get_an_error_page_never_a_redirect() {
 }
 
 #[tokio::test]
+async fn by_default_even_a_hint_of_the_session_is_confirmed_by_the_user() {
+    let env = env_with(|b| b.clients(clients()));
+    let mut b = Browser::new();
+    let t = tokens(&env, &mut b, RP, "openid").await;
+    let l = end_session(
+        &env,
+        &mut b,
+        &[("id_token_hint", t["id_token"].as_str().expect("it"))],
+    )
+    .await;
+    assert!(
+        matches!(l, Logout::Confirm(_)),
+        "RP-Initiated Logout §2: the OP SHOULD ask"
+    );
+}
+
+#[tokio::test]
 async fn an_expired_hint_is_still_a_hint() {
     let env = logout_env();
     let mut b = Browser::new();
@@ -353,6 +375,7 @@ async fn logout_at_one_instance_is_seen_at_every_instance_sharing_the_store() {
     let a = logout_env();
     let b_provider: Provider = env_with(|b| {
         b.clients(clients())
+            .logout_skip_confirmation_with_session_hint(true)
             .grant_store_arc(a.store.clone())
             .clock(a.clock.clone())
     })

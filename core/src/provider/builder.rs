@@ -60,7 +60,7 @@ impl ProviderBuilder {
                 secure_cookies: true,
                 rate_limits: crate::rate_limit::RateLimits::default(),
                 logout_revokes: crate::config::LogoutRevokes::default(),
-                logout_skip_confirmation_with_session_hint: true,
+                logout_skip_confirmation_with_session_hint: false,
             },
             grants: None,
             keys: None,
@@ -82,7 +82,8 @@ impl ProviderBuilder {
     }
 
     /// Whether a logout whose `id_token_hint` names the browser's current session skips
-    /// the user's confirmation (default `true`).
+    /// the user's confirmation (default `false`: RP-Initiated Logout §2 says the OP SHOULD
+    /// ask the user; a valid hint of the session proves the client sent the request).
     pub fn logout_skip_confirmation_with_session_hint(mut self, skip: bool) -> Self {
         self.config.logout_skip_confirmation_with_session_hint = skip;
         self

@@ -127,8 +127,12 @@ pub struct Options {
     /// "client_secret": "...", "redirect_uris": ["https://gw.example/federation/callback"],
     /// "grant_types": ["authorization_code"], "scopes": ["openid", "email"]}]`. Optional
     /// members: `audience`, `first_party` (default true), `signing_alg`,
-    /// `resource_server_for` (audiences whose tokens it may introspect). No `client_secret`
-    /// makes a public client (PKCE required).
+    /// `resource_server_for` (audiences whose tokens it may introspect), the logout metadata
+    /// `post_logout_redirect_uris`, `frontchannel_logout_uri`,
+    /// `frontchannel_logout_session_required`, `backchannel_logout_uri`,
+    /// `backchannel_logout_session_required`, and the RFC 7591 names `client_name`,
+    /// `token_endpoint_auth_method`, `response_types`, `scope` (space-separated). Unknown
+    /// members are refused. No `client_secret` makes a public client (PKCE required).
     #[arg(long)]
     pub clients: Option<PathBuf>,
     /// An upstream OpenID Provider to log users in through (repeatable), from a JSON file:
@@ -157,7 +161,8 @@ pub struct ClientConfig {
     pub redirect_uris: Vec<String>,
     /// Grant type names.
     pub grant_types: Vec<String>,
-    /// Allowed scopes.
+    /// Allowed scopes (see also `scope`).
+    #[serde(default)]
     pub scopes: Vec<String>,
     /// Access token audience.
     #[serde(default)]
@@ -172,6 +177,35 @@ pub struct ClientConfig {
     /// their access tokens.
     #[serde(default)]
     pub resource_server_for: Vec<String>,
+    /// `post_logout_redirect_uris` (RP-Initiated Logout §3.1).
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// `backchannel_logout_uri` (Back-Channel Logout §2.2).
+    #[serde(default)]
+    pub backchannel_logout_uri: Option<String>,
+    /// `backchannel_logout_session_required`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// `frontchannel_logout_uri` (Front-Channel Logout §2).
+    #[serde(default)]
+    pub frontchannel_logout_uri: Option<String>,
+    /// `frontchannel_logout_session_required`.
+    #[serde(default)]
+    pub frontchannel_logout_session_required: bool,
+    /// `client_name` (RFC 7591 §2), shown on the consent and logout pages.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// `token_endpoint_auth_method` (RFC 7591 §2): `none` for a public client,
+    /// `client_secret_basic` or `client_secret_post` with a `client_secret` (both are
+    /// accepted at the token endpoint).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `response_types` (RFC 7591 §2): only `["code"]`.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    /// `scope` (RFC 7591 §2): space-separated, instead of or besides `scopes`.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 fn yes() -> bool {
@@ -222,10 +256,42 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
     let list: Vec<ClientConfig> = read_json(path)?;
     list.into_iter()
         .map(|c| {
+            let bad = |why: String| format!("{}: client {}: {why}", path.display(), c.client_id);
+            match (c.token_endpoint_auth_method.as_deref(), &c.client_secret) {
+                (None, _)
+                | (Some("none"), None)
+                | (Some("client_secret_basic" | "client_secret_post"), Some(_)) => {}
+                (Some(m), _) => {
+                    return Err(bad(format!(
+                        "token_endpoint_auth_method {m:?} does not fit {} (none without a client_secret; client_secret_basic or client_secret_post with one)",
+                        if c.client_secret.is_some() { "a client_secret" } else { "no client_secret" }
+                    )));
+                }
+            }
+            if let Some(types) = &c.response_types
+                && types.iter().any(|t| t != "code")
+            {
+                return Err(bad(format!("response_types {types:?}: only \"code\" is supported")));
+            }
+            let mut scopes = c.scopes.clone();
+            for s in c.scope.iter().flat_map(|s| s.split(' ')).filter(|s| !s.is_empty()) {
+                if !scopes.iter().any(|x| x == s) {
+                    scopes.push(s.to_owned());
+                }
+            }
             let mut b = match &c.client_secret {
                 Some(secret) => Client::confidential(c.client_id.clone(), secret),
                 None => Client::public(c.client_id.clone()),
             };
+            for uri in &c.post_logout_redirect_uris {
+                b = b.post_logout_redirect_uri(uri.clone());
+            }
+            if let Some(uri) = &c.backchannel_logout_uri {
+                b = b.backchannel_logout_uri(uri.clone(), c.backchannel_logout_session_required);
+            }
+            if let Some(uri) = &c.frontchannel_logout_uri {
+                b = b.frontchannel_logout_uri(uri.clone(), c.frontchannel_logout_session_required);
+            }
             for uri in &c.redirect_uris {
                 b = b.redirect_uri(uri.clone());
             }
@@ -239,7 +305,7 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                 .collect::<Result<Vec<_>, _>>()?;
             b = b
                 .grant_types(grants)
-                .scopes(c.scopes.clone())
+                .scopes(scopes)
                 .audience(c.audience.clone())
                 .resource_server_for(c.resource_server_for.clone())
                 .first_party(c.first_party);
@@ -319,6 +385,8 @@ impl Options {
 
 /// The demo redirect URI of both demo clients.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
+/// Where the demo clients may send the browser after logout (`post_logout_redirect_uris`).
+pub const DEMO_POST_LOGOUT_URI: &str = "http://127.0.0.1:9999/logged-out";
 /// The origin of the demo redirect URI, allowed for CORS by `demo-public`.
 pub const DEMO_ORIGIN: &str = "http://127.0.0.1:9999";
 /// The demo scopes.
@@ -343,6 +411,7 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         // every token for `demo-api` (demo-public's too), no other client may (RFC 7662 §4).
         .resource_server_for(["demo-api"])
         .first_party(true)
+        .post_logout_redirect_uri(DEMO_POST_LOGOUT_URI)
         .build()?;
     let public = Client::public("demo-public")
         .redirect_uri(DEMO_REDIRECT_URI)
@@ -352,6 +421,7 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         .scopes(DEMO_SCOPES)
         .audience(["demo-api"])
         .first_party(false)
+        .post_logout_redirect_uri(DEMO_POST_LOGOUT_URI)
         .build()?;
     Ok(vec![confidential, public])
 }
@@ -690,6 +760,7 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
             get(interaction_page).post(interaction_submit),
         )
         .route("/interaction/{id}/upstream/{name}", get(upstream_login))
+        .route("/logout/{id}", get(logout_page).post(logout_submit))
         .with_state(state);
     idpkit::axum::router(provider)
         .merge(pages)
@@ -754,10 +825,87 @@ async fn home(State(state): State<AppState>) -> Html<String> {
             "<h1>idpkit example identity provider</h1><p>Issuer: <code>{issuer}</code></p>\
              <p>Discovery: <a href=\"/.well-known/openid-configuration\">/.well-known/openid-configuration</a></p>\
              <p>Demo user <code>alice</code> / <code>wonderland</code>; clients <code>demo-client</code> \
-             (secret <code>demo-secret</code>) and <code>demo-public</code>.</p>",
+             (secret <code>demo-secret</code>) and <code>demo-public</code>.</p>\
+             <p><a href=\"/logout\">Log out</a></p>",
             issuer = escape(state.provider.issuer())
         ),
     ))
+}
+
+/// The logout confirmation page (an RP-Initiated Logout without a hint of the current
+/// session): the host asks before the session ends.
+async fn logout_page(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let req = match into_request(&state.provider, &method, &uri, &headers, &[]) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
+    };
+    match state.provider.logout_details(&id, &req).await {
+        Ok(d) => {
+            let who = match (&d.subject, &d.client_id) {
+                (Some(user), Some(client)) => format!(
+                    "<p><code>{}</code> asks to log <strong>{}</strong> out.</p>",
+                    escape(client),
+                    escape(user)
+                ),
+                (Some(user), None) => format!("<p>Log <strong>{}</strong> out?</p>", escape(user)),
+                (None, _) => "<p>You are not logged in.</p>".to_owned(),
+            };
+            protect(
+                page(
+                    "Log out",
+                    &format!(
+                        "<h1>Log out?</h1>{who}\
+                         <form method=\"post\" action=\"/logout/{id}\">\
+                         <button type=\"submit\" name=\"action\" value=\"logout\">Log out</button> \
+                         <button type=\"submit\" name=\"action\" value=\"stay\">Stay logged in</button></form>",
+                        id = escape(&id)
+                    ),
+                ),
+                axum::http::StatusCode::OK,
+                None,
+            )
+        }
+        Err(e) => error_page(&e),
+    }
+}
+
+/// The answer to the confirmation: log out (the logged-out page, with the front-channel
+/// iframes, then on to the client), or stay.
+async fn logout_submit(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = match into_request(&state.provider, &method, &uri, &headers, &body) {
+        Ok(r) => r,
+        Err(e) => return error_page(&e),
+    };
+    let form = FormParams::parse(&body);
+    if form.get("action").ok().flatten() != Some("logout") {
+        return protect(
+            page(
+                "Still logged in",
+                "<h1>You are still logged in</h1><p><a href=\"/\">Home</a></p>",
+            ),
+            axum::http::StatusCode::OK,
+            None,
+        );
+    }
+    match state.provider.finish_logout(&id, &req).await {
+        // idpkit's page renders the front-channel iframes (its CSP allows their origins)
+        // and goes on to the client's post_logout_redirect_uri, or is a plain 303.
+        Ok(done) => into_response(done.response),
+        Err(e) => error_page(&e),
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -1084,6 +1232,48 @@ mod tests {
         let clients = configured_clients(&ok).expect("valid");
         assert_eq!(clients.len(), 1);
         assert!(clients[0].is_first_party(), "first_party defaults to true");
+    }
+
+    #[test]
+    fn client_files_take_the_standard_metadata_names() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ok = file(
+            &dir,
+            "std.json",
+            r#"[{"client_id": "rp", "client_name": "The RP", "token_endpoint_auth_method": "none",
+                 "response_types": ["code"], "scope": "openid email", "grant_types": ["authorization_code"],
+                 "redirect_uris": ["https://rp.example/cb"],
+                 "post_logout_redirect_uris": ["https://rp.example/bye"],
+                 "frontchannel_logout_uri": "https://rp.example/fc", "frontchannel_logout_session_required": true,
+                 "backchannel_logout_uri": "https://rp.example/bc", "backchannel_logout_session_required": true}]"#,
+        );
+        let c = &configured_clients(&ok).expect("valid")[0];
+        assert_eq!(c.scopes(), ["openid", "email"]);
+        assert_eq!(c.post_logout_redirect_uris(), ["https://rp.example/bye"]);
+        assert_eq!(c.frontchannel_logout_uri(), Some("https://rp.example/fc"));
+        assert!(c.frontchannel_logout_session_required());
+        assert_eq!(c.backchannel_logout_uri(), Some("https://rp.example/bc"));
+        let mismatch = file(
+            &dir,
+            "auth.json",
+            r#"[{"client_id": "rp", "token_endpoint_auth_method": "client_secret_basic", "grant_types": ["authorization_code"], "redirect_uris": ["https://rp.example/cb"]}]"#,
+        );
+        let e = configured_clients(&mismatch).expect_err("no secret");
+        assert!(e.contains("token_endpoint_auth_method"), "{e}");
+        let implicit = file(
+            &dir,
+            "rt.json",
+            r#"[{"client_id": "rp", "response_types": ["token"], "grant_types": ["authorization_code"], "redirect_uris": ["https://rp.example/cb"]}]"#,
+        );
+        let e = configured_clients(&implicit).expect_err("token");
+        assert!(e.contains("response_types"), "{e}");
+        let bad_uri = file(
+            &dir,
+            "uri.json",
+            r#"[{"client_id": "rp", "grant_types": ["authorization_code"], "redirect_uris": ["https://rp.example/cb"], "post_logout_redirect_uris": ["https://rp.example/bye#x"]}]"#,
+        );
+        let e = configured_clients(&bad_uri).expect_err("fragment");
+        assert!(e.contains("post_logout_redirect_uri"), "{e}");
     }
 
     #[test]
