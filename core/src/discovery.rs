@@ -13,6 +13,7 @@ pub(crate) fn document(
     config: &Config,
     algorithms: &[Algorithm],
     grant_types: &[&str],
+    backchannel: bool,
 ) -> Arc<[u8]> {
     let url = |p: &str| format!("{}{}", config.issuer, p);
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
@@ -27,6 +28,8 @@ pub(crate) fn document(
         "end_session_endpoint": url(&config.paths.end_session),
         "frontchannel_logout_supported": true,
         "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": backchannel,
+        "backchannel_logout_session_supported": backchannel,
         "scopes_supported": ["openid", "profile", "email", "address", "phone", "offline_access"],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query", "fragment", "form_post"],
@@ -82,7 +85,12 @@ mod tests {
     }
 
     fn doc(grants: &[&str]) -> serde_json::Value {
-        let bytes = document(&config(), &[Algorithm::RS256, Algorithm::ES256], grants);
+        let bytes = document(
+            &config(),
+            &[Algorithm::RS256, Algorithm::ES256],
+            grants,
+            false,
+        );
         serde_json::from_slice(&bytes).expect("json")
     }
 

@@ -36,6 +36,7 @@
 mod algorithm;
 mod authorization_request;
 mod authorization_response;
+mod backchannel;
 pub mod bearer;
 mod claims;
 mod client;
@@ -89,6 +90,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
 };
+pub use endpoint::backchannel::Deliveries;
 pub use endpoint::client_id_from_basic;
 pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout};
 pub use endpoint::federation::UpstreamInfo;

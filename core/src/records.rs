@@ -318,6 +318,22 @@ impl Payload for LogoutRecord {
     const KIND: RecordKind = RecordKind::Logout;
 }
 
+/// A back-channel logout token waiting for delivery, keyed by its queue position.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct LogoutDeliveryRecord {
+    pub client_id: String,
+    pub uri: String,
+    /// The signed logout token (the same for every attempt: the RP dedupes by `jti`).
+    pub token: String,
+    pub attempts: u32,
+    /// Not before (Unix seconds).
+    pub next_at: i64,
+}
+
+impl Payload for LogoutDeliveryRecord {
+    const KIND: RecordKind = RecordKind::LogoutDelivery;
+}
+
 /// The scopes a user approved for a client, keyed by [`consent_id`].
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub(crate) struct ConsentRecord {
@@ -378,6 +394,7 @@ mod tests {
             // Counters are written by `GrantStore::increment` (decimal digits), not as a
             // payload type: see `crate::throttle`.
             LogoutRecord::KIND,
+            LogoutDeliveryRecord::KIND,
             RecordKind::Counter,
         ];
         let mut sorted = kinds.to_vec();

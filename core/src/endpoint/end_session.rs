@@ -60,7 +60,8 @@ pub struct LogoutDetails {
     pub ui_locales: Option<String>,
 }
 
-/// A finished logout: the session ended. The host renders its "logged out" page with
+/// A finished logout: the session ended, and logout tokens for the clients with a
+/// `backchannel_logout_uri` are queued (run [`Provider::deliver_logout_tokens`]). The host renders its "logged out" page with
 /// [`frontchannel_logout_uris`](Self::frontchannel_logout_uris) in (hidden) iframes and then
 /// sends the browser to [`redirect`](Self::redirect), or answers [`response`](Self::response)
 /// (a minimal page doing that, or a 303 when there is no iframe to render). Either way it
@@ -292,7 +293,12 @@ impl Provider {
                 fronts.push(url);
             }
         }
-        tracing::info!(clients = fronts.len(), "idpkit: session ended by logout");
+        let queued = self.queue_logout_tokens(&session).await?;
+        tracing::info!(
+            frontchannel = fronts.len(),
+            backchannel = queued,
+            "idpkit: session ended by logout"
+        );
         Ok(fronts)
     }
 

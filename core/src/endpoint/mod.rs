@@ -2,6 +2,7 @@
 //! [`crate::Request`] and returning a [`crate::Response`].
 
 pub mod authorize;
+pub mod backchannel;
 pub(crate) mod client_auth;
 pub mod discovery;
 pub mod end_session;

@@ -29,6 +29,7 @@ pub struct ProviderBuilder {
     upstreams: Vec<Arc<dyn Subprovider>>,
     linker: Arc<dyn AccountLinker>,
     extension_grants: Vec<Arc<dyn Grant>>,
+    http: Option<Arc<dyn crate::http::HttpClient>>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -71,6 +72,7 @@ impl ProviderBuilder {
             upstreams: Vec::new(),
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
+            http: None,
         }
     }
 
@@ -86,6 +88,14 @@ impl ProviderBuilder {
     /// ask the user; a valid hint of the session proves the client sent the request).
     pub fn logout_skip_confirmation_with_session_hint(mut self, skip: bool) -> Self {
         self.config.logout_skip_confirmation_with_session_hint = skip;
+        self
+    }
+
+    /// The HTTP client back-channel logout tokens are sent with (OpenID Connect
+    /// Back-Channel Logout 1.0). Without one, no logout token is sent and discovery says
+    /// `backchannel_logout_supported: false`.
+    pub fn http_client(mut self, http: Arc<dyn crate::http::HttpClient>) -> Self {
+        self.http = Some(http);
         self
     }
 
@@ -390,7 +400,8 @@ impl ProviderBuilder {
             grants_table.push(g);
         }
         let grant_types: Vec<&str> = grants_table.iter().map(|g| g.grant_type()).collect();
-        let discovery = crate::discovery::document(&config, &algorithms, &grant_types);
+        let discovery =
+            crate::discovery::document(&config, &algorithms, &grant_types, self.http.is_some());
         Ok(Provider {
             inner: Arc::new(Inner {
                 config,
@@ -405,6 +416,7 @@ impl ProviderBuilder {
                 linker: self.linker,
                 grants_table,
                 key_sets: crate::jose::KeySetCache::new(),
+                http: self.http,
             }),
         })
     }

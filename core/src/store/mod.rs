@@ -31,6 +31,8 @@ pub enum RecordKind {
     FederatedClaims,
     /// A logout waiting for the user's confirmation (RP-Initiated Logout).
     Logout,
+    /// A back-channel logout token queued for delivery.
+    LogoutDelivery,
     /// A counter of [`GrantStore::increment`] (rate limits, quotas); its payload is the
     /// count in decimal ASCII digits.
     Counter,
@@ -38,7 +40,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 11] = [
+    pub const ALL: [RecordKind; 12] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -49,6 +51,7 @@ impl RecordKind {
         Self::UpstreamLogin,
         Self::FederatedClaims,
         Self::Logout,
+        Self::LogoutDelivery,
         Self::Counter,
     ];
 
@@ -65,6 +68,7 @@ impl RecordKind {
             Self::UpstreamLogin => "upstream_login",
             Self::FederatedClaims => "federated_claims",
             Self::Logout => "logout",
+            Self::LogoutDelivery => "logout_delivery",
             Self::Counter => "counter",
         }
     }

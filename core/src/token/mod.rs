@@ -9,6 +9,7 @@
 pub mod access_token;
 pub mod id_token;
 pub(crate) mod jwt;
+pub mod logout_token;
 pub(crate) mod lookup;
 pub(crate) mod refresh_token;
 

@@ -728,6 +728,7 @@ pub async fn build_provider_with_http(
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
         .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
         .rate_limits(rate_limits(opts))
+        .http_client(http.clone())
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
@@ -802,6 +803,18 @@ pub async fn app_from_options(
 /// Housekeeping every host runs: purge expired grants and reload the key directory, every
 /// `every`, until the runtime stops.
 pub fn spawn_housekeeping(provider: Provider, backends: &Backends, every: std::time::Duration) {
+    // Back-channel logout tokens: delivered within a second of a logout, retried from the
+    // queue in the grant store (any instance delivers; a restart loses nothing).
+    let deliverer = provider.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            if let Err(e) = deliverer.deliver_logout_tokens().await {
+                tracing::warn!(error = %e, "example: back-channel logout delivery failed");
+            }
+        }
+    });
     let source = backends.key_source.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
