@@ -96,6 +96,7 @@ pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout}
 pub use endpoint::federation::UpstreamInfo;
 pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};
+pub use endpoint::sessions::SessionInfo;
 pub use error::{ConfigError, ErrorCode, OAuthError};
 pub use grant::{Grant, GrantContext, TokenResponse};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};

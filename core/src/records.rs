@@ -283,6 +283,10 @@ pub(crate) struct SessionRecord {
     /// [`crate::session::MAX_SESSION_GRANTS`]): what logout revokes and whom it tells.
     #[serde(default)]
     pub grants: Vec<SessionGrant>,
+    /// The subject's session epoch at login: "log out everywhere" moves the epoch on, and
+    /// every session of an older one is over, on every instance at once.
+    #[serde(default)]
+    pub epoch: u64,
 }
 
 /// A grant issued in a session.
@@ -316,6 +320,22 @@ pub(crate) struct LogoutRecord {
 
 impl Payload for LogoutRecord {
     const KIND: RecordKind = RecordKind::Logout;
+}
+
+/// The SSO sessions of a subject (store ids, newest last), keyed by
+/// [`subject_sessions_id`]: what the session API lists and ends.
+#[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
+pub(crate) struct SubjectSessionsRecord {
+    pub sessions: Vec<String>,
+}
+
+impl Payload for SubjectSessionsRecord {
+    const KIND: RecordKind = RecordKind::SubjectSessions;
+}
+
+/// Store id of a subject's session list.
+pub(crate) fn subject_sessions_id(subject: &str) -> String {
+    crypto::sha256_b64(format!("idpkit-subject-sessions:{subject}").as_bytes())
 }
 
 /// A back-channel logout token waiting for delivery, keyed by its queue position.
@@ -395,6 +415,7 @@ mod tests {
             // payload type: see `crate::throttle`.
             LogoutRecord::KIND,
             LogoutDeliveryRecord::KIND,
+            SubjectSessionsRecord::KIND,
             RecordKind::Counter,
         ];
         let mut sorted = kinds.to_vec();
@@ -436,6 +457,7 @@ mod tests {
                 created_at: 1,
                 last_used: 1,
                 grants: Vec::new(),
+                epoch: 0,
             },
             Some("g"),
             t0(),

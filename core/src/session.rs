@@ -35,7 +35,20 @@ pub(crate) fn new_session(subject: &str, auth_time: i64, now: OffsetDateTime) ->
         created_at: now.unix_timestamp(),
         last_used: now.unix_timestamp(),
         grants: Vec::new(),
+        epoch: 0,
     }
+}
+
+/// The most sessions a subject's list keeps: a login beyond it ends the oldest session.
+pub(crate) const MAX_SUBJECT_SESSIONS: usize = 32;
+
+/// Adds session `id` to a subject's list (newest last); returns the sessions pushed out
+/// beyond [`MAX_SUBJECT_SESSIONS`], which the caller ends.
+pub(crate) fn remember_session(list: &mut Vec<String>, id: &str) -> Vec<String> {
+    list.retain(|s| s != id);
+    list.push(id.to_owned());
+    let excess = list.len().saturating_sub(MAX_SUBJECT_SESSIONS);
+    list.drain(..excess).collect()
 }
 
 /// Records that the session answered an authorization request of `client_id` with the
@@ -149,6 +162,21 @@ mod tests {
         let mut s = new_session("alice", now().unix_timestamp() - age_secs, now());
         s.created_at = s.auth_time;
         s
+    }
+
+    #[test]
+    fn a_subject_keeps_a_bounded_list_of_sessions_oldest_out_first() {
+        let mut list = Vec::new();
+        for n in 0..MAX_SUBJECT_SESSIONS {
+            assert!(remember_session(&mut list, &format!("s{n}")).is_empty());
+        }
+        assert_eq!(remember_session(&mut list, "new"), vec!["s0".to_owned()]);
+        assert_eq!(list.len(), MAX_SUBJECT_SESSIONS);
+        assert!(
+            remember_session(&mut list, "s5").is_empty(),
+            "a known one moves to the end"
+        );
+        assert_eq!(list.last().map(String::as_str), Some("s5"));
     }
 
     #[test]

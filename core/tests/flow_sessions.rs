@@ -119,3 +119,110 @@ async fn a_session_ends_after_its_idle_lifetime_and_at_its_absolute_one() {
         "idle"
     );
 }
+
+#[tokio::test]
+async fn hosts_list_a_subjects_sessions_and_end_one_of_them() {
+    let env = env();
+    let (mut phone, mut laptop) = (Browser::new(), Browser::new());
+    env.code(&mut phone, DEMO_CLIENT, "openid").await;
+    env.advance(Duration::minutes(5));
+    env.code(&mut laptop, DEMO_CLIENT, "openid").await;
+    env.code(&mut laptop, DEMO_PUBLIC, "openid").await;
+    let sessions = env.provider.sessions_of("alice").await.expect("list");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions[0].clients, [DEMO_CLIENT]);
+    assert_eq!(sessions[1].clients, [DEMO_CLIENT, DEMO_PUBLIC]);
+    assert!(sessions[1].created_at > sessions[0].created_at);
+    assert!(
+        env.provider
+            .sessions_of("bob")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // End the phone's session: the laptop's lives on.
+    let phone_sid = sessions[0].sid.clone();
+    assert!(
+        !env.provider
+            .end_session_of("bob", &phone_sid)
+            .await
+            .expect("end"),
+        "only the subject's own sessions"
+    );
+    assert!(
+        env.provider
+            .end_session_of("alice", &phone_sid)
+            .await
+            .expect("end")
+    );
+    let silent = authz(DEMO_CLIENT, "openid", &[("prompt", "none")]);
+    let r = respond(env.authorize(&mut phone, &silent).await);
+    assert_eq!(param(&redirect_params(&r), "error"), Some("login_required"));
+    let r = respond(env.authorize(&mut laptop, &silent).await);
+    assert!(param(&redirect_params(&r), "code").is_some());
+    assert_eq!(
+        env.provider.sessions_of("alice").await.expect("list").len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn log_out_everywhere_ends_every_session_at_every_instance() {
+    let a = env();
+    let b = env_with(|builder| {
+        builder
+            .grant_store_arc(a.store.clone())
+            .clock(a.clock.clone())
+    });
+    let (mut one, mut two) = (Browser::new(), Browser::new());
+    a.code(&mut one, DEMO_CLIENT, "openid").await;
+    b.code(&mut two, DEMO_CLIENT, "openid").await;
+    let t = a.tokens(DEMO_CLIENT, "openid").await;
+    assert_eq!(a.provider.end_all_sessions("alice").await.expect("all"), 3);
+    let silent = authz(DEMO_CLIENT, "openid", &[("prompt", "none")]);
+    for (env, browser) in [(&b, &mut one), (&a, &mut two)] {
+        let r = respond(env.authorize(browser, &silent).await);
+        assert_eq!(param(&redirect_params(&r), "error"), Some("login_required"));
+    }
+    assert!(
+        !a.active(t["access_token"].as_str().expect("at")).await,
+        "grants revoked"
+    );
+    assert!(
+        a.provider
+            .sessions_of("alice")
+            .await
+            .expect("list")
+            .is_empty()
+    );
+    // A new login afterwards works as usual.
+    let mut three = Browser::new();
+    a.code(&mut three, DEMO_CLIENT, "openid").await;
+    let r = respond(a.authorize(&mut three, &silent).await);
+    assert!(param(&redirect_params(&r), "code").is_some());
+}
+
+#[tokio::test]
+async fn log_out_everywhere_also_ends_a_session_missing_from_the_list() {
+    use idpkit_core::{GrantStore, RecordKind};
+    let env = env();
+    let mut b = Browser::new();
+    env.code(&mut b, DEMO_CLIENT, "openid").await;
+    // As if two instances had raced on the list and one entry were lost.
+    let list = idpkit_core::crypto::sha256_b64(b"idpkit-subject-sessions:alice");
+    env.store
+        .delete(RecordKind::SubjectSessions, &list)
+        .await
+        .expect("delete");
+    assert_eq!(
+        env.provider.end_all_sessions("alice").await.expect("all"),
+        0
+    );
+    let silent = authz(DEMO_CLIENT, "openid", &[("prompt", "none")]);
+    let r = respond(env.authorize(&mut b, &silent).await);
+    assert_eq!(
+        param(&redirect_params(&r), "error"),
+        Some("login_required"),
+        "the session epoch ended it anyway"
+    );
+}

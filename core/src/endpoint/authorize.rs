@@ -131,6 +131,11 @@ impl Provider {
         else {
             return Ok(None);
         };
+        if session.epoch < self.session_epoch(&session.subject).await? {
+            // "Log out everywhere" ended it, at whichever instance.
+            records.delete::<SessionRecord>(id).await?;
+            return Ok(None);
+        }
         let claims = crate::claims::user_claims(
             self.inner.services(),
             &session.subject,

@@ -260,7 +260,7 @@ impl Provider {
     /// Ends the session stored under `session_id`: its record, and its grants as the policy
     /// says. Returns the front-channel URLs of its clients. Every instance sharing the
     /// store sees the session gone at once.
-    async fn end_browser_session(
+    pub(crate) async fn end_browser_session(
         &self,
         session_id: Option<&str>,
     ) -> Result<Vec<String>, OAuthError> {

@@ -172,7 +172,8 @@ impl Provider {
         record.subject = Some(subject.clone());
         record.auth_time = Some(auth_time);
         record.new_session = Some(session_id.clone());
-        let session = session::new_session(&subject, auth_time, now);
+        let mut session = session::new_session(&subject, auth_time, now);
+        session.epoch = self.session_epoch(&subject).await?;
         let records = Records(self.inner.grants.as_ref());
         // A new login replaces the session the browser had: it cannot go on issuing codes.
         if let Some(old) = record.previous_session.take() {
@@ -192,6 +193,7 @@ impl Provider {
                 ),
             ))
             .await?;
+        self.remember_session(&subject, &session_id).await?;
         let session_cookie = self.cookie(
             Cookie::Session,
             &session_token,

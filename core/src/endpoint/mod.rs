@@ -11,6 +11,7 @@ pub mod interaction;
 pub mod introspection;
 pub mod revocation;
 pub mod routes;
+pub mod sessions;
 pub mod token;
 pub mod userinfo;
 

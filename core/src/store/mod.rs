@@ -33,6 +33,8 @@ pub enum RecordKind {
     Logout,
     /// A back-channel logout token queued for delivery.
     LogoutDelivery,
+    /// The list of a subject's SSO sessions (the session API).
+    SubjectSessions,
     /// A counter of [`GrantStore::increment`] (rate limits, quotas); its payload is the
     /// count in decimal ASCII digits.
     Counter,
@@ -40,7 +42,7 @@ pub enum RecordKind {
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 12] = [
+    pub const ALL: [RecordKind; 13] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -52,6 +54,7 @@ impl RecordKind {
         Self::FederatedClaims,
         Self::Logout,
         Self::LogoutDelivery,
+        Self::SubjectSessions,
         Self::Counter,
     ];
 
@@ -69,6 +72,7 @@ impl RecordKind {
             Self::FederatedClaims => "federated_claims",
             Self::Logout => "logout",
             Self::LogoutDelivery => "logout_delivery",
+            Self::SubjectSessions => "subject_sessions",
             Self::Counter => "counter",
         }
     }
