@@ -92,7 +92,7 @@ pub struct Config {
     /// Skip the logout confirmation when the `id_token_hint` names the browser's current
     /// session (default `false`: RP-Initiated Logout §2 says the OP SHOULD ask).
     pub logout_skip_confirmation_with_session_hint: bool,
-    /// Brute-force and flood limits (see [`RateLimits`] for the defaults).
+    /// Brute-force and flood limits (see [`RateLimits`](crate::RateLimits) for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,
 }
 

@@ -845,8 +845,8 @@ async fn home(State(state): State<AppState>) -> Html<String> {
     ))
 }
 
-/// The logout confirmation page (an RP-Initiated Logout without a hint of the current
-/// session): the host asks before the session ends.
+/// The logout confirmation page of an RP-Initiated Logout: the host asks before the
+/// session ends (idpkit skips it only when configured to for a hint of the session).
 async fn logout_page(
     State(state): State<AppState>,
     Path(id): Path<String>,
