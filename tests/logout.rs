@@ -13,7 +13,7 @@ use idpkit_example::{DEMO_POST_LOGOUT_URI, DEMO_REDIRECT_URI};
 use serde_json::Value;
 
 /// A relying party's back-channel logout endpoint on loopback: records the logout tokens
-/// it is POSTed and answers 200.
+/// it is POSTed; answers 503 to the first (it is "down"), then 200.
 async fn start_rp_backchannel() -> (String, Arc<Mutex<Vec<String>>>) {
     let received: Arc<Mutex<Vec<String>>> = Arc::default();
     let sink = received.clone();
@@ -26,8 +26,13 @@ async fn start_rp_backchannel() -> (String, Arc<Mutex<Vec<String>>>) {
                     .find(|(k, _)| k == "logout_token")
                     .map(|(_, v)| v.into_owned())
                     .unwrap_or_default();
-                sink.lock().expect("lock").push(token);
-                axum::http::StatusCode::OK
+                let mut seen = sink.lock().expect("lock");
+                seen.push(token);
+                if seen.len() == 1 {
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE
+                } else {
+                    axum::http::StatusCode::OK
+                }
             }
         }),
     );
@@ -122,19 +127,28 @@ async fn a_second_rp_of_the_session_gets_a_back_channel_logout_token_and_a_front
         "{html}"
     );
     assert!(html.contains(DEMO_POST_LOGOUT_URI), "{html}");
-    // The back-channel token, delivered through the example's HTTP client.
+    // The back-channel token, delivered through the example's HTTP client: the RP is down
+    // at the first attempt, the retry (after its back-off) gets through.
+    let report = host
+        .provider
+        .deliver_logout_tokens()
+        .await
+        .expect("deliver");
+    assert_eq!(report.retrying, 1, "{report:?}");
+    host.clock.advance(idpkit::time::Duration::seconds(2));
     let report = host
         .provider
         .deliver_logout_tokens()
         .await
         .expect("deliver");
     assert_eq!(report.delivered, 1, "{report:?}");
-    let token = received
-        .lock()
-        .expect("lock")
-        .first()
-        .cloned()
-        .expect("a logout token");
+    let tokens = received.lock().expect("lock").clone();
+    assert_eq!(tokens.len(), 2);
+    assert_eq!(
+        tokens[0], tokens[1],
+        "the same token again: the RP can dedupe by jti"
+    );
+    let token = tokens[1].clone();
     // Validated as Back-Channel Logout §2.6 tells an RP: signature with the OP's keys,
     // iss, aud, iat/exp, typ, events, sid, no nonce.
     let validator = Validator::builder()

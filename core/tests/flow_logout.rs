@@ -172,6 +172,8 @@ async fn without_a_session_hint_the_user_confirms_through_the_host() {
             ("client_id", RP),
             ("post_logout_redirect_uri", BYE),
             ("state", "s1"),
+            ("logout_hint", "alice@example.com"),
+            ("ui_locales", "fr"),
         ],
     )
     .await;
@@ -203,6 +205,8 @@ async fn without_a_session_hint_the_user_confirms_through_the_host() {
         .expect("details");
     assert_eq!(details.client_id.as_deref(), Some(RP));
     assert_eq!(details.subject.as_deref(), Some("alice"));
+    assert_eq!(details.logout_hint.as_deref(), Some("alice@example.com"));
+    assert_eq!(details.ui_locales.as_deref(), Some("fr"));
     let done = env
         .provider
         .finish_logout(&pending.id, &b.request(Method::Post, &[]))

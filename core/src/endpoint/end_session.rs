@@ -56,6 +56,9 @@ pub struct LogoutDetails {
     pub client_id: Option<String>,
     /// The user whose session would end, if the browser has a live session.
     pub subject: Option<String>,
+    /// `logout_hint` of the request (RP-Initiated Logout §2: who the RP thinks is logged
+    /// in; the page may show it).
+    pub logout_hint: Option<String>,
     /// `ui_locales` of the request.
     pub ui_locales: Option<String>,
 }
@@ -231,6 +234,7 @@ impl Provider {
             id: id.to_owned(),
             client_id: record.client_id,
             subject,
+            logout_hint: record.request.logout_hint,
             ui_locales: record.request.ui_locales,
         })
     }
