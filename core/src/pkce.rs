@@ -83,6 +83,48 @@ mod tests {
     }
 
     #[test]
+    fn a_verifier_of_the_wrong_length_is_refused_even_when_its_hash_matches_rfc7636_4_1() {
+        // "minimum length of 43 characters and a maximum length of 128 characters": the
+        // syntax is checked on its own, not only through the hash comparison.
+        for len in [42, 129] {
+            let v = "a".repeat(len);
+            let e = verify(&v, &crypto::sha256_b64(v.as_bytes())).expect_err("length");
+            assert!(e.description.contains("43-128"), "{len}: {}", e.description);
+        }
+        for len in [43, 128] {
+            let v = "a".repeat(len);
+            assert!(
+                verify(&v, &crypto::sha256_b64(v.as_bytes())).is_ok(),
+                "{len}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_verifier_outside_the_unreserved_set_is_refused_even_when_its_hash_matches_rfc7636_4_1() {
+        // code-verifier = 43*128unreserved, unreserved = ALPHA / DIGIT / "-" / "." / "_" / "~"
+        for bad in ['+', '/', '=', ' ', '%', '\u{e9}'] {
+            let v = format!("{}{bad}", "a".repeat(42));
+            let e = verify(&v, &crypto::sha256_b64(v.as_bytes())).expect_err("charset");
+            assert!(e.description.contains("[A-Za-z0-9-._~]"), "{bad:?}");
+        }
+        let all = format!("{}-._~", "aZ09".repeat(10));
+        assert!(verify(&all, &crypto::sha256_b64(all.as_bytes())).is_ok());
+    }
+
+    #[test]
+    fn an_s256_challenge_is_43_base64url_characters_rfc7636_4_2() {
+        // BASE64URL-ENCODE(SHA256(...)): the alphabet is A-Z a-z 0-9 "-" "_", no padding.
+        let ok = format!("{}-_", "A".repeat(41));
+        assert!(check_challenge(&ok, Some("S256")).is_ok());
+        for bad in ['+', '/', '=', '.', '~'] {
+            let c = format!("{}{bad}", "A".repeat(42));
+            assert!(check_challenge(&c, Some("S256")).is_err(), "{bad:?}");
+        }
+        assert!(check_challenge(&"A".repeat(44), Some("S256")).is_err());
+    }
+
+    #[test]
     fn plain_and_missing_methods_are_refused() {
         assert!(check_challenge(CHALLENGE, Some("plain")).is_err());
         assert!(check_challenge(CHALLENGE, None).is_err());

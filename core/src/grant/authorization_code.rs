@@ -256,6 +256,60 @@ mod tests {
         assert!(e.description.contains("without code_challenge"));
     }
 
+    // The `Grant` impl, through the token endpoint (what `check` does not cover).
+
+    #[tokio::test]
+    async fn the_grant_answers_to_grant_type_authorization_code_rfc6749_4_1_3() {
+        let env = super::super::test_env::env(|b| b);
+        let code = env.code("web", "openid").await;
+        let (status, body) = env.exchange("web", &code).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(body["access_token"].is_string());
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_needs_offline_access_and_the_refresh_grant_oidc_core_11() {
+        let env = super::super::test_env::env(|b| b);
+        for (client, scope, refresh) in [
+            ("web", "openid offline_access", true),
+            ("web", "openid", false),
+            ("no-refresh", "openid offline_access", false),
+        ] {
+            let code = env.code(client, scope).await;
+            let (status, body) = env.exchange(client, &code).await;
+            assert_eq!(status, 200, "{body}");
+            assert_eq!(
+                body.get("refresh_token").is_some(),
+                refresh,
+                "{client} / {scope}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reused_code_is_refused_and_revokes_what_it_issued_rfc6749_4_1_2() {
+        let env = super::super::test_env::env(|b| b);
+        let code = env.code("web", "openid offline_access").await;
+        let (_, first) = env.exchange("web", &code).await;
+        let (status, again) = env.exchange("web", &code).await;
+        assert_eq!(
+            (status, again["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        let refresh = first["refresh_token"].as_str().expect("refresh token");
+        let (status, body) = env
+            .token(
+                "web",
+                &[("grant_type", "refresh_token"), ("refresh_token", refresh)],
+            )
+            .await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "the first exchange's refresh token is revoked"
+        );
+    }
+
     #[test]
     fn the_client_is_checked_before_anything_else() {
         // A foreign client learns nothing about the code's redirect URI or PKCE.

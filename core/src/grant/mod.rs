@@ -15,6 +15,8 @@ pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
+#[cfg(test)]
+mod test_env;
 
 use std::sync::Arc;
 

@@ -255,4 +255,104 @@ mod tests {
         let e = check(&rec(), &client("web"), Some("openid email")).expect_err("widened");
         assert_eq!(e.code, ErrorCode::InvalidScope);
     }
+
+    // The `Grant` impl, through the token endpoint: rotation, reuse, the grace window.
+
+    use std::sync::Arc;
+
+    use super::super::test_env::{Env, env};
+    use crate::store::MemoryGrantStore;
+
+    /// The refresh token of a code exchange at `web`.
+    async fn first_refresh_token(env: &Env) -> String {
+        let code = env.code("web", "openid offline_access").await;
+        let (status, body) = env.exchange("web", &code).await;
+        assert_eq!(status, 200, "{body}");
+        body["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned()
+    }
+
+    async fn refresh(env: &Env, token: &str) -> (u16, serde_json::Value) {
+        env.token(
+            "web",
+            &[("grant_type", "refresh_token"), ("refresh_token", token)],
+        )
+        .await
+    }
+
+    async fn active(env: &Env, access_token: &str) -> bool {
+        let mut r = crate::http_types::Request::new(crate::http_types::Method::Post);
+        r.params = crate::http_types::Params::from_pairs([
+            ("token", access_token),
+            ("client_id", "web"),
+            ("client_secret", "s"),
+        ]);
+        env.provider.introspect(&r).await.json_value()["active"] == true
+    }
+
+    #[tokio::test]
+    async fn the_grant_answers_to_grant_type_refresh_token_and_rotates_rfc6749_6() {
+        let env = env(|b| b);
+        let r1 = first_refresh_token(&env).await;
+        let (status, body) = refresh(&env, &r1).await;
+        assert_eq!(status, 200, "{body}");
+        let r2 = body["refresh_token"].as_str().expect("rotated");
+        assert_ne!(r2, r1);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_refresh_token_revokes_the_family_rfc9700_4_14_2() {
+        let env = env(|b| b);
+        let r1 = first_refresh_token(&env).await;
+        let (_, t2) = refresh(&env, &r1).await;
+        let (status, body) = refresh(&env, &r1).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("invalid_grant"))
+        );
+        let (status, _) = refresh(&env, t2["refresh_token"].as_str().expect("rt")).await;
+        assert_eq!(status, 400, "the successor is revoked with the family");
+        let access = t2["access_token"].as_str().expect("at");
+        assert!(!active(&env, access).await, "and so is its access token");
+    }
+
+    #[tokio::test]
+    async fn a_retry_inside_the_grace_window_revokes_the_lost_rotation_and_its_access_token() {
+        let env = env(|b| b.refresh_reuse_grace(Duration::seconds(10)));
+        let r1 = first_refresh_token(&env).await;
+        let (_, lost) = refresh(&env, &r1).await;
+        let lost_access = lost["access_token"].as_str().expect("at");
+        assert!(active(&env, lost_access).await);
+        env.clock.advance(Duration::seconds(3));
+        let (status, retry) = refresh(&env, &r1).await;
+        assert_eq!(status, 200, "one retry inside the window: {retry}");
+        assert!(
+            !active(&env, lost_access).await,
+            "the lost rotation's access token is revoked by the retry"
+        );
+        let (status, _) = refresh(&env, lost["refresh_token"].as_str().expect("rt")).await;
+        assert_eq!(status, 400, "and so is its refresh token");
+        let retry_access = retry["access_token"].as_str().expect("at");
+        assert!(active(&env, retry_access).await, "the retry's tokens stand");
+    }
+
+    #[tokio::test]
+    async fn turning_the_grace_window_off_ends_retries_at_once_rfc9700_4_14_2() {
+        // A grace record written while the window was on is not honoured by an instance
+        // (or restart) with it off: the replay is reuse.
+        let store = Arc::new(MemoryGrantStore::new());
+        let on = env(|b| {
+            b.grant_store_arc(store.clone())
+                .refresh_reuse_grace(Duration::seconds(10))
+        });
+        let r1 = first_refresh_token(&on).await;
+        let (_, t2) = refresh(&on, &r1).await;
+        let off = env(|b| b.grant_store_arc(store.clone()));
+        let (status, _) = refresh(&off, &r1).await;
+        assert_eq!(status, 400, "no retry without a grace window");
+        let (status, _) = refresh(&off, t2["refresh_token"].as_str().expect("rt")).await;
+        assert_eq!(status, 400, "the family is revoked");
+    }
 }

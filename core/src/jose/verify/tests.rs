@@ -72,6 +72,12 @@ fn a_good_token_verifies_and_returns_its_payload() {
     assert!(v.header().typ_is("at+jwt"));
     let claims: serde_json::Value = serde_json::from_slice(v.payload()).expect("json");
     assert_eq!(claims["sub"], "alice");
+    let payload = v.payload().to_vec();
+    assert_eq!(
+        v.into_payload(),
+        payload,
+        "taken out, the payload is the same bytes"
+    );
 }
 
 #[test]
@@ -216,4 +222,49 @@ fn the_cache_rebuilds_only_for_another_jwks() {
     let b = cache.get(&other);
     assert!(!Arc::ptr_eq(&a, &b));
     assert!(b.contains(f.ed.kid()) && !b.contains(f.ec.kid()));
+}
+
+#[test]
+fn an_unknown_kid_is_reported_with_the_kids_the_set_has_rfc7515_4_1_4() {
+    // The rejection names what was known, so that an operator sees a key-rotation gap.
+    let f = fixture();
+    assert_eq!(
+        f.set.kids(),
+        vec![f.ec.kid().to_owned(), f.ed.kid().to_owned()]
+    );
+    let t = mint(
+        &f.ec,
+        json!({"alg": "ES256", "kid": "nope"}),
+        json!({"exp": 2000}),
+    );
+    assert_eq!(
+        verify_compact(&t, &f.set, ALL, at(1500)),
+        Err(VerifyError::UnknownKid {
+            found: "nope".into(),
+            known: f.set.kids(),
+        })
+    );
+    let mut nameless = f.ed.public_jwk().clone();
+    nameless.kid = None;
+    let set = KeySet::new(&Jwks::new(vec![f.ec.public_jwk().clone(), nameless]));
+    assert_eq!(set.kids(), vec![f.ec.kid().to_owned()], "a key without kid");
+}
+
+#[test]
+fn nbf_is_inclusive_a_token_is_valid_from_that_second_rfc7519_4_1_5() {
+    // "MUST NOT be accepted for processing *before*" the nbf time: at nbf - leeway == now
+    // it is accepted.
+    assert_eq!(check_nbf(Some(160), 100, 60), Ok(()));
+    assert_eq!(
+        check_nbf(Some(161), 100, 60),
+        Err(VerifyError::NotYetValid {
+            nbf: 161,
+            now: 100,
+            leeway: 60
+        })
+    );
+    let f = fixture();
+    let h = json!({"alg": "ES256", "kid": f.ec.kid()});
+    let t = mint(&f.ec, h, json!({"exp": 2000, "nbf": 1500}));
+    assert!(verify_compact(&t, &f.set, ALL, at(1500)).is_ok());
 }
