@@ -1,7 +1,8 @@
 //! Cookie parsing: `parse_cookies` and the `Cookie` handling of `Request::from_http`.
 //!
 //! Invariants: no panic; names and values are trimmed and never contain `;`; the pairs are
-//! exactly the `;`-separated parts with a `=`; a repeated idpkit cookie is refused, and
+//! exactly the `;`-separated parts with a `=`; a repeated idpkit cookie (plain or
+//! `__Host-` name) is refused, and
 //! otherwise `Request::cookie` answers the first value of a name.
 #![no_main]
 
@@ -33,9 +34,12 @@ fuzz_target!(|data: &[u8]| {
     let (a, b) = header.split_at(cut);
     let all: Vec<(String, String)> = parse_cookies(a).chain(parse_cookies(b)).collect();
     let r = Request::from_http("GET", None, [("Cookie", a), ("cookie", b)], b"", 0);
+    // idpkit's cookies under both spellings: the plain name (http issuer) and the
+    // `__Host-` one (https issuer); either repeated is refused.
     let repeated = [SESSION_COOKIE, INTERACTION_COOKIE, FEDERATION_COOKIE]
         .iter()
-        .any(|own| all.iter().filter(|(n, _)| n == own).count() > 1);
+        .flat_map(|own| [own.to_string(), format!("__Host-{own}")])
+        .any(|own| all.iter().filter(|(n, _)| *n == own).count() > 1);
     match r {
         Ok(req) => {
             assert!(!repeated, "a repeated idpkit cookie was accepted");
