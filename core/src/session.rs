@@ -39,7 +39,8 @@ pub(crate) fn new_session(subject: &str, auth_time: i64, now: OffsetDateTime) ->
     }
 }
 
-/// The most sessions a subject's list keeps: a login beyond it ends the oldest session.
+/// The most sessions a subject's list keeps: a login beyond it ends the oldest session's
+/// SSO (not its grants).
 pub(crate) const MAX_SUBJECT_SESSIONS: usize = 32;
 
 /// Adds session `id` to a subject's list (newest last); returns the sessions pushed out

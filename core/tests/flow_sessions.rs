@@ -226,3 +226,25 @@ async fn log_out_everywhere_also_ends_a_session_missing_from_the_list() {
         "the session epoch ended it anyway"
     );
 }
+
+#[tokio::test]
+async fn a_login_beyond_the_session_bound_ends_the_oldest_sso_but_not_its_tokens() {
+    let env = env();
+    let mut first = Browser::new();
+    let code = env.code(&mut first, DEMO_CLIENT, "openid").await;
+    let (_, t) = env.exchange(DEMO_CLIENT, &code).await;
+    for _ in 0..32 {
+        env.code(&mut Browser::new(), DEMO_CLIENT, "openid").await;
+    }
+    assert_eq!(
+        env.provider.sessions_of("alice").await.expect("list").len(),
+        32
+    );
+    let silent = authz(DEMO_CLIENT, "openid", &[("prompt", "none")]);
+    let r = respond(env.authorize(&mut first, &silent).await);
+    assert_eq!(param(&redirect_params(&r), "error"), Some("login_required"));
+    assert!(
+        env.active(t["access_token"].as_str().expect("at")).await,
+        "the tokens of the evicted session live on"
+    );
+}

@@ -49,8 +49,10 @@ impl Provider {
             .unwrap_or(0))
     }
 
-    /// Records a new session `id` of `subject` in its list; sessions pushed out of the
-    /// bounded list are ended.
+    /// Records a new session `id` of `subject` in its list. A session pushed out of the
+    /// bounded list loses its SSO (its record is deleted: the browser must log in again),
+    /// but not its grants: a user signing in on a 33rd device must not have the tokens
+    /// apps got on the first revoked.
     pub(crate) async fn remember_session(&self, subject: &str, id: &str) -> Result<(), OAuthError> {
         let records = Records(self.inner.grants.as_ref());
         let list_id = subject_sessions_id(subject);
@@ -66,7 +68,7 @@ impl Provider {
             .put(Write::new(list_id, &list, None, now + config.session_ttl))
             .await?;
         for old in pushed_out {
-            self.end_browser_session(Some(&old)).await?;
+            records.delete::<SessionRecord>(&old).await?;
         }
         Ok(())
     }
