@@ -34,6 +34,19 @@ pub(crate) struct AuthorizationRequest {
     /// The upstream named by `idp_hint` / `acr_values=idp:NAME` (only a configured one).
     #[serde(default)]
     pub upstream_hint: Option<String>,
+    /// Set when the request is a device authorization's (RFC 8628 §3.3), entered at the
+    /// user-code page: there is no redirect URI, and the user's decision goes to the device
+    /// code instead of a code in a redirect.
+    #[serde(default)]
+    pub device: Option<DeviceRequest>,
+}
+
+/// The device authorization a request continues (RFC 8628): store ids of its device code
+/// and its user code.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct DeviceRequest {
+    pub device_id: String,
+    pub user_code_id: String,
 }
 
 impl AuthorizationRequest {
@@ -233,6 +246,7 @@ fn validate(
         max_age,
         login_hint: p.get("login_hint")?.map(str::to_owned),
         upstream_hint: upstream_hint(p, is_upstream)?,
+        device: None,
     })
 }
 

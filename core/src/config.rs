@@ -32,6 +32,12 @@ pub struct Paths {
     /// `<issuer><federation_callback>/<name>` (register it as the redirect URI there; see
     /// [`Provider::federation_callback_url`](crate::Provider::federation_callback_url)).
     pub federation_callback: String,
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub device_authorization: String,
+    /// The host's user-code page, the `verification_uri` of RFC 8628 §3.2: it asks for the
+    /// user code and hands it to
+    /// [`Provider::verify_user_code`](crate::Provider::verify_user_code).
+    pub device_verification: String,
 }
 
 impl Default for Paths {
@@ -47,6 +53,8 @@ impl Default for Paths {
             end_session: "/logout".into(),
             logout_confirmation: "/logout/{id}".into(),
             federation_callback: "/federation/callback".into(),
+            device_authorization: "/device_authorization".into(),
+            device_verification: "/device".into(),
         }
     }
 }
@@ -76,6 +84,11 @@ pub struct Config {
     pub session_idle_ttl: Duration,
     /// How long a consent is remembered (default 365 days).
     pub consent_ttl: Duration,
+    /// Device code (and user code) lifetime (default 10 minutes, RFC 8628 §3.2
+    /// `expires_in`).
+    pub device_code_ttl: Duration,
+    /// The polling interval a device is told (default 5 seconds, RFC 8628 §3.2 `interval`).
+    pub device_poll_interval: Duration,
     /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace).
     pub refresh_reuse_grace: Option<Duration>,
     /// Default signing algorithm (RS256).

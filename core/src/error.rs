@@ -47,6 +47,12 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 7009 `unsupported_token_type`.
     UnsupportedTokenType,
+    /// RFC 8628 §3.5 `authorization_pending`: the user has not decided yet.
+    AuthorizationPending,
+    /// RFC 8628 §3.5 `slow_down`: poll less often (the interval grows by 5 seconds).
+    SlowDown,
+    /// RFC 8628 §3.5 `expired_token`: the device code has expired.
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -71,6 +77,9 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::ExpiredToken => "expired_token",
         }
     }
 
@@ -315,6 +324,9 @@ mod tests {
             ErrorCode::InvalidToken,
             ErrorCode::InsufficientScope,
             ErrorCode::UnsupportedTokenType,
+            ErrorCode::AuthorizationPending,
+            ErrorCode::SlowDown,
+            ErrorCode::ExpiredToken,
         ];
         let mut names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
         assert!(

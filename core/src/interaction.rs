@@ -87,7 +87,7 @@ pub struct InteractionDetails {
     pub scopes: Vec<String>,
     /// The (registered) redirect URI the browser will be sent to: a login page's CSP
     /// `form-action` must allow its origin, since browsers apply it to the redirect that
-    /// follows a form submission.
+    /// follows a form submission. Empty for a device authorization ([`Self::device`]).
     pub redirect_uri: String,
     /// `login_hint`, if given.
     pub login_hint: Option<String>,
@@ -98,6 +98,11 @@ pub struct InteractionDetails {
     /// The upstream provider the client asked for (`idp_hint`, or `acr_values=idp:NAME`),
     /// when it is one of [`crate::Provider::upstreams`].
     pub upstream_hint: Option<String>,
+    /// The request comes from a device (RFC 8628): the user entered its user code at
+    /// [`Provider::verify_user_code`](crate::Provider::verify_user_code). There is no
+    /// redirect (`redirect_uri` is empty); the consent page should say that a device will
+    /// be signed in, and that the user should go on only if they started it (§5.4).
+    pub device: bool,
 }
 
 /// How the host finishes an interaction step.
@@ -135,6 +140,7 @@ pub(crate) fn details(
         prompt: request.prompt,
         subject,
         upstream_hint: request.upstream_hint,
+        device: request.device.is_some(),
     }
 }
 
@@ -207,6 +213,7 @@ mod tests {
                 max_age: None,
                 login_hint: Some("alice".into()),
                 upstream_hint: None,
+                device: None,
             },
             binding: crypto::sha256_b64(binding_secret.as_bytes()),
             needs: Needs::Login,

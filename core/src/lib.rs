@@ -43,6 +43,7 @@ mod client;
 mod client_auth;
 mod clock;
 mod config;
+mod device_authorization;
 pub mod crypto;
 mod discovery;
 mod end_session;
@@ -91,6 +92,7 @@ pub use config::{
     Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
 };
 pub use endpoint::backchannel::Deliveries;
+pub use endpoint::device_authorization::{DEVICE_APPROVED, DEVICE_DENIED, DEVICE_GONE};
 pub use endpoint::client_id_from_basic;
 pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout};
 pub use endpoint::federation::UpstreamInfo;

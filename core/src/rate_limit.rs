@@ -70,6 +70,19 @@ pub struct RateLimits {
     /// Login failures per source: 20 free, then 1 s doubling up to 15 min, forgotten an
     /// hour after the last failure.
     pub login_per_source: Backoff,
+    /// Device authorization requests from one source (default 100 per 10 minutes): each
+    /// stores a device code before anyone has approved it (RFC 8628 §3.1).
+    pub device_authorizations_per_source: Limit,
+    /// Device authorization requests of one client (default 5,000 per 10 minutes).
+    pub device_authorizations_per_client: Limit,
+    /// Wrong user codes entered from one source (default 20 per 10 minutes): user codes are
+    /// short, so guessing them is rate-limited (RFC 8628 §5.1). Beyond it the source's
+    /// codes are not looked up until the window ends: 429.
+    pub user_code_failures_per_source: Limit,
+    /// Wrong user codes entered in all (default 10,000 per 10 minutes): bounds guessing
+    /// from many sources at once. Past it nobody can enter a code until the window ends,
+    /// so it is set high.
+    pub user_code_failures_total: Limit,
 }
 
 impl Default for RateLimits {
@@ -87,6 +100,10 @@ impl Default for RateLimits {
             interactions_total: Limit::new(20_000, Duration::minutes(10)),
             login_per_account: login(5),
             login_per_source: login(20),
+            device_authorizations_per_source: Limit::new(100, Duration::minutes(10)),
+            device_authorizations_per_client: Limit::new(5_000, Duration::minutes(10)),
+            user_code_failures_per_source: Limit::new(20, Duration::minutes(10)),
+            user_code_failures_total: Limit::new(10_000, Duration::minutes(10)),
         }
     }
 }

@@ -354,6 +354,62 @@ impl Payload for LogoutDeliveryRecord {
     const KIND: RecordKind = RecordKind::LogoutDelivery;
 }
 
+/// Where a device authorization stands.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum DeviceStatus {
+    /// The user has not decided yet.
+    Pending,
+    /// A user approved it.
+    Approved(DeviceApproval),
+    /// The user denied it.
+    Denied,
+}
+
+/// Who approved a device authorization, and what.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct DeviceApproval {
+    pub subject: String,
+    /// The scopes the user approved (a subset of those asked for).
+    pub scopes: Vec<String>,
+    pub auth_time: i64,
+    /// `sid` of the browser session it was approved in.
+    #[serde(default)]
+    pub sid: Option<String>,
+}
+
+/// A device authorization (RFC 8628 §3.2), keyed by the `secret_id` of its `device_code`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct DeviceCodeRecord {
+    pub client_id: String,
+    /// The scopes asked for.
+    pub scopes: Vec<String>,
+    /// Store id of its user code.
+    pub user_code_id: String,
+    /// When the device code expires (Unix seconds). The record is kept a while longer, so
+    /// that a poll after the end learns `expired_token` rather than `invalid_grant`.
+    pub expires_at: i64,
+    /// The base polling interval (seconds).
+    pub interval: i64,
+    pub status: DeviceStatus,
+}
+
+impl Payload for DeviceCodeRecord {
+    const KIND: RecordKind = RecordKind::DeviceCode;
+}
+
+/// A user code (RFC 8628 §3.2), keyed by [`crate::device_authorization::user_code_id`]:
+/// names its device code. Consumed by the user's decision.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct UserCodeRecord {
+    /// Store id of the device code.
+    pub device_id: String,
+}
+
+impl Payload for UserCodeRecord {
+    const KIND: RecordKind = RecordKind::UserCode;
+}
+
 /// The scopes a user approved for a client, keyed by [`consent_id`].
 #[derive(Debug, Clone, Serialize, Deserialize, Default, PartialEq, Eq)]
 pub(crate) struct ConsentRecord {
@@ -417,6 +473,8 @@ mod tests {
             LogoutDeliveryRecord::KIND,
             SubjectSessionsRecord::KIND,
             RecordKind::Counter,
+            DeviceCodeRecord::KIND,
+            UserCodeRecord::KIND,
         ];
         let mut sorted = kinds.to_vec();
         sorted.sort();

@@ -156,6 +156,7 @@ mod tests {
             max_age,
             login_hint: None,
             upstream_hint: None,
+            device: None,
         }
     }
 

@@ -21,6 +21,9 @@ pub enum GrantType {
     /// `password`: only for clients that opt in with
     /// [`ClientBuilder::dangerous_allow_password_grant`].
     Password,
+    /// `urn:ietf:params:oauth:grant-type:device_code`: the device authorization grant
+    /// (RFC 8628), for devices without a browser (TVs, terminals, CLIs).
+    DeviceCode,
 }
 
 impl GrantType {
@@ -31,6 +34,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 
@@ -41,6 +45,7 @@ impl GrantType {
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
             "password" => Some(Self::Password),
+            "urn:ietf:params:oauth:grant-type:device_code" => Some(Self::DeviceCode),
             _ => None,
         }
     }

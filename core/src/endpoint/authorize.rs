@@ -12,7 +12,7 @@ use crate::http_types::{Method, Request};
 use crate::interaction::{self, Authorization, Needs};
 use crate::provider::Provider;
 use crate::records::{
-    CodeRecord, ConsentRecord, InteractionRecord, Records, SessionRecord, Write, consent_id,
+    CodeRecord, DeviceApproval, ConsentRecord, InteractionRecord, Records, SessionRecord, Write, consent_id,
     secret_id,
 };
 use crate::session;
@@ -56,7 +56,7 @@ impl Provider {
 
     /// A valid request: answer from the SSO session, or hand a login or consent step to
     /// the host.
-    async fn continue_authorization(
+    pub(crate) async fn continue_authorization(
         &self,
         req: &Request,
         client: &Client,
@@ -158,6 +158,11 @@ impl Provider {
         request: &AuthorizationRequest,
         subject: &str,
     ) -> Result<bool, OAuthError> {
+        // A device is always approved explicitly: its user code may have been phished
+        // (RFC 8628 §5.4), and the user must see which client a device claims to be.
+        if request.device.is_some() {
+            return Ok(true);
+        }
         let given = if request.prompts("consent") || client.first_party {
             Vec::new()
         } else {
@@ -254,23 +259,24 @@ impl Provider {
         set_cookie: Option<String>,
         session: Option<(String, SessionRecord)>,
     ) -> Result<Authorization, OAuthError> {
+        if let Some(device) = &request.device {
+            let approval = DeviceApproval {
+                subject: subject.to_owned(),
+                scopes,
+                auth_time,
+                sid: None,
+            };
+            return self
+                .approve_device(device, approval, set_cookie, session)
+                .await;
+        }
         let now = self.now();
         let code = crypto::random_token();
         let grant_id = crypto::random_token();
         let records = Records(self.inner.grants.as_ref());
-        let mut sid = None;
-        if let Some((id, mut s)) = session {
-            session::record_use(&mut s, &request.client_id, &grant_id, &scopes, now);
-            let config = &self.inner.config;
-            let expires_at = session::expiry(
-                s.created_at,
-                now,
-                config.session_ttl,
-                config.session_idle_ttl,
-            );
-            sid = Some(s.sid.clone()).filter(|s| !s.is_empty());
-            records.put(Write::new(id, &s, None, expires_at)).await?;
-        }
+        let sid = self
+            .record_session_grant(session, &request.client_id, &grant_id, &scopes)
+            .await?;
         let record = CodeRecord {
             client_id: request.client_id.clone(),
             redirect_uri: request.redirect_uri.clone(),
@@ -299,8 +305,40 @@ impl Provider {
         Ok(Authorization::Respond(response))
     }
 
-    /// The error redirect to the client (with `state` and `iss`).
+    /// The browser session a grant is issued in (store id and record) records the grant
+    /// and its use; returns the session's `sid` for the grant's ID tokens.
+    pub(crate) async fn record_session_grant(
+        &self,
+        session: Option<(String, SessionRecord)>,
+        client_id: &str,
+        grant_id: &str,
+        scopes: &[String],
+    ) -> Result<Option<String>, OAuthError> {
+        let Some((id, mut s)) = session else {
+            return Ok(None);
+        };
+        let now = self.now();
+        session::record_use(&mut s, client_id, grant_id, scopes, now);
+        let config = &self.inner.config;
+        let expires_at = session::expiry(
+            s.created_at,
+            now,
+            config.session_ttl,
+            config.session_idle_ttl,
+        );
+        let sid = Some(s.sid.clone()).filter(|s| !s.is_empty());
+        Records(self.inner.grants.as_ref())
+            .put(Write::new(id, &s, None, expires_at))
+            .await?;
+        Ok(sid)
+    }
+
+    /// The error redirect to the client (with `state` and `iss`); the error page when there
+    /// is nowhere to redirect to (a device authorization's request has no redirect URI).
     pub(crate) fn error_redirect(&self, to: &Target, err: &OAuthError) -> Authorization {
+        if to.redirect_uri.is_empty() {
+            return self.show_error(err);
+        }
         Authorization::Respond(authorization_response::error(to, self.issuer(), err))
     }
 

@@ -93,6 +93,9 @@ impl Provider {
             // `Deny`, and any outcome a later version adds.
             _ => {
                 self.take_interaction(id).await?;
+                if let Some(device) = &record.request.device {
+                    return self.deny_device(device).await;
+                }
                 Ok(self.error_redirect(
                     &target,
                     &OAuthError::new(ErrorCode::AccessDenied, "the user denied the request"),
@@ -115,6 +118,9 @@ impl Provider {
         let granted = scope::approved(&record.request.scopes, approved);
         if granted.is_empty() {
             self.take_interaction(id).await?;
+            if let Some(device) = &record.request.device {
+                return self.deny_device(device).await;
+            }
             return Ok(self.error_redirect(
                 target,
                 &OAuthError::new(ErrorCode::AccessDenied, "the user approved no scope"),

@@ -3,6 +3,7 @@
 
 pub mod authorize;
 pub mod backchannel;
+pub mod device_authorization;
 pub(crate) mod client_auth;
 pub mod discovery;
 pub mod end_session;

@@ -46,6 +46,8 @@ pub enum Route {
     /// The end-session endpoint (`Paths::end_session`, OpenID Connect RP-Initiated Logout
     /// 1.0 §2), GET or POST.
     EndSession,
+    /// The device authorization endpoint (`Paths::device_authorization`, RFC 8628 §3.1).
+    DeviceAuthorization,
     /// `<Paths::federation_callback>/<upstream>`: an upstream provider's redirect back.
     FederationCallback {
         /// The upstream's name (the last path segment, as sent).
@@ -66,7 +68,8 @@ enum Cors {
 
 impl Route {
     /// A short name for logs: `discovery`, `jwks`, `authorize`, `token`, `userinfo`,
-    /// `revocation`, `introspection`, `end_session`, `federation_callback`.
+    /// `revocation`, `introspection`, `end_session`, `device_authorization`,
+    /// `federation_callback`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Discovery => "discovery",
@@ -77,6 +80,7 @@ impl Route {
             Self::Revocation => "revocation",
             Self::Introspection => "introspection",
             Self::EndSession => "end_session",
+            Self::DeviceAuthorization => "device_authorization",
             Self::FederationCallback { .. } => "federation_callback",
         }
     }
@@ -88,6 +92,7 @@ impl Route {
             Self::Authorize
             | Self::Introspection
             | Self::EndSession
+            | Self::DeviceAuthorization
             | Self::FederationCallback { .. } => Cors::None,
         }
     }
@@ -128,6 +133,7 @@ impl Provider {
             (&paths.revocation, Route::Revocation),
             (&paths.introspection, Route::Introspection),
             (&paths.end_session, Route::EndSession),
+            (&paths.device_authorization, Route::DeviceAuthorization),
         ];
         if let Some((_, route)) = exact.into_iter().find(|(p, _)| p.as_str() == path) {
             return Some(route);
@@ -157,6 +163,7 @@ impl Provider {
                 &paths.revocation,
                 &paths.introspection,
                 &paths.end_session,
+                &paths.device_authorization,
             ]
             .into_iter()
             .map(|p| MountPoint::Exact(p.clone())),
@@ -198,6 +205,7 @@ async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
         Route::Revocation => p.revoke(req).await,
         Route::Introspection => p.introspect(req).await,
         Route::EndSession => p.end_session(req).await.into(),
+        Route::DeviceAuthorization => p.device_authorization(req).await,
         Route::FederationCallback { upstream } => p.federation_callback(upstream, req).await.into(),
     }
 }

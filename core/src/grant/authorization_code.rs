@@ -70,14 +70,7 @@ pub(crate) fn check(
 /// server MUST deny the request and SHOULD revoke (when possible) all tokens previously
 /// issued based on that authorization code."
 pub(crate) async fn reused(ctx: &GrantContext<'_>, grant_id: &str) -> OAuthError {
-    match ctx.services.grants.revoke_grant(grant_id).await {
-        Ok(n) => tracing::warn!(
-            revoked = n,
-            "idpkit: authorization code reused; its grant was revoked"
-        ),
-        Err(e) => return OAuthError::server_error(&e),
-    }
-    invalid()
+    super::replayed(ctx, grant_id, invalid).await
 }
 
 #[async_trait]

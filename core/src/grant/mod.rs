@@ -13,6 +13,7 @@
 
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
+pub(crate) mod device_code;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
 #[cfg(test)]
@@ -273,7 +274,27 @@ pub(crate) fn built_in() -> Vec<Arc<dyn Grant>> {
         Arc::new(refresh_token::RefreshToken),
         Arc::new(client_credentials::ClientCredentials),
         Arc::new(password::Password),
+        Arc::new(device_code::DeviceCode),
     ]
+}
+
+/// A single-use code (an authorization code, a device code) came back after it was
+/// redeemed: RFC 6749 §4.1.2 "MUST deny the request and SHOULD revoke (when possible) all
+/// tokens previously issued based on" it. Revokes grant family `grant_id` and returns
+/// `invalid()`.
+pub(crate) async fn replayed(
+    ctx: &GrantContext<'_>,
+    grant_id: &str,
+    invalid: impl Fn() -> OAuthError,
+) -> OAuthError {
+    match ctx.services.grants.revoke_grant(grant_id).await {
+        Ok(n) => tracing::warn!(
+            revoked = n,
+            "idpkit: a single-use code was presented again; its grant was revoked"
+        ),
+        Err(e) => return OAuthError::server_error(&e),
+    }
+    invalid()
 }
 
 /// How a grant's `consume` went.
@@ -314,7 +335,7 @@ pub(crate) async fn redeem(
             refresh_token::replayed(ctx, id, grant_id).await?;
             Ok((issued, Redeemed::GraceRetry))
         }
-        Consume::AlreadyConsumed { .. } => Err(authorization_code::reused(ctx, grant_id).await),
+        Consume::AlreadyConsumed { .. } => Err(replayed(ctx, grant_id, &invalid).await),
         Consume::NotFound => {
             for (k, i) in written {
                 store.delete(k, &i).await?;

@@ -54,6 +54,8 @@ impl ProviderBuilder {
                 session_ttl: Duration::days(14),
                 session_idle_ttl: Duration::days(1),
                 consent_ttl: Duration::days(365),
+                device_code_ttl: Duration::minutes(10),
+                device_poll_interval: Duration::seconds(5),
                 refresh_reuse_grace: None,
                 signing_alg: Algorithm::RS256,
                 max_body_bytes: 64 * 1024,
@@ -208,6 +210,21 @@ impl ProviderBuilder {
         self
     }
 
+    /// Device code lifetime (default 10 minutes, at most 1 hour): how long the user has to
+    /// enter the user code and approve (RFC 8628 §3.2 `expires_in`).
+    pub fn device_code_ttl(mut self, ttl: Duration) -> Self {
+        self.config.device_code_ttl = ttl;
+        self
+    }
+
+    /// The polling interval devices are told (default 5 seconds, RFC 8628 §3.2; between 1
+    /// and 60 seconds). A device polling faster gets `slow_down`, and its interval grows by
+    /// 5 seconds each time (§3.5).
+    pub fn device_poll_interval(mut self, interval: Duration) -> Self {
+        self.config.device_poll_interval = interval;
+        self
+    }
+
     /// Refresh-token reuse grace window (off by default, at most 60 s).
     ///
     /// Semantics: when a client presents a refresh token that was rotated less than
@@ -337,6 +354,21 @@ impl ProviderBuilder {
                     reason: "must be between 1 second and 10 years".into(),
                 });
             }
+        }
+        if config.device_code_ttl < Duration::seconds(10) || config.device_code_ttl > Duration::hours(1)
+        {
+            return Err(ConfigError::Setting {
+                knob: "device_code_ttl",
+                reason: "must be between 10 seconds and 1 hour (RFC 8628 §3.2)".into(),
+            });
+        }
+        if config.device_poll_interval < Duration::seconds(1)
+            || config.device_poll_interval > Duration::seconds(60)
+        {
+            return Err(ConfigError::Setting {
+                knob: "device_poll_interval",
+                reason: "must be between 1 and 60 seconds (RFC 8628 §3.2)".into(),
+            });
         }
         if let Some(g) = config.refresh_reuse_grace
             && (g <= Duration::ZERO || g > Duration::seconds(60))

@@ -38,11 +38,15 @@ pub enum RecordKind {
     /// A counter of [`GrantStore::increment`] (rate limits, quotas); its payload is the
     /// count in decimal ASCII digits.
     Counter,
+    /// A device authorization's device code (RFC 8628).
+    DeviceCode,
+    /// A device authorization's user code (RFC 8628).
+    UserCode,
 }
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 13] = [
+    pub const ALL: [RecordKind; 15] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -56,6 +60,8 @@ impl RecordKind {
         Self::LogoutDelivery,
         Self::SubjectSessions,
         Self::Counter,
+        Self::DeviceCode,
+        Self::UserCode,
     ];
 
     /// A stable short name for storage.
@@ -74,6 +80,8 @@ impl RecordKind {
             Self::LogoutDelivery => "logout_delivery",
             Self::SubjectSessions => "subject_sessions",
             Self::Counter => "counter",
+            Self::DeviceCode => "device_code",
+            Self::UserCode => "user_code",
         }
     }
 }

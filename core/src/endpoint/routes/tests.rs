@@ -153,6 +153,7 @@ fn every_mount_point_routes_and_every_route_is_mounted() {
         names,
         [
             "authorize",
+            "device_authorization",
             "discovery",
             "end_session",
             "federation_callback",
