@@ -109,7 +109,10 @@ pub(crate) fn too_soon_window(interval: Duration) -> Duration {
 pub(crate) fn scopes(client: &Client, scope: Option<&str>) -> Result<Vec<String>, OAuthError> {
     let scopes = crate::scope::parse(scope);
     if scopes.is_empty() {
-        return Err(OAuthError::new(ErrorCode::InvalidScope, "scope is required"));
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            "scope is required",
+        ));
     }
     crate::scope::check_allowed(client, &scopes)?;
     Ok(scopes)
@@ -285,7 +288,11 @@ mod tests {
     fn user_codes_are_stored_as_hashes_rfc8628_5_1() {
         let id = user_code_id("BCDFGHJK");
         assert!(!id.contains("BCDFGHJK"));
-        assert_ne!(id, crate::records::secret_id("BCDFGHJK"), "domain-separated");
+        assert_ne!(
+            id,
+            crate::records::secret_id("BCDFGHJK"),
+            "domain-separated"
+        );
         assert_ne!(id, user_code_id("BCDFGHJL"));
     }
 
@@ -348,7 +355,15 @@ mod tests {
                 ErrorCode::ExpiredToken
             );
         }
-        assert!(check(&rec(approved()), &client("tv"), end - Duration::seconds(1), false).is_ok());
+        assert!(
+            check(
+                &rec(approved()),
+                &client("tv"),
+                end - Duration::seconds(1),
+                false
+            )
+            .is_ok()
+        );
     }
 
     #[test]
@@ -400,7 +415,9 @@ mod tests {
             ErrorCode::InvalidScope
         );
         assert_eq!(
-            scopes(&c, Some("openid admin")).expect_err("unregistered").code,
+            scopes(&c, Some("openid admin"))
+                .expect_err("unregistered")
+                .code,
             ErrorCode::InvalidScope
         );
     }

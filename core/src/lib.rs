@@ -43,8 +43,8 @@ mod client;
 mod client_auth;
 mod clock;
 mod config;
-mod device_authorization;
 pub mod crypto;
+mod device_authorization;
 mod discovery;
 mod end_session;
 mod endpoint;
@@ -92,8 +92,8 @@ pub use config::{
     Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
 };
 pub use endpoint::backchannel::Deliveries;
-pub use endpoint::device_authorization::{DEVICE_APPROVED, DEVICE_DENIED, DEVICE_GONE};
 pub use endpoint::client_id_from_basic;
+pub use endpoint::device_authorization::{DEVICE_APPROVED, DEVICE_DENIED, DEVICE_GONE};
 pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout};
 pub use endpoint::federation::UpstreamInfo;
 pub use endpoint::interaction::OpenInteraction;

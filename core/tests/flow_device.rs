@@ -62,7 +62,10 @@ async fn started(env: &Env, scope: &str) -> (String, String) {
     let (status, body) = start(env, DEVICE, scope).await;
     assert_eq!(status, 200, "{body}");
     (
-        body["device_code"].as_str().expect("device_code").to_owned(),
+        body["device_code"]
+            .as_str()
+            .expect("device_code")
+            .to_owned(),
         body["user_code"].as_str().expect("user_code").to_owned(),
     )
 }
@@ -349,7 +352,11 @@ async fn approved_at_one_instance_and_polled_at_the_other_rfc8628_3() {
     assert_eq!(status, 200, "{tokens}");
     clock.advance(Duration::seconds(15));
     let (_, again) = poll(&b, &device_code).await;
-    assert_eq!(error(&again), "invalid_grant", "single use at every instance");
+    assert_eq!(
+        error(&again),
+        "invalid_grant",
+        "single use at every instance"
+    );
 }
 
 #[tokio::test]

@@ -12,8 +12,8 @@ use crate::http_types::{Method, Request};
 use crate::interaction::{self, Authorization, Needs};
 use crate::provider::Provider;
 use crate::records::{
-    CodeRecord, DeviceApproval, ConsentRecord, InteractionRecord, Records, SessionRecord, Write, consent_id,
-    secret_id,
+    CodeRecord, ConsentRecord, DeviceApproval, InteractionRecord, Records, SessionRecord, Write,
+    consent_id, secret_id,
 };
 use crate::session;
 use crate::throttle;

@@ -37,9 +37,7 @@ impl Provider {
     /// source and per client ([`crate::RateLimits`]).
     pub async fn device_authorization(&self, req: &Request) -> Response {
         match self.device_authorization_inner(req).await {
-            Ok(body) => {
-                Response::json_no_store(200, serde_json::to_vec(&body).unwrap_or_default())
-            }
+            Ok(body) => Response::json_no_store(200, serde_json::to_vec(&body).unwrap_or_default()),
             Err(e) => {
                 if e.code == ErrorCode::ServerError {
                     tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: device authorization failed");

@@ -3,8 +3,8 @@
 
 pub mod authorize;
 pub mod backchannel;
-pub mod device_authorization;
 pub(crate) mod client_auth;
+pub mod device_authorization;
 pub mod discovery;
 pub mod end_session;
 pub mod federation;

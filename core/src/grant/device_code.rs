@@ -47,7 +47,8 @@ async fn too_soon(
     // The poll counter lives for the interval after the latest poll: a poll that finds it
     // alive came too soon.
     let polls_id = rate_limit::counter_id("device-polls", &[id]);
-    let window_end = |slow_downs| ctx.now + rules::too_soon_window(rules::interval(base, slow_downs));
+    let window_end =
+        |slow_downs| ctx.now + rules::too_soon_window(rules::interval(base, slow_downs));
     let polls = grants
         .increment(&polls_id, window_end(slow_downs), ctx.now)
         .await?;
@@ -91,8 +92,8 @@ impl Grant for DeviceCode {
         let id_token = ctx
             .vouched_user(&approval.subject, &approval.scopes, None, Some(&grant_id))
             .await?;
-        let refresh = ctx.client.allows_grant(GrantType::RefreshToken)
-            && scope::is_offline(&approval.scopes);
+        let refresh =
+            ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&approval.scopes);
         let issued = ctx
             .minter()
             .user_tokens(

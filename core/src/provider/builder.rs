@@ -355,7 +355,8 @@ impl ProviderBuilder {
                 });
             }
         }
-        if config.device_code_ttl < Duration::seconds(10) || config.device_code_ttl > Duration::hours(1)
+        if config.device_code_ttl < Duration::seconds(10)
+            || config.device_code_ttl > Duration::hours(1)
         {
             return Err(ConfigError::Setting {
                 knob: "device_code_ttl",

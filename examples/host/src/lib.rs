@@ -9,6 +9,8 @@
 
 pub mod api;
 
+mod device;
+
 pub mod serve;
 
 use std::net::SocketAddr;
@@ -91,6 +93,10 @@ pub struct Options {
     /// SSO session idle lifetime in seconds: a session unused this long ends.
     #[arg(long, default_value_t = 24 * 3600)]
     pub session_idle_ttl: i64,
+    /// Device code lifetime in seconds (RFC 8628 `expires_in`): how long a user has to
+    /// enter a device's code and approve it (10 s to 1 h).
+    #[arg(long, default_value_t = 600)]
+    pub device_code_ttl: i64,
     /// Refresh token lifetime in seconds (sliding: every rotation gets it anew, up to the
     /// absolute lifetime).
     #[arg(long, default_value_t = 14 * 24 * 3600)]
@@ -363,6 +369,7 @@ impl Options {
             session_idle_ttl: 24 * 3600,
             refresh_token_ttl: 14 * 24 * 3600,
             refresh_token_absolute_ttl: 30 * 24 * 3600,
+            device_code_ttl: 600,
             header_read_timeout: 10,
             connection_lifetime: 300,
             max_connections: 512,
@@ -423,7 +430,14 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         .first_party(false)
         .post_logout_redirect_uri(DEMO_POST_LOGOUT_URI)
         .build()?;
-    Ok(vec![confidential, public])
+    // A TV or CLI app: the device authorization grant (RFC 8628) and refresh tokens.
+    let device = Client::public("demo-device")
+        .grant_types([GrantType::DeviceCode, GrantType::RefreshToken])
+        .scopes(["openid", "profile", "offline_access", "api:read"])
+        .audience(["demo-api"])
+        .first_party(false)
+        .build()?;
+    Ok(vec![confidential, public, device])
 }
 
 /// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash.
@@ -727,6 +741,7 @@ pub async fn build_provider_with_http(
         .session_idle_ttl(Duration::seconds(opts.session_idle_ttl))
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
         .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
+        .device_code_ttl(Duration::seconds(opts.device_code_ttl))
         .rate_limits(rate_limits(opts))
         .http_client(http.clone())
         .signing_alg(algorithm(&opts.signing_alg)?);
@@ -762,6 +777,10 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
         )
         .route("/interaction/{id}/upstream/{name}", get(upstream_login))
         .route("/logout/{id}", get(logout_page).post(logout_submit))
+        .route(
+            "/device",
+            get(device::device_page).post(device::device_submit),
+        )
         .with_state(state);
     idpkit::axum::router(provider)
         .merge(pages)
@@ -838,7 +857,8 @@ async fn home(State(state): State<AppState>) -> Html<String> {
             "<h1>idpkit example identity provider</h1><p>Issuer: <code>{issuer}</code></p>\
              <p>Discovery: <a href=\"/.well-known/openid-configuration\">/.well-known/openid-configuration</a></p>\
              <p>Demo user <code>alice</code> / <code>wonderland</code>; clients <code>demo-client</code> \
-             (secret <code>demo-secret</code>) and <code>demo-public</code>.</p>\
+             (secret <code>demo-secret</code>), <code>demo-public</code> and <code>demo-device</code> \
+             (device flow: <a href=\"/device\">/device</a>).</p>\
              <p><a href=\"/logout\">Log out</a></p>",
             issuer = escape(state.provider.issuer())
         ),
@@ -1012,15 +1032,22 @@ fn login_form(
     )
 }
 
-fn consent_form(id: &str, client_id: &str, scopes: &[String]) -> String {
+fn consent_form(id: &str, client_id: &str, scopes: &[String], device: bool) -> String {
     let items: String = scopes
         .iter()
         .map(|s| format!("<li><code>{}</code></li>", escape(s)))
         .collect();
+    // A device's code can be phished (RFC 8628 §5.4): say what approving does.
+    let device = if device {
+        "<p class=\"error\">This signs in a <strong>device</strong> (a TV, a terminal). Allow it only if \
+         you started this on your own device and entered the code it shows.</p>"
+    } else {
+        ""
+    };
     page(
         "Allow access?",
         &format!(
-            "<h1>Allow access?</h1><p><strong>{client}</strong> asks for:</p><ul>{items}</ul>\
+            "<h1>Allow access?</h1>{device}<p><strong>{client}</strong> asks for:</p><ul>{items}</ul>\
              <form method=\"post\" action=\"/interaction/{id}\">\
              <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
@@ -1067,7 +1094,7 @@ async fn interaction_page(
                 Some(&d.redirect_uri),
             ),
             Needs::Consent => protect(
-                consent_form(&id, &d.client_id, &d.scopes),
+                consent_form(&id, &d.client_id, &d.scopes, d.device),
                 axum::http::StatusCode::OK,
                 Some(&d.redirect_uri),
             ),

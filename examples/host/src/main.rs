@@ -28,7 +28,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         provider.issuer()
     );
     println!("  demo user: alice / wonderland");
-    println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
+    println!(
+        "  clients:   demo-client (secret demo-secret), demo-public (PKCE), demo-device (device flow)"
+    );
+    println!("  devices:   {}", provider.device_verification_uri());
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);
