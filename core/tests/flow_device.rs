@@ -331,12 +331,11 @@ async fn approved_at_one_instance_and_polled_at_the_other_rfc8628_3() {
     let store = Arc::new(idpkit_core::MemoryGrantStore::new());
     let clock = Arc::new(idpkit_core::ManualClock::starting_now());
     let instance = || {
-        let env = env_with(|b| {
+        env_with(|b| {
             with_devices(b)
                 .grant_store_arc(store.clone())
                 .clock(clock.clone())
-        });
-        env
+        })
     };
     let (a, b) = (instance(), instance());
     let (device_code, user_code) = started(&a, "openid offline_access").await;
