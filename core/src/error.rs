@@ -47,6 +47,9 @@ pub enum ErrorCode {
     InsufficientScope,
     /// RFC 7009 `unsupported_token_type`.
     UnsupportedTokenType,
+    /// RFC 8707 §2 / RFC 8693 §2.2.2 `invalid_target`: the server is unwilling or unable to
+    /// issue a token for the requested resource or audience.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -71,6 +74,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
             Self::UnsupportedTokenType => "unsupported_token_type",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 
@@ -315,6 +319,7 @@ mod tests {
             ErrorCode::InvalidToken,
             ErrorCode::InsufficientScope,
             ErrorCode::UnsupportedTokenType,
+            ErrorCode::InvalidTarget,
         ];
         let mut names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
         assert!(

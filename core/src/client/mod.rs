@@ -21,6 +21,10 @@ pub enum GrantType {
     /// `password`: only for clients that opt in with
     /// [`ClientBuilder::dangerous_allow_password_grant`].
     Password,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), confidential clients
+    /// only; what a client may exchange is the provider's
+    /// [`TokenExchangePolicy`](crate::TokenExchangePolicy)'s decision.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -31,6 +35,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
+            Self::TokenExchange => crate::token_exchange::GRANT_TYPE,
         }
     }
 
@@ -41,6 +46,7 @@ impl GrantType {
             "refresh_token" => Some(Self::RefreshToken),
             "client_credentials" => Some(Self::ClientCredentials),
             "password" => Some(Self::Password),
+            crate::token_exchange::GRANT_TYPE => Some(Self::TokenExchange),
             _ => None,
         }
     }
@@ -424,6 +430,11 @@ impl ClientBuilder {
             }
             if c.grant_types.contains(&GrantType::Password) {
                 return Err(err("the password grant needs a confidential client".into()));
+            }
+            if c.grant_types.contains(&GrantType::TokenExchange) {
+                return Err(err(
+                    "token exchange needs a confidential client (RFC 8693 §2.1)".into(),
+                ));
             }
         }
         if c.grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
