@@ -6,12 +6,14 @@
 mod support;
 
 use idpkit_core::testkit::flows::token_request;
+use idpkit_core::testkit::users::TestUsers;
 use idpkit_core::time::Duration;
 use idpkit_core::{
     AccessTokenFormat, ActorRule, Client, ExchangeRule, ExchangeRules, GrantType, Jwk, Jwks,
     StaticClients, TrustedIssuer, Validator,
 };
 use serde_json::{Value, json};
+use std::sync::Arc;
 use support::*;
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -640,4 +642,19 @@ async fn id_tokens_of_a_trusted_issuer_are_an_opt_in_rfc8693_3() {
             assert_refused(&r, "invalid_request");
         }
     }
+}
+
+#[tokio::test]
+async fn a_removed_user_gets_no_exchanged_token_and_the_grant_is_revoked() {
+    let users = Arc::new(TestUsers::demo());
+    let env = env_with(|b| {
+        b.clients(StaticClients::new(clients()).expect("clients"))
+            .users_arc(users.clone())
+            .token_exchange_policy(rules())
+    });
+    let (alice, _) = alice_token(&env, "api:read").await;
+    users.remove("alice");
+    let (status, body) = exchange(&env, EXCHANGER, &alice, &[("audience", "demo-backend")]).await;
+    assert_eq!((status, error(&body)), (400, "invalid_grant"), "{body}");
+    assert!(!env.active(&alice).await, "the user's grant is revoked with it");
 }

@@ -134,6 +134,14 @@ fn public_clients_cannot_exchange_rfc8693_2_1() {
         .redirect_uri("https://a.example/cb")
         .build()
         .expect("public");
+    assert!(
+        Client::public("spa2")
+            .redirect_uri("https://a.example/cb")
+            .grant_types([GrantType::TokenExchange])
+            .build()
+            .is_err(),
+        "the client builder refuses it"
+    );
     public.grant_types.push(GrantType::TokenExchange);
     assert_eq!(code(check_client(&public)), ErrorCode::UnauthorizedClient);
     assert!(check_client(&client(&[])).is_ok());
