@@ -325,7 +325,8 @@ impl Request {
     /// The checks every back-channel endpoint (token, revocation, introspection) makes first:
     /// parameters come from the body only, since credentials, codes and tokens must not
     /// travel in URLs where logs keep them (RFC 6749 §2.3.1, §3.2), and none is repeated
-    /// (§3.1) except those a spec lets repeat ([`REPEATABLE`]).
+    /// (§3.1) except those a spec lets repeat: `resource` and `audience` (read them with
+    /// [`Params::all`]).
     pub fn check_back_channel(&self) -> Result<(), OAuthError> {
         if !self.query.is_empty() {
             return Err(OAuthError::invalid_request(

@@ -503,7 +503,9 @@ mod tests {
         )
         .expect("defaults");
         assert!(!access.jwt, "an old record is an opaque token");
-        assert!(access.act.is_none() && access.auth_time.is_none() && access.client_subject.is_none());
+        assert!(
+            access.act.is_none() && access.auth_time.is_none() && access.client_subject.is_none()
+        );
     }
 
     #[tokio::test]

@@ -176,7 +176,9 @@ pub(crate) fn parse(params: &Params) -> Result<ExchangeParams<'_>, OAuthError> {
     }
     for a in params.all("audience") {
         if a.chars().any(char::is_control) {
-            return Err(OAuthError::invalid_request("audience must be printable text"));
+            return Err(OAuthError::invalid_request(
+                "audience must be printable text",
+            ));
         }
         if !targets.iter().any(|t| t == a) {
             targets.push(a.to_owned());

@@ -148,7 +148,9 @@ fn assert_refused(r: &(u16, Value), code: &str) {
     assert_eq!(r.0, 400, "{}", r.1);
     assert_eq!(error(&r.1), code, "{}", r.1);
     assert!(
-        r.1["error_description"].as_str().is_some_and(|d| !d.is_empty()),
+        r.1["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
         "{}",
         r.1
     );
@@ -181,14 +183,20 @@ async fn impersonation_issues_a_narrowed_token_for_the_user_without_act_rfc8693_
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["scope"], "api:read");
     assert!(body["expires_in"].as_i64().is_some_and(|s| s > 0));
-    assert!(body.get("refresh_token").is_none(), "no refresh token (§2.2.1)");
+    assert!(
+        body.get("refresh_token").is_none(),
+        "no refresh token (§2.2.1)"
+    );
     let token = body["access_token"].as_str().expect("token");
     let claims = jwt_claims(token);
     assert_eq!(claims["sub"], "alice");
     assert_eq!(claims["aud"], json!(["demo-backend"]));
     assert_eq!(claims["client_id"], EXCHANGER);
     assert_eq!(claims["scope"], "api:read");
-    assert!(claims.get("act").is_none(), "impersonation has no act: {claims}");
+    assert!(
+        claims.get("act").is_none(),
+        "impersonation has no act: {claims}"
+    );
     let seen = introspect_as(&env, EXCHANGER, token).await;
     assert_eq!(seen["active"], true);
     assert_eq!(seen["sub"], "alice");
@@ -245,7 +253,10 @@ async fn an_opaque_subject_token_is_exchanged_and_introspection_shows_the_user_r
     assert_eq!(status, 200, "{body}");
     let claims = jwt_claims(body["access_token"].as_str().expect("token"));
     assert_eq!(claims["sub"], "alice");
-    assert!(claims["auth_time"].as_i64().is_some(), "a user token: {claims}");
+    assert!(
+        claims["auth_time"].as_i64().is_some(),
+        "a user token: {claims}"
+    );
 }
 
 #[tokio::test]
@@ -443,7 +454,10 @@ async fn malformed_requests_are_invalid_request_rfc8693_2_1() {
         vec![
             ("grant_type", GRANT),
             ("subject_token", &alice),
-            ("subject_token_type", "urn:ietf:params:oauth:token-type:saml2"),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:saml2",
+            ),
         ],
         vec![
             ("grant_type", GRANT),
@@ -455,7 +469,10 @@ async fn malformed_requests_are_invalid_request_rfc8693_2_1() {
             ("grant_type", GRANT),
             ("subject_token", &alice),
             ("subject_token_type", AT),
-            ("requested_token_type", "urn:ietf:params:oauth:token-type:refresh_token"),
+            (
+                "requested_token_type",
+                "urn:ietf:params:oauth:token-type:refresh_token",
+            ),
         ],
         vec![
             ("grant_type", GRANT),
@@ -490,7 +507,11 @@ async fn invalid_subject_or_actor_tokens_are_invalid_request_rfc8693_2_2_2() {
         )
         .await;
         assert_refused(&r, "invalid_request");
-        assert!(r.1["error_description"].as_str().is_some_and(|d| d.contains("actor_token")));
+        assert!(
+            r.1["error_description"]
+                .as_str()
+                .is_some_and(|d| d.contains("actor_token"))
+        );
     }
     // An ID token is not an access token, and JWT types are not accepted without trust.
     let t = env.tokens(DEMO_CLIENT, "openid api:read").await;
@@ -526,7 +547,10 @@ async fn a_revoked_subject_token_is_refused_and_revocation_reaches_exchanged_tok
     let (status, body) = exchange(&env, EXCHANGER, &alice, &[("audience", "demo-backend")]).await;
     assert_eq!(status, 200, "{body}");
     let exchanged = body["access_token"].as_str().expect("token").to_owned();
-    assert_eq!(introspect_as(&env, EXCHANGER, &exchanged).await["active"], true);
+    assert_eq!(
+        introspect_as(&env, EXCHANGER, &exchanged).await["active"],
+        true
+    );
     // Revoking the user's grant (RFC 7009, through its refresh token) ...
     let r = env
         .provider
@@ -637,7 +661,10 @@ async fn id_tokens_of_a_trusted_issuer_are_an_opt_in_rfc8693_3() {
             assert_eq!(r.0, 200, "{}", r.1);
             let claims = jwt_claims(r.1["access_token"].as_str().expect("token"));
             assert_eq!(claims["sub"], "alice");
-            assert_eq!(claims["scope"], "api:read", "an ID token caps nothing itself");
+            assert_eq!(
+                claims["scope"], "api:read",
+                "an ID token caps nothing itself"
+            );
         } else {
             assert_refused(&r, "invalid_request");
         }
@@ -656,5 +683,8 @@ async fn a_removed_user_gets_no_exchanged_token_and_the_grant_is_revoked() {
     users.remove("alice");
     let (status, body) = exchange(&env, EXCHANGER, &alice, &[("audience", "demo-backend")]).await;
     assert_eq!((status, error(&body)), (400, "invalid_grant"), "{body}");
-    assert!(!env.active(&alice).await, "the user's grant is revoked with it");
+    assert!(
+        !env.active(&alice).await,
+        "the user's grant is revoked with it"
+    );
 }

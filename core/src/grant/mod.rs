@@ -16,9 +16,9 @@ pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
-pub(crate) mod token_exchange;
 #[cfg(test)]
 mod test_env;
+pub(crate) mod token_exchange;
 
 use std::sync::Arc;
 

@@ -90,7 +90,10 @@ mod tests {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert!(v.get("scope").is_none() && v.get("auth_time").is_none());
-        assert!(v.get("act").is_none(), "no act without an actor (RFC 8693 §4.1)");
+        assert!(
+            v.get("act").is_none(),
+            "no act without an actor (RFC 8693 §4.1)"
+        );
         let back: AccessClaims = serde_json::from_value(v).expect("round trip");
         assert_eq!(back, c);
     }

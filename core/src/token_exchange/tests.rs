@@ -54,8 +54,14 @@ fn code(r: Result<impl std::fmt::Debug, OAuthError>) -> ErrorCode {
 
 #[test]
 fn subject_token_and_its_type_are_required_rfc8693_2_1() {
-    assert_eq!(code(parse(&params(&[("subject_token_type", AT)]))), ErrorCode::InvalidRequest);
-    assert_eq!(code(parse(&params(&[("subject_token", "t")]))), ErrorCode::InvalidRequest);
+    assert_eq!(
+        code(parse(&params(&[("subject_token_type", AT)]))),
+        ErrorCode::InvalidRequest
+    );
+    assert_eq!(
+        code(parse(&params(&[("subject_token", "t")]))),
+        ErrorCode::InvalidRequest
+    );
     let params = with(&[]);
     let p = parse(&params).expect("minimal");
     assert_eq!(p.subject.token, "tok");
@@ -68,7 +74,10 @@ fn subject_token_and_its_type_are_required_rfc8693_2_1() {
 fn an_unknown_subject_token_type_is_invalid_request_rfc8693_2_2_2() {
     let p = params(&[
         ("subject_token", "t"),
-        ("subject_token_type", "urn:ietf:params:oauth:token-type:saml2"),
+        (
+            "subject_token_type",
+            "urn:ietf:params:oauth:token-type:saml2",
+        ),
     ]);
     let e = parse(&p).expect_err("saml");
     assert_eq!(e.code, ErrorCode::InvalidRequest);
@@ -77,7 +86,10 @@ fn an_unknown_subject_token_type_is_invalid_request_rfc8693_2_2_2() {
 
 #[test]
 fn actor_token_and_actor_token_type_come_together_rfc8693_2_1() {
-    assert_eq!(code(parse(&with(&[("actor_token", "a")]))), ErrorCode::InvalidRequest);
+    assert_eq!(
+        code(parse(&with(&[("actor_token", "a")]))),
+        ErrorCode::InvalidRequest
+    );
     assert_eq!(
         code(parse(&with(&[("actor_token_type", AT)]))),
         ErrorCode::InvalidRequest
@@ -193,7 +205,12 @@ fn scope_never_exceeds_the_subject_token_rfc8693_2_2_2() {
 
 #[test]
 fn scope_never_exceeds_the_clients_allowance_or_the_policy_rfc8693_2_2_2() {
-    let subject = token("alice", Some(&["api:read", "api:write", "openid"]), &["api"], None);
+    let subject = token(
+        "alice",
+        Some(&["api:read", "api:write", "openid"]),
+        &["api"],
+        None,
+    );
     let c = client(&["api:read", "api:write"]);
     let ceiling = strings(&["api:read", "openid"]);
     let e = scopes(Some("openid"), &subject, &c, &ceiling).expect_err("client");
@@ -221,14 +238,23 @@ fn scope_never_exceeds_the_clients_allowance_or_the_policy_rfc8693_2_2_2() {
 #[test]
 fn lifetime_never_exceeds_the_subject_tokens_remaining_lifetime_rfc8693_2_2_1() {
     let hour = Duration::hours(1);
-    assert_eq!(lifetime(1_000, hour, 1_300, None).expect("capped"), Duration::seconds(300));
-    assert_eq!(lifetime(1_000, Duration::seconds(60), 1_300, None).expect("client"), Duration::seconds(60));
+    assert_eq!(
+        lifetime(1_000, hour, 1_300, None).expect("capped"),
+        Duration::seconds(300)
+    );
+    assert_eq!(
+        lifetime(1_000, Duration::seconds(60), 1_300, None).expect("client"),
+        Duration::seconds(60)
+    );
     assert_eq!(
         lifetime(1_000, hour, 1_300, Some(1_100)).expect("actor"),
         Duration::seconds(100),
         "nor the actor token's"
     );
-    assert_eq!(code(lifetime(1_000, hour, 1_000, None)), ErrorCode::InvalidRequest);
+    assert_eq!(
+        code(lifetime(1_000, hour, 1_000, None)),
+        ErrorCode::InvalidRequest
+    );
     let e = lifetime(1_000, hour, 1_300, Some(999)).expect_err("actor expired");
     assert!(e.description.contains("actor_token"));
 }
@@ -252,7 +278,12 @@ fn delegation_names_the_actor_in_act_rfc8693_4_1() {
 #[test]
 fn a_chain_nests_the_previous_actor_inside_the_current_one_rfc8693_4_1() {
     let previous = json!({"sub": "svc-a"});
-    let actor = token("svc-b", Some(&[]), &["api"], Some(json!({"sub": "ignored"})));
+    let actor = token(
+        "svc-b",
+        Some(&[]),
+        &["api"],
+        Some(json!({"sub": "ignored"})),
+    );
     assert_eq!(
         act_claim(ISS, Some(&previous), Some(&actor)).expect("nested"),
         Some(json!({"sub": "svc-b", "act": {"sub": "svc-a"}})),
@@ -279,7 +310,10 @@ fn a_delegation_chain_has_a_bounded_depth_rfc8693_4_1() {
         chain = json!({"sub": format!("svc-{i}"), "act": chain});
     }
     assert_eq!(depth(&chain), MAX_ACT_DEPTH);
-    assert_eq!(code(act_claim(ISS, Some(&chain), Some(&actor))), ErrorCode::InvalidRequest);
+    assert_eq!(
+        code(act_claim(ISS, Some(&chain), Some(&actor))),
+        ErrorCode::InvalidRequest
+    );
     let shorter = chain.get("act").cloned().expect("inner");
     assert!(act_claim(ISS, Some(&shorter), Some(&actor)).is_ok());
 }
@@ -287,7 +321,10 @@ fn a_delegation_chain_has_a_bounded_depth_rfc8693_4_1() {
 #[test]
 fn act_must_be_a_json_object_rfc8693_4_1() {
     assert_eq!(act_of(Some(&json!("svc"))), None);
-    assert_eq!(act_of(Some(&json!({"sub": "svc"}))), Some(json!({"sub": "svc"})));
+    assert_eq!(
+        act_of(Some(&json!({"sub": "svc"}))),
+        Some(json!({"sub": "svc"}))
+    );
     assert_eq!(act_of(None), None);
 }
 
@@ -297,7 +334,10 @@ fn token_type_urns_round_trip_rfc8693_3() {
         assert_eq!(TokenType::from_name(t.as_str()), Some(t));
     }
     assert_eq!(TokenType::from_name("access_token"), None);
-    assert_eq!(GrantType::from_name(GRANT_TYPE), Some(GrantType::TokenExchange));
+    assert_eq!(
+        GrantType::from_name(GRANT_TYPE),
+        Some(GrantType::TokenExchange)
+    );
     assert_eq!(GrantType::TokenExchange.as_str(), GRANT_TYPE);
 }
 
@@ -352,7 +392,10 @@ mod policy {
             targets: &[],
             scopes: None,
         }));
-        assert!(matches!(r, Err(ExchangeRefusal::UnauthorizedClient(_))), "{r:?}");
+        assert!(
+            matches!(r, Err(ExchangeRefusal::UnauthorizedClient(_))),
+            "{r:?}"
+        );
         let e: OAuthError = r.expect_err("refused").into();
         assert_eq!(e.code, ErrorCode::UnauthorizedClient);
     }
@@ -396,7 +439,9 @@ mod policy {
         let e: OAuthError = r.expect_err("refused").into();
         assert_eq!(e.code.as_str(), "invalid_target");
         assert_eq!(
-            ask("exchanger", &subject, None, &[]).expect("default").audience,
+            ask("exchanger", &subject, None, &[])
+                .expect("default")
+                .audience,
             strings(&["backend"]),
             "no target asked: the rule's audience"
         );

@@ -29,7 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  demo user: alice / wonderland");
     println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
-    println!("  exchange:  demo-exchanger (secret demo-exchanger-secret): demo-api -> demo-backend");
+    println!(
+        "  exchange:  demo-exchanger (secret demo-exchanger-secret): demo-api -> demo-backend"
+    );
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);

@@ -55,7 +55,10 @@ async fn alice(host: &Host) -> (String, String) {
     let t = tokens_for_demo_client(host, "openid offline_access api:read").await;
     (
         t["access_token"].as_str().expect("access token").to_owned(),
-        t["refresh_token"].as_str().expect("refresh token").to_owned(),
+        t["refresh_token"]
+            .as_str()
+            .expect("refresh token")
+            .to_owned(),
     )
 }
 
