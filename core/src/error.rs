@@ -53,6 +53,9 @@ pub enum ErrorCode {
     SlowDown,
     /// RFC 8628 §3.5 `expired_token`: the device code has expired.
     ExpiredToken,
+    /// RFC 8707 §2 / RFC 8693 §2.2.2 `invalid_target`: the server is unwilling or unable to
+    /// issue a token for the requested resource or audience.
+    InvalidTarget,
 }
 
 impl ErrorCode {
@@ -80,6 +83,7 @@ impl ErrorCode {
             Self::AuthorizationPending => "authorization_pending",
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
+            Self::InvalidTarget => "invalid_target",
         }
     }
 
@@ -327,6 +331,7 @@ mod tests {
             ErrorCode::AuthorizationPending,
             ErrorCode::SlowDown,
             ErrorCode::ExpiredToken,
+            ErrorCode::InvalidTarget,
         ];
         let mut names: Vec<&str> = all.iter().map(|c| c.as_str()).collect();
         assert!(

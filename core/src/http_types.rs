@@ -135,6 +135,15 @@ impl Params {
             .ok_or_else(|| OAuthError::invalid_request(format!("missing parameter {name}")))
     }
 
+    /// Every non-empty value of `name`, in order: for the parameters a spec lets repeat
+    /// (`resource`, RFC 8707 §2; `audience`, RFC 8693 §2.1).
+    pub fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(k, v)| k == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The first repeated parameter name, if any.
     pub fn first_duplicate(&self) -> Option<&str> {
         let mut seen = std::collections::HashSet::with_capacity(self.pairs.len());
@@ -154,6 +163,10 @@ impl Params {
         &self.pairs
     }
 }
+
+/// The back-channel parameters a spec lets repeat: `resource` (RFC 8707 §2, RFC 8693
+/// §2.1) and `audience` (RFC 8693 §2.1). Read them with [`Params::all`].
+pub(crate) const REPEATABLE: [&str; 2] = ["resource", "audience"];
 
 /// More parameters than any endpoint takes: refused before any work.
 const MAX_PARAMS: usize = 100;
@@ -312,14 +325,23 @@ impl Request {
     /// The checks every back-channel endpoint (token, revocation, introspection) makes first:
     /// parameters come from the body only, since credentials, codes and tokens must not
     /// travel in URLs where logs keep them (RFC 6749 §2.3.1, §3.2), and none is repeated
-    /// (§3.1).
+    /// (§3.1) except those a spec lets repeat: `resource` and `audience` (read them with
+    /// [`Params::all`]).
     pub fn check_back_channel(&self) -> Result<(), OAuthError> {
         if !self.query.is_empty() {
             return Err(OAuthError::invalid_request(
                 "parameters must be sent in the form-encoded body, not in the URL",
             ));
         }
-        match self.params.first_duplicate() {
+        let mut seen = std::collections::HashSet::with_capacity(self.params.pairs.len());
+        let dup = self
+            .params
+            .pairs
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .filter(|k| !REPEATABLE.contains(k))
+            .find(|k| !seen.insert(*k));
+        match dup {
             Some(dup) => Err(OAuthError::invalid_request(format!(
                 "parameter {dup} is included more than once"
             ))),

@@ -69,6 +69,7 @@ mod session;
 mod store;
 mod throttle;
 mod token;
+mod token_exchange;
 mod users;
 mod validate;
 
@@ -114,6 +115,10 @@ pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, Store
 pub use throttle::LoginGuard;
 pub use time;
 pub use token::AccessClaims;
+pub use token_exchange::{
+    ActorRule, ExchangeAllowance, ExchangeRefusal, ExchangeRequest, ExchangeRule, ExchangeRules,
+    ExchangeToken, MAX_ACT_DEPTH, RefuseAllExchanges, TokenExchangePolicy, TokenType,
+};
 pub use users::{Claims, UserStore, claims_for_scope, filter_claims};
 pub use validate::{
     Check, ClaimRule, DEFAULT_MAX_TOKEN_BYTES, Inspection, Introspection, JwksSource, KidLookup,

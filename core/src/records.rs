@@ -223,6 +223,16 @@ pub(crate) struct AccessRecord {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// The actor of a delegated (token-exchanged) token, RFC 8693 §4.1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
+    /// When the user authenticated (token exchange carries it to the exchanged token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    /// The `sub` of a token without a user that is not the client it was issued to: a
+    /// token exchange of another client's token (RFC 8693 §1.1). `None`: the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_subject: Option<String>,
 }
 
 impl Payload for AccessRecord {
@@ -551,6 +561,9 @@ mod tests {
         )
         .expect("defaults");
         assert!(!access.jwt, "an old record is an opaque token");
+        assert!(
+            access.act.is_none() && access.auth_time.is_none() && access.client_subject.is_none()
+        );
     }
 
     #[tokio::test]

@@ -24,6 +24,10 @@ pub enum GrantType {
     /// `urn:ietf:params:oauth:grant-type:device_code`: the device authorization grant
     /// (RFC 8628), for devices without a browser (TVs, terminals, CLIs).
     DeviceCode,
+    /// `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693), confidential clients
+    /// only; what a client may exchange is the provider's
+    /// [`TokenExchangePolicy`](crate::TokenExchangePolicy)'s decision.
+    TokenExchange,
 }
 
 impl GrantType {
@@ -35,6 +39,7 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::Password => "password",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            Self::TokenExchange => crate::token_exchange::GRANT_TYPE,
         }
     }
 
@@ -46,6 +51,7 @@ impl GrantType {
             "client_credentials" => Some(Self::ClientCredentials),
             "password" => Some(Self::Password),
             "urn:ietf:params:oauth:grant-type:device_code" => Some(Self::DeviceCode),
+            crate::token_exchange::GRANT_TYPE => Some(Self::TokenExchange),
             _ => None,
         }
     }
@@ -429,6 +435,11 @@ impl ClientBuilder {
             }
             if c.grant_types.contains(&GrantType::Password) {
                 return Err(err("the password grant needs a confidential client".into()));
+            }
+            if c.grant_types.contains(&GrantType::TokenExchange) {
+                return Err(err(
+                    "token exchange needs a confidential client (RFC 8693 §2.1)".into(),
+                ));
             }
         }
         if c.grant_types.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {

@@ -61,8 +61,12 @@ impl Provider {
                 "exp": active.exp,
                 "jti": active.jti,
                 "iss": iss,
-                "sub": active.subject.clone().unwrap_or_else(|| active.client_id.clone()),
+                "sub": active.sub,
             });
+            if let (Some(act), Some(obj)) = (active.act, body.as_object_mut()) {
+                // RFC 8693 §4.1: the actor of a delegated token.
+                obj.insert("act".into(), act);
+            }
             if let Some(obj) = body.as_object_mut() {
                 return Ok(Some(std::mem::take(obj)));
             }

@@ -1,7 +1,8 @@
 //! The token endpoint's grants (RFC 6749 §4) behind one seam.
 //!
 //! Each grant type is a [`Grant`]: `authorization_code`, `refresh_token`,
-//! `client_credentials` and (opt-in per client) `password` are built in, one file each; a
+//! `client_credentials`, token exchange (RFC 8693) and (opt-in per client) `password` are
+//! built in, one file each; a
 //! host adds its own extension grant (RFC 6749 §4.5) with
 //! [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant). The
 //! token endpoint authenticates the client, finds the grant by its `grant_type`, checks
@@ -18,6 +19,7 @@ pub(crate) mod password;
 pub(crate) mod refresh_token;
 #[cfg(test)]
 mod test_env;
+pub(crate) mod token_exchange;
 
 use std::sync::Arc;
 
@@ -267,14 +269,16 @@ pub(crate) fn bearer_body(
     body
 }
 
-/// The built-in grants, in the order the token endpoint tries them.
-pub(crate) fn built_in() -> Vec<Arc<dyn Grant>> {
+/// The built-in grants, in the order the token endpoint tries them; token exchange with
+/// the host's policy and trusted issuers.
+pub(crate) fn built_in(exchange: token_exchange::TokenExchange) -> Vec<Arc<dyn Grant>> {
     vec![
         Arc::new(authorization_code::AuthorizationCode),
         Arc::new(refresh_token::RefreshToken),
         Arc::new(client_credentials::ClientCredentials),
         Arc::new(password::Password),
         Arc::new(device_code::DeviceCode),
+        Arc::new(exchange),
     ]
 }
 

@@ -30,6 +30,8 @@ pub struct ProviderBuilder {
     linker: Arc<dyn AccountLinker>,
     extension_grants: Vec<Arc<dyn Grant>>,
     http: Option<Arc<dyn crate::http::HttpClient>>,
+    token_exchange_policy: Arc<dyn crate::token_exchange::TokenExchangePolicy>,
+    token_exchange_trust: Option<Arc<crate::validate::Validator>>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -75,7 +77,36 @@ impl ProviderBuilder {
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
             http: None,
+            token_exchange_policy: Arc::new(crate::token_exchange::RefuseAllExchanges),
+            token_exchange_trust: None,
         }
+    }
+
+    /// Who may exchange what at the token endpoint (RFC 8693 token exchange, for clients
+    /// registered with [`GrantType::TokenExchange`](crate::GrantType::TokenExchange)). The
+    /// default, [`RefuseAllExchanges`](crate::RefuseAllExchanges), refuses every exchange
+    /// with `unauthorized_client`; [`ExchangeRules`](crate::ExchangeRules) is a ready-made
+    /// policy of per-client rules.
+    pub fn token_exchange_policy(
+        mut self,
+        policy: impl crate::token_exchange::TokenExchangePolicy,
+    ) -> Self {
+        self.token_exchange_policy = Arc::new(policy);
+        self
+    }
+
+    /// Opts token exchange into subject and actor tokens of types
+    /// `urn:ietf:params:oauth:token-type:id_token` and `...:jwt` (RFC 8693 §3): JWTs that
+    /// `validator` accepts (its trusted issuers, their keys, audiences and `typ` rule; give
+    /// it the provider's clock). This provider's own ID tokens are accepted when the
+    /// validator trusts its issuer with its keys and `required_type(None)`. The subject of
+    /// such a token must be a user the [`UserStore`] knows (the issuers trusted here must
+    /// share the host's subject namespace); the policy still decides (see
+    /// [`ExchangeRule::subject_issuer`](crate::ExchangeRule::subject_issuer)). Without
+    /// this, only this provider's access tokens are exchanged.
+    pub fn token_exchange_trust(mut self, validator: crate::validate::Validator) -> Self {
+        self.token_exchange_trust = Some(Arc::new(validator));
+        self
     }
 
     /// What a logout revokes besides the session ([`LogoutRevokes`](crate::LogoutRevokes);
@@ -417,7 +448,11 @@ impl ProviderBuilder {
                 });
             }
         }
-        let mut grants_table = crate::grant::built_in();
+        let mut grants_table =
+            crate::grant::built_in(crate::grant::token_exchange::TokenExchange {
+                policy: self.token_exchange_policy,
+                trust: self.token_exchange_trust,
+            });
         for g in self.extension_grants {
             let name = g.grant_type();
             if !crate::client::is_absolute_uri(name)

@@ -31,6 +31,11 @@ pub struct AccessClaims {
     /// When the user authenticated.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub auth_time: Option<i64>,
+    /// The actor of a delegated token (RFC 8693 §4.1): a JSON object with the actor's
+    /// `sub` and, for a chain of delegations, the previous actor nested as its own `act`
+    /// (the outermost is the current actor).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub act: Option<serde_json::Value>,
 }
 
 /// The `aud` of a client's access tokens: its configured resource audience, or the issuer
@@ -78,12 +83,17 @@ mod tests {
             client_id: "web".into(),
             scope: String::new(),
             auth_time: None,
+            act: None,
         };
         let v = serde_json::to_value(&c).expect("json");
         for k in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert!(v.get("scope").is_none() && v.get("auth_time").is_none());
+        assert!(
+            v.get("act").is_none(),
+            "no act without an actor (RFC 8693 §4.1)"
+        );
         let back: AccessClaims = serde_json::from_value(v).expect("round trip");
         assert_eq!(back, c);
     }

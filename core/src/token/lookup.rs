@@ -17,7 +17,11 @@ use crate::services::Services;
 #[derive(Debug, Clone)]
 pub(crate) struct ActiveToken {
     pub client_id: String,
+    /// The user, if the token has one.
     pub subject: Option<String>,
+    /// Its `sub`: the user, else the client whose token it is (the one it was issued to,
+    /// or for an exchanged client token the subject token's client).
+    pub sub: String,
     pub scopes: Vec<String>,
     pub aud: Vec<String>,
     pub iat: i64,
@@ -25,6 +29,12 @@ pub(crate) struct ActiveToken {
     pub jti: String,
     /// Store id of the record that makes it revocable, if any.
     pub record_id: Option<String>,
+    /// Its grant family, if any (what revoking the user's grant revokes).
+    pub grant_id: Option<String>,
+    /// When the user authenticated, when known.
+    pub auth_time: Option<i64>,
+    /// The actor of a delegated token (RFC 8693 §4.1).
+    pub act: Option<serde_json::Value>,
 }
 
 /// A live refresh token.
@@ -69,16 +79,16 @@ pub(crate) async fn access_token(
         };
         let user_bound = claims.auth_time.is_some();
         let record_id = jwt_handle_id(&claims.jti);
-        if user_bound
-            && records
-                .get::<AccessRecord>(&record_id, now)
-                .await?
-                .is_none()
-        {
-            return Ok(None);
+        let mut grant_id = None;
+        if user_bound {
+            let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
+                return Ok(None);
+            };
+            grant_id = handle.grant_id;
         }
         return Ok(Some(ActiveToken {
             subject: user_bound.then(|| claims.sub.clone()),
+            sub: claims.sub,
             client_id: claims.client_id,
             scopes: crate::scope::parse(Some(&claims.scope)),
             aud: claims.aud,
@@ -86,6 +96,9 @@ pub(crate) async fn access_token(
             exp: claims.exp,
             jti: claims.jti,
             record_id: user_bound.then_some(record_id),
+            grant_id,
+            auth_time: claims.auth_time,
+            act: claims.act,
         }));
     }
     let id = secret_id(token);
@@ -97,15 +110,24 @@ pub(crate) async fn access_token(
         // A JWT's revocation handle is never a token.
         return Ok(None);
     }
+    let sub = rec
+        .subject
+        .clone()
+        .or(rec.client_subject)
+        .unwrap_or_else(|| rec.client_id.clone());
     Ok(Some(ActiveToken {
         client_id: rec.client_id,
         subject: rec.subject,
+        sub,
         scopes: rec.scopes,
         aud: rec.aud,
         iat: rec.iat,
         exp: rec.exp,
         jti: rec.jti,
         record_id: Some(id),
+        grant_id: loaded.grant_id,
+        auth_time: rec.auth_time,
+        act: rec.act,
     }))
 }
 

@@ -53,6 +53,29 @@ pub(crate) struct UserGrant<'a> {
     pub sid: Option<&'a str>,
 }
 
+/// What an access token is minted with beyond the client's defaults.
+#[derive(Debug, Default)]
+pub(crate) struct AccessSpec<'a> {
+    /// The user (`None`: the token has no user).
+    pub subject: Option<&'a str>,
+    /// For a token without a user: its `sub` when that is another client than the one it
+    /// is issued to (token exchange of that client's token).
+    pub client_subject: Option<&'a str>,
+    pub scopes: &'a [String],
+    /// The grant family (revocable together).
+    pub grant_id: Option<&'a str>,
+    /// When the user authenticated; a JWT with it is looked up through its handle.
+    pub auth_time: Option<i64>,
+    /// `aud` instead of the client's audience.
+    pub aud: Option<Vec<String>>,
+    /// Lifetime instead of the client's.
+    pub ttl: Option<time::Duration>,
+    /// The `act` claim (RFC 8693 §4.1).
+    pub act: Option<&'a serde_json::Value>,
+    /// Format instead of the client's.
+    pub format: Option<AccessTokenFormat>,
+}
+
 /// Mints tokens with the provider's settings and keys at one instant.
 #[derive(Clone, Copy)]
 pub(crate) struct Minter<'a> {
@@ -91,42 +114,71 @@ impl Minter<'_> {
         grant_id: Option<&str>,
         auth_time: Option<i64>,
     ) -> Result<(String, Option<Write>), OAuthError> {
-        let exp = self.now + self.access_ttl(client);
+        self.access_token_as(
+            client,
+            &AccessSpec {
+                subject,
+                scopes,
+                grant_id,
+                auth_time,
+                ..AccessSpec::default()
+            },
+        )
+        .await
+    }
+
+    /// Mints an access token as `spec` says (the defaults: the client's audience, lifetime
+    /// and format, no actor).
+    pub async fn access_token_as(
+        &self,
+        client: &Client,
+        spec: &AccessSpec<'_>,
+    ) -> Result<(String, Option<Write>), OAuthError> {
+        let exp = self.now + spec.ttl.unwrap_or_else(|| self.access_ttl(client));
         let jti = crypto::random_token();
-        let aud = access_token::audience(&self.config.issuer, client);
+        let aud = spec
+            .aud
+            .clone()
+            .unwrap_or_else(|| access_token::audience(&self.config.issuer, client));
         let mut record = AccessRecord {
             jwt: false,
             client_id: client.id.clone(),
-            subject: subject.map(str::to_owned),
-            scopes: scopes.to_vec(),
+            subject: spec.subject.map(str::to_owned),
+            scopes: spec.scopes.to_vec(),
             aud: aud.clone(),
             iat: self.now.unix_timestamp(),
             exp: exp.unix_timestamp(),
             jti: jti.clone(),
+            act: spec.act.cloned(),
+            auth_time: spec.auth_time,
+            client_subject: spec.client_subject.map(str::to_owned),
         };
-        match client.access_token_format {
+        match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
                 let token = crypto::random_token();
-                let write = Write::new(secret_id(&token), &record, grant_id, exp);
+                let write = Write::new(secret_id(&token), &record, spec.grant_id, exp);
                 Ok((token, Some(write)))
             }
             AccessTokenFormat::Jwt => {
+                let sub = spec.subject.or(spec.client_subject).unwrap_or(&client.id);
                 let claims = AccessClaims {
                     iss: self.config.issuer.clone(),
-                    sub: subject.unwrap_or(&client.id).to_owned(),
+                    sub: sub.to_owned(),
                     aud,
                     exp: exp.unix_timestamp(),
                     iat: self.now.unix_timestamp(),
                     jti: jti.clone(),
                     client_id: client.id.clone(),
-                    scope: scopes.join(" "),
-                    auth_time,
+                    scope: spec.scopes.join(" "),
+                    auth_time: spec.auth_time,
+                    act: spec.act.cloned(),
                 };
                 let token =
                     jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
                 record.jwt = true;
-                let handle =
-                    grant_id.map(|g| Write::new(jwt_handle_id(&jti), &record, Some(g), exp));
+                let handle = spec
+                    .grant_id
+                    .map(|g| Write::new(jwt_handle_id(&jti), &record, Some(g), exp));
                 Ok((token, handle))
             }
         }

@@ -437,7 +437,24 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         .audience(["demo-api"])
         .first_party(false)
         .build()?;
-    Ok(vec![confidential, public, device])
+    // Token exchange (RFC 8693): a backend trading a user's demo-api token for a
+    // demo-backend one; what it may exchange is `demo_exchange_policy`.
+    let exchanger = Client::confidential("demo-exchanger", "demo-exchanger-secret")
+        .grant_types([GrantType::TokenExchange, GrantType::ClientCredentials])
+        .scopes(["api:read"])
+        .build()?;
+    Ok(vec![confidential, public, device, exchanger])
+}
+
+/// Who may exchange what (RFC 8693): `demo-exchanger` may exchange access tokens whose
+/// audience is `demo-api` for audience `demo-backend`, with at most `api:read`, with or
+/// without an actor token. Every other exchange is refused.
+pub fn demo_exchange_policy() -> idpkit::ExchangeRules {
+    idpkit::ExchangeRules::new([idpkit::ExchangeRule::new("demo-exchanger")
+        .subject_audience("demo-api")
+        .audience("demo-backend")
+        .max_scopes(["api:read"])
+        .actor(idpkit::ActorRule::Optional)])
 }
 
 /// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash.
@@ -744,6 +761,7 @@ pub async fn build_provider_with_http(
         .device_code_ttl(Duration::seconds(opts.device_code_ttl))
         .rate_limits(rate_limits(opts))
         .http_client(http.clone())
+        .token_exchange_policy(demo_exchange_policy())
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
@@ -857,8 +875,9 @@ async fn home(State(state): State<AppState>) -> Html<String> {
             "<h1>idpkit example identity provider</h1><p>Issuer: <code>{issuer}</code></p>\
              <p>Discovery: <a href=\"/.well-known/openid-configuration\">/.well-known/openid-configuration</a></p>\
              <p>Demo user <code>alice</code> / <code>wonderland</code>; clients <code>demo-client</code> \
-             (secret <code>demo-secret</code>), <code>demo-public</code> and <code>demo-device</code> \
-             (device flow: <a href=\"/device\">/device</a>).</p>\
+             (secret <code>demo-secret</code>), <code>demo-public</code>, <code>demo-device</code> \
+             (device flow: <a href=\"/device\">/device</a>); token exchange (RFC 8693): \
+             <code>demo-exchanger</code> (secret <code>demo-exchanger-secret</code>).</p>\
              <p><a href=\"/logout\">Log out</a></p>",
             issuer = escape(state.provider.issuer())
         ),

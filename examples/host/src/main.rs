@@ -32,6 +32,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  clients:   demo-client (secret demo-secret), demo-public (PKCE), demo-device (device flow)"
     );
     println!("  devices:   {}", provider.device_verification_uri());
+    println!(
+        "  exchange:  demo-exchanger (secret demo-exchanger-secret): demo-api -> demo-backend"
+    );
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);
