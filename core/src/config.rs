@@ -76,6 +76,8 @@ pub struct Config {
     pub session_idle_ttl: Duration,
     /// How long a consent is remembered (default 365 days).
     pub consent_ttl: Duration,
+    /// Guest token lifetime (default 7 days; a client may override it).
+    pub guest_token_ttl: Duration,
     /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace).
     pub refresh_reuse_grace: Option<Duration>,
     /// Default signing algorithm (RS256).

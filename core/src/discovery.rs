@@ -73,6 +73,7 @@ mod tests {
             session_ttl: time::Duration::days(14),
             session_idle_ttl: time::Duration::days(1),
             consent_ttl: time::Duration::days(365),
+            guest_token_ttl: time::Duration::days(7),
             refresh_reuse_grace: None,
             signing_alg: Algorithm::RS256,
             max_body_bytes: 1024,

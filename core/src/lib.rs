@@ -50,6 +50,7 @@ mod endpoint;
 mod error;
 pub mod federation;
 mod grant;
+pub mod guest;
 pub mod http;
 mod http_types;
 mod interaction;
@@ -98,7 +99,11 @@ pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};
 pub use endpoint::sessions::SessionInfo;
 pub use error::{ConfigError, ErrorCode, OAuthError};
+pub use endpoint::access_token::AccessTokenInfo;
+pub use endpoint::guest::GuestUpgrade;
+pub use grant::guest::UpgradedGuest;
 pub use grant::{Grant, GrantContext, TokenResponse};
+pub use guest::{GuestMerge, GuestUpgradeHook};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,

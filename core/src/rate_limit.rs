@@ -70,6 +70,12 @@ pub struct RateLimits {
     /// Login failures per source: 20 free, then 1 s doubling up to 15 min, forgotten an
     /// hour after the last failure.
     pub login_per_source: Backoff,
+    /// Guest tokens ([`GrantType::Guest`](crate::GrantType::Guest)) one source may get
+    /// (default 100 per 10 minutes). A guest token is asked for without any credential
+    /// and is stored for its lifetime (a week by default), so its number is bounded.
+    pub guest_tokens_per_source: Limit,
+    /// Guest tokens issued to one client (default 10,000 per 10 minutes).
+    pub guest_tokens_per_client: Limit,
 }
 
 impl Default for RateLimits {
@@ -87,6 +93,8 @@ impl Default for RateLimits {
             interactions_total: Limit::new(20_000, Duration::minutes(10)),
             login_per_account: login(5),
             login_per_source: login(20),
+            guest_tokens_per_source: Limit::new(100, Duration::minutes(10)),
+            guest_tokens_per_client: Limit::new(10_000, Duration::minutes(10)),
         }
     }
 }

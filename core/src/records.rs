@@ -223,6 +223,10 @@ pub(crate) struct AccessRecord {
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+    /// A guest token ([`crate::guest`]): its subject is anonymous, and
+    /// [`Provider::upgrade_guest`](crate::Provider::upgrade_guest) may give it to a user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
 }
 
 impl Payload for AccessRecord {
@@ -493,6 +497,7 @@ mod tests {
         )
         .expect("defaults");
         assert!(!access.jwt, "an old record is an opaque token");
+        assert!(!access.guest, "and not a guest token");
     }
 
     #[tokio::test]

@@ -1,7 +1,9 @@
 //! The token endpoint's grants (RFC 6749 §4) behind one seam.
 //!
 //! Each grant type is a [`Grant`]: `authorization_code`, `refresh_token`,
-//! `client_credentials` and (opt-in per client) `password` are built in, one file each; a
+//! `client_credentials`, (opt-in per client) `password` and the guest grant
+//! (`urn:idpkit:params:oauth:grant-type:guest`, [`crate::guest`]) are built in, one file
+//! each; a
 //! host adds its own extension grant (RFC 6749 §4.5) with
 //! [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant). The
 //! token endpoint authenticates the client, finds the grant by its `grant_type`, checks
@@ -13,6 +15,7 @@
 
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
+pub(crate) mod guest;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
 #[cfg(test)]
@@ -273,6 +276,7 @@ pub(crate) fn built_in() -> Vec<Arc<dyn Grant>> {
         Arc::new(refresh_token::RefreshToken),
         Arc::new(client_credentials::ClientCredentials),
         Arc::new(password::Password),
+        Arc::new(guest::Guest),
     ]
 }
 

@@ -30,6 +30,7 @@ pub struct ProviderBuilder {
     linker: Arc<dyn AccountLinker>,
     extension_grants: Vec<Arc<dyn Grant>>,
     http: Option<Arc<dyn crate::http::HttpClient>>,
+    guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -54,6 +55,7 @@ impl ProviderBuilder {
                 session_ttl: Duration::days(14),
                 session_idle_ttl: Duration::days(1),
                 consent_ttl: Duration::days(365),
+                guest_token_ttl: Duration::days(7),
                 refresh_reuse_grace: None,
                 signing_alg: Algorithm::RS256,
                 max_body_bytes: 64 * 1024,
@@ -73,7 +75,25 @@ impl ProviderBuilder {
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
             http: None,
+            guest_upgrade_hook: None,
         }
+    }
+
+    /// Default lifetime of guest tokens ([`GrantType::Guest`](crate::GrantType::Guest);
+    /// default 7 days); a client may set its own
+    /// ([`ClientBuilder::guest_token_ttl`](crate::ClientBuilder::guest_token_ttl)).
+    pub fn guest_token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.guest_token_ttl = ttl;
+        self
+    }
+
+    /// What the host does when a guest token is upgraded at login
+    /// ([`Provider::upgrade_guest`], or the token endpoint's `guest_token` parameter): told
+    /// the guest's and the user's subjects, it merges the guest's state (a cart) into the
+    /// user's. Without one, an upgrade merges nothing.
+    pub fn guest_upgrade_hook(mut self, hook: impl crate::guest::GuestUpgradeHook) -> Self {
+        self.guest_upgrade_hook = Some(Arc::new(hook));
+        self
     }
 
     /// What a logout revokes besides the session ([`LogoutRevokes`](crate::LogoutRevokes);
@@ -330,6 +350,7 @@ impl ProviderBuilder {
             ("session_idle_ttl", config.session_idle_ttl),
             ("interaction_ttl", config.interaction_ttl),
             ("consent_ttl", config.consent_ttl),
+            ("guest_token_ttl", config.guest_token_ttl),
         ] {
             if ttl <= Duration::ZERO || ttl > crate::client::MAX_TTL {
                 return Err(ConfigError::Setting {
@@ -417,6 +438,7 @@ impl ProviderBuilder {
                 grants_table,
                 key_sets: crate::jose::KeySetCache::new(),
                 http: self.http,
+                guest_upgrade_hook: self.guest_upgrade_hook,
             }),
         })
     }

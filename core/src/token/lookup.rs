@@ -25,6 +25,8 @@ pub(crate) struct ActiveToken {
     pub jti: String,
     /// Store id of the record that makes it revocable, if any.
     pub record_id: Option<String>,
+    /// A guest token ([`crate::guest`]): `subject` is an anonymous guest.
+    pub guest: bool,
 }
 
 /// A live refresh token.
@@ -67,17 +69,19 @@ pub(crate) async fn access_token(
         let Some(claims) = verify_own_access_token(services, token, now).await else {
             return Ok(None);
         };
-        let user_bound = claims.auth_time.is_some();
+        // A user's token, and a guest's, has a revocation handle: it must still exist.
+        let user_bound =
+            claims.auth_time.is_some() || crate::guest::is_guest_subject(&claims.sub);
         let record_id = jwt_handle_id(&claims.jti);
-        if user_bound
-            && records
-                .get::<AccessRecord>(&record_id, now)
-                .await?
-                .is_none()
-        {
-            return Ok(None);
+        let mut guest = false;
+        if user_bound {
+            let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
+                return Ok(None);
+            };
+            guest = handle.value.guest;
         }
         return Ok(Some(ActiveToken {
+            guest,
             subject: user_bound.then(|| claims.sub.clone()),
             client_id: claims.client_id,
             scopes: crate::scope::parse(Some(&claims.scope)),
@@ -98,6 +102,7 @@ pub(crate) async fn access_token(
         return Ok(None);
     }
     Ok(Some(ActiveToken {
+        guest: rec.guest,
         client_id: rec.client_id,
         subject: rec.subject,
         scopes: rec.scopes,

@@ -53,6 +53,15 @@ pub(crate) struct UserGrant<'a> {
     pub sid: Option<&'a str>,
 }
 
+/// The shape of an access token to mint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub format: AccessTokenFormat,
+    pub ttl: time::Duration,
+    /// A guest token ([`crate::guest`]).
+    pub guest: bool,
+}
+
 /// Mints tokens with the provider's settings and keys at one instant.
 #[derive(Clone, Copy)]
 pub(crate) struct Minter<'a> {
@@ -91,7 +100,28 @@ impl Minter<'_> {
         grant_id: Option<&str>,
         auth_time: Option<i64>,
     ) -> Result<(String, Option<Write>), OAuthError> {
-        let exp = self.now + self.access_ttl(client);
+        let shape = Shape {
+            format: client.access_token_format,
+            ttl: self.access_ttl(client),
+            guest: false,
+        };
+        self.shaped_access_token(client, subject, scopes, grant_id, auth_time, shape)
+            .await
+    }
+
+    /// Mints an access token of a given shape (format, lifetime, guest or not): what
+    /// [`access_token`](Self::access_token) does with the client's access-token settings,
+    /// and the guest grant with its guest-token settings.
+    pub async fn shaped_access_token(
+        &self,
+        client: &Client,
+        subject: Option<&str>,
+        scopes: &[String],
+        grant_id: Option<&str>,
+        auth_time: Option<i64>,
+        shape: Shape,
+    ) -> Result<(String, Option<Write>), OAuthError> {
+        let exp = self.now + shape.ttl;
         let jti = crypto::random_token();
         let aud = access_token::audience(&self.config.issuer, client);
         let mut record = AccessRecord {
@@ -103,8 +133,9 @@ impl Minter<'_> {
             iat: self.now.unix_timestamp(),
             exp: exp.unix_timestamp(),
             jti: jti.clone(),
+            guest: shape.guest,
         };
-        match client.access_token_format {
+        match shape.format {
             AccessTokenFormat::Opaque => {
                 let token = crypto::random_token();
                 let write = Write::new(secret_id(&token), &record, grant_id, exp);
@@ -132,6 +163,26 @@ impl Minter<'_> {
         }
     }
 
+    /// The record that gives the opaque access token whose store id is `record_id` (a
+    /// guest token being upgraded) to the user of grant `g`: same value, the user's
+    /// subject and scopes, the client's access-token lifetime from now, in the user's
+    /// grant family.
+    pub fn reassigned_opaque(&self, client: &Client, record_id: &str, g: &UserGrant<'_>) -> Write {
+        let exp = self.now + self.access_ttl(client);
+        let record = AccessRecord {
+            jwt: false,
+            client_id: client.id.clone(),
+            subject: Some(g.subject.to_owned()),
+            scopes: g.scopes.to_vec(),
+            aud: access_token::audience(&self.config.issuer, client),
+            iat: self.now.unix_timestamp(),
+            exp: exp.unix_timestamp(),
+            jti: crypto::random_token(),
+            guest: false,
+        };
+        Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
+    }
+
     /// Mints the tokens of a user grant (code exchange, refresh, password): access token,
     /// ID token when due, refresh token when due. Nothing is written yet.
     pub async fn user_tokens(
@@ -139,8 +190,7 @@ impl Minter<'_> {
         client: &Client,
         g: UserGrant<'_>,
     ) -> Result<Issued, OAuthError> {
-        let mut writes = Vec::with_capacity(2);
-        let (access_token, handle) = self
+        let access = self
             .access_token(
                 client,
                 Some(g.subject),
@@ -149,6 +199,18 @@ impl Minter<'_> {
                 Some(g.auth_time),
             )
             .await?;
+        self.user_tokens_with(client, g, access).await
+    }
+
+    /// Like [`user_tokens`](Self::user_tokens), with the access token (and its record)
+    /// already minted: the ID token's `at_hash` is computed over it.
+    pub async fn user_tokens_with(
+        &self,
+        client: &Client,
+        g: UserGrant<'_>,
+        (access_token, handle): (String, Option<Write>),
+    ) -> Result<Issued, OAuthError> {
+        let mut writes = Vec::with_capacity(2);
         writes.extend(handle);
         let mut body = serde_json::Map::new();
         body.insert("token_type".into(), "Bearer".into());
