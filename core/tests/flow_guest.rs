@@ -65,11 +65,13 @@ fn clients() -> Vec<Client> {
     all
 }
 
-/// What the hook was told, and whether it should fail.
+/// What the hook was told, whether it should fail, and how long it takes (a slow merge
+/// makes concurrent upgrades overlap between their checks and their commit).
 #[derive(Default)]
 struct Merges {
     seen: Mutex<Vec<GuestMerge>>,
     fail: Mutex<bool>,
+    slow: Mutex<Option<std::time::Duration>>,
 }
 
 struct Hook(Arc<Merges>);
@@ -77,6 +79,10 @@ struct Hook(Arc<Merges>);
 #[async_trait::async_trait]
 impl GuestUpgradeHook for Hook {
     async fn merge(&self, m: &GuestMerge) -> Result<(), StoreError> {
+        let slow = *self.0.slow.lock().expect("lock");
+        if let Some(d) = slow {
+            tokio::time::sleep(d).await;
+        }
         if *self.0.fail.lock().expect("lock") {
             return Err(StoreError::backend("the cart database is down"));
         }
@@ -585,6 +591,7 @@ async fn a_failing_hook_aborts_the_upgrade_with_nothing_changed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_upgrades_of_one_guest_token_have_one_winner() {
     let (env, merges) = env();
+    *merges.slow.lock().expect("lock") = Some(std::time::Duration::from_millis(50));
     let env = Arc::new(env);
     for round in 0..5 {
         merges.seen.lock().expect("lock").clear();
@@ -622,7 +629,9 @@ async fn concurrent_upgrades_of_one_guest_token_have_one_winner() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_upgrades_with_one_code_have_one_winner_the_code_consume() {
-    let (env, _) = env();
+    let (env, merges) = env();
+    // Every upgrade passes its checks before any consumes the code.
+    *merges.slow.lock().expect("lock") = Some(std::time::Duration::from_millis(50));
     let env = Arc::new(env);
     let code = shop_code(&env, SHOP, "openid").await;
     let mut guests = Vec::new();
