@@ -206,7 +206,10 @@ async fn the_guest_grant_gives_a_public_client_an_opaque_token_for_a_fresh_guest
     );
     // The resource server of demo-api sees the guest; userinfo has no user to tell about.
     let v = introspect(&env, token).await;
-    assert_eq!((v["active"].as_bool(), v["sub"].as_str()), (Some(true), Some(sub.as_str())));
+    assert_eq!(
+        (v["active"].as_bool(), v["sub"].as_str()),
+        (Some(true), Some(sub.as_str()))
+    );
     assert_eq!(env.userinfo(token).await.status, 403, "no openid scope");
 }
 
@@ -214,7 +217,11 @@ async fn the_guest_grant_gives_a_public_client_an_opaque_token_for_a_fresh_guest
 async fn only_clients_registered_for_the_guest_grant_get_guest_tokens() {
     let (env, _) = env();
     let (status, body) = guest_response(&env, support::DEMO_PUBLIC, None).await;
-    assert_eq!((status, error(&body)), (400, "unauthorized_client"), "{body}");
+    assert_eq!(
+        (status, error(&body)),
+        (400, "unauthorized_client"),
+        "{body}"
+    );
     let (status, body) = guest_response(&env, KIOSK, None).await;
     assert_eq!(status, 200, "{body}");
 }
@@ -231,7 +238,11 @@ async fn a_guest_token_carries_no_user_scope_oidc_core_3_1_2_1_and_11() {
             "{scope}"
         );
     }
-    let r = token_request(&[("grant_type", GUEST_GRANT), ("scope", "api:read")], SHOP, None);
+    let r = token_request(
+        &[("grant_type", GUEST_GRANT), ("scope", "api:read")],
+        SHOP,
+        None,
+    );
     let body = env.provider.token(&r).await.json_value();
     assert_eq!(body["scope"], "api:read");
 }
@@ -267,17 +278,29 @@ async fn an_opaque_guest_token_keeps_its_value_and_names_the_user_after_the_upgr
         .expect("upgraded");
     assert_eq!(up.access_token, guest, "the same value");
     assert!(!up.replaced);
-    assert_eq!((up.guest_subject.as_str(), up.subject.as_str()), (guest_sub.as_str(), "alice"));
+    assert_eq!(
+        (up.guest_subject.as_str(), up.subject.as_str()),
+        (guest_sub.as_str(), "alice")
+    );
     let body = up.response.body();
     assert_eq!(body["access_token"], guest.as_str());
     assert!(body["id_token"].is_string() && body["refresh_token"].is_string());
-    assert_eq!(body["expires_in"], 3600, "the user grant's lifetime, not the guest's week");
+    assert_eq!(
+        body["expires_in"], 3600,
+        "the user grant's lifetime, not the guest's week"
+    );
     let id_token = support::jwt_claims(body["id_token"].as_str().expect("id token"));
     assert_eq!(id_token["sub"], "alice");
     // The hook was told who to merge into whom, once.
     let seen = merges.seen.lock().expect("lock").clone();
     assert_eq!(seen.len(), 1);
-    assert_eq!((seen[0].guest_subject.as_str(), seen[0].user_subject.as_str()), (guest_sub.as_str(), "alice"));
+    assert_eq!(
+        (
+            seen[0].guest_subject.as_str(),
+            seen[0].user_subject.as_str()
+        ),
+        (guest_sub.as_str(), "alice")
+    );
     assert_eq!(seen[0].client_id, SHOP);
     // The same token: the host's API, introspection and userinfo all see alice.
     let info = env
@@ -291,7 +314,10 @@ async fn an_opaque_guest_token_keeps_its_value_and_names_the_user_after_the_upgr
     assert!(info.scopes.iter().any(|s| s == "openid"));
     assert_eq!((info.expires_at - info.issued_at).whole_seconds(), 3600);
     let v = introspect(&env, &guest).await;
-    assert_eq!((v["active"].as_bool(), v["sub"].as_str()), (Some(true), Some("alice")));
+    assert_eq!(
+        (v["active"].as_bool(), v["sub"].as_str()),
+        (Some(true), Some("alice"))
+    );
     let r = env.userinfo(&guest).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json_value()["email"], "alice@example.com");
@@ -315,7 +341,10 @@ async fn the_upgraded_token_joins_the_users_grant_and_is_revoked_with_it_rfc7009
         .upgrade_guest(&upgrade(&guest, &code, VERIFIER))
         .await
         .expect("upgraded");
-    let refresh = up.response.body()["refresh_token"].as_str().expect("refresh").to_owned();
+    let refresh = up.response.body()["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
     assert!(active(&env, &guest).await);
     // Revoking the refresh token revokes its grant family (RFC 7009 §2.1), the token too.
     let r = env
@@ -357,7 +386,9 @@ async fn a_jwt_guest_token_is_revoked_and_replaced_at_the_upgrade() {
     let guest = guest_token(&env, JWT_SHOP).await;
     assert_eq!(guest.split('.').count(), 3, "a JWT guest token");
     let claims = support::jwt_claims(&guest);
-    assert!(idpkit_core::guest::is_guest_subject(claims["sub"].as_str().expect("sub")));
+    assert!(idpkit_core::guest::is_guest_subject(
+        claims["sub"].as_str().expect("sub")
+    ));
     assert!(active(&env, &guest).await);
     let code = shop_code(&env, JWT_SHOP, "openid api:read").await;
     let up = env
@@ -369,9 +400,18 @@ async fn a_jwt_guest_token_is_revoked_and_replaced_at_the_upgrade() {
     assert_ne!(up.access_token, guest);
     assert_eq!(support::jwt_claims(&up.access_token)["sub"], "alice");
     assert!(!active(&env, &guest).await, "the guest JWT is revoked");
-    assert!(env.provider.access_token_info(&guest).await.expect("lookup").is_none());
+    assert!(
+        env.provider
+            .access_token_info(&guest)
+            .await
+            .expect("lookup")
+            .is_none()
+    );
     let v = introspect(&env, &up.access_token).await;
-    assert_eq!((v["active"].as_bool(), v["sub"].as_str()), (Some(true), Some("alice")));
+    assert_eq!(
+        (v["active"].as_bool(), v["sub"].as_str()),
+        (Some(true), Some("alice"))
+    );
     assert_eq!(env.userinfo(&up.access_token).await.status, 200);
 }
 
@@ -388,7 +428,14 @@ async fn a_guest_token_is_revocable_by_its_client_and_by_the_host() {
         assert!(!active(&env, &a).await, "{format}: RFC 7009 revocation");
         let b = guest_token(&env, format).await;
         assert!(env.provider.revoke_access_token(&b).await.expect("revoke"));
-        assert!(env.provider.access_token_info(&b).await.expect("lookup").is_none(), "{format}");
+        assert!(
+            env.provider
+                .access_token_info(&b)
+                .await
+                .expect("lookup")
+                .is_none(),
+            "{format}"
+        );
         assert!(!env.provider.revoke_access_token(&b).await.expect("again"));
     }
 }
@@ -415,7 +462,10 @@ async fn a_guest_token_of_another_client_is_refused_and_nothing_changes() {
         .await
         .expect_err("another client's guest");
     assert_eq!(e.code, ErrorCode::InvalidGrant);
-    assert_eq!(e.description, "the guest token was issued to another client");
+    assert_eq!(
+        e.description,
+        "the guest token was issued to another client"
+    );
     // Over HTTP: demo-shop presenting demo-kiosk's guest token.
     let (status, body) = env
         .token(
@@ -429,9 +479,15 @@ async fn a_guest_token_of_another_client_is_refused_and_nothing_changes() {
         )
         .await;
     assert_eq!((status, error(&body)), (400, "invalid_grant"));
-    assert_eq!(body["error_description"], "the guest token was issued to another client");
+    assert_eq!(
+        body["error_description"],
+        "the guest token was issued to another client"
+    );
     assert_still_guest(&env.provider, &kiosk, KIOSK, &kiosk_sub).await;
-    assert!(merges.seen.lock().expect("lock").is_empty(), "nothing merged");
+    assert!(
+        merges.seen.lock().expect("lock").is_empty(),
+        "nothing merged"
+    );
     assert_code_unused(&env, &code).await;
 }
 
@@ -459,7 +515,10 @@ async fn a_token_that_is_not_a_guests_is_refused_and_nothing_changes() {
         )
         .await;
     assert_eq!(body["error_description"], "the token is not a guest token");
-    assert!(active(&env, user_token).await, "the user's token is untouched");
+    assert!(
+        active(&env, user_token).await,
+        "the user's token is untouched"
+    );
     assert_code_unused(&env, &code).await;
 }
 
@@ -484,7 +543,10 @@ async fn an_expired_or_unknown_guest_token_is_refused_and_the_code_stays_unused(
         .upgrade_guest(&upgrade(&guest, &code, VERIFIER))
         .await
         .expect_err("expired");
-    assert_eq!(e.description, "the guest token is invalid, expired or revoked");
+    assert_eq!(
+        e.description,
+        "the guest token is invalid, expired or revoked"
+    );
     let fresh = guest_token(&env2, "short-shop").await;
     env2.provider
         .upgrade_guest(&upgrade(&fresh, &code, VERIFIER))
@@ -517,13 +579,20 @@ async fn a_wrong_verifier_is_refused_and_nothing_changes_rfc7636_4_6() {
         code_verifier: None,
         ..upgrade(&guest, &code, VERIFIER)
     };
-    let e = env.provider.upgrade_guest(&missing).await.expect_err("no verifier");
+    let e = env
+        .provider
+        .upgrade_guest(&missing)
+        .await
+        .expect_err("no verifier");
     assert_eq!(e.description, "code_verifier is required (PKCE)");
     let wrong_uri = GuestUpgrade {
         redirect_uri: Some("http://127.0.0.1:9999/elsewhere"),
         ..upgrade(&guest, &code, VERIFIER)
     };
-    env.provider.upgrade_guest(&wrong_uri).await.expect_err("another redirect URI");
+    env.provider
+        .upgrade_guest(&wrong_uri)
+        .await
+        .expect_err("another redirect URI");
     assert_still_guest(&env.provider, &guest, SHOP, &sub).await;
     assert!(merges.seen.lock().expect("lock").is_empty());
     env.provider
@@ -533,8 +602,7 @@ async fn a_wrong_verifier_is_refused_and_nothing_changes_rfc7636_4_6() {
 }
 
 #[tokio::test]
-async fn a_replayed_code_is_refused_revokes_its_grant_and_the_guest_stays_a_guest_rfc6749_4_1_2()
-{
+async fn a_replayed_code_is_refused_revokes_its_grant_and_the_guest_stays_a_guest_rfc6749_4_1_2() {
     let (env, _) = env();
     let code = shop_code(&env, SHOP, "openid offline_access").await;
     let (status, first) = env.exchange(SHOP, &code).await;
@@ -549,7 +617,10 @@ async fn a_replayed_code_is_refused_revokes_its_grant_and_the_guest_stays_a_gues
     assert_eq!(e.code, ErrorCode::InvalidGrant);
     assert_still_guest(&env.provider, &guest, SHOP, &sub).await;
     let first_access = first["access_token"].as_str().expect("access");
-    assert!(!active(&env, first_access).await, "the code's grant is revoked");
+    assert!(
+        !active(&env, first_access).await,
+        "the code's grant is revoked"
+    );
     // A code already used for an upgrade: replaying it revokes the upgraded token too.
     let guest2 = guest_token(&env, SHOP).await;
     let code2 = shop_code(&env, SHOP, "openid").await;
@@ -563,7 +634,10 @@ async fn a_replayed_code_is_refused_revokes_its_grant_and_the_guest_stays_a_gues
         .upgrade_guest(&upgrade(&guest3, &code2, VERIFIER))
         .await
         .expect_err("replayed");
-    assert!(!active(&env, &guest2).await, "what the code issued is revoked");
+    assert!(
+        !active(&env, &guest2).await,
+        "what the code issued is revoked"
+    );
     assert_still_guest(&env.provider, &guest3, SHOP, &sub3).await;
 }
 
@@ -622,7 +696,12 @@ async fn concurrent_upgrades_of_one_guest_token_have_one_winner() {
         }
         assert_eq!(wins, 1, "round {round}: exactly one upgrade wins");
         assert_eq!(merges.seen.lock().expect("lock").len(), 1, "one merge");
-        let info = env.provider.access_token_info(&guest).await.expect("lookup").expect("live");
+        let info = env
+            .provider
+            .access_token_info(&guest)
+            .await
+            .expect("lookup")
+            .expect("live");
         assert_eq!(info.subject.as_deref(), Some("alice"));
     }
 }
@@ -647,7 +726,9 @@ async fn concurrent_upgrades_with_one_code_have_one_winner_the_code_consume() {
             let (env, g, code, barrier) = (env.clone(), g.clone(), code.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                env.provider.upgrade_guest(&upgrade(&g, &code, VERIFIER)).await
+                env.provider
+                    .upgrade_guest(&upgrade(&g, &code, VERIFIER))
+                    .await
             })
         })
         .collect();

@@ -42,7 +42,8 @@ impl Provider {
         let Some(a) = lookup::access_token(self.inner.services(), token, self.now()).await? else {
             return Ok(None);
         };
-        let time = |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let time =
+            |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Ok(Some(AccessTokenInfo {
             subject: a.subject,
             client_id: a.client_id,

@@ -54,7 +54,10 @@ impl Provider {
         let services = self.inner.services();
         let active = lookup::access_token(services, request.guest_token, now).await?;
         // The client is the guest token's; `upgrade` checks the token again with it.
-        let client_id = active.as_ref().map(|a| a.client_id.clone()).unwrap_or_default();
+        let client_id = active
+            .as_ref()
+            .map(|a| a.client_id.clone())
+            .unwrap_or_default();
         crate::guest::check_guest(active.as_ref(), &client_id)?;
         let client = self
             .inner

@@ -70,8 +70,7 @@ pub(crate) async fn access_token(
             return Ok(None);
         };
         // A user's token, and a guest's, has a revocation handle: it must still exist.
-        let user_bound =
-            claims.auth_time.is_some() || crate::guest::is_guest_subject(&claims.sub);
+        let user_bound = claims.auth_time.is_some() || crate::guest::is_guest_subject(&claims.sub);
         let record_id = jwt_handle_id(&claims.jti);
         let mut guest = false;
         if user_bound {

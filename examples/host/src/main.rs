@@ -29,6 +29,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("  demo user: alice / wonderland");
     println!("  clients:   demo-client (secret demo-secret), demo-public (PKCE)");
+    println!(
+        "  storefront: demo-shop (guest tokens upgraded at login, /shop/...), demo-kiosk (guest only)"
+    );
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);
