@@ -3,7 +3,7 @@
 //!
 //! A client registered for [`GrantType::Guest`](crate::GrantType::Guest) asks the token
 //! endpoint for `grant_type=urn:idpkit:params:oauth:grant-type:guest` and gets an access
-//! token for a fresh anonymous subject ([`new_subject`]: `guest-` and 43 base64url
+//! token for a fresh anonymous subject (`guest-` and 43 base64url
 //! characters, 256 random bits). When the visitor logs in (authorization code + PKCE), the
 //! host calls [`Provider::upgrade_guest`](crate::Provider::upgrade_guest) (or the client
 //! sends `guest_token` with its `authorization_code` request): the code is redeemed under
@@ -40,7 +40,8 @@ pub(crate) fn new_subject() -> String {
     format!("{SUBJECT_PREFIX}{}", crate::crypto::random_token())
 }
 
-/// Whether `subject` has the shape of a guest subject ([`new_subject`]).
+/// Whether `subject` has the shape of a guest subject ([`SUBJECT_PREFIX`] and 43 base64url
+/// characters).
 pub fn is_guest_subject(subject: &str) -> bool {
     subject.strip_prefix(SUBJECT_PREFIX).is_some_and(|rest| {
         rest.len() == 43
