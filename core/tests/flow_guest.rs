@@ -356,6 +356,30 @@ async fn the_upgraded_token_joins_the_users_grant_and_is_revoked_with_it_rfc7009
 }
 
 #[tokio::test]
+async fn the_upgraded_token_is_revoked_by_the_users_logout_oidc_core_11() {
+    let (env, _) = env();
+    let guest = guest_token(&env, SHOP).await;
+    let code = shop_code(&env, SHOP, "openid").await;
+    env.provider
+        .upgrade_guest(&upgrade(&guest, &code, VERIFIER))
+        .await
+        .expect("upgraded");
+    assert!(active(&env, &guest).await);
+    // "Log out everywhere": the session's grants end (no offline_access here), this one too.
+    assert_eq!(
+        env.provider
+            .end_all_sessions("alice")
+            .await
+            .expect("logout"),
+        1
+    );
+    assert!(
+        !active(&env, &guest).await,
+        "the session's grant is revoked"
+    );
+}
+
+#[tokio::test]
 async fn the_token_endpoint_upgrades_with_authorization_code_and_guest_token() {
     let (env, merges) = env();
     let guest = guest_token(&env, SHOP).await;

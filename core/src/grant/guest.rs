@@ -186,7 +186,7 @@ pub(crate) async fn upgrade(
     let replaced = guest_record.value.jwt;
     let (access, guest_replacement) = if replaced {
         // A JWT cannot change its subject: a new token for the user, and the guest's
-        // revocation handle ended (expired at once) in the same store call, in the user's
+        // revocation handle ended (replaced by an expired record) in the same store call, in the user's
         // grant family so that a lost race's revocation removes it with the rest.
         let shape = Shape {
             format: AccessTokenFormat::Jwt,
@@ -203,11 +203,13 @@ pub(crate) async fn upgrade(
                 shape,
             )
             .await?;
+        // Expired long ago rather than `now`: an instance whose clock is a little behind
+        // must not see the handle alive.
         let ended = Write::new(
             guest_record_id.clone(),
             &guest_record.value,
             Some(&grant_id),
-            ctx.now,
+            time::OffsetDateTime::UNIX_EPOCH,
         );
         (access, Some(ended))
     } else {
