@@ -89,6 +89,8 @@ pub struct Config {
     pub device_code_ttl: Duration,
     /// The polling interval a device is told (default 5 seconds, RFC 8628 §3.2 `interval`).
     pub device_poll_interval: Duration,
+    /// Guest token lifetime (default 7 days; a client may override it).
+    pub guest_token_ttl: Duration,
     /// Refresh-token reuse grace window (default off). See [`ProviderBuilder::refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace).
     pub refresh_reuse_grace: Option<Duration>,
     /// Default signing algorithm (RS256).

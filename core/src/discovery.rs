@@ -76,6 +76,7 @@ mod tests {
             consent_ttl: time::Duration::days(365),
             device_code_ttl: time::Duration::minutes(10),
             device_poll_interval: time::Duration::seconds(5),
+            guest_token_ttl: time::Duration::days(7),
             refresh_reuse_grace: None,
             signing_alg: Algorithm::RS256,
             max_body_bytes: 1024,

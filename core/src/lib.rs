@@ -51,6 +51,7 @@ mod endpoint;
 mod error;
 pub mod federation;
 mod grant;
+pub mod guest;
 pub mod http;
 mod http_types;
 mod interaction;
@@ -92,16 +93,20 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
 };
+pub use endpoint::access_token::AccessTokenInfo;
 pub use endpoint::backchannel::Deliveries;
 pub use endpoint::client_id_from_basic;
 pub use endpoint::device_authorization::{DEVICE_APPROVED, DEVICE_DENIED, DEVICE_GONE};
 pub use endpoint::end_session::{LoggedOut, Logout, LogoutDetails, PendingLogout};
 pub use endpoint::federation::UpstreamInfo;
+pub use endpoint::guest::GuestUpgrade;
 pub use endpoint::interaction::OpenInteraction;
 pub use endpoint::routes::{MountPoint, Route};
 pub use endpoint::sessions::SessionInfo;
 pub use error::{ConfigError, ErrorCode, OAuthError};
+pub use grant::guest::UpgradedGuest;
 pub use grant::{Grant, GrantContext, TokenResponse};
+pub use guest::{GuestMerge, GuestUpgradeHook};
 pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,

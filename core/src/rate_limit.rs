@@ -83,6 +83,12 @@ pub struct RateLimits {
     /// from many sources at once. Past it nobody can enter a code until the window ends,
     /// so it is set high.
     pub user_code_failures_total: Limit,
+    /// Guest tokens ([`GrantType::Guest`](crate::GrantType::Guest)) one source may get
+    /// (default 100 per 10 minutes). A guest token is asked for without any credential
+    /// and is stored for its lifetime (a week by default), so its number is bounded.
+    pub guest_tokens_per_source: Limit,
+    /// Guest tokens issued to one client (default 10,000 per 10 minutes).
+    pub guest_tokens_per_client: Limit,
 }
 
 impl Default for RateLimits {
@@ -104,6 +110,8 @@ impl Default for RateLimits {
             device_authorizations_per_client: Limit::new(5_000, Duration::minutes(10)),
             user_code_failures_per_source: Limit::new(20, Duration::minutes(10)),
             user_code_failures_total: Limit::new(10_000, Duration::minutes(10)),
+            guest_tokens_per_source: Limit::new(100, Duration::minutes(10)),
+            guest_tokens_per_client: Limit::new(10_000, Duration::minutes(10)),
         }
     }
 }

@@ -233,6 +233,10 @@ pub(crate) struct AccessRecord {
     /// token exchange of another client's token (RFC 8693 §1.1). `None`: the client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_subject: Option<String>,
+    /// A guest token ([`crate::guest`]): its subject is anonymous, and
+    /// [`Provider::upgrade_guest`](crate::Provider::upgrade_guest) may give it to a user.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub guest: bool,
 }
 
 impl Payload for AccessRecord {
@@ -564,6 +568,7 @@ mod tests {
         assert!(
             access.act.is_none() && access.auth_time.is_none() && access.client_subject.is_none()
         );
+        assert!(!access.guest, "and not a guest token");
     }
 
     #[tokio::test]

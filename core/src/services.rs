@@ -23,4 +23,6 @@ pub(crate) struct Services<'a> {
     pub algorithms: &'a [Algorithm],
     /// The published keys, parsed once per JWKS, for verifying our own tokens.
     pub key_sets: &'a KeySetCache,
+    /// What the host does when a guest token is upgraded ([`crate::guest`]).
+    pub guest_upgrade_hook: Option<&'a dyn crate::guest::GuestUpgradeHook>,
 }

@@ -28,6 +28,12 @@ pub enum GrantType {
     /// only; what a client may exchange is the provider's
     /// [`TokenExchangePolicy`](crate::TokenExchangePolicy)'s decision.
     TokenExchange,
+    /// `urn:idpkit:params:oauth:grant-type:guest`: an access token for a fresh anonymous
+    /// (guest) subject, upgraded to the user's at login
+    /// ([`Provider::upgrade_guest`](crate::Provider::upgrade_guest)). Public clients may
+    /// use it; every guest token costs storage, so requests are rate-limited
+    /// ([`RateLimits::guest_tokens_per_source`](crate::RateLimits::guest_tokens_per_source)).
+    Guest,
 }
 
 impl GrantType {
@@ -40,6 +46,7 @@ impl GrantType {
             Self::Password => "password",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
             Self::TokenExchange => crate::token_exchange::GRANT_TYPE,
+            Self::Guest => crate::guest::GRANT_TYPE,
         }
     }
 
@@ -52,6 +59,7 @@ impl GrantType {
             "password" => Some(Self::Password),
             "urn:ietf:params:oauth:grant-type:device_code" => Some(Self::DeviceCode),
             crate::token_exchange::GRANT_TYPE => Some(Self::TokenExchange),
+            crate::guest::GRANT_TYPE => Some(Self::Guest),
             _ => None,
         }
     }
@@ -154,6 +162,10 @@ pub struct Client {
     pub(crate) extension_grants: Vec<String>,
     /// Logout metadata (post-logout redirect URIs, back- and front-channel logout).
     pub(crate) logout: logout::Logout,
+    /// Lifetime of its guest tokens ([`GrantType::Guest`]; default the provider's).
+    pub(crate) guest_token_ttl: Option<Duration>,
+    /// Shape of its guest tokens (default opaque: the upgrade keeps their value).
+    pub(crate) guest_token_format: AccessTokenFormat,
 }
 
 impl Client {
@@ -195,6 +207,17 @@ impl Client {
     /// The shape of its access tokens.
     pub fn access_token_format(&self) -> AccessTokenFormat {
         self.access_token_format
+    }
+
+    /// The shape of its guest tokens ([`GrantType::Guest`]; opaque unless set).
+    pub fn guest_token_format(&self) -> AccessTokenFormat {
+        self.guest_token_format
+    }
+
+    /// The lifetime of its guest tokens, when it overrides the provider's
+    /// ([`ProviderBuilder::guest_token_ttl`](crate::ProviderBuilder::guest_token_ttl)).
+    pub fn guest_token_ttl(&self) -> Option<Duration> {
+        self.guest_token_ttl
     }
 
     /// Browser origins allowed to call the token, userinfo and revocation endpoints.
@@ -294,6 +317,8 @@ impl ClientBuilder {
                 resource_server_for: Vec::new(),
                 extension_grants: Vec::new(),
                 logout: logout::Logout::default(),
+                guest_token_ttl: None,
+                guest_token_format: AccessTokenFormat::Opaque,
             },
         }
     }
@@ -384,6 +409,22 @@ impl ClientBuilder {
         self
     }
 
+    /// Lifetime of this client's guest tokens ([`GrantType::Guest`]), e.g. one week for a
+    /// storefront's anonymous visitors; default
+    /// [`ProviderBuilder::guest_token_ttl`](crate::ProviderBuilder::guest_token_ttl).
+    pub fn guest_token_ttl(mut self, ttl: Duration) -> Self {
+        self.client.guest_token_ttl = Some(ttl);
+        self
+    }
+
+    /// Shape of this client's guest tokens: [`AccessTokenFormat::Opaque`] (the default;
+    /// an upgrade at login keeps the token's value) or [`AccessTokenFormat::Jwt`] (an
+    /// upgrade revokes it and returns a new token).
+    pub fn guest_token_format(mut self, format: AccessTokenFormat) -> Self {
+        self.client.guest_token_format = format;
+        self
+    }
+
     /// Allows an extension grant type (RFC 6749 §4.5: an absolute URI such as
     /// `urn:example:grant:assertion`), served by a [`crate::grant::Grant`] the provider
     /// was built with.
@@ -465,6 +506,7 @@ impl ClientBuilder {
             ("access_token_ttl", c.access_token_ttl),
             ("refresh_token_ttl", c.refresh_token_ttl),
             ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
+            ("guest_token_ttl", c.guest_token_ttl),
         ] {
             if let Some(ttl) = ttl
                 && !(time::Duration::seconds(1)..=MAX_TTL).contains(&ttl)

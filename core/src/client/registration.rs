@@ -73,6 +73,12 @@ pub struct ClientRegistration {
     /// `frontchannel_logout_session_required`.
     #[serde(default)]
     pub frontchannel_logout_session_required: bool,
+    /// Guest token lifetime in seconds ([`ClientBuilder::guest_token_ttl`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guest_token_ttl: Option<i64>,
+    /// `true` for JWT guest tokens (default opaque, [`ClientBuilder::guest_token_format`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub jwt_guest_tokens: bool,
 }
 
 impl Client {
@@ -109,6 +115,8 @@ impl Client {
             backchannel_logout_session_required: self.logout.backchannel_logout_session_required,
             frontchannel_logout_uri: self.logout.frontchannel_logout_uri.clone(),
             frontchannel_logout_session_required: self.logout.frontchannel_logout_session_required,
+            guest_token_ttl: self.guest_token_ttl.map(|d| d.whole_seconds()),
+            jwt_guest_tokens: self.guest_token_format == AccessTokenFormat::Jwt,
         }
     }
 }
@@ -175,6 +183,12 @@ impl ClientRegistration {
         }
         if let Some(s) = self.refresh_token_absolute_ttl {
             b = b.refresh_token_absolute_ttl(Duration::seconds(s));
+        }
+        if let Some(s) = self.guest_token_ttl {
+            b = b.guest_token_ttl(Duration::seconds(s));
+        }
+        if self.jwt_guest_tokens {
+            b = b.guest_token_format(AccessTokenFormat::Jwt);
         }
         for uri in &self.post_logout_redirect_uris {
             b = b.post_logout_redirect_uri(uri.clone());

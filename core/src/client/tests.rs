@@ -175,3 +175,50 @@ fn logout_metadata_survives_registration_under_the_oidc_names() {
         "a fragment is refused (Back-Channel Logout §2.2)"
     );
 }
+
+#[test]
+fn the_guest_grant_is_a_urn_for_public_clients_and_its_settings_survive_registration() {
+    assert_eq!(
+        GrantType::Guest.as_str(),
+        "urn:idpkit:params:oauth:grant-type:guest"
+    );
+    assert_eq!(
+        GrantType::from_name(GrantType::Guest.as_str()),
+        Some(GrantType::Guest)
+    );
+    let c = Client::public("shop")
+        .grant_types([GrantType::Guest])
+        .guest_token_ttl(time::Duration::days(7))
+        .guest_token_format(AccessTokenFormat::Jwt)
+        .build()
+        .expect("a public client may use the guest grant");
+    assert!(c.allows_grant_type("urn:idpkit:params:oauth:grant-type:guest"));
+    let default = Client::public("kiosk")
+        .grant_types([GrantType::Guest])
+        .build()
+        .expect("valid");
+    assert_eq!(
+        default.guest_token_format(),
+        AccessTokenFormat::Opaque,
+        "opaque by default"
+    );
+    let reg = c.to_registration();
+    assert_eq!(
+        reg.grant_types,
+        ["urn:idpkit:params:oauth:grant-type:guest"]
+    );
+    assert_eq!(
+        (reg.guest_token_ttl, reg.jwt_guest_tokens),
+        (Some(604_800), true)
+    );
+    let back = reg.into_client().expect("round trip");
+    assert_eq!(back.guest_token_ttl(), Some(time::Duration::days(7)));
+    assert_eq!(back.guest_token_format(), AccessTokenFormat::Jwt);
+    assert!(back.allows_grant(GrantType::Guest));
+    let bad = Client::public("shop")
+        .grant_types([GrantType::Guest])
+        .guest_token_ttl(time::Duration::ZERO)
+        .build()
+        .expect_err("zero");
+    assert!(bad.to_string().contains("guest_token_ttl"), "{bad}");
+}

@@ -1,6 +1,7 @@
 //! The endpoints, one module each; every endpoint is a method of [`crate::Provider`] taking a
 //! [`crate::Request`] and returning a [`crate::Response`].
 
+pub mod access_token;
 pub mod authorize;
 pub mod backchannel;
 pub(crate) mod client_auth;
@@ -8,6 +9,7 @@ pub mod device_authorization;
 pub mod discovery;
 pub mod end_session;
 pub mod federation;
+pub mod guest;
 pub mod interaction;
 pub mod introspection;
 pub mod revocation;

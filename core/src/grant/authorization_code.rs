@@ -18,7 +18,7 @@ use crate::token::UserGrant;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AuthorizationCode;
 
-fn invalid() -> OAuthError {
+pub(crate) fn invalid() -> OAuthError {
     OAuthError::invalid_grant("the authorization code is invalid, expired or already used")
 }
 
@@ -80,6 +80,13 @@ impl Grant for AuthorizationCode {
     }
 
     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
+        // With `guest_token`, the code upgrades that guest token (the same checks, then the
+        // guest token names the user; see `grant/guest.rs`).
+        if let Some(guest_token) = ctx.params.get("guest_token")? {
+            return super::guest::upgrade(ctx, guest_token, super::guest::Caller::Client)
+                .await
+                .map(|u| u.response);
+        }
         let (id, stored) = ctx.presented::<CodeRecord>("code", invalid).await?;
         let grant_id = stored.grant_id.clone().unwrap_or_default();
         if stored.consumed_at.is_some() {

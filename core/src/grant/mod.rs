@@ -1,8 +1,9 @@
 //! The token endpoint's grants (RFC 6749 §4) behind one seam.
 //!
 //! Each grant type is a [`Grant`]: `authorization_code`, `refresh_token`,
-//! `client_credentials`, token exchange (RFC 8693) and (opt-in per client) `password` are
-//! built in, one file each; a
+//! `client_credentials`, the device authorization grant (RFC 8628), token exchange
+//! (RFC 8693), the guest grant (`urn:idpkit:params:oauth:grant-type:guest`,
+//! [`crate::guest`]) and (opt-in per client) `password` are built in, one file each; a
 //! host adds its own extension grant (RFC 6749 §4.5) with
 //! [`ProviderBuilder::extension_grant`](crate::ProviderBuilder::extension_grant). The
 //! token endpoint authenticates the client, finds the grant by its `grant_type`, checks
@@ -15,6 +16,7 @@
 pub(crate) mod authorization_code;
 pub(crate) mod client_credentials;
 pub(crate) mod device_code;
+pub(crate) mod guest;
 pub(crate) mod password;
 pub(crate) mod refresh_token;
 #[cfg(test)]
@@ -279,6 +281,7 @@ pub(crate) fn built_in(exchange: token_exchange::TokenExchange) -> Vec<Arc<dyn G
         Arc::new(password::Password),
         Arc::new(device_code::DeviceCode),
         Arc::new(exchange),
+        Arc::new(guest::Guest),
     ]
 }
 

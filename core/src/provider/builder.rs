@@ -32,6 +32,7 @@ pub struct ProviderBuilder {
     http: Option<Arc<dyn crate::http::HttpClient>>,
     token_exchange_policy: Arc<dyn crate::token_exchange::TokenExchangePolicy>,
     token_exchange_trust: Option<Arc<crate::validate::Validator>>,
+    guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -58,6 +59,7 @@ impl ProviderBuilder {
                 consent_ttl: Duration::days(365),
                 device_code_ttl: Duration::minutes(10),
                 device_poll_interval: Duration::seconds(5),
+                guest_token_ttl: Duration::days(7),
                 refresh_reuse_grace: None,
                 signing_alg: Algorithm::RS256,
                 max_body_bytes: 64 * 1024,
@@ -79,6 +81,7 @@ impl ProviderBuilder {
             http: None,
             token_exchange_policy: Arc::new(crate::token_exchange::RefuseAllExchanges),
             token_exchange_trust: None,
+            guest_upgrade_hook: None,
         }
     }
 
@@ -106,6 +109,23 @@ impl ProviderBuilder {
     /// this, only this provider's access tokens are exchanged.
     pub fn token_exchange_trust(mut self, validator: crate::validate::Validator) -> Self {
         self.token_exchange_trust = Some(Arc::new(validator));
+        self
+    }
+
+    /// Default lifetime of guest tokens ([`GrantType::Guest`](crate::GrantType::Guest);
+    /// default 7 days); a client may set its own
+    /// ([`ClientBuilder::guest_token_ttl`](crate::ClientBuilder::guest_token_ttl)).
+    pub fn guest_token_ttl(mut self, ttl: Duration) -> Self {
+        self.config.guest_token_ttl = ttl;
+        self
+    }
+
+    /// What the host does when a guest token is upgraded at login
+    /// ([`Provider::upgrade_guest`], or the token endpoint's `guest_token` parameter): told
+    /// the guest's and the user's subjects, it merges the guest's state (a cart) into the
+    /// user's. Without one, an upgrade merges nothing.
+    pub fn guest_upgrade_hook(mut self, hook: impl crate::guest::GuestUpgradeHook) -> Self {
+        self.guest_upgrade_hook = Some(Arc::new(hook));
         self
     }
 
@@ -378,6 +398,7 @@ impl ProviderBuilder {
             ("session_idle_ttl", config.session_idle_ttl),
             ("interaction_ttl", config.interaction_ttl),
             ("consent_ttl", config.consent_ttl),
+            ("guest_token_ttl", config.guest_token_ttl),
         ] {
             if ttl <= Duration::ZERO || ttl > crate::client::MAX_TTL {
                 return Err(ConfigError::Setting {
@@ -485,6 +506,7 @@ impl ProviderBuilder {
                 grants_table,
                 key_sets: crate::jose::KeySetCache::new(),
                 http: self.http,
+                guest_upgrade_hook: self.guest_upgrade_hook,
             }),
         })
     }

@@ -36,6 +36,8 @@ pub(crate) struct Inner {
     pub(crate) key_sets: crate::jose::KeySetCache,
     /// How back-channel logout tokens are sent (none: they are not).
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
+    /// What the host does when a guest token is upgraded (none: nothing).
+    pub(crate) guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
 }
 
 impl Inner {
@@ -49,6 +51,7 @@ impl Inner {
             upstreams: &self.upstreams,
             algorithms: &self.algorithms,
             key_sets: &self.key_sets,
+            guest_upgrade_hook: self.guest_upgrade_hook.as_deref(),
         }
     }
 }

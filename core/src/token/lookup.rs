@@ -35,6 +35,8 @@ pub(crate) struct ActiveToken {
     pub auth_time: Option<i64>,
     /// The actor of a delegated token (RFC 8693 §4.1).
     pub act: Option<serde_json::Value>,
+    /// A guest token ([`crate::guest`]): `subject` is an anonymous guest.
+    pub guest: bool,
 }
 
 /// A live refresh token.
@@ -77,16 +79,20 @@ pub(crate) async fn access_token(
         let Some(claims) = verify_own_access_token(services, token, now).await else {
             return Ok(None);
         };
-        let user_bound = claims.auth_time.is_some();
+        // A user's token, and a guest's, has a revocation handle: it must still exist.
+        let user_bound = claims.auth_time.is_some() || crate::guest::is_guest_subject(&claims.sub);
         let record_id = jwt_handle_id(&claims.jti);
         let mut grant_id = None;
+        let mut guest = false;
         if user_bound {
             let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
                 return Ok(None);
             };
             grant_id = handle.grant_id;
+            guest = handle.value.guest;
         }
         return Ok(Some(ActiveToken {
+            guest,
             subject: user_bound.then(|| claims.sub.clone()),
             sub: claims.sub,
             client_id: claims.client_id,
@@ -116,6 +122,7 @@ pub(crate) async fn access_token(
         .or(rec.client_subject)
         .unwrap_or_else(|| rec.client_id.clone());
     Ok(Some(ActiveToken {
+        guest: rec.guest,
         client_id: rec.client_id,
         subject: rec.subject,
         sub,

@@ -74,6 +74,17 @@ pub(crate) struct AccessSpec<'a> {
     pub act: Option<&'a serde_json::Value>,
     /// Format instead of the client's.
     pub format: Option<AccessTokenFormat>,
+    /// A guest token ([`crate::guest`]).
+    pub guest: bool,
+}
+
+/// The shape of an access token to mint.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Shape {
+    pub format: AccessTokenFormat,
+    pub ttl: time::Duration,
+    /// A guest token ([`crate::guest`]).
+    pub guest: bool,
 }
 
 /// Mints tokens with the provider's settings and keys at one instant.
@@ -127,6 +138,34 @@ impl Minter<'_> {
         .await
     }
 
+    /// Mints an access token of a given shape (format, lifetime, guest or not): what
+    /// [`access_token`](Self::access_token) does with the client's access-token settings,
+    /// and the guest grant with its guest-token settings.
+    pub async fn shaped_access_token(
+        &self,
+        client: &Client,
+        subject: Option<&str>,
+        scopes: &[String],
+        grant_id: Option<&str>,
+        auth_time: Option<i64>,
+        shape: Shape,
+    ) -> Result<(String, Option<Write>), OAuthError> {
+        self.access_token_as(
+            client,
+            &AccessSpec {
+                subject,
+                scopes,
+                grant_id,
+                auth_time,
+                ttl: Some(shape.ttl),
+                format: Some(shape.format),
+                guest: shape.guest,
+                ..AccessSpec::default()
+            },
+        )
+        .await
+    }
+
     /// Mints an access token as `spec` says (the defaults: the client's audience, lifetime
     /// and format, no actor).
     pub async fn access_token_as(
@@ -152,6 +191,7 @@ impl Minter<'_> {
             act: spec.act.cloned(),
             auth_time: spec.auth_time,
             client_subject: spec.client_subject.map(str::to_owned),
+            guest: spec.guest,
         };
         match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
@@ -184,6 +224,29 @@ impl Minter<'_> {
         }
     }
 
+    /// The record that gives the opaque access token whose store id is `record_id` (a
+    /// guest token being upgraded) to the user of grant `g`: same value, the user's
+    /// subject and scopes, the client's access-token lifetime from now, in the user's
+    /// grant family.
+    pub fn reassigned_opaque(&self, client: &Client, record_id: &str, g: &UserGrant<'_>) -> Write {
+        let exp = self.now + self.access_ttl(client);
+        let record = AccessRecord {
+            jwt: false,
+            client_id: client.id.clone(),
+            subject: Some(g.subject.to_owned()),
+            scopes: g.scopes.to_vec(),
+            aud: access_token::audience(&self.config.issuer, client),
+            iat: self.now.unix_timestamp(),
+            exp: exp.unix_timestamp(),
+            jti: crypto::random_token(),
+            guest: false,
+            act: None,
+            auth_time: Some(g.auth_time),
+            client_subject: None,
+        };
+        Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
+    }
+
     /// Mints the tokens of a user grant (code exchange, refresh, password): access token,
     /// ID token when due, refresh token when due. Nothing is written yet.
     pub async fn user_tokens(
@@ -191,8 +254,7 @@ impl Minter<'_> {
         client: &Client,
         g: UserGrant<'_>,
     ) -> Result<Issued, OAuthError> {
-        let mut writes = Vec::with_capacity(2);
-        let (access_token, handle) = self
+        let access = self
             .access_token(
                 client,
                 Some(g.subject),
@@ -201,6 +263,18 @@ impl Minter<'_> {
                 Some(g.auth_time),
             )
             .await?;
+        self.user_tokens_with(client, g, access).await
+    }
+
+    /// Like [`user_tokens`](Self::user_tokens), with the access token (and its record)
+    /// already minted: the ID token's `at_hash` is computed over it.
+    pub async fn user_tokens_with(
+        &self,
+        client: &Client,
+        g: UserGrant<'_>,
+        (access_token, handle): (String, Option<Write>),
+    ) -> Result<Issued, OAuthError> {
+        let mut writes = Vec::with_capacity(2);
         writes.extend(handle);
         let mut body = serde_json::Map::new();
         body.insert("token_type".into(), "Bearer".into());

@@ -13,6 +13,8 @@ mod device;
 
 pub mod serve;
 
+pub mod shop;
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -105,6 +107,10 @@ pub struct Options {
     /// refreshed however often ends then.
     #[arg(long, default_value_t = 30 * 24 * 3600)]
     pub refresh_token_absolute_ttl: i64,
+    /// Guest token lifetime in seconds (the storefront's anonymous visitors, `demo-shop`
+    /// and `demo-kiosk`).
+    #[arg(long, default_value_t = 7 * 24 * 3600)]
+    pub guest_token_ttl: i64,
     /// Seconds a client has to send a request's headers, and that a keep-alive connection
     /// may idle between requests (slow-loris defence).
     #[arg(long, default_value_t = 10)]
@@ -370,6 +376,7 @@ impl Options {
             refresh_token_ttl: 14 * 24 * 3600,
             refresh_token_absolute_ttl: 30 * 24 * 3600,
             device_code_ttl: 600,
+            guest_token_ttl: 7 * 24 * 3600,
             header_read_timeout: 10,
             connection_lifetime: 300,
             max_connections: 512,
@@ -443,7 +450,14 @@ fn demo_client_list() -> Result<Vec<Client>, idpkit::ConfigError> {
         .grant_types([GrantType::TokenExchange, GrantType::ClientCredentials])
         .scopes(["api:read"])
         .build()?;
-    Ok(vec![confidential, public, device, exchanger])
+    Ok(vec![
+        confidential,
+        public,
+        device,
+        exchanger,
+        shop_client()?,
+        kiosk_client()?,
+    ])
 }
 
 /// Who may exchange what (RFC 8693): `demo-exchanger` may exchange access tokens whose
@@ -457,9 +471,40 @@ pub fn demo_exchange_policy() -> idpkit::ExchangeRules {
         .actor(idpkit::ActorRule::Optional)])
 }
 
-/// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash.
+/// `demo-shop`: the storefront (public; guest tokens, opaque, upgraded at login with an
+/// authorization code + PKCE; refresh tokens). Its guest tokens live `--guest-token-ttl`
+/// (a week by default); its tokens are for `demo-api`, whose resource server (demo-client)
+/// may introspect them.
+fn shop_client() -> Result<Client, idpkit::ConfigError> {
+    Client::public(shop::SHOP_CLIENT)
+        .redirect_uri(DEMO_REDIRECT_URI)
+        .grant_types([
+            GrantType::Guest,
+            GrantType::AuthorizationCode,
+            GrantType::RefreshToken,
+        ])
+        .scopes(DEMO_SCOPES)
+        .audience(["demo-api"])
+        .guest_token_format(idpkit::AccessTokenFormat::Opaque)
+        .first_party(true)
+        .build()
+}
+
+/// `demo-kiosk`: another public client with the guest grant only (its guest tokens
+/// cannot be upgraded with demo-shop's codes).
+fn kiosk_client() -> Result<Client, idpkit::ConfigError> {
+    Client::public("demo-kiosk")
+        .grant_types([GrantType::Guest])
+        .scopes(["api:read"])
+        .audience(["demo-api"])
+        .build()
+}
+
+/// The demo user store: `alice` / `wonderland`, password held as an Argon2id hash; and
+/// the host's other data about its visitors, the storefront's carts ([`shop::Carts`]).
 pub struct DemoUsers {
     alice_hash: String,
+    carts: Arc<shop::Carts>,
 }
 
 impl std::fmt::Debug for DemoUsers {
@@ -505,7 +550,15 @@ impl DemoUsers {
         idpkit::crypto::fill_random(&mut salt);
         let salt = SaltString::encode_b64(&salt)?;
         let alice_hash = argon2().hash_password(b"wonderland", &salt)?.to_string();
-        Ok(Self { alice_hash })
+        Ok(Self {
+            alice_hash,
+            carts: Arc::default(),
+        })
+    }
+
+    /// The storefront's carts, keyed by subject (guests' and users').
+    pub fn carts(&self) -> &Arc<shop::Carts> {
+        &self.carts
     }
 }
 
@@ -672,6 +725,10 @@ pub async fn build_provider_with_http(
     users: Arc<DemoUsers>,
     http: Arc<dyn idpkit::http::HttpClient>,
 ) -> Result<(Provider, Backends), Box<dyn std::error::Error>> {
+    if storage_spec_is_persistent(opts) {
+        users.carts().persist_to(opts.data_dir.join("carts.json"))?;
+    }
+    let carts = shop::MergeCarts(users.carts().clone());
     struct SharedUsers(Arc<DemoUsers>);
     #[async_trait]
     impl UserStore for SharedUsers {
@@ -759,6 +816,8 @@ pub async fn build_provider_with_http(
         .refresh_token_ttl(Duration::seconds(opts.refresh_token_ttl))
         .refresh_token_absolute_ttl(Duration::seconds(opts.refresh_token_absolute_ttl))
         .device_code_ttl(Duration::seconds(opts.device_code_ttl))
+        .guest_token_ttl(Duration::seconds(opts.guest_token_ttl))
+        .guest_upgrade_hook(carts)
         .rate_limits(rate_limits(opts))
         .http_client(http.clone())
         .token_exchange_policy(demo_exchange_policy())
@@ -770,6 +829,12 @@ pub async fn build_provider_with_http(
         builder = builder.dangerous_allow_development_backends();
     }
     Ok((builder.build()?, backends))
+}
+
+/// Whether the grants outlive the process (then the demo carts are kept under
+/// `--data-dir` too).
+fn storage_spec_is_persistent(opts: &Options) -> bool {
+    opts.storage.as_deref() != Some("memory")
 }
 
 /// Everything the host's pages need.
@@ -787,6 +852,7 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
         provider: provider.clone(),
         users,
     };
+    let shop = shop::routes(provider.clone(), state.users.carts().clone());
     let pages = Router::new()
         .route("/", get(home))
         .route(
@@ -802,6 +868,7 @@ pub fn app(provider: Provider, users: Arc<DemoUsers>) -> Router {
         .with_state(state);
     idpkit::axum::router(provider)
         .merge(pages)
+        .merge(shop)
         .layer(axum::middleware::map_response(security_headers))
 }
 

@@ -35,6 +35,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  exchange:  demo-exchanger (secret demo-exchanger-secret): demo-api -> demo-backend"
     );
+    println!(
+        "  storefront: demo-shop (guest tokens upgraded at login, /shop/...), demo-kiosk (guest only)"
+    );
     println!("  redirect:  {}", idpkit_example::DEMO_REDIRECT_URI);
     println!("  storage:   {}", backends.storage);
     println!("  keys:      {}", backends.keys);
