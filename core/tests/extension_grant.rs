@@ -203,6 +203,7 @@ async fn discovery_advertises_the_extension_grant_rfc8414_2() {
             "authorization_code",
             "refresh_token",
             "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code",
             "urn:ietf:params:oauth:grant-type:token-exchange",
             "urn:idpkit:params:oauth:grant-type:guest",
             API_KEY_GRANT
