@@ -49,6 +49,14 @@ impl TokenExchange {
                 let active = crate::token::lookup::access_token(ctx.services, p.token, ctx.now)
                     .await?
                     .ok_or_else(|| rules::invalid_token(param))?;
+                if active.guest {
+                    // A guest has no user to act for: exchanging its token would need the
+                    // user store to vouch for an anonymous subject (and its refusal would
+                    // revoke the guest's token).
+                    return Err(OAuthError::invalid_request(format!(
+                        "{param} is a guest token; guest tokens cannot be exchanged"
+                    )));
+                }
                 Ok(Resolved {
                     token: ExchangeToken {
                         token_type: TokenType::AccessToken,

@@ -199,3 +199,37 @@ async fn a_client_not_allowed_is_unauthorized_client() {
     let r = exchange(&host, own, &[("audience", "demo-backend")]).await;
     assert_refused(&r, "unauthorized_client");
 }
+
+#[tokio::test]
+async fn a_guest_token_cannot_be_exchanged_and_stays_a_guest_token() {
+    let host = Host::start().await;
+    let resp: Value = http()
+        .post(host.url("/token"))
+        .form(&[
+            ("grant_type", "urn:idpkit:params:oauth:grant-type:guest"),
+            ("client_id", "demo-shop"),
+        ])
+        .send()
+        .await
+        .expect("guest grant")
+        .json()
+        .await
+        .expect("json");
+    let guest = resp["access_token"].as_str().expect("guest token");
+    let r = exchange(&host, guest, &[("audience", "demo-backend")]).await;
+    assert_refused(&r, "invalid_request");
+    assert!(
+        r.1["error_description"]
+            .as_str()
+            .is_some_and(|d| d.contains("guest")),
+        "{}",
+        r.1
+    );
+    let info = host
+        .provider
+        .access_token_info(guest)
+        .await
+        .expect("lookup")
+        .expect("the guest token is untouched");
+    assert!(info.guest);
+}
