@@ -36,6 +36,21 @@ pub(crate) async fn count(
     Ok(rate_limit::check(n, limit, end, now))
 }
 
+/// Counts one event against each `(scope, key, limit)` in order, stopping at the first
+/// that refuses it (so a flood refused at its source uses up nobody else's allowance).
+pub(crate) async fn count_each(
+    grants: &dyn GrantStore,
+    counts: &[(&str, &str, Limit)],
+    now: OffsetDateTime,
+) -> Result<Result<(), Throttled>, StoreError> {
+    for (scope, key, limit) in counts {
+        if let Err(t) = count(grants, scope, &[key], *limit, now).await? {
+            return Ok(Err(t));
+        }
+    }
+    Ok(Ok(()))
+}
+
 /// Whether one more event would still be allowed, without counting it.
 pub(crate) async fn peek(
     grants: &dyn GrantStore,

@@ -238,13 +238,13 @@ impl Provider {
             ),
             ("interactions", Some(""), limits.interactions_total),
         ];
-        for (scope, key, limit) in counts {
-            let Some(key) = key else { continue };
-            throttle::count(grants, scope, &[key], limit, now)
-                .await?
-                .map_err(|t| t.into_error("too many sign-ins are in progress; try again later"))?;
-        }
-        Ok(())
+        let counts: Vec<_> = counts
+            .into_iter()
+            .filter_map(|(scope, key, limit)| key.map(|k| (scope, k, limit)))
+            .collect();
+        throttle::count_each(grants, &counts, now)
+            .await?
+            .map_err(|t| t.into_error("too many sign-ins are in progress; try again later"))
     }
 
     /// Issues a code for `subject` bound to the request (RFC 6749 §4.1.2) and redirects to

@@ -263,14 +263,11 @@ impl Provider {
                 limits.device_authorizations_per_client,
             ),
         ];
-        for (scope, key, limit) in counts {
-            throttle::count(grants, scope, &[key], limit, now)
-                .await?
-                .map_err(|t| {
-                    t.into_error("too many device authorizations are pending; try again later")
-                })?;
-        }
-        Ok(())
+        throttle::count_each(grants, &counts, now)
+            .await?
+            .map_err(|t| {
+                t.into_error("too many device authorizations are pending; try again later")
+            })
     }
 
     /// The user approved the device authorization `device` as `subject`: the user code is

@@ -10,9 +10,7 @@ use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::pkce;
 use crate::records::CodeRecord;
-use crate::scope;
 use crate::store::RecordKind;
-use crate::token::UserGrant;
 
 /// `grant_type=authorization_code`.
 #[derive(Debug, Clone, Copy)]
@@ -99,32 +97,17 @@ impl Grant for AuthorizationCode {
             ctx.params.get("redirect_uri")?,
             ctx.params.get("code_verifier")?,
         )?;
-        let id_token = ctx
-            .vouched_user(
+        let grant = ctx
+            .approved_grant(
                 &rec.subject,
                 &rec.scopes,
                 rec.nonce.as_deref(),
-                Some(&grant_id),
+                &grant_id,
+                rec.auth_time,
+                rec.sid.as_deref(),
             )
             .await?;
-        let refresh =
-            ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&rec.scopes);
-        let issued = ctx
-            .minter()
-            .user_tokens(
-                ctx.client,
-                UserGrant {
-                    subject: &rec.subject,
-                    scopes: &rec.scopes,
-                    refresh_scopes: &rec.scopes,
-                    grant_id: &grant_id,
-                    auth_time: rec.auth_time,
-                    id_token,
-                    refresh,
-                    sid: rec.sid.as_deref(),
-                },
-            )
-            .await?;
+        let issued = ctx.minter().user_tokens(ctx.client, grant).await?;
         let (issued, _) = redeem(
             ctx,
             RecordKind::AuthorizationCode,

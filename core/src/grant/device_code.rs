@@ -14,9 +14,7 @@ use crate::device_authorization::{self as rules, invalid_device_code};
 use crate::error::OAuthError;
 use crate::rate_limit;
 use crate::records::DeviceCodeRecord;
-use crate::scope;
 use crate::store::{RecordKind, StoreError, counter_value};
-use crate::token::UserGrant;
 
 /// `grant_type=urn:ietf:params:oauth:grant-type:device_code`.
 #[derive(Debug, Clone, Copy)]
@@ -89,27 +87,17 @@ impl Grant for DeviceCode {
         let rec = stored.value;
         let too_soon = too_soon(ctx, &id, &rec).await?;
         let approval = rules::check(&rec, ctx.client, ctx.now, too_soon)?;
-        let id_token = ctx
-            .vouched_user(&approval.subject, &approval.scopes, None, Some(&grant_id))
-            .await?;
-        let refresh =
-            ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&approval.scopes);
-        let issued = ctx
-            .minter()
-            .user_tokens(
-                ctx.client,
-                UserGrant {
-                    subject: &approval.subject,
-                    scopes: &approval.scopes,
-                    refresh_scopes: &approval.scopes,
-                    grant_id: &grant_id,
-                    auth_time: approval.auth_time,
-                    id_token,
-                    refresh,
-                    sid: approval.sid.as_deref(),
-                },
+        let grant = ctx
+            .approved_grant(
+                &approval.subject,
+                &approval.scopes,
+                None,
+                &grant_id,
+                approval.auth_time,
+                approval.sid.as_deref(),
             )
             .await?;
+        let issued = ctx.minter().user_tokens(ctx.client, grant).await?;
         let (issued, _) = redeem(
             ctx,
             RecordKind::DeviceCode,

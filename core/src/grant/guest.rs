@@ -17,7 +17,7 @@ use crate::error::OAuthError;
 use crate::guest::{self, GuestMerge};
 use crate::records::{AccessRecord, CodeRecord, Write};
 use crate::store::RecordKind;
-use crate::token::{Shape, UserGrant, lookup};
+use crate::token::{Shape, lookup};
 use crate::{scope, throttle};
 
 /// `grant_type=urn:idpkit:params:oauth:grant-type:guest`.
@@ -79,13 +79,13 @@ async fn count(ctx: &GrantContext<'_>) -> Result<(), OAuthError> {
             limits.guest_tokens_per_client,
         ),
     ];
-    for (scope, key, limit) in counts {
-        let Some(key) = key else { continue };
-        throttle::count(ctx.services.grants, scope, &[key], limit, ctx.now)
-            .await?
-            .map_err(|t| t.into_error("too many guest tokens were asked for; try again later"))?;
-    }
-    Ok(())
+    let counts: Vec<_> = counts
+        .into_iter()
+        .filter_map(|(scope, key, limit)| key.map(|k| (scope, k, limit)))
+        .collect();
+    throttle::count_each(ctx.services.grants, &counts, ctx.now)
+        .await?
+        .map_err(|t| t.into_error("too many guest tokens were asked for; try again later"))
 }
 
 /// Who asks for an upgrade.
@@ -162,26 +162,16 @@ pub(crate) async fn upgrade(
         return Err(guest::invalid_guest());
     };
     let guest_subject = active.subject.clone().unwrap_or_default();
-    let id_token = ctx
-        .vouched_user(
+    let g = ctx
+        .approved_grant(
             &rec.subject,
             &rec.scopes,
             rec.nonce.as_deref(),
-            Some(&grant_id),
+            &grant_id,
+            rec.auth_time,
+            rec.sid.as_deref(),
         )
         .await?;
-    let refresh =
-        ctx.client.allows_grant(GrantType::RefreshToken) && scope::is_offline(&rec.scopes);
-    let g = UserGrant {
-        subject: &rec.subject,
-        scopes: &rec.scopes,
-        refresh_scopes: &rec.scopes,
-        grant_id: &grant_id,
-        auth_time: rec.auth_time,
-        id_token,
-        refresh,
-        sid: rec.sid.as_deref(),
-    };
     let minter = ctx.minter();
     let replaced = guest_record.value.jwt;
     let (access, guest_replacement) = if replaced {

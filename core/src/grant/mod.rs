@@ -238,6 +238,38 @@ impl GrantContext<'_> {
         Ok(Some((crate::users::filter_claims(claims, scopes), nonce)))
     }
 
+    /// The user grant a code (or an approved device code) was issued for, ready to mint:
+    /// the user must still exist ([`vouched_user`](Self::vouched_user); grant family
+    /// `grant_id` is revoked otherwise), an ID token is due with `openid`, a refresh token
+    /// with `offline_access` when the client may refresh (OIDC Core §11).
+    pub(crate) async fn approved_grant<'g>(
+        &self,
+        subject: &'g str,
+        scopes: &'g [String],
+        nonce: Option<&'g str>,
+        grant_id: &'g str,
+        auth_time: i64,
+        sid: Option<&'g str>,
+    ) -> Result<crate::token::UserGrant<'g>, OAuthError> {
+        let id_token = self
+            .vouched_user(subject, scopes, nonce, Some(grant_id))
+            .await?;
+        let refresh = self
+            .client
+            .allows_grant(crate::client::GrantType::RefreshToken)
+            && crate::scope::is_offline(scopes);
+        Ok(crate::token::UserGrant {
+            subject,
+            scopes,
+            refresh_scopes: scopes,
+            grant_id,
+            auth_time,
+            id_token,
+            refresh,
+            sid,
+        })
+    }
+
     /// The live record of type `T` named by the secret in request parameter `param` (a
     /// code, a refresh token), with its store id; `invalid()` when there is none.
     pub(crate) async fn presented<T: crate::records::Payload>(
