@@ -45,21 +45,21 @@ fn with(extra: &[(&'static str, &'static str)]) -> Params {
 }
 
 fn ok(p: &Params, c: &Client) -> AuthorizationRequest {
-    match parse(p, Some(c), |_| false) {
+    match parse(p, Some(c), &Known::none()) {
         Ok(r) => r,
         Err(e) => panic!("refused: {e:?}"),
     }
 }
 
 fn redirected(p: &Params, c: &Client) -> (Target, OAuthError) {
-    match parse(p, Some(c), |_| false) {
+    match parse(p, Some(c), &Known::none()) {
         Err(Refused::Redirect(t, e)) => (t, e),
         other => panic!("expected a redirected error, got {other:?}"),
     }
 }
 
 fn shown(p: &Params, c: Option<&Client>) -> OAuthError {
-    match parse(p, c, |_| false) {
+    match parse(p, c, &Known::none()) {
         Err(Refused::Show(e)) => e,
         other => panic!("expected an error page, got {other:?}"),
     }
@@ -308,12 +308,12 @@ fn nonce_is_kept_only_for_openid_requests_oidc_3_1_2_1() {
 #[test]
 fn idp_hint_names_only_configured_upstreams() {
     let p = with(&[("idp_hint", "corp")]);
-    let r = parse(&p, Some(&confidential()), |n| n == "corp").expect("ok");
+    let r = parse(&p, Some(&confidential()), &corp()).expect("ok");
     assert_eq!(r.upstream_hint.as_deref(), Some("corp"));
-    let r = parse(&p, Some(&confidential()), |_| false).expect("ok");
+    let r = parse(&p, Some(&confidential()), &Known::none()).expect("ok");
     assert_eq!(r.upstream_hint, None, "an unknown upstream is ignored");
     let p = with(&[("acr_values", "urn:mace:loa:2 idp:corp")]);
-    let r = parse(&p, Some(&confidential()), |n| n == "corp").expect("ok");
+    let r = parse(&p, Some(&confidential()), &corp()).expect("ok");
     assert_eq!(r.upstream_hint.as_deref(), Some("corp"));
 }
 
@@ -361,5 +361,12 @@ fn what_an_unauthenticated_request_makes_idpkit_keep_is_bounded() {
         assert_eq!(e.code, ErrorCode::InvalidRequest, "{name}");
         assert!(e.description.contains(name), "{}", e.description);
         assert_eq!(to.state.as_deref(), Some("st"));
+    }
+}
+
+fn corp() -> Known<'static> {
+    Known {
+        is_upstream: &|n| n == "corp",
+        ..Known::none()
     }
 }

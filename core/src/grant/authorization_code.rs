@@ -10,7 +10,7 @@ use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::pkce;
 use crate::records::CodeRecord;
-use crate::scope;
+use crate::{resource_indicator, scope};
 use crate::store::RecordKind;
 use crate::token::UserGrant;
 
@@ -99,6 +99,11 @@ impl Grant for AuthorizationCode {
             ctx.params.get("redirect_uri")?,
             ctx.params.get("code_verifier")?,
         )?;
+        // RFC 8707 §2.2: the token request may name a subset of the authorized resources.
+        let resources = resource_indicator::narrow(
+            &rec.resources,
+            resource_indicator::requested(ctx.params, &ctx.services.config.resources)?,
+        )?;
         let id_token = ctx
             .vouched_user(
                 &rec.subject,
@@ -122,6 +127,9 @@ impl Grant for AuthorizationCode {
                     id_token,
                     refresh,
                     sid: rec.sid.as_deref(),
+                    resources: &resources,
+                    refresh_resources: &rec.resources,
+                    authorization_details: &rec.authorization_details,
                 },
             )
             .await?;
@@ -166,6 +174,8 @@ mod tests {
             subject: "alice".into(),
             auth_time: 0,
             sid: None,
+            resources: Vec::new(),
+            authorization_details: Vec::new(),
         }
     }
 

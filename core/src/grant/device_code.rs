@@ -107,6 +107,9 @@ impl Grant for DeviceCode {
                     id_token,
                     refresh,
                     sid: approval.sid.as_deref(),
+                    resources: &[],
+                    refresh_resources: &[],
+                    authorization_details: &[],
                 },
             )
             .await?;

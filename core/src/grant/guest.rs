@@ -181,6 +181,11 @@ pub(crate) async fn upgrade(
         id_token,
         refresh,
         sid: rec.sid.as_deref(),
+        // The upgrade mints its own access token (the guest's, reassigned): resource
+        // indicators and authorization details of the code do not apply to it.
+        resources: &[],
+        refresh_resources: &[],
+        authorization_details: &[],
     };
     let minter = ctx.minter();
     let replaced = guest_record.value.jwt;
