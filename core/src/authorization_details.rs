@@ -42,7 +42,10 @@ pub struct AuthorizationDetail(Map<String, Value>);
 impl AuthorizationDetail {
     /// Its `type` (always a string: parsing refuses anything else).
     pub fn detail_type(&self) -> &str {
-        self.0.get("type").and_then(Value::as_str).unwrap_or_default()
+        self.0
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
     }
 
     /// A member (`actions`, `locations`, or one its type defines).
@@ -198,10 +201,15 @@ mod tests {
         let d = parse_with(PAYMENT, &[]).expect("valid");
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].detail_type(), "payment_initiation");
-        assert_eq!(d[0].get("instructedAmount").expect("kept")["currency"], "EUR");
-        assert!(parse(None, &client(), &[], &AcceptRegisteredTypes)
-            .expect("absent")
-            .is_empty());
+        assert_eq!(
+            d[0].get("instructedAmount").expect("kept")["currency"],
+            "EUR"
+        );
+        assert!(
+            parse(None, &client(), &[], &AcceptRegisteredTypes)
+                .expect("absent")
+                .is_empty()
+        );
     }
 
     #[test]
@@ -243,12 +251,18 @@ mod tests {
             r#"[{{"type":"payment_initiation","note":"{}"}}]"#,
             "x".repeat(MAX_AUTHORIZATION_DETAILS_BYTES)
         );
-        assert_eq!(code(parse_with(&big, &[])), ErrorCode::InvalidAuthorizationDetails);
+        assert_eq!(
+            code(parse_with(&big, &[])),
+            ErrorCode::InvalidAuthorizationDetails
+        );
         let many = format!(
             "[{}]",
             vec![r#"{"type":"payment_initiation"}"#; MAX_AUTHORIZATION_DETAILS + 1].join(",")
         );
-        assert_eq!(code(parse_with(&many, &[])), ErrorCode::InvalidAuthorizationDetails);
+        assert_eq!(
+            code(parse_with(&many, &[])),
+            ErrorCode::InvalidAuthorizationDetails
+        );
     }
 
     struct AtMost100;

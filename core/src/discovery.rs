@@ -174,7 +174,11 @@ mod tests {
 
     #[test]
     fn authorization_details_types_are_advertised_only_when_listed_rfc9396_10() {
-        assert!(doc(&[]).get("authorization_details_types_supported").is_none());
+        assert!(
+            doc(&[])
+                .get("authorization_details_types_supported")
+                .is_none()
+        );
         let mut c = config();
         c.authorization_details_types_supported = vec!["payment_initiation".into()];
         let d: serde_json::Value =

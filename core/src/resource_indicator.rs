@@ -203,8 +203,8 @@ mod tests {
 
     #[test]
     fn an_unknown_resource_is_invalid_target_never_ignored_rfc8707_2() {
-        let e = requested(&params(&[("resource", "urn:other")]), &registered())
-            .expect_err("unknown");
+        let e =
+            requested(&params(&[("resource", "urn:other")]), &registered()).expect_err("unknown");
         assert_eq!(e.code, ErrorCode::InvalidTarget);
     }
 
@@ -227,19 +227,29 @@ mod tests {
             requested(&p, &registered()).expect("known"),
             vec!["https://files.example/", "urn:demo-api"]
         );
-        assert!(requested(&params(&[]), &registered()).expect("none").is_empty());
+        assert!(
+            requested(&params(&[]), &registered())
+                .expect("none")
+                .is_empty()
+        );
     }
 
     #[test]
     fn a_token_request_narrows_to_authorized_resources_only_rfc8707_2_2() {
-        let authorized = vec!["urn:demo-api".to_owned(), "https://files.example/".to_owned()];
+        let authorized = vec![
+            "urn:demo-api".to_owned(),
+            "https://files.example/".to_owned(),
+        ];
         assert_eq!(
             narrow(&authorized, vec!["urn:demo-api".into()]).expect("subset"),
             vec!["urn:demo-api"]
         );
         assert_eq!(narrow(&authorized, Vec::new()).expect("all"), authorized);
-        let e = narrow(&["urn:demo-api".into()], vec!["https://files.example/".into()])
-            .expect_err("widening");
+        let e = narrow(
+            &["urn:demo-api".into()],
+            vec!["https://files.example/".into()],
+        )
+        .expect_err("widening");
         assert_eq!(e.code, ErrorCode::InvalidTarget);
         let e = narrow(&[], vec!["urn:demo-api".into()]).expect_err("nothing authorized");
         assert_eq!(e.code, ErrorCode::InvalidTarget);

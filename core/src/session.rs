@@ -289,8 +289,8 @@ mod tests {
     #[test]
     fn authorization_details_are_always_put_to_the_user_of_a_third_party_client_rfc9396_1() {
         let mut r = request(&[], None);
-        r.authorization_details = serde_json::from_str(r#"[{"type":"payment_initiation"}]"#)
-            .expect("details");
+        r.authorization_details =
+            serde_json::from_str(r#"[{"type":"payment_initiation"}]"#).expect("details");
         let remembered = ["openid".into(), "profile".into()];
         assert!(consent_required(&r, &client(false), &remembered));
         assert!(!consent_required(&r, &client(true), &[]), "first party");

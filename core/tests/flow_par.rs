@@ -14,7 +14,10 @@ const PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
 async fn push_ok(env: &Env, client_id: &str, scope: &str, extra: &[(&str, &str)]) -> String {
     let (status, body) = env.push(client_id, &authz(client_id, scope, extra)).await;
     assert_eq!(status, 201, "{body}");
-    body["request_uri"].as_str().expect("request_uri").to_owned()
+    body["request_uri"]
+        .as_str()
+        .expect("request_uri")
+        .to_owned()
 }
 
 fn by_reference<'a>(client_id: &'a str, request_uri: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -69,7 +72,10 @@ async fn pushed_request_errors_are_json_never_redirects_rfc9126_2_3() {
             vec![("redirect_uri", "https://evil.example/cb")],
             "invalid_request",
         ),
-        (vec![("response_type", "token")], "unsupported_response_type"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
         (
             vec![("request_uri", "urn:ietf:params:oauth:request_uri:abc")],
             "invalid_request",

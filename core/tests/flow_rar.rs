@@ -293,7 +293,10 @@ async fn pushed_details_reach_the_consent_page_rfc9396_4_rfc9126() {
         .await
         .expect("details");
     assert_eq!(d.authorization_details.len(), 1);
-    assert_eq!(d.authorization_details[0].detail_type(), "payment_initiation");
+    assert_eq!(
+        d.authorization_details[0].detail_type(),
+        "payment_initiation"
+    );
     let (status, body) = env
         .push(
             PUBLIC,
@@ -304,7 +307,10 @@ async fn pushed_details_reach_the_consent_page_rfc9396_4_rfc9126() {
             ),
         )
         .await;
-    assert_eq!((status, error(&body)), (400, "invalid_authorization_details"));
+    assert_eq!(
+        (status, error(&body)),
+        (400, "invalid_authorization_details")
+    );
 }
 
 #[tokio::test]
@@ -325,7 +331,10 @@ async fn supported_types_are_advertised_when_listed_rfc9396_10() {
                 ("client_id", WEB),
                 ("response_type", "code"),
                 ("scope", "openid"),
-                ("authorization_details", r#"[{"type":"account_information"}]"#),
+                (
+                    "authorization_details",
+                    r#"[{"type":"account_information"}]"#,
+                ),
             ],
         )
         .await;

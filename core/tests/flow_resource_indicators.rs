@@ -55,8 +55,14 @@ async fn the_access_token_is_for_the_requested_resource_rfc8707_2() {
         tokens["scope"], "api:read",
         "scopes the resource does not accept are dropped, and the response says so"
     );
-    assert!(tokens["id_token"].is_string(), "openid still gives an ID token");
-    assert!(tokens["refresh_token"].is_string(), "offline_access still refreshes");
+    assert!(
+        tokens["id_token"].is_string(),
+        "openid still gives an ID token"
+    );
+    assert!(
+        tokens["refresh_token"].is_string(),
+        "offline_access still refreshes"
+    );
 }
 
 #[tokio::test]
@@ -78,12 +84,14 @@ async fn the_token_request_narrows_to_authorized_resources_only_rfc8707_2_2() {
     let (status, tokens) = exchange_with(&env, &code, &[FILES]).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(aud(&tokens), json!(["files"]));
-    assert_eq!(tokens["scope"], "openid api:read", "files accepts every scope");
+    assert_eq!(
+        tokens["scope"], "openid api:read",
+        "files accepts every scope"
+    );
 }
 
 #[tokio::test]
-async fn a_resource_registered_but_not_authorized_is_refused_at_the_token_endpoint_rfc8707_2_2()
-{
+async fn a_resource_registered_but_not_authorized_is_refused_at_the_token_endpoint_rfc8707_2_2() {
     let env = env();
     let code = code_for(&env, "openid", &[API]).await;
     let (status, body) = exchange_with(&env, &code, &[FILES]).await;
@@ -130,15 +138,15 @@ async fn a_refresh_narrows_and_the_grant_keeps_every_resource_rfc8707_2_2() {
 #[tokio::test]
 async fn an_unknown_resource_at_authorize_is_an_invalid_target_redirect_rfc8707_2() {
     let env = env();
-    for bad in ["https://unknown.example/", "relative/path", "urn:demo-api#frag"] {
+    for bad in [
+        "https://unknown.example/",
+        "relative/path",
+        "urn:demo-api#frag",
+    ] {
         let a = env
             .authorize(
                 &mut Browser::new(),
-                &authz(
-                    DEMO_PUBLIC,
-                    "openid",
-                    &[("resource", bad), ("state", "s")],
-                ),
+                &authz(DEMO_PUBLIC, "openid", &[("resource", bad), ("state", "s")]),
             )
             .await;
         assert_error_redirect(a, "invalid_target", Some("s"));
@@ -160,7 +168,9 @@ async fn client_credentials_target_the_resource_rfc8707_2() {
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(aud(&body), json!(["files"]));
-    let i = env.introspect(body["access_token"].as_str().expect("at")).await;
+    let i = env
+        .introspect(body["access_token"].as_str().expect("at"))
+        .await;
     assert_eq!(i["aud"], json!(["files"]), "introspection says the same");
     let (status, body) = env
         .token(
@@ -183,7 +193,12 @@ async fn other_parameters_still_may_not_repeat_rfc6749_3_1() {
             &authz(
                 DEMO_PUBLIC,
                 "openid",
-                &[("resource", API), ("resource", FILES), ("prompt", "login"), ("prompt", "login")],
+                &[
+                    ("resource", API),
+                    ("resource", FILES),
+                    ("prompt", "login"),
+                    ("prompt", "login"),
+                ],
             ),
         )
         .await;

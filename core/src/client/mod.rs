@@ -573,8 +573,7 @@ impl ClientBuilder {
         if c.audience.contains(&c.id) {
             return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));
         }
-        if c
-            .authorization_details_types
+        if c.authorization_details_types
             .iter()
             .any(|t| t.is_empty() || t.chars().any(char::is_control))
         {

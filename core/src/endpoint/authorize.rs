@@ -9,9 +9,9 @@ use crate::config::Cookie;
 use crate::crypto;
 use crate::error::OAuthError;
 use crate::http_types::{Method, Params, Request};
-use crate::pushed_authorization_request as par;
 use crate::interaction::{self, Authorization, Needs};
 use crate::provider::Provider;
+use crate::pushed_authorization_request as par;
 use crate::records::{
     CodeRecord, ConsentRecord, DeviceApproval, InteractionRecord, PushedRequestRecord, Records,
     SessionRecord, Taken, Write, consent_id, secret_id,
@@ -88,9 +88,7 @@ impl Provider {
         request_uri: &str,
     ) -> Authorization {
         let Some(client) = client else {
-            return self.show_error(&OAuthError::invalid_request(
-                "missing or unknown client_id",
-            ));
+            return self.show_error(&OAuthError::invalid_request("missing or unknown client_id"));
         };
         if let Err(e) = par::check_reference(request_uri) {
             return self.show_error(&e);

@@ -92,10 +92,9 @@ impl Route {
     fn cors(&self) -> Cors {
         match self {
             Self::Discovery | Self::Jwks => Cors::AnyOrigin,
-            Self::Token
-            | Self::Userinfo
-            | Self::Revocation
-            | Self::PushedAuthorizationRequest => Cors::ClientOrigins,
+            Self::Token | Self::Userinfo | Self::Revocation | Self::PushedAuthorizationRequest => {
+                Cors::ClientOrigins
+            }
             Self::Authorize
             | Self::Introspection
             | Self::EndSession

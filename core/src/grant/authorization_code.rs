@@ -10,9 +10,9 @@ use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::pkce;
 use crate::records::CodeRecord;
-use crate::{resource_indicator, scope};
 use crate::store::RecordKind;
 use crate::token::UserGrant;
+use crate::{resource_indicator, scope};
 
 /// `grant_type=authorization_code`.
 #[derive(Debug, Clone, Copy)]

@@ -8,10 +8,10 @@ use super::{Grant, GrantContext, Redeemed, TokenResponse, redeem};
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write};
-use crate::{resource_indicator, scope};
 use crate::store::RecordKind;
 use crate::token::UserGrant;
 use crate::token::refresh_token::absolute_end;
+use crate::{resource_indicator, scope};
 
 /// `grant_type=refresh_token`.
 #[derive(Debug, Clone, Copy)]

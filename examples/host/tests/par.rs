@@ -103,10 +103,16 @@ async fn pushed_errors_are_json_and_an_unknown_resource_is_invalid_target_rfc870
     let host = Host::start().await;
     let (status, body) = push(
         &host,
-        &[("scope", "openid"), ("resource", "https://unknown.example/")],
+        &[
+            ("scope", "openid"),
+            ("resource", "https://unknown.example/"),
+        ],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
     // At the authorization endpoint: an error redirect to the client.
     let (_, challenge) = pkce_pair();
     let url = common::authorize_url(
@@ -133,7 +139,10 @@ async fn pushed_errors_are_json_and_an_unknown_resource_is_invalid_target_rfc870
         ],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_target")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_target"))
+    );
 }
 
 #[tokio::test]
