@@ -196,12 +196,12 @@ async fn other_parameters_still_may_not_repeat_rfc6749_3_1() {
                 &[
                     ("resource", API),
                     ("resource", FILES),
-                    ("prompt", "login"),
-                    ("prompt", "login"),
+                    ("ui_locales", "en"),
+                    ("ui_locales", "fr"),
                 ],
             ),
         )
         .await;
     let p = assert_error_redirect(a, "invalid_request", None);
-    assert!(param(&p, "error_description").is_some_and(|d| d.contains("prompt")));
+    assert!(param(&p, "error_description").is_some_and(|d| d.contains("ui_locales")));
 }
