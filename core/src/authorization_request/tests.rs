@@ -370,3 +370,55 @@ fn corp() -> Known<'static> {
         ..Known::none()
     }
 }
+
+fn with_resources() -> Known<'static> {
+    static RESOURCES: std::sync::OnceLock<Vec<Resource>> = std::sync::OnceLock::new();
+    Known {
+        resources: RESOURCES.get_or_init(|| {
+            vec![
+                Resource::new("urn:demo-api", "demo-api"),
+                Resource::new("https://files.example/", "files"),
+            ]
+        }),
+        ..Known::none()
+    }
+}
+
+#[test]
+fn resource_may_repeat_and_is_kept_other_parameters_may_not_rfc8707_2() {
+    let mut v = base();
+    v.push(("resource", "urn:demo-api"));
+    v.push(("resource", "https://files.example/"));
+    let r = match parse(&params(&v), Some(&confidential()), &with_resources()) {
+        Ok(r) => r,
+        Err(e) => panic!("refused: {e:?}"),
+    };
+    assert_eq!(r.resources, vec!["urn:demo-api", "https://files.example/"]);
+    v.push(("ui_locales", "en"));
+    v.push(("ui_locales", "fr"));
+    match parse(&params(&v), Some(&confidential()), &with_resources()) {
+        Err(Refused::Redirect(_, e)) => {
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert!(e.description.contains("ui_locales"), "{}", e.description);
+        }
+        other => panic!("expected a redirected error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unknown_resource_is_redirected_as_invalid_target_rfc8707_2() {
+    let (_, e) = redirected(&with(&[("resource", "urn:demo-api")]), &confidential());
+    assert_eq!(e.code, ErrorCode::InvalidTarget, "none registered here");
+}
+
+#[test]
+fn authorization_details_need_a_registered_type_rfc9396_5() {
+    let (_, e) = redirected(
+        &with(&[(
+            "authorization_details",
+            r#"[{"type":"payment_initiation"}]"#,
+        )]),
+        &confidential(),
+    );
+    assert_eq!(e.code, ErrorCode::InvalidAuthorizationDetails);
+}

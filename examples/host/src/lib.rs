@@ -1377,6 +1377,25 @@ mod tests {
     }
 
     #[test]
+    fn client_files_take_the_par_and_rar_metadata_names() {
+        let dir = tempfile::tempdir().expect("dir");
+        let f = file(
+            &dir,
+            "fapi.json",
+            r#"[{"client_id": "bank", "client_secret": "s", "redirect_uris": ["https://bank.example/cb"],
+                "grant_types": ["authorization_code"], "scopes": ["openid"],
+                "require_pushed_authorization_requests": true,
+                "authorization_details_types": ["payment_initiation"]}]"#,
+        );
+        let clients = configured_clients(&f).expect("valid");
+        assert!(clients[0].requires_pushed_authorization_requests());
+        assert_eq!(
+            clients[0].authorization_details_types(),
+            ["payment_initiation"]
+        );
+    }
+
+    #[test]
     fn bad_client_files_name_the_file_and_the_problem() {
         let dir = tempfile::tempdir().expect("dir");
         let missing = dir.path().join("nope.json");
