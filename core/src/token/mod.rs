@@ -313,6 +313,8 @@ impl Minter<'_> {
             "expires_in".into(),
             self.access_ttl(client).whole_seconds().into(),
         );
+        // Always sent: with resource indicators the access token's scopes may be fewer than
+        // those granted (RFC 6749 §5.1: then `scope` is required), even none.
         body.insert("scope".into(), self.user_target(&g).1.join(" ").into());
         if let Some(details) = crate::authorization_details::to_json(g.authorization_details) {
             // RFC 9396 §7: the granted details, in the token response.
