@@ -1,8 +1,9 @@
 //! Pushed authorization requests (RFC 9126) and resource indicators (RFC 8707) over HTTP
 //! against the example host (#16 items 2 and 6): demo-client pushes its request with
 //! `client_secret_basic`, the browser logs in with `client_id` + `request_uri` only, the
-//! code is exchanged; the `request_uri` is single use; an unknown `resource` is
-//! `invalid_target`; `--resource URI` adds a resource whose audience is the URI.
+//! code is exchanged; the `request_uri` is single use, also across two instances sharing
+//! one store; an unknown `resource` is `invalid_target`; `--resource URI` adds a resource
+//! whose audience is the URI.
 
 use idpkit_test_support::host as common;
 
@@ -11,6 +12,11 @@ use serde_json::{Value, json};
 
 /// POSTs demo-client's authorization request to `/par` with `client_secret_basic`.
 async fn push(host: &Host, extra: &[(&str, &str)]) -> (u16, Value) {
+    push_to(&host.base, extra).await
+}
+
+/// Like [`push`], to the instance at `base`.
+async fn push_to(base: &str, extra: &[(&str, &str)]) -> (u16, Value) {
     let mut form = vec![
         ("response_type", "code"),
         ("redirect_uri", idpkit_example::DEMO_REDIRECT_URI),
@@ -18,7 +24,7 @@ async fn push(host: &Host, extra: &[(&str, &str)]) -> (u16, Value) {
     ];
     form.extend_from_slice(extra);
     let resp = http()
-        .post(host.url("/par"))
+        .post(format!("{base}/par"))
         .basic_auth("demo-client", Some("demo-secret"))
         .form(&form)
         .send()
@@ -34,7 +40,11 @@ async fn push(host: &Host, extra: &[(&str, &str)]) -> (u16, Value) {
 }
 
 fn authorize_by_reference(host: &Host, request_uri: &str) -> String {
-    let mut url = url::Url::parse(&host.url("/authorize")).expect("url");
+    authorize_at(&host.base, request_uri)
+}
+
+fn authorize_at(base: &str, request_uri: &str) -> String {
+    let mut url = url::Url::parse(&format!("{base}/authorize")).expect("url");
     url.query_pairs_mut()
         .append_pair("client_id", "demo-client")
         .append_pair("request_uri", request_uri);
@@ -180,4 +190,58 @@ fn the_resource_flag_parses_repeatedly() {
     ])
     .expect("flags");
     assert_eq!(o.resources, ["https://a.example/", "urn:b"]);
+}
+
+/// Two hosts sharing storage, keys and issuer (`a`'s address), as behind a load balancer.
+async fn two_instances() -> (Host, Host, String, tempfile::TempDir) {
+    let shared = tempfile::tempdir().expect("shared dir");
+    let storage = format!("sqlite:{}", shared.path().join("shared.db").display());
+    let keys = shared.path().join("keys");
+    let la = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let lb = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let issuer = format!("http://{}", la.local_addr().expect("addr"));
+    let b_base = format!("http://{}", lb.local_addr().expect("addr"));
+    let adjust = |o: &mut idpkit_example::Options| {
+        o.storage = Some(storage.clone());
+        o.keys = Some(keys.clone());
+        o.issuer = Some(issuer.clone());
+    };
+    let a = Host::start_on(la, adjust, None).await;
+    let b = Host::start_on(lb, adjust, None).await;
+    (a, b, b_base, shared)
+}
+
+#[tokio::test]
+async fn pushed_at_one_instance_authorized_at_the_other_once_rfc9126_4() {
+    let (a, _b, b_base, _shared) = two_instances().await;
+    let (verifier, challenge) = pkce_pair();
+    let (status, body) = push(
+        &a,
+        &[
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let request_uri = body["request_uri"].as_str().expect("request_uri");
+    // The authorization request reaches B; the login page is served by either.
+    let at_b = authorize_at(&b_base, request_uri);
+    let cb = login(&browser(), &a, &at_b, "alice", "wonderland").await;
+    let params = callback_params(&cb);
+    let code = param(&params, "code").expect("code from B");
+    let resp = exchange(&a, code, &verifier).await;
+    assert_eq!(resp.status(), 200, "the code is redeemed at A");
+    // Used at B: refused at A too.
+    let again = browser()
+        .get(authorize_by_reference(&a, request_uri))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(again.status(), 400);
 }
