@@ -3,7 +3,8 @@
 //! `client_secret_basic`, the browser logs in with `client_id` + `request_uri` only, the
 //! code is exchanged; the `request_uri` is single use, also across two instances sharing
 //! one store; an unknown `resource` is `invalid_target`; `--resource URI` adds a resource
-//! whose audience is the URI.
+//! whose audience is the URI; a `--clients` client's `authorization_details` (RFC 9396)
+//! reach the consent page (escaped) and the token response.
 
 use idpkit_test_support::host as common;
 
@@ -244,4 +245,95 @@ async fn pushed_at_one_instance_authorized_at_the_other_once_rfc9126_4() {
         .await
         .expect("authorize");
     assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn the_consent_page_shows_authorization_details_and_the_token_carries_them_rfc9396() {
+    let dir = tempfile::tempdir().expect("dir");
+    let clients = dir.path().join("clients.json");
+    std::fs::write(
+        &clients,
+        format!(
+            r#"[{{"client_id": "payer", "redirect_uris": ["{}"], "grant_types": ["authorization_code"],
+                "scopes": ["openid"], "first_party": false,
+                "authorization_details_types": ["payment_initiation"]}}]"#,
+            idpkit_example::DEMO_REDIRECT_URI
+        ),
+    )
+    .expect("write");
+    let host = Host::start_with(|o| o.clients = Some(clients.clone())).await;
+    let doc: Value = http()
+        .get(host.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .expect("discovery")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        doc["authorization_details_types_supported"],
+        json!(["payment_initiation"])
+    );
+    let details = r#"[{"type":"payment_initiation","creditorName":"Merchant <A>","instructedAmount":{"currency":"EUR","amount":"12.00"}}]"#;
+    let (verifier, challenge) = pkce_pair();
+    let url = common::authorize_url(
+        &host,
+        "payer",
+        &[
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("authorization_details", details),
+        ],
+    );
+    let b = browser();
+    let resp = b.get(&url).send().await.expect("authorize");
+    let login_page = host.url(&common::location(&resp));
+    let resp = b
+        .post(&login_page)
+        .form(&[("username", "alice"), ("password", "wonderland")])
+        .send()
+        .await
+        .expect("login");
+    let consent_page = host.url(&common::location(&resp));
+    let html = b
+        .get(&consent_page)
+        .send()
+        .await
+        .expect("consent")
+        .text()
+        .await
+        .expect("html");
+    assert!(html.contains("payment_initiation"), "{html}");
+    assert!(
+        html.contains("Merchant &lt;A&gt;") && !html.contains("Merchant <A>"),
+        "shown, escaped: {html}"
+    );
+    let resp = b
+        .post(&consent_page)
+        .form(&[("decision", "allow")])
+        .send()
+        .await
+        .expect("allow");
+    let params = callback_params(&common::location(&resp));
+    let code = param(&params, "code").expect("code");
+    let resp = http()
+        .post(host.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", idpkit_example::DEMO_REDIRECT_URI),
+            ("code_verifier", &verifier),
+            ("client_id", "payer"),
+        ])
+        .send()
+        .await
+        .expect("token");
+    assert_eq!(resp.status(), 200);
+    let tokens: Value = resp.json().await.expect("json");
+    assert_eq!(
+        tokens["authorization_details"][0]["creditorName"],
+        "Merchant <A>"
+    );
 }
