@@ -8,11 +8,39 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::authorization_details::{AuthorizationDetail, AuthorizationDetailsPolicy};
 use crate::authorization_response::{ResponseMode, Target};
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Params;
-use crate::{pkce, scope};
+use crate::resource_indicator::Resource;
+use crate::{authorization_details, pkce, resource_indicator, scope};
+
+/// What parsing an authorization request needs to know of the provider.
+#[derive(Clone, Copy)]
+pub(crate) struct Known<'a> {
+    /// Whether a name is a configured upstream provider (for `idp_hint`).
+    pub is_upstream: &'a dyn Fn(&str) -> bool,
+    /// The registered resources (RFC 8707).
+    pub resources: &'a [Resource],
+    /// The provider's `authorization_details` types (empty: any the client registered).
+    pub details_types: &'a [String],
+    /// The host's check of authorization details (RFC 9396).
+    pub details_policy: &'a dyn AuthorizationDetailsPolicy,
+}
+
+impl Known<'static> {
+    /// Nothing configured: no upstream, no resource, the default details policy (tests).
+    #[cfg(test)]
+    pub fn none() -> Self {
+        Self {
+            is_upstream: &|_| false,
+            resources: &[],
+            details_types: &[],
+            details_policy: &authorization_details::AcceptRegisteredTypes,
+        }
+    }
+}
 
 /// The validated authorization request, kept with an interaction and a code.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -39,6 +67,12 @@ pub(crate) struct AuthorizationRequest {
     /// code instead of a code in a redirect.
     #[serde(default)]
     pub device: Option<DeviceRequest>,
+    /// The resources asked for (RFC 8707 §2.1), registered ones only.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The authorization details asked for (RFC 9396 §2), checked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 /// The device authorization a request continues (RFC 8628): store ids of its device code
@@ -92,12 +126,12 @@ pub(crate) fn check_length(name: &str, value: Option<&str>) -> Result<(), OAuthE
     }
 }
 
-/// Parses and validates an authorization request for `client` (`None`: no such client).
-/// `is_upstream` says whether a name is a configured upstream provider (for `idp_hint`).
+/// Parses and validates an authorization request for `client` (`None`: no such client),
+/// with what the provider knows (`known`: upstreams, resources, authorization details).
 pub(crate) fn parse(
     p: &Params,
     client: Option<&Client>,
-    is_upstream: impl Fn(&str) -> bool,
+    known: &Known<'_>,
 ) -> Result<AuthorizationRequest, Refused> {
     p.require("client_id").map_err(Refused::Show)?;
     let client =
@@ -133,7 +167,7 @@ pub(crate) fn parse(
             return Err(Refused::Redirect(to, e));
         }
     };
-    validate(p, client, &redirect_uri, mode, state.clone(), is_upstream).map_err(|e| {
+    validate(p, client, &redirect_uri, mode, state.clone(), known).map_err(|e| {
         Refused::Redirect(
             Target {
                 redirect_uri,
@@ -164,9 +198,10 @@ fn validate(
     redirect_uri: &str,
     response_mode: ResponseMode,
     state: Option<String>,
-    is_upstream: impl Fn(&str) -> bool,
+    known: &Known<'_>,
 ) -> Result<AuthorizationRequest, OAuthError> {
-    if let Some(dup) = p.first_duplicate() {
+    // RFC 6749 §3.1, except `resource`, which RFC 8707 §2 lets repeat.
+    if let Some(dup) = first_duplicate_but_resource(p) {
         return Err(OAuthError::invalid_request(format!(
             "parameter {dup} is included more than once"
         )));
@@ -245,9 +280,26 @@ fn validate(
         prompt,
         max_age,
         login_hint: p.get("login_hint")?.map(str::to_owned),
-        upstream_hint: upstream_hint(p, is_upstream)?,
+        upstream_hint: upstream_hint(p, known.is_upstream)?,
         device: None,
+        resources: resource_indicator::requested(p, known.resources)?,
+        authorization_details: authorization_details::parse(
+            p.get("authorization_details")?,
+            client,
+            known.details_types,
+            known.details_policy,
+        )?,
     })
+}
+
+/// The first repeated parameter other than `resource` (RFC 8707 §2 lets it repeat).
+fn first_duplicate_but_resource(p: &Params) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    p.pairs()
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .filter(|k| *k != "resource")
+        .find(|k| !seen.insert(*k))
 }
 
 /// `prompt` (OIDC Core §3.1.2.1): space-delimited `none`, `login`, `consent`,

@@ -38,6 +38,8 @@ pub struct Paths {
     /// user code and hands it to
     /// [`Provider::verify_user_code`](crate::Provider::verify_user_code).
     pub device_verification: String,
+    /// Pushed authorization request endpoint (RFC 9126 §2), default `/par`.
+    pub pushed_authorization_request: String,
 }
 
 impl Default for Paths {
@@ -55,6 +57,7 @@ impl Default for Paths {
             federation_callback: "/federation/callback".into(),
             device_authorization: "/device_authorization".into(),
             device_verification: "/device".into(),
+            pushed_authorization_request: "/par".into(),
         }
     }
 }
@@ -109,6 +112,19 @@ pub struct Config {
     pub logout_skip_confirmation_with_session_hint: bool,
     /// Brute-force and flood limits (see [`RateLimits`](crate::RateLimits) for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,
+    /// Lifetime of a pushed authorization request's `request_uri` (RFC 9126 §2.2
+    /// `expires_in`; default 60 s, at most 10 min).
+    pub pushed_authorization_request_ttl: Duration,
+    /// Every authorization request must be pushed first (RFC 9126 §5, server-wide
+    /// `require_pushed_authorization_requests`; default `false`).
+    pub require_pushed_authorization_requests: bool,
+    /// The resources access tokens may be requested for (RFC 8707), see
+    /// [`ProviderBuilder::resource`](crate::ProviderBuilder::resource).
+    pub resources: Vec<crate::resource_indicator::Resource>,
+    /// `authorization_details_types_supported` (RFC 9396 §10), see
+    /// [`ProviderBuilder::authorization_details_types_supported`](crate::ProviderBuilder::authorization_details_types_supported).
+    /// Empty: not advertised, and any type a client registered is accepted.
+    pub authorization_details_types_supported: Vec<String>,
 }
 
 /// Base name of the SSO session cookie. On an https issuer the cookie is

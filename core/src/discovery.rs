@@ -54,7 +54,21 @@ pub(crate) fn document(
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // RFC 9126 §5.
+        "pushed_authorization_request_endpoint": url(&config.paths.pushed_authorization_request),
+        "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
     });
+    // RFC 8707 defines no metadata: resource indicators are not advertised. RFC 9396 §10:
+    // the types the host listed (the client store cannot be enumerated to compute them).
+    let mut doc = doc;
+    if !config.authorization_details_types_supported.is_empty()
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert(
+            "authorization_details_types_supported".into(),
+            json!(config.authorization_details_types_supported),
+        );
+    }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
 
@@ -85,6 +99,10 @@ mod tests {
             rate_limits: crate::rate_limit::RateLimits::default(),
             logout_revokes: crate::config::LogoutRevokes::default(),
             logout_skip_confirmation_with_session_hint: false,
+            pushed_authorization_request_ttl: time::Duration::seconds(60),
+            require_pushed_authorization_requests: false,
+            resources: Vec::new(),
+            authorization_details_types_supported: Vec::new(),
         }
     }
 
@@ -137,5 +155,37 @@ mod tests {
         );
         assert_eq!(d["authorization_response_iss_parameter_supported"], true);
         assert_eq!(d["request_parameter_supported"], false);
+    }
+
+    #[test]
+    fn par_endpoint_and_requirement_are_advertised_rfc9126_5() {
+        let d = doc(&[]);
+        assert_eq!(
+            d["pushed_authorization_request_endpoint"],
+            "https://login.example/par"
+        );
+        assert_eq!(d["require_pushed_authorization_requests"], false);
+        let mut c = config();
+        c.require_pushed_authorization_requests = true;
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(d["require_pushed_authorization_requests"], true);
+    }
+
+    #[test]
+    fn authorization_details_types_are_advertised_only_when_listed_rfc9396_10() {
+        assert!(
+            doc(&[])
+                .get("authorization_details_types_supported")
+                .is_none()
+        );
+        let mut c = config();
+        c.authorization_details_types_supported = vec!["payment_initiation".into()];
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(
+            d["authorization_details_types_supported"],
+            serde_json::json!(["payment_initiation"])
+        );
     }
 }

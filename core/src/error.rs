@@ -56,6 +56,12 @@ pub enum ErrorCode {
     /// RFC 8707 §2 / RFC 8693 §2.2.2 `invalid_target`: the server is unwilling or unable to
     /// issue a token for the requested resource or audience.
     InvalidTarget,
+    /// RFC 9396 §5 `invalid_authorization_details`: an authorization detail is malformed,
+    /// of a type the client may not use, or refused by the host's policy.
+    InvalidAuthorizationDetails,
+    /// RFC 9101 §6.2 `invalid_request_uri`: the `request_uri` is unknown, expired, used
+    /// already, or another client's (RFC 9126 §4).
+    InvalidRequestUri,
 }
 
 impl ErrorCode {
@@ -84,6 +90,8 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidAuthorizationDetails => "invalid_authorization_details",
+            Self::InvalidRequestUri => "invalid_request_uri",
         }
     }
 

@@ -103,6 +103,13 @@ pub struct InteractionDetails {
     /// redirect (`redirect_uri` is empty); the consent page should say that a device will
     /// be signed in, and that the user should go on only if they started it (§5.4).
     pub device: bool,
+    /// The authorization details asked for (RFC 9396 §2), already checked against the
+    /// client's registered types and the host's policy: the consent page must show what
+    /// each one allows (a payment's amount and payee, say), since the user's consent
+    /// grants them as they are.
+    pub authorization_details: Vec<crate::AuthorizationDetail>,
+    /// The resources (RFC 8707) the access tokens will be for.
+    pub resources: Vec<String>,
 }
 
 /// How the host finishes an interaction step.
@@ -141,6 +148,8 @@ pub(crate) fn details(
         subject,
         upstream_hint: request.upstream_hint,
         device: request.device.is_some(),
+        authorization_details: request.authorization_details,
+        resources: request.resources,
     }
 }
 
@@ -214,6 +223,8 @@ mod tests {
                 login_hint: Some("alice".into()),
                 upstream_hint: None,
                 device: None,
+                resources: Vec::new(),
+                authorization_details: Vec::new(),
             },
             binding: crypto::sha256_b64(binding_secret.as_bytes()),
             needs: Needs::Login,

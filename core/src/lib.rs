@@ -34,6 +34,7 @@
 #![deny(missing_docs)]
 
 mod algorithm;
+mod authorization_details;
 mod authorization_request;
 mod authorization_response;
 mod backchannel;
@@ -61,9 +62,11 @@ pub mod keys;
 pub mod logging;
 pub mod pkce;
 mod provider;
+mod pushed_authorization_request;
 mod rate_limit;
 mod records;
 pub mod redirect_uri;
+mod resource_indicator;
 pub mod scope;
 mod services;
 mod session;
@@ -85,6 +88,10 @@ pub mod backend {
 }
 
 pub use algorithm::Algorithm;
+pub use authorization_details::{
+    AcceptRegisteredTypes, AuthorizationDetail, AuthorizationDetailsPolicy,
+    MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_BYTES,
+};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
     GrantType, SecretHash, StaticClients,
@@ -116,6 +123,7 @@ pub use jose::signing::SigningKey;
 pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
+pub use resource_indicator::Resource;
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use throttle::LoginGuard;
 pub use time;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::authorization_details::AuthorizationDetail;
 use crate::authorization_request::AuthorizationRequest;
 use crate::crypto;
 use crate::interaction::Needs;
@@ -183,6 +184,12 @@ pub(crate) struct CodeRecord {
     /// `sid` of the session the code came from, for the ID token.
     #[serde(default)]
     pub sid: Option<String>,
+    /// The resources of the authorization (RFC 8707 §2.1).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The granted authorization details (RFC 9396 §2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 impl Payload for CodeRecord {
@@ -202,6 +209,12 @@ pub(crate) struct RefreshRecord {
     /// tokens carry it (OIDC Core §12.2: the same `sid`).
     #[serde(default)]
     pub sid: Option<String>,
+    /// The resources of the authorization (RFC 8707 §2.2: a refresh may narrow them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The granted authorization details (RFC 9396 §7), kept through rotations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 impl Payload for RefreshRecord {
@@ -237,6 +250,9 @@ pub(crate) struct AccessRecord {
     /// [`Provider::upgrade_guest`](crate::Provider::upgrade_guest) may give it to a user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub guest: bool,
+    /// The granted authorization details (RFC 9396 §9.2: introspection returns them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<AuthorizationDetail>,
 }
 
 impl Payload for AccessRecord {
@@ -434,6 +450,18 @@ impl Payload for ConsentRecord {
     const KIND: RecordKind = RecordKind::Consent;
 }
 
+/// A pushed authorization request (RFC 9126 §2), keyed by the [`secret_id`] of its
+/// `request_uri`: the request as validated at the push, consumed by the authorization
+/// request that names it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct PushedRequestRecord {
+    pub request: AuthorizationRequest,
+}
+
+impl Payload for PushedRequestRecord {
+    const KIND: RecordKind = RecordKind::PushedAuthorizationRequest;
+}
+
 /// A login sent to an upstream provider, keyed by the interaction id.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct UpstreamLoginRecord {
@@ -489,6 +517,7 @@ mod tests {
             RecordKind::Counter,
             DeviceCodeRecord::KIND,
             UserCodeRecord::KIND,
+            PushedRequestRecord::KIND,
         ];
         let mut sorted = kinds.to_vec();
         sorted.sort();

@@ -25,4 +25,6 @@ pub(crate) struct Services<'a> {
     pub key_sets: &'a KeySetCache,
     /// What the host does when a guest token is upgraded ([`crate::guest`]).
     pub guest_upgrade_hook: Option<&'a dyn crate::guest::GuestUpgradeHook>,
+    /// The host's check of authorization details (RFC 9396).
+    pub authorization_details_policy: &'a dyn crate::AuthorizationDetailsPolicy,
 }

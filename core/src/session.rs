@@ -107,6 +107,12 @@ pub(crate) fn consent_required(
     if request.prompts("consent") {
         return true;
     }
+    // A remembered consent is to scopes; authorization details are one transaction's
+    // (RFC 9396 §1: a payment of this amount to this payee), so a third-party client's
+    // request with them is always put to the user.
+    if !client.first_party && !request.authorization_details.is_empty() {
+        return true;
+    }
     !client.first_party && !scope::covered(&request.scopes, consented)
 }
 
@@ -157,6 +163,8 @@ mod tests {
             login_hint: None,
             upstream_hint: None,
             device: None,
+            resources: Vec::new(),
+            authorization_details: Vec::new(),
         }
     }
 
@@ -276,6 +284,16 @@ mod tests {
             &third,
             &["profile".into(), "openid".into()]
         ));
+    }
+
+    #[test]
+    fn authorization_details_are_always_put_to_the_user_of_a_third_party_client_rfc9396_1() {
+        let mut r = request(&[], None);
+        r.authorization_details =
+            serde_json::from_str(r#"[{"type":"payment_initiation"}]"#).expect("details");
+        let remembered = ["openid".into(), "profile".into()];
+        assert!(consent_required(&r, &client(false), &remembered));
+        assert!(!consent_required(&r, &client(true), &[]), "first party");
     }
 
     #[test]

@@ -45,21 +45,21 @@ fn with(extra: &[(&'static str, &'static str)]) -> Params {
 }
 
 fn ok(p: &Params, c: &Client) -> AuthorizationRequest {
-    match parse(p, Some(c), |_| false) {
+    match parse(p, Some(c), &Known::none()) {
         Ok(r) => r,
         Err(e) => panic!("refused: {e:?}"),
     }
 }
 
 fn redirected(p: &Params, c: &Client) -> (Target, OAuthError) {
-    match parse(p, Some(c), |_| false) {
+    match parse(p, Some(c), &Known::none()) {
         Err(Refused::Redirect(t, e)) => (t, e),
         other => panic!("expected a redirected error, got {other:?}"),
     }
 }
 
 fn shown(p: &Params, c: Option<&Client>) -> OAuthError {
-    match parse(p, c, |_| false) {
+    match parse(p, c, &Known::none()) {
         Err(Refused::Show(e)) => e,
         other => panic!("expected an error page, got {other:?}"),
     }
@@ -308,12 +308,12 @@ fn nonce_is_kept_only_for_openid_requests_oidc_3_1_2_1() {
 #[test]
 fn idp_hint_names_only_configured_upstreams() {
     let p = with(&[("idp_hint", "corp")]);
-    let r = parse(&p, Some(&confidential()), |n| n == "corp").expect("ok");
+    let r = parse(&p, Some(&confidential()), &corp()).expect("ok");
     assert_eq!(r.upstream_hint.as_deref(), Some("corp"));
-    let r = parse(&p, Some(&confidential()), |_| false).expect("ok");
+    let r = parse(&p, Some(&confidential()), &Known::none()).expect("ok");
     assert_eq!(r.upstream_hint, None, "an unknown upstream is ignored");
     let p = with(&[("acr_values", "urn:mace:loa:2 idp:corp")]);
-    let r = parse(&p, Some(&confidential()), |n| n == "corp").expect("ok");
+    let r = parse(&p, Some(&confidential()), &corp()).expect("ok");
     assert_eq!(r.upstream_hint.as_deref(), Some("corp"));
 }
 
@@ -362,4 +362,63 @@ fn what_an_unauthenticated_request_makes_idpkit_keep_is_bounded() {
         assert!(e.description.contains(name), "{}", e.description);
         assert_eq!(to.state.as_deref(), Some("st"));
     }
+}
+
+fn corp() -> Known<'static> {
+    Known {
+        is_upstream: &|n| n == "corp",
+        ..Known::none()
+    }
+}
+
+fn with_resources() -> Known<'static> {
+    static RESOURCES: std::sync::OnceLock<Vec<Resource>> = std::sync::OnceLock::new();
+    Known {
+        resources: RESOURCES.get_or_init(|| {
+            vec![
+                Resource::new("urn:demo-api", "demo-api"),
+                Resource::new("https://files.example/", "files"),
+            ]
+        }),
+        ..Known::none()
+    }
+}
+
+#[test]
+fn resource_may_repeat_and_is_kept_other_parameters_may_not_rfc8707_2() {
+    let mut v = base();
+    v.push(("resource", "urn:demo-api"));
+    v.push(("resource", "https://files.example/"));
+    let r = match parse(&params(&v), Some(&confidential()), &with_resources()) {
+        Ok(r) => r,
+        Err(e) => panic!("refused: {e:?}"),
+    };
+    assert_eq!(r.resources, vec!["urn:demo-api", "https://files.example/"]);
+    v.push(("ui_locales", "en"));
+    v.push(("ui_locales", "fr"));
+    match parse(&params(&v), Some(&confidential()), &with_resources()) {
+        Err(Refused::Redirect(_, e)) => {
+            assert_eq!(e.code, ErrorCode::InvalidRequest);
+            assert!(e.description.contains("ui_locales"), "{}", e.description);
+        }
+        other => panic!("expected a redirected error, got {other:?}"),
+    }
+}
+
+#[test]
+fn an_unknown_resource_is_redirected_as_invalid_target_rfc8707_2() {
+    let (_, e) = redirected(&with(&[("resource", "urn:demo-api")]), &confidential());
+    assert_eq!(e.code, ErrorCode::InvalidTarget, "none registered here");
+}
+
+#[test]
+fn authorization_details_need_a_registered_type_rfc9396_5() {
+    let (_, e) = redirected(
+        &with(&[(
+            "authorization_details",
+            r#"[{"type":"payment_initiation"}]"#,
+        )]),
+        &confidential(),
+    );
+    assert_eq!(e.code, ErrorCode::InvalidAuthorizationDetails);
 }

@@ -166,6 +166,10 @@ pub struct Client {
     pub(crate) guest_token_ttl: Option<Duration>,
     /// Shape of its guest tokens (default opaque: the upgrade keeps their value).
     pub(crate) guest_token_format: AccessTokenFormat,
+    /// Its authorization requests must be pushed first (RFC 9126 §6).
+    pub(crate) require_pushed_authorization_requests: bool,
+    /// The `authorization_details` types it may ask for (RFC 9396 §10).
+    pub(crate) authorization_details_types: Vec<String>,
 }
 
 impl Client {
@@ -239,6 +243,17 @@ impl Client {
     /// introspect access tokens whose `aud` names one of them (RFC 7662 §4).
     pub fn resource_server_for(&self) -> &[String] {
         &self.resource_server_for
+    }
+
+    /// Whether its authorization requests must be pushed first (RFC 9126 §6,
+    /// `require_pushed_authorization_requests`).
+    pub fn requires_pushed_authorization_requests(&self) -> bool {
+        self.require_pushed_authorization_requests
+    }
+
+    /// The `authorization_details` types it may ask for (RFC 9396 §10).
+    pub fn authorization_details_types(&self) -> &[String] {
+        &self.authorization_details_types
     }
 
     /// A confidential client authenticating with a secret (`client_secret_basic` or
@@ -319,6 +334,8 @@ impl ClientBuilder {
                 logout: logout::Logout::default(),
                 guest_token_ttl: None,
                 guest_token_format: AccessTokenFormat::Opaque,
+                require_pushed_authorization_requests: false,
+                authorization_details_types: Vec::new(),
             },
         }
     }
@@ -449,6 +466,25 @@ impl ClientBuilder {
         self
     }
 
+    /// Requires the client's authorization requests to be pushed first (RFC 9126 §6,
+    /// `require_pushed_authorization_requests`): the authorization endpoint then refuses
+    /// a request without a `request_uri` from the pushed authorization request endpoint.
+    pub fn require_pushed_authorization_requests(mut self, yes: bool) -> Self {
+        self.client.require_pushed_authorization_requests = yes;
+        self
+    }
+
+    /// The `authorization_details` types (RFC 9396 §10 `authorization_details_types`) the
+    /// client may ask for; none (the default) means the client may send no
+    /// `authorization_details` at all.
+    pub fn authorization_details_types<S: Into<String>>(
+        mut self,
+        types: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.client.authorization_details_types = types.into_iter().map(Into::into).collect();
+        self
+    }
+
     /// Marks a native application (RFC 8252): loopback redirects may use any port.
     pub fn native(mut self, yes: bool) -> Self {
         self.client.native = yes;
@@ -536,6 +572,14 @@ impl ClientBuilder {
         }
         if c.audience.contains(&c.id) {
             return Err(err("the access token audience must not be the client id (that is an ID token's audience)".into()));
+        }
+        if c.authorization_details_types
+            .iter()
+            .any(|t| t.is_empty() || t.chars().any(char::is_control))
+        {
+            return Err(err(
+                "authorization_details_types: a type is non-empty printable text".into(),
+            ));
         }
         logout::check(&c.logout).map_err(err)?;
         for origin in &c.allowed_origins {

@@ -79,6 +79,12 @@ pub struct ClientRegistration {
     /// `true` for JWT guest tokens (default opaque, [`ClientBuilder::guest_token_format`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub jwt_guest_tokens: bool,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_pushed_authorization_requests: bool,
+    /// `authorization_details_types` (RFC 9396 §10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<String>,
 }
 
 impl Client {
@@ -117,6 +123,8 @@ impl Client {
             frontchannel_logout_session_required: self.logout.frontchannel_logout_session_required,
             guest_token_ttl: self.guest_token_ttl.map(|d| d.whole_seconds()),
             jwt_guest_tokens: self.guest_token_format == AccessTokenFormat::Jwt,
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            authorization_details_types: self.authorization_details_types.clone(),
         }
     }
 }
@@ -158,6 +166,8 @@ impl ClientRegistration {
             .require_pkce(self.require_pkce)
             .native(self.native)
             .resource_server_for(self.resource_server_for.clone())
+            .require_pushed_authorization_requests(self.require_pushed_authorization_requests)
+            .authorization_details_types(self.authorization_details_types.clone())
             .access_token_format(if self.opaque_access_tokens {
                 AccessTokenFormat::Opaque
             } else {

@@ -222,3 +222,27 @@ fn the_guest_grant_is_a_urn_for_public_clients_and_its_settings_survive_registra
         .expect_err("zero");
     assert!(bad.to_string().contains("guest_token_ttl"), "{bad}");
 }
+
+#[test]
+fn par_and_authorization_details_types_survive_registration_rfc9126_6_rfc9396_10() {
+    let c = Client::confidential("web", "s")
+        .redirect_uri("https://app.example/cb")
+        .require_pushed_authorization_requests(true)
+        .authorization_details_types(["payment_initiation"])
+        .build()
+        .expect("valid");
+    let json: serde_json::Value = serde_json::to_value(c.to_registration()).expect("json");
+    assert_eq!(json["require_pushed_authorization_requests"], true);
+    assert_eq!(
+        json["authorization_details_types"],
+        serde_json::json!(["payment_initiation"])
+    );
+    let back = c.to_registration().into_client().expect("round trip");
+    assert!(back.requires_pushed_authorization_requests());
+    assert_eq!(back.authorization_details_types(), ["payment_initiation"]);
+    let bad = Client::confidential("web", "s")
+        .redirect_uri("https://app.example/cb")
+        .authorization_details_types([""])
+        .build();
+    assert!(bad.is_err(), "an empty type is refused");
+}

@@ -2,24 +2,28 @@
 //! browser's session, lets [`crate::authorization_request`] and [`crate::session`] decide,
 //! and answers with a code, an error redirect, an error page or an interaction.
 
-use crate::authorization_request::{self, AuthorizationRequest, Refused};
+use crate::authorization_request::{self, AuthorizationRequest, Known, Refused};
 use crate::authorization_response::{self, Target};
 use crate::client::Client;
 use crate::config::Cookie;
 use crate::crypto;
 use crate::error::OAuthError;
-use crate::http_types::{Method, Request};
+use crate::http_types::{Method, Params, Request};
 use crate::interaction::{self, Authorization, Needs};
 use crate::provider::Provider;
+use crate::pushed_authorization_request as par;
 use crate::records::{
-    CodeRecord, ConsentRecord, DeviceApproval, InteractionRecord, Records, SessionRecord, Write,
-    consent_id, secret_id,
+    CodeRecord, ConsentRecord, DeviceApproval, InteractionRecord, PushedRequestRecord, Records,
+    SessionRecord, Taken, Write, consent_id, secret_id,
 };
 use crate::session;
 use crate::throttle;
 
 impl Provider {
-    /// The authorization endpoint (GET or POST).
+    /// The authorization endpoint (GET or POST). With `client_id` and a `request_uri`
+    /// from [`pushed_authorization_request`](Self::pushed_authorization_request) it answers
+    /// the pushed request (RFC 9126 §4), ignoring every other parameter; a client that must
+    /// push (RFC 9126 §5, §6) gets `invalid_request` without one.
     pub async fn authorize(&self, req: &Request) -> Authorization {
         if !matches!(req.method, Method::Get | Method::Post) {
             return self.show_error(&OAuthError::invalid_request(
@@ -33,10 +37,11 @@ impl Provider {
             },
             _ => None,
         };
-        let upstreams = &self.inner.upstreams;
-        let request = match authorization_request::parse(&req.params, client.as_deref(), |n| {
-            upstreams.iter().any(|u| u.name() == n)
-        }) {
+        // RFC 9126 §4: a pushed request, named by its `request_uri`.
+        if let Ok(Some(request_uri)) = req.params.get("request_uri") {
+            return self.authorize_pushed(req, client, request_uri).await;
+        }
+        let request = match self.authorization_request(&req.params, client.as_deref()) {
             Ok(r) => r,
             Err(Refused::Show(e)) => return self.show_error(&e),
             Err(Refused::Redirect(to, e)) => return self.error_redirect(&to, &e),
@@ -45,8 +50,76 @@ impl Provider {
             // `parse` refuses a missing client; this cannot be reached.
             return self.show_error(&OAuthError::invalid_request("unknown client_id"));
         };
+        if par::required(&self.inner.config, &client) {
+            return self.error_redirect(&request.target(), &par::not_pushed());
+        }
+        self.answer_authorization(req, &client, request).await
+    }
+
+    /// Parses and validates an authorization request's parameters for `client` (`None`:
+    /// unknown): the one entry point of the authorization endpoint and of pushed
+    /// authorization requests (RFC 9126 §2.1: validated as at the authorization endpoint).
+    pub(crate) fn authorization_request(
+        &self,
+        params: &Params,
+        client: Option<&Client>,
+    ) -> Result<AuthorizationRequest, Refused> {
+        let upstreams = &self.inner.upstreams;
+        let is_upstream = |n: &str| upstreams.iter().any(|u| u.name() == n);
+        let config = &self.inner.config;
+        let known = Known {
+            is_upstream: &is_upstream,
+            resources: &config.resources,
+            details_types: &config.authorization_details_types_supported,
+            details_policy: self.inner.authorization_details_policy.as_ref(),
+        };
+        authorization_request::parse(params, client, &known)
+    }
+
+    /// An authorization request naming a pushed request (RFC 9126 §4): only `client_id`
+    /// and `request_uri` are read, and the pushed parameters are used, whatever else the
+    /// URL carries. The `request_uri` is consumed (single use, across instances) and must
+    /// be the same client's. Refusals are shown to the user: without the pushed request
+    /// there is no trusted redirect URI.
+    async fn authorize_pushed(
+        &self,
+        req: &Request,
+        client: Option<std::sync::Arc<Client>>,
+        request_uri: &str,
+    ) -> Authorization {
+        let Some(client) = client else {
+            return self.show_error(&OAuthError::invalid_request("missing or unknown client_id"));
+        };
+        if let Err(e) = par::check_reference(request_uri) {
+            return self.show_error(&e);
+        }
+        let taken = Records(self.inner.grants.as_ref())
+            .consume::<PushedRequestRecord>(&secret_id(request_uri), self.now())
+            .await;
+        let pushed = match taken {
+            Ok(Taken::Consumed(p)) => p,
+            Ok(Taken::AlreadyConsumed | Taken::NotFound) => {
+                return self.show_error(&par::invalid_request_uri());
+            }
+            Err(e) => return self.show_error(&e.into()),
+        };
+        if let Err(e) = par::check_client(&pushed.request.client_id, &client.id) {
+            tracing::warn!(client_id = %crate::logging::untrusted(&client.id), "idpkit: a request_uri was presented by another client; it is spent");
+            return self.show_error(&e);
+        }
+        self.answer_authorization(req, &client, pushed.request)
+            .await
+    }
+
+    /// A validated request, answered: a code, an interaction, or an error redirect.
+    async fn answer_authorization(
+        &self,
+        req: &Request,
+        client: &Client,
+        request: AuthorizationRequest,
+    ) -> Authorization {
         let to = request.target();
-        match self.continue_authorization(req, &client, request).await {
+        match self.continue_authorization(req, client, request).await {
             Ok(a) => a,
             // Throttled: the browser is told to wait, the client is not involved.
             Err(e) if e.status == Some(429) => self.show_error(&e),
@@ -287,6 +360,8 @@ impl Provider {
             subject: subject.to_owned(),
             auth_time,
             sid,
+            resources: request.resources.clone(),
+            authorization_details: request.authorization_details.clone(),
         };
         let expires_at = now + self.inner.config.code_ttl;
         records

@@ -213,6 +213,8 @@ impl Provider {
                 device_id,
                 user_code_id,
             }),
+            resources: Vec::new(),
+            authorization_details: Vec::new(),
         };
         self.continue_authorization(req, &client, request).await
     }

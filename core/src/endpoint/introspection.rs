@@ -67,6 +67,11 @@ impl Provider {
                 // RFC 8693 §4.1: the actor of a delegated token.
                 obj.insert("act".into(), act);
             }
+            if let (Some(details), Some(obj)) = (active.authorization_details, body.as_object_mut())
+            {
+                // RFC 9396 §9.2: the granted authorization details.
+                obj.insert("authorization_details".into(), details);
+            }
             if let Some(obj) = body.as_object_mut() {
                 return Ok(Some(std::mem::take(obj)));
             }

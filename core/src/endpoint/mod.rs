@@ -12,6 +12,7 @@ pub mod federation;
 pub mod guest;
 pub mod interaction;
 pub mod introspection;
+pub mod par;
 pub mod revocation;
 pub mod routes;
 pub mod sessions;

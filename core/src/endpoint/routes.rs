@@ -13,10 +13,10 @@
 //! ```
 //!
 //! CORS (the Fetch standard's CORS protocol): discovery and the JWKS are public documents,
-//! readable from every origin (`Access-Control-Allow-Origin: *`). The token, userinfo and
-//! revocation endpoints answer browser scripts only from origins some client allows
-//! ([`Provider::cors_allowed`]), and answer their preflights (`OPTIONS`) with 204, or 403
-//! for any other origin. The authorization endpoint (a browser navigation, never a script's
+//! readable from every origin (`Access-Control-Allow-Origin: *`). The token, userinfo,
+//! revocation and pushed authorization request endpoints answer browser scripts only from
+//! origins some client allows ([`Provider::cors_allowed`]), and answer their preflights
+//! (`OPTIONS`) with 204, or 403 for any other origin. The authorization endpoint (a browser navigation, never a script's
 //! fetch), introspection (server to server) and the federation callback get no CORS headers.
 
 use std::borrow::Cow;
@@ -48,6 +48,9 @@ pub enum Route {
     EndSession,
     /// The device authorization endpoint (`Paths::device_authorization`, RFC 8628 §3.1).
     DeviceAuthorization,
+    /// The pushed authorization request endpoint (`Paths::pushed_authorization_request`,
+    /// RFC 9126 §2).
+    PushedAuthorizationRequest,
     /// `<Paths::federation_callback>/<upstream>`: an upstream provider's redirect back.
     FederationCallback {
         /// The upstream's name (the last path segment, as sent).
@@ -69,7 +72,7 @@ enum Cors {
 impl Route {
     /// A short name for logs: `discovery`, `jwks`, `authorize`, `token`, `userinfo`,
     /// `revocation`, `introspection`, `end_session`, `device_authorization`,
-    /// `federation_callback`.
+    /// `pushed_authorization_request`, `federation_callback`.
     pub fn name(&self) -> &'static str {
         match self {
             Self::Discovery => "discovery",
@@ -81,6 +84,7 @@ impl Route {
             Self::Introspection => "introspection",
             Self::EndSession => "end_session",
             Self::DeviceAuthorization => "device_authorization",
+            Self::PushedAuthorizationRequest => "pushed_authorization_request",
             Self::FederationCallback { .. } => "federation_callback",
         }
     }
@@ -88,7 +92,9 @@ impl Route {
     fn cors(&self) -> Cors {
         match self {
             Self::Discovery | Self::Jwks => Cors::AnyOrigin,
-            Self::Token | Self::Userinfo | Self::Revocation => Cors::ClientOrigins,
+            Self::Token | Self::Userinfo | Self::Revocation | Self::PushedAuthorizationRequest => {
+                Cors::ClientOrigins
+            }
             Self::Authorize
             | Self::Introspection
             | Self::EndSession
@@ -134,6 +140,10 @@ impl Provider {
             (&paths.introspection, Route::Introspection),
             (&paths.end_session, Route::EndSession),
             (&paths.device_authorization, Route::DeviceAuthorization),
+            (
+                &paths.pushed_authorization_request,
+                Route::PushedAuthorizationRequest,
+            ),
         ];
         if let Some((_, route)) = exact.into_iter().find(|(p, _)| p.as_str() == path) {
             return Some(route);
@@ -164,6 +174,7 @@ impl Provider {
                 &paths.introspection,
                 &paths.end_session,
                 &paths.device_authorization,
+                &paths.pushed_authorization_request,
             ]
             .into_iter()
             .map(|p| MountPoint::Exact(p.clone())),
@@ -206,6 +217,7 @@ async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
         Route::Introspection => p.introspect(req).await,
         Route::EndSession => p.end_session(req).await.into(),
         Route::DeviceAuthorization => p.device_authorization(req).await,
+        Route::PushedAuthorizationRequest => p.pushed_authorization_request(req).await,
         Route::FederationCallback { upstream } => p.federation_callback(upstream, req).await.into(),
     }
 }

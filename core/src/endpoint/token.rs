@@ -48,6 +48,9 @@ impl Provider {
                 format!("the client may not use the {grant_type} grant"),
             ));
         }
+        if let Some(g) = crate::client::GrantType::from_name(grant_type) {
+            crate::resource_indicator::check_grant(g, &req.params)?;
+        }
         let ctx = GrantContext {
             services: self.inner.services(),
             client: &client,

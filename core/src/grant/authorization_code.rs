@@ -10,6 +10,7 @@ use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::pkce;
 use crate::records::CodeRecord;
+use crate::resource_indicator;
 use crate::store::RecordKind;
 
 /// `grant_type=authorization_code`.
@@ -97,7 +98,12 @@ impl Grant for AuthorizationCode {
             ctx.params.get("redirect_uri")?,
             ctx.params.get("code_verifier")?,
         )?;
-        let grant = ctx
+        // RFC 8707 §2.2: the token request may name a subset of the authorized resources.
+        let resources = resource_indicator::narrow(
+            &rec.resources,
+            resource_indicator::requested(ctx.params, &ctx.services.config.resources)?,
+        )?;
+        let mut grant = ctx
             .approved_grant(
                 &rec.subject,
                 &rec.scopes,
@@ -107,6 +113,9 @@ impl Grant for AuthorizationCode {
                 rec.sid.as_deref(),
             )
             .await?;
+        grant.resources = &resources;
+        grant.refresh_resources = &rec.resources;
+        grant.authorization_details = &rec.authorization_details;
         let issued = ctx.minter().user_tokens(ctx.client, grant).await?;
         let (issued, _) = redeem(
             ctx,
@@ -149,6 +158,8 @@ mod tests {
             subject: "alice".into(),
             auth_time: 0,
             sid: None,
+            resources: Vec::new(),
+            authorization_details: Vec::new(),
         }
     }
 

@@ -6,7 +6,8 @@ use async_trait::async_trait;
 use super::{Grant, GrantContext, TokenResponse, bearer_body};
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
-use crate::scope;
+use crate::token::AccessSpec;
+use crate::{authorization_details, resource_indicator, scope};
 
 /// `grant_type=client_credentials`.
 #[derive(Debug, Clone, Copy)]
@@ -51,17 +52,39 @@ impl Grant for ClientCredentials {
 
     async fn exchange(&self, ctx: &GrantContext<'_>) -> Result<TokenResponse, OAuthError> {
         let scopes = check(ctx.client, ctx.params.get("scope")?)?;
+        let config = ctx.services.config;
+        // RFC 8707 §2: the resources the token is for; RFC 9396 §6: what it may do.
+        let resources = resource_indicator::requested(ctx.params, &config.resources)?;
+        let details = authorization_details::parse(
+            ctx.params.get("authorization_details")?,
+            ctx.client,
+            &config.authorization_details_types_supported,
+            ctx.services.authorization_details_policy,
+        )?;
         ctx.check_client_subject(&scopes).await?;
+        let (aud, scopes) = match resource_indicator::target(&config.resources, &resources, &scopes)
+        {
+            Some((aud, scopes)) => (Some(aud), scopes),
+            None => (None, scopes),
+        };
         let minter = ctx.minter();
         let (access_token, write) = minter
-            .access_token(ctx.client, None, &scopes, None, None)
+            .access_token_as(
+                ctx.client,
+                &AccessSpec {
+                    scopes: &scopes,
+                    aud,
+                    authorization_details: &details,
+                    ..AccessSpec::default()
+                },
+            )
             .await?;
         ctx.records().put_all(write.into_iter().collect()).await?;
-        Ok(TokenResponse(bearer_body(
-            access_token,
-            minter.access_ttl(ctx.client),
-            &scopes,
-        )))
+        let mut body = bearer_body(access_token, minter.access_ttl(ctx.client), &scopes);
+        if let Some(details) = authorization_details::to_json(&details) {
+            body.insert("authorization_details".into(), details);
+        }
+        Ok(TokenResponse(body))
     }
 }
 

@@ -172,6 +172,9 @@ pub(crate) async fn upgrade(
             rec.sid.as_deref(),
         )
         .await?;
+    // The upgrade mints its own access token (the guest's, reassigned): resource
+    // indicators and authorization details of the code do not apply to it (the
+    // approved grant has none).
     let minter = ctx.minter();
     let replaced = guest_record.value.jwt;
     let (access, guest_replacement) = if replaced {

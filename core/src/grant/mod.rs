@@ -267,6 +267,9 @@ impl GrantContext<'_> {
             id_token,
             refresh,
             sid,
+            resources: &[],
+            refresh_resources: &[],
+            authorization_details: &[],
         })
     }
 

@@ -51,6 +51,9 @@ impl Grant for Password {
                     id_token,
                     refresh,
                     sid: None,
+                    resources: &[],
+                    refresh_resources: &[],
+                    authorization_details: &[],
                 },
             )
             .await?;

@@ -8,10 +8,10 @@ use super::{Grant, GrantContext, Redeemed, TokenResponse, redeem};
 use crate::client::{Client, GrantType};
 use crate::error::OAuthError;
 use crate::records::{AccessRecord, GraceRecord, RefreshRecord, Taken, Write};
-use crate::scope;
 use crate::store::RecordKind;
 use crate::token::UserGrant;
 use crate::token::refresh_token::absolute_end;
+use crate::{resource_indicator, scope};
 
 /// `grant_type=refresh_token`.
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +99,12 @@ impl Grant for RefreshToken {
             ctx.now,
             ctx.minter().refresh_absolute_ttl(ctx.client),
         )?;
+        // RFC 8707 §2.2: a refresh may name a subset of the authorized resources; the new
+        // refresh token keeps them all, as it keeps the scopes (RFC 6749 §6).
+        let resources = resource_indicator::narrow(
+            &rec.resources,
+            resource_indicator::requested(ctx.params, &ctx.services.config.resources)?,
+        )?;
         let id_token = ctx
             .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
             .await?;
@@ -117,6 +123,9 @@ impl Grant for RefreshToken {
                     id_token,
                     refresh: true,
                     sid: rec.sid.as_deref(),
+                    resources: &resources,
+                    refresh_resources: &rec.resources,
+                    authorization_details: &rec.authorization_details,
                 },
             )
             .await?;
@@ -167,6 +176,8 @@ mod tests {
             auth_time: AUTH_TIME,
             iat: AUTH_TIME,
             sid: None,
+            resources: Vec::new(),
+            authorization_details: Vec::new(),
         }
     }
 

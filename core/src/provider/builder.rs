@@ -33,6 +33,7 @@ pub struct ProviderBuilder {
     token_exchange_policy: Arc<dyn crate::token_exchange::TokenExchangePolicy>,
     token_exchange_trust: Option<Arc<crate::validate::Validator>>,
     guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
+    authorization_details_policy: Arc<dyn crate::AuthorizationDetailsPolicy>,
 }
 
 impl std::fmt::Debug for ProviderBuilder {
@@ -68,6 +69,10 @@ impl ProviderBuilder {
                 rate_limits: crate::rate_limit::RateLimits::default(),
                 logout_revokes: crate::config::LogoutRevokes::default(),
                 logout_skip_confirmation_with_session_hint: false,
+                pushed_authorization_request_ttl: Duration::seconds(60),
+                require_pushed_authorization_requests: false,
+                resources: Vec::new(),
+                authorization_details_types_supported: Vec::new(),
             },
             grants: None,
             keys: None,
@@ -82,7 +87,66 @@ impl ProviderBuilder {
             token_exchange_policy: Arc::new(crate::token_exchange::RefuseAllExchanges),
             token_exchange_trust: None,
             guest_upgrade_hook: None,
+            authorization_details_policy: Arc::new(crate::AcceptRegisteredTypes),
         }
+    }
+
+    /// The settings as they stand (unit tests of rules that read them).
+    #[cfg(test)]
+    pub(crate) fn config_for_tests(&self) -> Config {
+        self.config.clone()
+    }
+
+    /// Lifetime of a pushed authorization request's `request_uri` (RFC 9126 §2.2
+    /// `expires_in`; default 60 s, between 1 second and 10 minutes). It is single use
+    /// whatever its lifetime: the authorization request that names it consumes it.
+    pub fn pushed_authorization_request_ttl(mut self, ttl: Duration) -> Self {
+        self.config.pushed_authorization_request_ttl = ttl;
+        self
+    }
+
+    /// Requires every client to push its authorization requests first (RFC 9126 §5;
+    /// discovery then says `require_pushed_authorization_requests: true`). A client can
+    /// require it for itself alone
+    /// ([`ClientBuilder::require_pushed_authorization_requests`](crate::ClientBuilder::require_pushed_authorization_requests)).
+    pub fn require_pushed_authorization_requests(mut self, yes: bool) -> Self {
+        self.config.require_pushed_authorization_requests = yes;
+        self
+    }
+
+    /// Registers a protected resource (RFC 8707): clients may name its URI with
+    /// `resource` at the authorization, token and refresh requests, and get access tokens
+    /// whose `aud` is its audience, with the scopes it accepts. A `resource` that names no
+    /// registered resource is refused with `invalid_target`. URIs must be unique.
+    pub fn resource(mut self, resource: crate::Resource) -> Self {
+        self.config.resources.push(resource);
+        self
+    }
+
+    /// The `authorization_details` types the provider supports (RFC 9396 §10
+    /// `authorization_details_types_supported`, advertised in discovery). A client may
+    /// still only use the types it registered
+    /// ([`ClientBuilder::authorization_details_types`](crate::ClientBuilder::authorization_details_types));
+    /// when this list is set, a type must be in both. Unset, discovery does not advertise
+    /// the member (the client store cannot be listed to compute it).
+    pub fn authorization_details_types_supported<S: Into<String>>(
+        mut self,
+        types: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.config.authorization_details_types_supported =
+            types.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The host's check of `authorization_details` content (RFC 9396): see
+    /// [`AuthorizationDetailsPolicy`](crate::AuthorizationDetailsPolicy). Default
+    /// [`AcceptRegisteredTypes`](crate::AcceptRegisteredTypes).
+    pub fn authorization_details_policy(
+        mut self,
+        policy: impl crate::AuthorizationDetailsPolicy,
+    ) -> Self {
+        self.authorization_details_policy = Arc::new(policy);
+        self
     }
 
     /// Who may exchange what at the token endpoint (RFC 8693 token exchange, for clients
@@ -423,6 +487,28 @@ impl ProviderBuilder {
                 reason: "must be between 1 and 60 seconds (RFC 8628 §3.2)".into(),
             });
         }
+        if config.pushed_authorization_request_ttl < Duration::seconds(1)
+            || config.pushed_authorization_request_ttl > Duration::minutes(10)
+        {
+            return Err(ConfigError::Setting {
+                knob: "pushed_authorization_request_ttl",
+                reason: "must be between 1 second and 10 minutes (RFC 9126 §2.2: short)".into(),
+            });
+        }
+        for (i, r) in config.resources.iter().enumerate() {
+            let reason = r.problem().or_else(|| {
+                config.resources[..i]
+                    .iter()
+                    .any(|o| o.uri() == r.uri())
+                    .then(|| format!("resource {:?} is registered twice", r.uri()))
+            });
+            if let Some(reason) = reason {
+                return Err(ConfigError::Setting {
+                    knob: "resource",
+                    reason,
+                });
+            }
+        }
         if let Some(g) = config.refresh_reuse_grace
             && (g <= Duration::ZERO || g > Duration::seconds(60))
         {
@@ -507,6 +593,7 @@ impl ProviderBuilder {
                 key_sets: crate::jose::KeySetCache::new(),
                 http: self.http,
                 guest_upgrade_hook: self.guest_upgrade_hook,
+                authorization_details_policy: self.authorization_details_policy,
             }),
         })
     }

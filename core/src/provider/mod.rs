@@ -38,6 +38,8 @@ pub(crate) struct Inner {
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
     /// What the host does when a guest token is upgraded (none: nothing).
     pub(crate) guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
+    /// The host's check of authorization details (RFC 9396).
+    pub(crate) authorization_details_policy: Arc<dyn crate::AuthorizationDetailsPolicy>,
 }
 
 impl Inner {
@@ -52,6 +54,7 @@ impl Inner {
             algorithms: &self.algorithms,
             key_sets: &self.key_sets,
             guest_upgrade_hook: self.guest_upgrade_hook.as_deref(),
+            authorization_details_policy: self.authorization_details_policy.as_ref(),
         }
     }
 }

@@ -42,11 +42,14 @@ pub enum RecordKind {
     DeviceCode,
     /// A device authorization's user code (RFC 8628).
     UserCode,
+    /// A pushed authorization request (RFC 9126), keyed by the hash of its `request_uri`
+    /// and consumed by the authorization request that names it.
+    PushedAuthorizationRequest,
 }
 
 impl RecordKind {
     /// Every kind, for backends that keep one table or tree per kind.
-    pub const ALL: [RecordKind; 15] = [
+    pub const ALL: [RecordKind; 16] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::AccessToken,
@@ -62,6 +65,7 @@ impl RecordKind {
         Self::Counter,
         Self::DeviceCode,
         Self::UserCode,
+        Self::PushedAuthorizationRequest,
     ];
 
     /// A stable short name for storage.
@@ -82,6 +86,7 @@ impl RecordKind {
             Self::Counter => "counter",
             Self::DeviceCode => "device_code",
             Self::UserCode => "user_code",
+            Self::PushedAuthorizationRequest => "pushed_authorization_request",
         }
     }
 }

@@ -36,6 +36,9 @@ pub struct AccessClaims {
     /// (the outermost is the current actor).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub act: Option<serde_json::Value>,
+    /// The granted authorization details (RFC 9396 §9.1): a JSON array of objects.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// The `aud` of a client's access tokens: its configured resource audience, or the issuer
@@ -84,6 +87,7 @@ mod tests {
             scope: String::new(),
             auth_time: None,
             act: None,
+            authorization_details: None,
         };
         let v = serde_json::to_value(&c).expect("json");
         for k in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"] {

@@ -37,6 +37,8 @@ pub(crate) struct ActiveToken {
     pub act: Option<serde_json::Value>,
     /// A guest token ([`crate::guest`]): `subject` is an anonymous guest.
     pub guest: bool,
+    /// The granted authorization details (RFC 9396 §9.2), a JSON array, if any.
+    pub authorization_details: Option<serde_json::Value>,
 }
 
 /// A live refresh token.
@@ -105,6 +107,7 @@ pub(crate) async fn access_token(
             grant_id,
             auth_time: claims.auth_time,
             act: claims.act,
+            authorization_details: claims.authorization_details,
         }));
     }
     let id = secret_id(token);
@@ -135,6 +138,7 @@ pub(crate) async fn access_token(
         grant_id: loaded.grant_id,
         auth_time: rec.auth_time,
         act: rec.act,
+        authorization_details: crate::authorization_details::to_json(&rec.authorization_details),
     }))
 }
 

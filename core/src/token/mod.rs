@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 pub use access_token::AccessClaims;
 
 use crate::Algorithm;
+use crate::authorization_details::AuthorizationDetail;
 use crate::client::{AccessTokenFormat, Client};
 use crate::config::Config;
 use crate::crypto;
@@ -51,6 +52,14 @@ pub(crate) struct UserGrant<'a> {
     pub refresh: bool,
     /// `sid` of the browser session the grant came from.
     pub sid: Option<&'a str>,
+    /// The resources (RFC 8707) of this access token: its `aud` and the scopes it
+    /// carries follow from them (empty: the client's audience, every scope).
+    pub resources: &'a [String],
+    /// The resources of the authorization, kept with the new refresh token.
+    pub refresh_resources: &'a [String],
+    /// The granted authorization details (RFC 9396), in the access token, the response
+    /// and the refresh token.
+    pub authorization_details: &'a [AuthorizationDetail],
 }
 
 /// What an access token is minted with beyond the client's defaults.
@@ -76,6 +85,8 @@ pub(crate) struct AccessSpec<'a> {
     pub format: Option<AccessTokenFormat>,
     /// A guest token ([`crate::guest`]).
     pub guest: bool,
+    /// The granted authorization details (RFC 9396 §9.1).
+    pub authorization_details: &'a [AuthorizationDetail],
 }
 
 /// The shape of an access token to mint.
@@ -192,6 +203,7 @@ impl Minter<'_> {
             auth_time: spec.auth_time,
             client_subject: spec.client_subject.map(str::to_owned),
             guest: spec.guest,
+            authorization_details: spec.authorization_details.to_vec(),
         };
         match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
@@ -212,6 +224,9 @@ impl Minter<'_> {
                     scope: spec.scopes.join(" "),
                     auth_time: spec.auth_time,
                     act: spec.act.cloned(),
+                    authorization_details: crate::authorization_details::to_json(
+                        spec.authorization_details,
+                    ),
                 };
                 let token =
                     jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
@@ -243,6 +258,7 @@ impl Minter<'_> {
             act: None,
             auth_time: Some(g.auth_time),
             client_subject: None,
+            authorization_details: g.authorization_details.to_vec(),
         };
         Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
     }
@@ -254,16 +270,31 @@ impl Minter<'_> {
         client: &Client,
         g: UserGrant<'_>,
     ) -> Result<Issued, OAuthError> {
+        let (aud, scopes) = self.user_target(&g);
         let access = self
-            .access_token(
+            .access_token_as(
                 client,
-                Some(g.subject),
-                g.scopes,
-                Some(g.grant_id),
-                Some(g.auth_time),
+                &AccessSpec {
+                    subject: Some(g.subject),
+                    scopes: &scopes,
+                    grant_id: Some(g.grant_id),
+                    auth_time: Some(g.auth_time),
+                    aud,
+                    authorization_details: g.authorization_details,
+                    ..AccessSpec::default()
+                },
             )
             .await?;
         self.user_tokens_with(client, g, access).await
+    }
+
+    /// The `aud` (`None`: the client's) and scopes of a user grant's access token: those
+    /// of its resources (RFC 8707 §2.2, [`crate::resource_indicator::target`]).
+    fn user_target(&self, g: &UserGrant<'_>) -> (Option<Vec<String>>, Vec<String>) {
+        match crate::resource_indicator::target(&self.config.resources, g.resources, g.scopes) {
+            Some((aud, scopes)) => (Some(aud), scopes),
+            None => (None, g.scopes.to_vec()),
+        }
     }
 
     /// Like [`user_tokens`](Self::user_tokens), with the access token (and its record)
@@ -282,7 +313,13 @@ impl Minter<'_> {
             "expires_in".into(),
             self.access_ttl(client).whole_seconds().into(),
         );
-        body.insert("scope".into(), g.scopes.join(" ").into());
+        // Always sent: with resource indicators the access token's scopes may be fewer than
+        // those granted (RFC 6749 §5.1: then `scope` is required), even none.
+        body.insert("scope".into(), self.user_target(&g).1.join(" ").into());
+        if let Some(details) = crate::authorization_details::to_json(g.authorization_details) {
+            // RFC 9396 §7: the granted details, in the token response.
+            body.insert("authorization_details".into(), details);
+        }
         if let Some((user_claims, nonce)) = g.id_token {
             let alg = self.alg_for(client);
             let claims = id_token::claims(
@@ -322,6 +359,8 @@ impl Minter<'_> {
                 auth_time: g.auth_time,
                 iat: self.now.unix_timestamp(),
                 sid: g.sid.map(str::to_owned),
+                resources: g.refresh_resources.to_vec(),
+                authorization_details: g.authorization_details.to_vec(),
             };
             writes.push(Write::new(
                 id.clone(),

@@ -97,8 +97,20 @@ pub fn env() -> Env {
 
 /// A provider whose builder `f` may adjust.
 pub fn env_with(f: impl FnOnce(ProviderBuilder) -> ProviderBuilder) -> Env {
-    let clock = Arc::new(ManualClock::starting_now());
-    let store = Arc::new(MemoryGrantStore::new());
+    env_on(
+        Arc::new(MemoryGrantStore::new()),
+        Arc::new(ManualClock::starting_now()),
+        f,
+    )
+}
+
+/// A provider on `store` and `clock` (another instance of a multi-instance deployment,
+/// when they are another [`Env`]'s), whose builder `f` may adjust.
+pub fn env_on(
+    store: Arc<MemoryGrantStore>,
+    clock: Arc<ManualClock>,
+    f: impl FnOnce(ProviderBuilder) -> ProviderBuilder,
+) -> Env {
     let b = Provider::builder(ISSUER)
         .grant_store_arc(store.clone())
         .keys_arc(keys())
@@ -270,6 +282,23 @@ impl Env {
         self.provider
             .token(&token_request(pairs, client_id, secret))
             .await
+    }
+
+    /// A pushed authorization request (RFC 9126 §2.1) of `pairs` by `client_id`,
+    /// authenticated as at the token endpoint (a `client_id` in `pairs` is dropped: the
+    /// credentials carry it). Returns the status and the JSON body.
+    pub async fn push(&self, client_id: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+        let pairs: Vec<(&str, &str)> = pairs
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "client_id")
+            .collect();
+        let secret = (client_id == DEMO_CLIENT).then_some(DEMO_SECRET);
+        let r = self
+            .provider
+            .pushed_authorization_request(&token_request(&pairs, client_id, secret))
+            .await;
+        (r.status, r.json_value())
     }
 
     /// Exchanges `code` for `client_id` with the redirect URI and, for public clients, the

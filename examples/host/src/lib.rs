@@ -143,8 +143,9 @@ pub struct Options {
     /// `post_logout_redirect_uris`, `frontchannel_logout_uri`,
     /// `frontchannel_logout_session_required`, `backchannel_logout_uri`,
     /// `backchannel_logout_session_required`, and the RFC 7591 names `client_name`,
-    /// `token_endpoint_auth_method`, `response_types`, `scope` (space-separated). Unknown
-    /// members are refused. No `client_secret` makes a public client (PKCE required).
+    /// `token_endpoint_auth_method`, `response_types`, `scope` (space-separated),
+    /// `require_pushed_authorization_requests` (RFC 9126) and `authorization_details_types`
+    /// (RFC 9396). Unknown members are refused. No `client_secret` makes a public client (PKCE required).
     #[arg(long)]
     pub clients: Option<PathBuf>,
     /// An upstream OpenID Provider to log users in through (repeatable), from a JSON file:
@@ -157,6 +158,11 @@ pub struct Options {
     /// the upstream.
     #[arg(long = "upstream")]
     pub upstreams: Vec<PathBuf>,
+    /// A protected resource clients may name with `resource` (RFC 8707), repeatable: an
+    /// absolute URI without a fragment; its tokens carry `aud` = the URI itself, and it
+    /// accepts every scope. `urn:demo-api` (audience `demo-api`) is always known.
+    #[arg(long = "resource")]
+    pub resources: Vec<String>,
 }
 
 /// A client of `--clients`.
@@ -218,6 +224,14 @@ pub struct ClientConfig {
     /// `scope` (RFC 7591 §2): space-separated, instead of or besides `scopes`.
     #[serde(default)]
     pub scope: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126 §6): its authorization requests
+    /// must be pushed to `/par` first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// `authorization_details_types` (RFC 9396 §10): the `authorization_details` types it
+    /// may ask for.
+    #[serde(default)]
+    pub authorization_details_types: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -320,6 +334,8 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                 .scopes(scopes)
                 .audience(c.audience.clone())
                 .resource_server_for(c.resource_server_for.clone())
+                .require_pushed_authorization_requests(c.require_pushed_authorization_requests)
+                .authorization_details_types(c.authorization_details_types.clone())
                 .first_party(c.first_party);
             if let Some(alg) = &c.signing_alg {
                 b = b.signing_alg(algorithm(alg)?);
@@ -386,6 +402,7 @@ impl Options {
             signing_alg: "RS256".into(),
             clients: None,
             upstreams: Vec::new(),
+            resources: Vec::new(),
         }
     }
 
@@ -396,6 +413,23 @@ impl Options {
             .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 }
+
+/// The resource indicators (RFC 8707) the example host knows: `urn:demo-api` (audience
+/// `demo-api`, the example API's) and each `--resource URI`, whose audience is the URI
+/// itself. Every one accepts every scope.
+pub fn demo_resources(extra: &[String]) -> Vec<idpkit::Resource> {
+    let mut out = vec![idpkit::Resource::new(DEMO_API_RESOURCE, "demo-api")];
+    for uri in extra {
+        if uri != DEMO_API_RESOURCE {
+            out.push(idpkit::Resource::new(uri.clone(), uri.clone()));
+        }
+    }
+    out
+}
+
+/// The resource indicator of the example API (RFC 8707): tokens for it have `aud`
+/// `demo-api`.
+pub const DEMO_API_RESOURCE: &str = "urn:demo-api";
 
 /// The demo redirect URI of both demo clients.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
@@ -802,6 +836,13 @@ pub async fn build_provider_with_http(
     if let Some(path) = &opts.clients {
         clients.extend(configured_clients(path)?);
     }
+    // RFC 9396 §10: the types some client registered.
+    let mut details_types: Vec<String> = Vec::new();
+    for t in clients.iter().flat_map(|c| c.authorization_details_types()) {
+        if !details_types.contains(t) {
+            details_types.push(t.clone());
+        }
+    }
     let mut builder = Provider::builder(opts.issuer())
         .grant_store_arc(store)
         .keys_arc(keys)
@@ -824,6 +865,12 @@ pub async fn build_provider_with_http(
         .signing_alg(algorithm(&opts.signing_alg)?);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
+    }
+    for r in demo_resources(&opts.resources) {
+        builder = builder.resource(r);
+    }
+    if !details_types.is_empty() {
+        builder = builder.authorization_details_types_supported(details_types);
     }
     if development {
         builder = builder.dangerous_allow_development_backends();
@@ -1118,11 +1165,25 @@ fn login_form(
     )
 }
 
-fn consent_form(id: &str, client_id: &str, scopes: &[String], device: bool) -> String {
-    let items: String = scopes
+fn consent_form(id: &str, d: &idpkit::InteractionDetails) -> String {
+    let (client_id, device) = (&d.client_id, d.device);
+    let mut items: String = d
+        .scopes
         .iter()
         .map(|s| format!("<li><code>{}</code></li>", escape(s)))
         .collect();
+    // RFC 9396: each authorization detail is granted as it is, so the page shows it whole.
+    for detail in &d.authorization_details {
+        let json = serde_json::to_string_pretty(detail.members()).unwrap_or_default();
+        items.push_str(&format!(
+            "<li>{}: <pre>{}</pre></li>",
+            escape(detail.detail_type()),
+            escape(&json)
+        ));
+    }
+    for r in &d.resources {
+        items.push_str(&format!("<li>for <code>{}</code></li>", escape(r)));
+    }
     // A device's code can be phished (RFC 8628 §5.4): say what approving does.
     let device = if device {
         "<p class=\"error\">This signs in a <strong>device</strong> (a TV, a terminal). Allow it only if \
@@ -1180,7 +1241,7 @@ async fn interaction_page(
                 Some(&d.redirect_uri),
             ),
             Needs::Consent => protect(
-                consent_form(&id, &d.client_id, &d.scopes, d.device),
+                consent_form(&id, &d),
                 axum::http::StatusCode::OK,
                 Some(&d.redirect_uri),
             ),
@@ -1313,6 +1374,25 @@ mod tests {
 
     fn http() -> Arc<dyn idpkit::http::HttpClient> {
         Arc::new(idpkit::http_client::ReqwestClient::new().expect("http"))
+    }
+
+    #[test]
+    fn client_files_take_the_par_and_rar_metadata_names() {
+        let dir = tempfile::tempdir().expect("dir");
+        let f = file(
+            &dir,
+            "fapi.json",
+            r#"[{"client_id": "bank", "client_secret": "s", "redirect_uris": ["https://bank.example/cb"],
+                "grant_types": ["authorization_code"], "scopes": ["openid"],
+                "require_pushed_authorization_requests": true,
+                "authorization_details_types": ["payment_initiation"]}]"#,
+        );
+        let clients = configured_clients(&f).expect("valid");
+        assert!(clients[0].requires_pushed_authorization_requests());
+        assert_eq!(
+            clients[0].authorization_details_types(),
+            ["payment_initiation"]
+        );
     }
 
     #[test]

@@ -93,6 +93,7 @@ fn default_paths_lead_to_their_endpoints() {
         ("/userinfo", Route::Userinfo),
         ("/revoke", Route::Revocation),
         ("/introspect", Route::Introspection),
+        ("/par", Route::PushedAuthorizationRequest),
         ("/federation/callback/corp", upstream("corp")),
     ] {
         assert_eq!(p.route(path), Some(route), "{path}");
@@ -159,6 +160,7 @@ fn every_mount_point_routes_and_every_route_is_mounted() {
             "federation_callback",
             "introspection",
             "jwks",
+            "pushed_authorization_request",
             "revocation",
             "token",
             "userinfo"

@@ -1,0 +1,62 @@
+//! The pushed authorization request endpoint (RFC 9126 §2): authenticates the client like
+//! the token endpoint, validates the parameters as the authorization endpoint does, stores
+//! the request and answers its `request_uri`. The rules are in
+//! [`crate::pushed_authorization_request`].
+
+use serde_json::json;
+
+use crate::authorization_request::Refused;
+use crate::error::{ErrorCode, OAuthError};
+use crate::http_types::{Method, Request, Response};
+use crate::provider::Provider;
+use crate::pushed_authorization_request as par;
+use crate::records::{PushedRequestRecord, Records, Write, secret_id};
+
+impl Provider {
+    /// `POST` to the pushed authorization request endpoint (RFC 9126 §2): the
+    /// authorization request's parameters in the form body, with the client's
+    /// authentication (as at the token endpoint). Answers 201 with `request_uri` and
+    /// `expires_in` (§2.2), or the error as JSON (§2.3: 400, 401 for client
+    /// authentication), never a redirect.
+    pub async fn pushed_authorization_request(&self, req: &Request) -> Response {
+        match self.push(req).await {
+            Ok((request_uri, expires_in)) => {
+                let body = json!({ "request_uri": request_uri, "expires_in": expires_in });
+                Response::json_no_store(201, serde_json::to_vec(&body).unwrap_or_default())
+            }
+            Err(e) => {
+                if e.code == ErrorCode::ServerError {
+                    tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: pushed authorization request failed");
+                }
+                Response::from_error(&e)
+            }
+        }
+    }
+
+    async fn push(&self, req: &Request) -> Result<(String, i64), OAuthError> {
+        if req.method != Method::Post {
+            return Err(OAuthError::invalid_request(
+                "the pushed authorization request endpoint takes POST",
+            ));
+        }
+        req.check_back_channel()?;
+        let client = self.authenticate_client(req).await?;
+        let params = par::pushed_params(&req.params, &client)?;
+        let request = match self.authorization_request(&params, Some(&client)) {
+            Ok(r) => r,
+            Err(Refused::Show(e) | Refused::Redirect(_, e)) => return Err(e),
+        };
+        let request_uri = par::new_request_uri();
+        let ttl = self.inner.config.pushed_authorization_request_ttl;
+        Records(self.inner.grants.as_ref())
+            .put(Write::new(
+                secret_id(&request_uri),
+                &PushedRequestRecord { request },
+                None,
+                self.now() + ttl,
+            ))
+            .await?;
+        tracing::info!(client_id = %crate::logging::untrusted(&client.id), "idpkit: authorization request pushed");
+        Ok((request_uri, ttl.whole_seconds()))
+    }
+}
