@@ -46,6 +46,7 @@ mod config;
 pub mod crypto;
 mod device_authorization;
 mod discovery;
+pub mod dpop;
 mod end_session;
 mod endpoint;
 mod error;
