@@ -39,6 +39,9 @@ pub(crate) struct AuthorizationRequest {
     /// code instead of a code in a redirect.
     #[serde(default)]
     pub device: Option<DeviceRequest>,
+    /// `dpop_jkt` (RFC 9449 §10): the code is bound to this DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The device authorization a request continues (RFC 8628): store ids of its device code
@@ -247,6 +250,10 @@ fn validate(
         login_hint: p.get("login_hint")?.map(str::to_owned),
         upstream_hint: upstream_hint(p, is_upstream)?,
         device: None,
+        dpop_jkt: match p.get("dpop_jkt")? {
+            Some(jkt) => Some(crate::dpop::check_jkt_syntax(jkt)?.to_owned()),
+            None => None,
+        },
     })
 }
 

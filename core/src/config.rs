@@ -109,6 +109,11 @@ pub struct Config {
     pub logout_skip_confirmation_with_session_hint: bool,
     /// Brute-force and flood limits (see [`RateLimits`](crate::RateLimits) for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,
+    /// How DPoP proofs (RFC 9449) are checked: algorithms, `iat` window, nonces.
+    pub dpop: crate::dpop::DpopRules,
+    /// Every token request must carry a DPoP proof, whatever the client's
+    /// `dpop_bound_access_tokens` (default `false`).
+    pub dpop_required: bool,
 }
 
 /// Base name of the SSO session cookie. On an https issuer the cookie is

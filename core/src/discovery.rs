@@ -54,6 +54,13 @@ pub(crate) fn document(
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": config
+            .dpop
+            .algorithms
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
     });
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
@@ -85,6 +92,8 @@ mod tests {
             rate_limits: crate::rate_limit::RateLimits::default(),
             logout_revokes: crate::config::LogoutRevokes::default(),
             logout_skip_confirmation_with_session_hint: false,
+            dpop: crate::dpop::DpopRules::default(),
+            dpop_required: false,
         }
     }
 
@@ -96,6 +105,14 @@ mod tests {
             false,
         );
         serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[test]
+    fn dpop_algorithms_are_advertised_rfc9449_5_1() {
+        assert_eq!(
+            doc(&[])["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "PS256", "EdDSA", "RS256"])
+        );
     }
 
     #[test]

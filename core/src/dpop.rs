@@ -323,6 +323,55 @@ pub fn check_binding(what: &'static str, bound: &str, proof_jkt: &str) -> Result
     }
 }
 
+/// A `dpop_jkt` parameter (RFC 9449 §10) must look like a JWK SHA-256 thumbprint:
+/// 43 base64url characters; anything else is `invalid_request`.
+pub fn check_jkt_syntax(jkt: &str) -> Result<&str, crate::error::OAuthError> {
+    if jkt.len() == 43
+        && jkt
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Ok(jkt)
+    } else {
+        Err(crate::error::OAuthError::invalid_request(
+            "dpop_jkt must be a base64url SHA-256 JWK thumbprint (RFC 9449 §10)",
+        ))
+    }
+}
+
+/// A code (`dpop_jkt`, RFC 9449 §10) or refresh token (§5) bound to key `bound` is
+/// redeemed only with a proof of that key: no proof is [`ProofError::Presence`], another
+/// key [`ProofError::KeyMismatch`].
+pub fn check_bound(
+    what: &'static str,
+    bound: Option<&str>,
+    proof_jkt: Option<&str>,
+) -> Result<(), ProofError> {
+    match (bound, proof_jkt) {
+        (None, _) => Ok(()),
+        (Some(_), None) => Err(ProofError::Presence(
+            "this grant is bound to a DPoP key: send a DPoP proof of it",
+        )),
+        (Some(b), Some(p)) => check_binding(what, b, p),
+    }
+}
+
+/// The wire form of a refusal at the token endpoint: `use_dpop_nonce` for a missing or
+/// stale nonce (RFC 9449 §8), `invalid_grant` for a code or refresh token bound to another
+/// key, `invalid_dpop_proof` for everything else (§5).
+impl From<ProofError> for crate::error::OAuthError {
+    fn from(e: ProofError) -> Self {
+        use crate::error::ErrorCode;
+        let code = match &e {
+            ProofError::Nonce(_) => ErrorCode::UseDpopNonce,
+            ProofError::KeyMismatch { .. } => ErrorCode::InvalidGrant,
+            _ => ErrorCode::InvalidDpopProof,
+        };
+        tracing::debug!(reason = %e, "idpkit: DPoP proof refused");
+        crate::error::OAuthError::new(code, e.description())
+    }
+}
+
 /// The JWK members that only a private (or symmetric) key has (RFC 7518 §6.2.2, §6.3.2,
 /// §6.4.1; RFC 8037 §2).
 const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];

@@ -56,6 +56,11 @@ pub enum ErrorCode {
     /// RFC 8707 §2 / RFC 8693 §2.2.2 `invalid_target`: the server is unwilling or unable to
     /// issue a token for the requested resource or audience.
     InvalidTarget,
+    /// RFC 9449 §5, §7.1 `invalid_dpop_proof`: the DPoP proof is missing, invalid, replayed
+    /// or for another key.
+    InvalidDpopProof,
+    /// RFC 9449 §8 `use_dpop_nonce`: retry with the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -84,6 +89,8 @@ impl ErrorCode {
             Self::SlowDown => "slow_down",
             Self::ExpiredToken => "expired_token",
             Self::InvalidTarget => "invalid_target",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

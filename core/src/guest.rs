@@ -175,6 +175,7 @@ mod tests {
             jti: "j".into(),
             record_id: Some("r".into()),
             guest,
+            jkt: None,
         }
     }
 

@@ -214,6 +214,7 @@ mod tests {
                 login_hint: Some("alice".into()),
                 upstream_hint: None,
                 device: None,
+                dpop_jkt: None,
             },
             binding: crypto::sha256_b64(binding_secret.as_bytes()),
             needs: Needs::Login,

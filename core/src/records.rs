@@ -183,6 +183,10 @@ pub(crate) struct CodeRecord {
     /// `sid` of the session the code came from, for the ID token.
     #[serde(default)]
     pub sid: Option<String>,
+    /// `dpop_jkt` of the authorization request (RFC 9449 §10): the code is redeemed only
+    /// with a DPoP proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl Payload for CodeRecord {
@@ -202,6 +206,10 @@ pub(crate) struct RefreshRecord {
     /// tokens carry it (OIDC Core §12.2: the same `sid`).
     #[serde(default)]
     pub sid: Option<String>,
+    /// The DPoP key (`jkt`) the refresh token of a public client is bound to (RFC 9449
+    /// §5): a refresh needs a proof of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl Payload for RefreshRecord {
@@ -237,6 +245,9 @@ pub(crate) struct AccessRecord {
     /// [`Provider::upgrade_guest`](crate::Provider::upgrade_guest) may give it to a user.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub guest: bool,
+    /// The DPoP key (`jkt`) the token is bound to (RFC 9449 §6), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl Payload for AccessRecord {

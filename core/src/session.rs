@@ -157,6 +157,7 @@ mod tests {
             login_hint: None,
             upstream_hint: None,
             device: None,
+            dpop_jkt: None,
         }
     }
 

@@ -166,6 +166,9 @@ pub struct Client {
     pub(crate) guest_token_ttl: Option<Duration>,
     /// Shape of its guest tokens (default opaque: the upgrade keeps their value).
     pub(crate) guest_token_format: AccessTokenFormat,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): token requests without a DPoP proof
+    /// are refused.
+    pub(crate) dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -207,6 +210,12 @@ impl Client {
     /// The shape of its access tokens.
     pub fn access_token_format(&self) -> AccessTokenFormat {
         self.access_token_format
+    }
+
+    /// Whether its access tokens must be DPoP-bound (`dpop_bound_access_tokens`, RFC 9449
+    /// §5.2): a token request without a proof is refused.
+    pub fn dpop_bound_access_tokens(&self) -> bool {
+        self.dpop_bound_access_tokens
     }
 
     /// The shape of its guest tokens ([`GrantType::Guest`]; opaque unless set).
@@ -319,6 +328,7 @@ impl ClientBuilder {
                 logout: logout::Logout::default(),
                 guest_token_ttl: None,
                 guest_token_format: AccessTokenFormat::Opaque,
+                dpop_bound_access_tokens: false,
             },
         }
     }
@@ -367,6 +377,13 @@ impl ClientBuilder {
         if !self.client.grant_types.contains(&GrantType::Password) {
             self.client.grant_types.push(GrantType::Password);
         }
+        self
+    }
+
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request of this client
+    /// must carry a DPoP proof, so all its access tokens are sender-constrained.
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.client.dpop_bound_access_tokens = required;
         self
     }
 

@@ -79,6 +79,9 @@ pub struct ClientRegistration {
     /// `true` for JWT guest tokens (default opaque, [`ClientBuilder::guest_token_format`]).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub jwt_guest_tokens: bool,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -117,6 +120,7 @@ impl Client {
             frontchannel_logout_session_required: self.logout.frontchannel_logout_session_required,
             guest_token_ttl: self.guest_token_ttl.map(|d| d.whole_seconds()),
             jwt_guest_tokens: self.guest_token_format == AccessTokenFormat::Jwt,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
         }
     }
 }
@@ -186,6 +190,9 @@ impl ClientRegistration {
         }
         if let Some(s) = self.guest_token_ttl {
             b = b.guest_token_ttl(Duration::seconds(s));
+        }
+        if self.dpop_bound_access_tokens {
+            b = b.dpop_bound_access_tokens(true);
         }
         if self.jwt_guest_tokens {
             b = b.guest_token_format(AccessTokenFormat::Jwt);

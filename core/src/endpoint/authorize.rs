@@ -287,6 +287,7 @@ impl Provider {
             subject: subject.to_owned(),
             auth_time,
             sid,
+            dpop_jkt: request.dpop_jkt.clone(),
         };
         let expires_at = now + self.inner.config.code_ttl;
         records

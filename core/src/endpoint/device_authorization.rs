@@ -213,6 +213,7 @@ impl Provider {
                 device_id,
                 user_code_id,
             }),
+            dpop_jkt: None,
         };
         self.continue_authorization(req, &client, request).await
     }

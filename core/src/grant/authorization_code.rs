@@ -99,6 +99,8 @@ impl Grant for AuthorizationCode {
             ctx.params.get("redirect_uri")?,
             ctx.params.get("code_verifier")?,
         )?;
+        // RFC 9449 §10: a code bound with `dpop_jkt` is redeemed with a proof of that key.
+        crate::dpop::check_bound("authorization code", rec.dpop_jkt.as_deref(), ctx.dpop_jkt)?;
         let id_token = ctx
             .vouched_user(
                 &rec.subject,
@@ -166,6 +168,7 @@ mod tests {
             subject: "alice".into(),
             auth_time: 0,
             sid: None,
+            dpop_jkt: None,
         }
     }
 

@@ -99,6 +99,9 @@ impl Grant for RefreshToken {
             ctx.now,
             ctx.minter().refresh_absolute_ttl(ctx.client),
         )?;
+        // RFC 9449 §5: a public client's refresh token bound to a DPoP key is used only
+        // with a proof of that key.
+        crate::dpop::check_bound("refresh token", rec.jkt.as_deref(), ctx.dpop_jkt)?;
         let id_token = ctx
             .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
             .await?;
@@ -167,6 +170,7 @@ mod tests {
             auth_time: AUTH_TIME,
             iat: AUTH_TIME,
             sid: None,
+            jkt: None,
         }
     }
 

@@ -37,6 +37,8 @@ pub(crate) struct ActiveToken {
     pub act: Option<serde_json::Value>,
     /// A guest token ([`crate::guest`]): `subject` is an anonymous guest.
     pub guest: bool,
+    /// The DPoP key it is bound to (`cnf.jkt`, RFC 9449 §6), if any.
+    pub jkt: Option<String>,
 }
 
 /// A live refresh token.
@@ -105,6 +107,7 @@ pub(crate) async fn access_token(
             grant_id,
             auth_time: claims.auth_time,
             act: claims.act,
+            jkt: claims.cnf.map(|c| c.jkt),
         }));
     }
     let id = secret_id(token);
@@ -135,6 +138,7 @@ pub(crate) async fn access_token(
         grant_id: loaded.grant_id,
         auth_time: rec.auth_time,
         act: rec.act,
+        jkt: rec.jkt,
     }))
 }
 

@@ -93,12 +93,21 @@ pub(crate) struct Minter<'a> {
     pub config: &'a Config,
     pub keys: &'a dyn KeyProvider,
     pub now: OffsetDateTime,
+    /// The DPoP key of the token request (RFC 9449): every access token minted is bound
+    /// to it (`cnf.jkt`), and so are a public client's refresh tokens (§5).
+    pub jkt: Option<&'a str>,
 }
 
 impl Minter<'_> {
     /// The signing algorithm for a client's tokens.
     pub fn alg_for(&self, client: &Client) -> Algorithm {
         client.signing_alg.unwrap_or(self.config.signing_alg)
+    }
+
+    /// The `token_type` of what this minter issues: `DPoP` for tokens bound to a proof
+    /// key (RFC 9449 §5), else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() { "DPoP" } else { "Bearer" }
     }
 
     /// A client's access-token lifetime.
@@ -192,6 +201,7 @@ impl Minter<'_> {
             auth_time: spec.auth_time,
             client_subject: spec.client_subject.map(str::to_owned),
             guest: spec.guest,
+            jkt: self.jkt.map(str::to_owned),
         };
         match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
@@ -212,6 +222,9 @@ impl Minter<'_> {
                     scope: spec.scopes.join(" "),
                     auth_time: spec.auth_time,
                     act: spec.act.cloned(),
+                    cnf: self.jkt.map(|jkt| access_token::Confirmation {
+                        jkt: jkt.to_owned(),
+                    }),
                 };
                 let token =
                     jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
@@ -243,6 +256,7 @@ impl Minter<'_> {
             act: None,
             auth_time: Some(g.auth_time),
             client_subject: None,
+            jkt: self.jkt.map(str::to_owned),
         };
         Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
     }
@@ -277,7 +291,7 @@ impl Minter<'_> {
         let mut writes = Vec::with_capacity(2);
         writes.extend(handle);
         let mut body = serde_json::Map::new();
-        body.insert("token_type".into(), "Bearer".into());
+        body.insert("token_type".into(), self.token_type().into());
         body.insert(
             "expires_in".into(),
             self.access_ttl(client).whole_seconds().into(),
@@ -322,6 +336,12 @@ impl Minter<'_> {
                 auth_time: g.auth_time,
                 iat: self.now.unix_timestamp(),
                 sid: g.sid.map(str::to_owned),
+                // RFC 9449 §5: a public client's refresh token is bound to its DPoP key;
+                // a confidential client's is bound by its authentication instead.
+                jkt: self
+                    .jkt
+                    .filter(|_| !client.is_confidential())
+                    .map(str::to_owned),
             };
             writes.push(Write::new(
                 id.clone(),
