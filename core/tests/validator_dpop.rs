@@ -124,7 +124,8 @@ async fn every_proof_check_refuses_and_says_which_rfc9449_4_3() {
     let auth = format!("DPoP {t}");
     let other = SigningKey::generate(Algorithm::ES256).expect("key").0;
     let stale = dpop::proof(&rs.client_key, "GET", ME, rs.now() - 301, Some(&t), None).expect("p");
-    let cases: Vec<(&str, Option<String>, fn(&ProofError) -> bool)> = vec![
+    type Case = (&'static str, Option<String>, fn(&ProofError) -> bool);
+    let cases: Vec<Case> = vec![
         ("no proof", None, |e| matches!(e, ProofError::Presence(_))),
         ("htm", Some(rs.proof("POST", ME, Some(&t))), |e| {
             matches!(e, ProofError::MethodMismatch { .. })
