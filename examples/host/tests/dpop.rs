@@ -245,6 +245,21 @@ async fn a_dpop_code_flow_refresh_userinfo_and_api_call_rfc9449() {
         assert!(c.starts_with("DPoP realm=\"api\", algs=\""), "{what}: {c}");
         assert!(c.contains(&format!("error=\"{error}\"")), "{what}: {c}");
     }
+    // Two DPoP headers (RFC 9449 §4.3 step 1), even with a good proof first.
+    let r = http()
+        .get(&me)
+        .header("Authorization", format!("DPoP {at}"))
+        .header("DPoP", client.proof(&host, "GET", &me, Some(&at)))
+        .header("DPoP", client.proof(&host, "GET", &me, Some(&at)))
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(r.status(), 401, "two DPoP headers");
+    assert!(
+        challenge(&r).contains("invalid_dpop_proof"),
+        "{}",
+        challenge(&r)
+    );
     // A stale proof.
     let stale = dpop::proof(
         &client.key,
