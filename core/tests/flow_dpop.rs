@@ -141,6 +141,13 @@ async fn a_proof_binds_the_jwt_access_token_cnf_jkt_and_token_type_dpop_rfc9449_
     let intro = env.introspect(&s(&t, "access_token")).await;
     assert_eq!(intro["token_type"], "DPoP", "RFC 9449 §6.2");
     assert_eq!(intro["cnf"]["jkt"], jkt(&k));
+    let info = env
+        .provider
+        .access_token_info(&s(&t, "access_token"))
+        .await
+        .expect("lookup")
+        .expect("live");
+    assert_eq!(info.dpop_jkt, Some(jkt(&k)), "the host's own API sees the binding");
     // Without a proof: a Bearer token without cnf.
     let plain = env.tokens(DEMO_CLIENT, OFFLINE).await;
     assert_eq!(plain["token_type"], "Bearer");
