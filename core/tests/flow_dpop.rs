@@ -147,7 +147,11 @@ async fn a_proof_binds_the_jwt_access_token_cnf_jkt_and_token_type_dpop_rfc9449_
         .await
         .expect("lookup")
         .expect("live");
-    assert_eq!(info.dpop_jkt, Some(jkt(&k)), "the host's own API sees the binding");
+    assert_eq!(
+        info.dpop_jkt,
+        Some(jkt(&k)),
+        "the host's own API sees the binding"
+    );
     // Without a proof: a Bearer token without cnf.
     let plain = env.tokens(DEMO_CLIENT, OFFLINE).await;
     assert_eq!(plain["token_type"], "Bearer");
