@@ -18,7 +18,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::Algorithm;
 use crate::crypto::{self, VerifyingKey};
-use crate::jose::{JsonType, Jwk, Member, parse_compact, read_object};
+use crate::jose::{Jwk, Member, parse_compact, read_object};
 
 /// The JOSE `typ` of a DPoP proof (RFC 9449 §4.2).
 pub const TYP: &str = "dpop+jwt";
@@ -464,8 +464,7 @@ pub fn verify(
         };
         match value {
             Member::Str(s) => *slot = Some(s.into_owned()),
-            other => {
-                let _: JsonType = other.json_type();
+            _ => {
                 wrong.get_or_insert(ProofError::Claim {
                     name,
                     expected: "a string",
