@@ -3,7 +3,9 @@
 //!
 //! Usage: `cargo run -p idpkit-example` in one terminal, then
 //! `cargo run --example api -- [--issuer http://127.0.0.1:8080] [--bind 127.0.0.1:8081]`, then
-//! `curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/api/orders`.
+//! `curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/api/orders`. DPoP-bound
+//! tokens go as `Authorization: DPoP $TOKEN` with a `DPoP` proof whose `htu` is
+//! `--external-url` (default `http://BIND`) joined with the path.
 use std::sync::Arc;
 
 use idpkit::http_client::ReqwestClient;
@@ -21,8 +23,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let issuer = flag("--issuer", "http://127.0.0.1:8080");
     let bind = flag("--bind", "127.0.0.1:8081");
+    let external_url = flag("--external-url", &format!("http://{bind}"));
     let validator = Validator::builder()
         .trust(TrustedIssuer::new(&issuer, "demo-api"))
+        .external_url(external_url)
         .http_client(Arc::new(ReqwestClient::new()?))
         .build()?;
     let listener = tokio::net::TcpListener::bind(&bind).await?;

@@ -222,6 +222,14 @@ pub type BearerLayer = axum::middleware::FromFnLayer<
 /// `WWW-Authenticate` saying why, and hands the [`ValidatedToken`](crate::ValidatedToken) to
 /// handlers as an `Extension`.
 ///
+/// DPoP (RFC 9449 §7) too: `Authorization: DPoP` with a `DPoP` proof header goes through
+/// [`Validator::validate_request`](crate::Validator::validate_request) (`htu` is the
+/// validator's [`external_url`](crate::ValidatorBuilder::external_url) joined with the
+/// request's path), a DPoP-bound token sent as `Bearer` is refused, DPoP refusals carry a
+/// `WWW-Authenticate: DPoP algs="…" error="…"` challenge (and `DPoP-Nonce` when the
+/// validator wants its nonce), and the 401 of a request without credentials offers both
+/// schemes.
+///
 /// ```no_run
 /// # async fn demo(validator: idpkit::Validator) {
 /// use axum::{Extension, Router, routing::get};
@@ -290,7 +298,7 @@ impl BearerAuth {
     /// says the same); the full reason goes to the log at debug level and, as the
     /// [`Rejection`](crate::Rejection) itself, into the response's extensions for an outer
     /// layer or handler. Neither ever contains the token.
-    fn refuse(&self, r: crate::Rejection) -> axum::response::Response {
+    async fn refuse(&self, r: crate::Rejection, dpop: bool) -> axum::response::Response {
         tracing::debug!(reason = %untrusted(&r), code = r.error_code().as_str(), "idpkit: bearer token refused");
         let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::UNAUTHORIZED);
         let body = if self.detail {
@@ -299,8 +307,24 @@ impl BearerAuth {
             serde_json::json!({"error": r.error_code().as_str()})
         };
         let mut resp = (status, axum::Json(body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&r.www_authenticate(&self.realm, self.detail)) {
+        let challenge = if dpop || r.is_dpop() {
+            r.www_authenticate_dpop(&self.realm, &self.validator.dpop_algs(), self.detail)
+        } else {
+            r.www_authenticate(&self.realm, self.detail)
+        };
+        if let Ok(v) = HeaderValue::from_str(&challenge) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
+        if r.error_code() == crate::ErrorCode::UseDpopNonce {
+            // RFC 9449 §9: the refusal carries the nonce to use.
+            match self.validator.dpop_nonce().await {
+                Ok(n) => {
+                    if let Ok(v) = HeaderValue::from_str(&n) {
+                        resp.headers_mut().insert("dpop-nonce", v);
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "idpkit: no DPoP nonce could be stored"),
+            }
         }
         resp.extensions_mut().insert(r);
         resp
@@ -312,32 +336,54 @@ async fn bearer(
     mut req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let token = req
+    let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split_once(' ')
-                .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim())
-        });
-    let Some(token) = token.filter(|t| !t.is_empty()) else {
-        // RFC 6750 §3.1: no error code when the request carried no credentials.
+        .and_then(|v| v.to_str().ok());
+    let Some((scheme, _)) = authorization.and_then(crate::bearer::authorization_token) else {
+        // RFC 6750 §3.1: no error code when the request carried no credentials; both
+        // schemes are offered (RFC 9449 §7.1).
         let mut resp = StatusCode::UNAUTHORIZED.into_response();
-        if let Ok(v) = HeaderValue::from_str(&crate::bearer::challenge(&auth.realm, None, None)) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        let challenges = [
+            crate::bearer::challenge(&auth.realm, None, None),
+            crate::bearer::dpop_challenge(&auth.realm, &auth.validator.dpop_algs(), None),
+        ];
+        for c in challenges {
+            if let Ok(v) = HeaderValue::from_str(&c) {
+                resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
+            }
         }
         return resp;
     };
-    match auth.validator.validate(token).await {
+    let dpop = scheme == crate::bearer::Scheme::DPoP;
+    let mut proofs = req.headers().get_all("dpop").iter();
+    let proof = proofs.next().map(|v| v.to_str().unwrap_or("\u{FFFD}"));
+    if proofs.next().is_some() {
+        // RFC 9449 §4.3 step 1.
+        let r = crate::Rejection::DpopProof(crate::dpop::ProofError::Presence(
+            "more than one DPoP header",
+        ));
+        return auth.refuse(r, true).await;
+    }
+    let target = req
+        .uri()
+        .path_and_query()
+        .map_or_else(|| req.uri().path().to_owned(), |p| p.as_str().to_owned());
+    let resource = crate::ResourceRequest {
+        authorization,
+        dpop: proof,
+        method: req.method().as_str(),
+        target: &target,
+    };
+    match auth.validator.validate_request(&resource).await {
         Ok(t) => {
             if let Err(r) = t.require_scopes(&auth.scopes) {
-                return auth.refuse(r);
+                return auth.refuse(r, dpop).await;
             }
             req.extensions_mut().insert(t);
             next.run(req).await
         }
-        Err(r) => auth.refuse(r),
+        Err(r) => auth.refuse(r, dpop).await,
     }
 }
 

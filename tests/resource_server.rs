@@ -68,6 +68,20 @@ async fn the_api_accepts_provider_tokens_and_explains_refusals() {
         .expect("send");
     assert_eq!(resp.status(), 401);
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    // RFC 9449 §7.1: the DPoP scheme is offered too, with the proof algorithms.
+    let challenges: Vec<&str> = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    assert_eq!(
+        challenges,
+        [
+            "Bearer realm=\"api\"",
+            "DPoP realm=\"api\", algs=\"ES256 PS256 EdDSA RS256\""
+        ]
+    );
 
     // A user token without api:read: 403 insufficient_scope naming the scope.
     let tokens = tokens_for_demo_client(&host, "openid email").await;

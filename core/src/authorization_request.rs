@@ -73,6 +73,9 @@ pub(crate) struct AuthorizationRequest {
     /// The authorization details asked for (RFC 9396 §2), checked.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// `dpop_jkt` (RFC 9449 §10): the code is bound to this DPoP key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// The device authorization a request continues (RFC 8628): store ids of its device code
@@ -289,6 +292,10 @@ fn validate(
             known.details_types,
             known.details_policy,
         )?,
+        dpop_jkt: match p.get("dpop_jkt")? {
+            Some(jkt) => Some(crate::dpop::check_jkt_syntax(jkt)?.to_owned()),
+            None => None,
+        },
     })
 }
 

@@ -45,6 +45,65 @@ pub fn challenge(realm: &str, error: Option<(&str, Option<&str>)>, scope: Option
     v
 }
 
+/// The `WWW-Authenticate: DPoP` challenge of RFC 9449 §7.1: `DPoP realm="…"`, `algs="…"`
+/// (the accepted proof algorithms, space-separated), then `error` and `error_description`
+/// when given; quoted like [`challenge`].
+pub fn dpop_challenge(realm: &str, algs: &str, error: Option<(&str, Option<&str>)>) -> String {
+    let mut v = format!("DPoP realm=\"{}\", algs=\"{}\"", quote(realm), quote(algs));
+    if let Some((code, description)) = error {
+        v.push_str(&format!(", error=\"{}\"", quote(code)));
+        if let Some(d) = description {
+            v.push_str(&format!(", error_description=\"{}\"", quote(d)));
+        }
+    }
+    v
+}
+
+/// How an access token was presented in an `Authorization` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Scheme {
+    /// `Bearer` (RFC 6750 §2.1).
+    Bearer,
+    /// `DPoP` (RFC 9449 §7.1): with a `DPoP` proof header.
+    DPoP,
+}
+
+/// The scheme and token of an `Authorization` header (`Bearer` or `DPoP`, any case);
+/// `None` for another scheme or an empty token.
+pub fn authorization_token(header: &str) -> Option<(Scheme, &str)> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    if token.is_empty() {
+        return None;
+    }
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some((Scheme::Bearer, token))
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Some((Scheme::DPoP, token))
+    } else {
+        None
+    }
+}
+
+/// Like [`presented`], also taking `Authorization: DPoP` (RFC 9449 §7.1; a DPoP token is
+/// only ever sent in the header).
+pub(crate) fn presented_with_scheme<'a>(
+    header: Option<&'a str>,
+    body: Option<&'a str>,
+    query: Option<&'a str>,
+) -> Result<(Scheme, &'a str), crate::error::OAuthError> {
+    if let Some((Scheme::DPoP, token)) = header.and_then(authorization_token) {
+        if body.is_some() || query.is_some() {
+            return Err(crate::error::OAuthError::invalid_request(
+                "more than one method of sending the access token",
+            ));
+        }
+        return Ok((Scheme::DPoP, token));
+    }
+    presented(header, body, query).map(|t| (Scheme::Bearer, t))
+}
+
 /// The access token of a request to a protected resource (RFC 6750 §2): the
 /// `Authorization: Bearer` header (§2.1), the form body's `access_token` (§2.2, POST), or
 /// the URL's `access_token` (§2.3, which idpkit does not take: URLs end up in logs).
@@ -109,6 +168,21 @@ mod tests {
         assert!(e.description.contains("URL"), "{}", e.description);
         assert!(presented(Some("Basic abc"), None, None).is_err());
         assert!(presented(None, None, None).is_err());
+    }
+
+    #[test]
+    fn the_dpop_challenge_names_algs_and_the_error_rfc9449_7_1() {
+        assert_eq!(
+            dpop_challenge(
+                "api",
+                "ES256 EdDSA",
+                Some(("invalid_dpop_proof", Some("bad \"htu\"")))
+            ),
+            r#"DPoP realm="api", algs="ES256 EdDSA", error="invalid_dpop_proof", error_description="bad 'htu'""#
+        );
+        assert_eq!(authorization_token("dpop abc"), Some((Scheme::DPoP, "abc")));
+        assert_eq!(authorization_token("Basic abc"), None);
+        assert!(presented_with_scheme(Some("DPoP t"), Some("t"), None).is_err());
     }
 
     #[test]

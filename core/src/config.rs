@@ -125,6 +125,11 @@ pub struct Config {
     /// [`ProviderBuilder::authorization_details_types_supported`](crate::ProviderBuilder::authorization_details_types_supported).
     /// Empty: not advertised, and any type a client registered is accepted.
     pub authorization_details_types_supported: Vec<String>,
+    /// How DPoP proofs (RFC 9449) are checked: algorithms, `iat` window, nonces.
+    pub dpop: crate::dpop::DpopRules,
+    /// Every token request must carry a DPoP proof, whatever the client's
+    /// `dpop_bound_access_tokens` (default `false`).
+    pub dpop_required: bool,
 }
 
 /// Base name of the SSO session cookie. On an https issuer the cookie is

@@ -57,6 +57,13 @@ pub(crate) fn document(
         // RFC 9126 §5.
         "pushed_authorization_request_endpoint": url(&config.paths.pushed_authorization_request),
         "require_pushed_authorization_requests": config.require_pushed_authorization_requests,
+        // RFC 9449 §5.1.
+        "dpop_signing_alg_values_supported": config
+            .dpop
+            .algorithms
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>(),
     });
     // RFC 8707 defines no metadata: resource indicators are not advertised. RFC 9396 §10:
     // the types the host listed (the client store cannot be enumerated to compute them).
@@ -103,6 +110,8 @@ mod tests {
             require_pushed_authorization_requests: false,
             resources: Vec::new(),
             authorization_details_types_supported: Vec::new(),
+            dpop: crate::dpop::DpopRules::default(),
+            dpop_required: false,
         }
     }
 
@@ -114,6 +123,14 @@ mod tests {
             false,
         );
         serde_json::from_slice(&bytes).expect("json")
+    }
+
+    #[test]
+    fn dpop_algorithms_are_advertised_rfc9449_5_1() {
+        assert_eq!(
+            doc(&[])["dpop_signing_alg_values_supported"],
+            serde_json::json!(["ES256", "PS256", "EdDSA", "RS256"])
+        );
     }
 
     #[test]

@@ -62,6 +62,11 @@ pub enum ErrorCode {
     /// RFC 9101 §6.2 `invalid_request_uri`: the `request_uri` is unknown, expired, used
     /// already, or another client's (RFC 9126 §4).
     InvalidRequestUri,
+    /// RFC 9449 §5, §7.1 `invalid_dpop_proof`: the DPoP proof is missing, invalid, replayed
+    /// or for another key.
+    InvalidDpopProof,
+    /// RFC 9449 §8 `use_dpop_nonce`: retry with the nonce of the `DPoP-Nonce` header.
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -92,6 +97,8 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::InvalidAuthorizationDetails => "invalid_authorization_details",
             Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 

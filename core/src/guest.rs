@@ -176,6 +176,7 @@ mod tests {
             record_id: Some("r".into()),
             guest,
             authorization_details: None,
+            jkt: None,
         }
     }
 

@@ -219,6 +219,8 @@ pub struct Request {
     /// client address a trusted proxy reported): the source key of [`crate::RateLimits`].
     /// Without it, every request counts as one source.
     pub source: Option<std::net::IpAddr>,
+    /// The `DPoP` header: a proof of possession (RFC 9449 §4.1).
+    pub dpop: Option<String>,
 }
 
 impl Request {
@@ -232,6 +234,7 @@ impl Request {
             cookies: Vec::new(),
             origin: None,
             source: None,
+            dpop: None,
         }
     }
 
@@ -279,6 +282,15 @@ impl Request {
                     ));
                 }
                 req.authorization = Some(value.to_owned());
+            } else if name.eq_ignore_ascii_case("dpop") {
+                // RFC 9449 §4.3 step 1: not more than one DPoP header.
+                if req.dpop.is_some() {
+                    return Err(crate::error::OAuthError::new(
+                        crate::error::ErrorCode::InvalidDpopProof,
+                        "more than one DPoP header",
+                    ));
+                }
+                req.dpop = Some(value.to_owned());
             } else if name.eq_ignore_ascii_case("cookie") {
                 req.cookies.extend(parse_cookies(value));
             } else if name.eq_ignore_ascii_case("origin") {
@@ -347,6 +359,12 @@ impl Request {
             ))),
             None => Ok(()),
         }
+    }
+
+    /// The same request with a `DPoP` proof header (RFC 9449 §4.1).
+    pub fn with_dpop(mut self, proof: impl Into<String>) -> Self {
+        self.dpop = Some(proof.into());
+        self
     }
 
     /// The value of cookie `name`.

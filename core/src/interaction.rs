@@ -225,6 +225,7 @@ mod tests {
                 device: None,
                 resources: Vec::new(),
                 authorization_details: Vec::new(),
+                dpop_jkt: None,
             },
             binding: crypto::sha256_b64(binding_secret.as_bytes()),
             needs: Needs::Login,

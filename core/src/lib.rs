@@ -47,6 +47,7 @@ mod config;
 pub mod crypto;
 mod device_authorization;
 mod discovery;
+pub mod dpop;
 mod end_session;
 mod endpoint;
 mod error;
@@ -134,6 +135,7 @@ pub use token_exchange::{
 };
 pub use users::{Claims, UserStore, claims_for_scope, filter_claims};
 pub use validate::{
-    Check, ClaimRule, DEFAULT_MAX_TOKEN_BYTES, Inspection, Introspection, JwksSource, KidLookup,
-    Rejection, TrustedIssuer, ValidatedToken, Validator, ValidatorBuilder,
+    Check, ClaimRule, DEFAULT_MAX_TOKEN_BYTES, DpopStore, Inspection, Introspection, JwksSource,
+    KidLookup, MemoryDpopStore, Rejection, ResourceRequest, StoreDpopStore, TrustedIssuer,
+    ValidatedToken, Validator, ValidatorBuilder,
 };

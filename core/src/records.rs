@@ -190,6 +190,10 @@ pub(crate) struct CodeRecord {
     /// The granted authorization details (RFC 9396 §2).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// `dpop_jkt` of the authorization request (RFC 9449 §10): the code is redeemed only
+    /// with a DPoP proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl Payload for CodeRecord {
@@ -215,6 +219,10 @@ pub(crate) struct RefreshRecord {
     /// The granted authorization details (RFC 9396 §7), kept through rotations.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// The DPoP key (`jkt`) the refresh token of a public client is bound to (RFC 9449
+    /// §5): a refresh needs a proof of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl Payload for RefreshRecord {
@@ -253,6 +261,9 @@ pub(crate) struct AccessRecord {
     /// The granted authorization details (RFC 9396 §9.2: introspection returns them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<AuthorizationDetail>,
+    /// The DPoP key (`jkt`) the token is bound to (RFC 9449 §6), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl Payload for AccessRecord {

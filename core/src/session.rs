@@ -165,6 +165,7 @@ mod tests {
             device: None,
             resources: Vec::new(),
             authorization_details: Vec::new(),
+            dpop_jkt: None,
         }
     }
 

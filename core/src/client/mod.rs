@@ -170,6 +170,9 @@ pub struct Client {
     pub(crate) require_pushed_authorization_requests: bool,
     /// The `authorization_details` types it may ask for (RFC 9396 §10).
     pub(crate) authorization_details_types: Vec<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): token requests without a DPoP proof
+    /// are refused.
+    pub(crate) dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -211,6 +214,12 @@ impl Client {
     /// The shape of its access tokens.
     pub fn access_token_format(&self) -> AccessTokenFormat {
         self.access_token_format
+    }
+
+    /// Whether its access tokens must be DPoP-bound (`dpop_bound_access_tokens`, RFC 9449
+    /// §5.2): a token request without a proof is refused.
+    pub fn dpop_bound_access_tokens(&self) -> bool {
+        self.dpop_bound_access_tokens
     }
 
     /// The shape of its guest tokens ([`GrantType::Guest`]; opaque unless set).
@@ -336,6 +345,7 @@ impl ClientBuilder {
                 guest_token_format: AccessTokenFormat::Opaque,
                 require_pushed_authorization_requests: false,
                 authorization_details_types: Vec::new(),
+                dpop_bound_access_tokens: false,
             },
         }
     }
@@ -384,6 +394,13 @@ impl ClientBuilder {
         if !self.client.grant_types.contains(&GrantType::Password) {
             self.client.grant_types.push(GrantType::Password);
         }
+        self
+    }
+
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request of this client
+    /// must carry a DPoP proof, so all its access tokens are sender-constrained.
+    pub fn dpop_bound_access_tokens(mut self, required: bool) -> Self {
+        self.client.dpop_bound_access_tokens = required;
         self
     }
 

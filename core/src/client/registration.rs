@@ -85,6 +85,9 @@ pub struct ClientRegistration {
     /// `authorization_details_types` (RFC 9396 §10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details_types: Vec<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl Client {
@@ -125,6 +128,7 @@ impl Client {
             jwt_guest_tokens: self.guest_token_format == AccessTokenFormat::Jwt,
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             authorization_details_types: self.authorization_details_types.clone(),
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
         }
     }
 }
@@ -196,6 +200,9 @@ impl ClientRegistration {
         }
         if let Some(s) = self.guest_token_ttl {
             b = b.guest_token_ttl(Duration::seconds(s));
+        }
+        if self.dpop_bound_access_tokens {
+            b = b.dpop_bound_access_tokens(true);
         }
         if self.jwt_guest_tokens {
             b = b.guest_token_format(AccessTokenFormat::Jwt);

@@ -29,6 +29,10 @@ pub struct AccessTokenInfo {
     /// A guest token ([`GrantType::Guest`](crate::GrantType::Guest)): `subject` is an
     /// anonymous guest ([`crate::guest::is_guest_subject`]), not a user.
     pub guest: bool,
+    /// The DPoP key thumbprint the token is bound to (`cnf.jkt`, RFC 9449 §6): the host's
+    /// API must then take it only with a DPoP proof of that key
+    /// ([`crate::dpop::verify`], [`Provider::verify_dpop`]), never as a bearer token.
+    pub dpop_jkt: Option<String>,
 }
 
 impl Provider {
@@ -52,6 +56,7 @@ impl Provider {
             issued_at: time(a.iat),
             expires_at: time(a.exp),
             guest: a.guest,
+            dpop_jkt: a.jkt,
         }))
     }
 

@@ -362,6 +362,7 @@ impl Provider {
             sid,
             resources: request.resources.clone(),
             authorization_details: request.authorization_details.clone(),
+            dpop_jkt: request.dpop_jkt.clone(),
         };
         let expires_at = now + self.inner.config.code_ttl;
         records

@@ -215,6 +215,7 @@ impl Provider {
             }),
             resources: Vec::new(),
             authorization_details: Vec::new(),
+            dpop_jkt: None,
         };
         self.continue_authorization(req, &client, request).await
     }

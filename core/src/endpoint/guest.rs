@@ -75,6 +75,7 @@ impl Provider {
             params: &params,
             now,
             source: None,
+            dpop_jkt: None,
         };
         upgrade(&ctx, request.guest_token, Caller::Host).await
     }

@@ -53,7 +53,8 @@ impl Provider {
             }
             let mut body = json!({
                 "active": true,
-                "token_type": "Bearer",
+                // RFC 9449 §6.2: a bound token is a DPoP token, with its confirmation.
+                "token_type": if active.jkt.is_some() { "DPoP" } else { "Bearer" },
                 "client_id": active.client_id,
                 "scope": active.scopes.join(" "),
                 "aud": active.aud,
@@ -63,6 +64,9 @@ impl Provider {
                 "iss": iss,
                 "sub": active.sub,
             });
+            if let (Some(jkt), Some(obj)) = (active.jkt, body.as_object_mut()) {
+                obj.insert("cnf".into(), json!({ "jkt": jkt }));
+            }
             if let (Some(act), Some(obj)) = (active.act, body.as_object_mut()) {
                 // RFC 8693 §4.1: the actor of a delegated token.
                 obj.insert("act".into(), act);

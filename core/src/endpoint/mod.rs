@@ -7,6 +7,7 @@ pub mod backchannel;
 pub(crate) mod client_auth;
 pub mod device_authorization;
 pub mod discovery;
+pub mod dpop;
 pub mod end_session;
 pub mod federation;
 pub mod guest;

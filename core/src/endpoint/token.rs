@@ -19,7 +19,12 @@ impl Provider {
                 if e.code == ErrorCode::ServerError {
                     tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: token request failed");
                 }
-                Response::from_error(&e)
+                let response = Response::from_error(&e);
+                if e.code == ErrorCode::UseDpopNonce {
+                    // RFC 9449 §8: the error carries the nonce to use.
+                    return self.dpop_nonce_response(response).await;
+                }
+                response
             }
         }
     }
@@ -51,14 +56,32 @@ impl Provider {
         if let Some(g) = crate::client::GrantType::from_name(grant_type) {
             crate::resource_indicator::check_grant(g, &req.params)?;
         }
+        // RFC 9449 §5: a proof binds what is issued to its key; a client registered with
+        // `dpop_bound_access_tokens` (or every client, with `require_dpop`) must send one.
+        let proof = self
+            .verify_dpop(req, &self.url_of(&self.inner.config.paths.token), None)
+            .await?;
+        if proof.is_none() && (client.dpop_bound_access_tokens || self.inner.config.dpop_required) {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidDpopProof,
+                "this client's access tokens must be DPoP-bound: send a DPoP proof (RFC 9449 §5.2)",
+            ));
+        }
         let ctx = GrantContext {
             services: self.inner.services(),
             client: &client,
             params: &req.params,
             now: self.now(),
             source: req.source,
+            dpop_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
         };
-        let issued = grant.exchange(&ctx).await?;
+        let mut issued = grant.exchange(&ctx).await?;
+        if proof.is_some() {
+            // Every access token minted through the context is bound (`cnf.jkt`).
+            let mut body = issued.into_body();
+            body.insert("token_type".into(), "DPoP".into());
+            issued = TokenResponse::new(body);
+        }
         tracing::info!(client_id = %crate::logging::untrusted(&client.id), grant_type = %crate::logging::untrusted(grant_type), "idpkit: tokens issued");
         Ok(issued)
     }

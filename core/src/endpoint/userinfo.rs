@@ -1,5 +1,6 @@
 //! The UserInfo endpoint (OIDC Core §5.3).
 
+use crate::bearer::Scheme;
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
@@ -7,14 +8,26 @@ use crate::provider::Provider;
 impl Provider {
     /// The UserInfo endpoint (GET or POST) with a Bearer token (RFC 6750 §2.1 header, or
     /// §2.2 form body on POST).
+    ///
+    /// A DPoP-bound token (RFC 9449) must come as `Authorization: DPoP` with a `DPoP`
+    /// proof for this request (`htm`, `htu` = the UserInfo URL, `ath`) of the key it is
+    /// bound to; refusals then carry a `WWW-Authenticate: DPoP` challenge (§7.1), and a
+    /// bound token sent as `Bearer` is refused (§7.2).
     pub async fn userinfo(&self, req: &Request) -> Response {
         match self.userinfo_inner(req).await {
             Ok(body) => Response::json_no_store(200, body),
-            Err(e) => bearer_error(&e),
+            Err(Refusal { error, dpop: false }) => bearer_error(&error),
+            Err(Refusal { error, dpop: true }) => {
+                let response = dpop_error(&error, &self.inner.config.dpop.algs());
+                if error.code == ErrorCode::UseDpopNonce {
+                    return self.dpop_nonce_response(response).await;
+                }
+                response
+            }
         }
     }
 
-    async fn userinfo_inner(&self, req: &Request) -> Result<Vec<u8>, OAuthError> {
+    async fn userinfo_inner(&self, req: &Request) -> Result<Vec<u8>, Refusal> {
         // A GET's parameters are its query; a POST's are its body (its query apart).
         let (body_token, query_token) = match req.method {
             Method::Post => (
@@ -23,8 +36,11 @@ impl Provider {
             ),
             _ => (None, req.params.get("access_token")?),
         };
-        let token =
-            crate::bearer::presented(req.authorization.as_deref(), body_token, query_token)?;
+        let (scheme, token) = crate::bearer::presented_with_scheme(
+            req.authorization.as_deref(),
+            body_token,
+            query_token,
+        )?;
         let invalid = || {
             OAuthError::new(
                 ErrorCode::InvalidToken,
@@ -35,17 +51,19 @@ impl Provider {
         let active = crate::token::lookup::access_token(self.inner.services(), token, now)
             .await?
             .ok_or_else(invalid)?;
+        self.check_sender(req, scheme, token, active.jkt.as_deref())
+            .await?;
         let Some(subject) = active.subject else {
-            return Err(OAuthError::new(
-                ErrorCode::InsufficientScope,
-                "the token has no user",
-            ));
+            return Err(
+                OAuthError::new(ErrorCode::InsufficientScope, "the token has no user").into(),
+            );
         };
         if !active.scopes.iter().any(|s| s == "openid") {
             return Err(OAuthError::new(
                 ErrorCode::InsufficientScope,
                 "the openid scope is required",
-            ));
+            )
+            .into());
         }
         let claims =
             crate::claims::user_claims(self.inner.services(), &subject, &active.scopes, now)
@@ -55,6 +73,93 @@ impl Provider {
         claims.insert("sub".into(), subject.into());
         Ok(serde_json::to_vec(&claims).unwrap_or_default())
     }
+
+    /// RFC 9449 §7: a bound token (`jkt`) only with the DPoP scheme and a proof of its key
+    /// for this request; an unbound one only as `Bearer`.
+    async fn check_sender(
+        &self,
+        req: &Request,
+        scheme: Scheme,
+        token: &str,
+        jkt: Option<&str>,
+    ) -> Result<(), Refusal> {
+        let dpop = |e: OAuthError| Refusal {
+            error: e,
+            dpop: true,
+        };
+        let invalid_token = |d: &'static str| dpop(OAuthError::new(ErrorCode::InvalidToken, d));
+        match (scheme, jkt) {
+            (Scheme::Bearer, None) => Ok(()),
+            (Scheme::Bearer, Some(_)) => Err(invalid_token(
+                "the access token is DPoP-bound: send it with the DPoP scheme and a proof",
+            )),
+            (Scheme::DPoP, None) => Err(invalid_token(
+                "the access token is not DPoP-bound: send it with the Bearer scheme",
+            )),
+            (Scheme::DPoP, Some(bound)) => {
+                let url = self.url_of(&self.inner.config.paths.userinfo);
+                let proof = self
+                    .verify_dpop(req, &url, Some(token))
+                    .await
+                    .map_err(|e| dpop(resource_error(e)))?
+                    .ok_or_else(|| {
+                        dpop(resource_error(crate::dpop::ProofError::Presence(
+                            "a DPoP token needs a DPoP proof header",
+                        )))
+                    })?;
+                crate::dpop::check_binding("access token", bound, &proof.jkt)
+                    .map_err(|e| dpop(resource_error(e)))
+            }
+        }
+    }
+}
+
+/// A UserInfo refusal, and whether it is answered with the DPoP challenge.
+pub(crate) struct Refusal {
+    error: OAuthError,
+    dpop: bool,
+}
+
+impl From<OAuthError> for Refusal {
+    fn from(error: OAuthError) -> Self {
+        Self { error, dpop: false }
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(e: crate::store::StoreError) -> Self {
+        OAuthError::from(e).into()
+    }
+}
+
+/// A proof refusal at a protected resource (RFC 9449 §7.1): `use_dpop_nonce`, else
+/// `invalid_token` for a token bound to another key, else `invalid_dpop_proof`; 401.
+pub(crate) fn resource_error(e: crate::dpop::ProofError) -> OAuthError {
+    let code = match &e {
+        crate::dpop::ProofError::Nonce(_) => ErrorCode::UseDpopNonce,
+        crate::dpop::ProofError::KeyMismatch { .. } => ErrorCode::InvalidToken,
+        _ => ErrorCode::InvalidDpopProof,
+    };
+    tracing::debug!(reason = %e, "idpkit: DPoP proof refused at a resource");
+    let mut err = OAuthError::new(code, e.description());
+    err.status = Some(401);
+    err
+}
+
+/// An RFC 9449 §7.1 error: 401 with `WWW-Authenticate: DPoP algs=..., error=...`.
+pub(crate) fn dpop_error(e: &OAuthError, algs: &str) -> Response {
+    let mut r = Response::json_no_store(401, e.to_json());
+    if e.code == ErrorCode::InvalidRequest || e.code == ErrorCode::InsufficientScope {
+        r.status = e.status();
+    }
+    r.header(
+        "WWW-Authenticate",
+        crate::bearer::dpop_challenge(
+            "idpkit",
+            algs,
+            Some((e.code.as_str(), Some(e.description.as_ref()))),
+        ),
+    )
 }
 
 /// An RFC 6750 §3 error: `WWW-Authenticate: Bearer error=..., error_description=...`

@@ -103,6 +103,8 @@ impl Grant for AuthorizationCode {
             &rec.resources,
             resource_indicator::requested(ctx.params, &ctx.services.config.resources)?,
         )?;
+        // RFC 9449 §10: a code bound with `dpop_jkt` is redeemed with a proof of that key.
+        crate::dpop::check_bound("authorization code", rec.dpop_jkt.as_deref(), ctx.dpop_jkt)?;
         let mut grant = ctx
             .approved_grant(
                 &rec.subject,
@@ -160,6 +162,7 @@ mod tests {
             sid: None,
             resources: Vec::new(),
             authorization_details: Vec::new(),
+            dpop_jkt: None,
         }
     }
 

@@ -106,6 +106,9 @@ pub struct GrantContext<'a> {
     pub(crate) now: OffsetDateTime,
     /// Where the token request came from ([`crate::Request::source`]).
     pub(crate) source: Option<std::net::IpAddr>,
+    /// The thumbprint of the token request's verified DPoP proof key (RFC 9449), if any:
+    /// what the issued tokens are bound to.
+    pub(crate) dpop_jkt: Option<&'a str>,
 }
 
 impl std::fmt::Debug for GrantContext<'_> {
@@ -125,6 +128,13 @@ impl GrantContext<'_> {
     /// Where the token request came from, if the glue said ([`crate::Request::source`]).
     pub fn source(&self) -> Option<std::net::IpAddr> {
         self.source
+    }
+
+    /// The RFC 7638 thumbprint of the key of the request's verified DPoP proof (RFC 9449),
+    /// if it had one: the access tokens this context issues are bound to it (`cnf.jkt`,
+    /// `token_type: DPoP`).
+    pub fn dpop_jkt(&self) -> Option<&str> {
+        self.dpop_jkt
     }
 
     /// The brute-force guard for password checks a grant makes (the password grant does).
@@ -180,11 +190,9 @@ impl GrantContext<'_> {
             .access_token(self.client, subject, scopes, grant_id.as_deref(), auth_time)
             .await?;
         self.records().put_all(write.into_iter().collect()).await?;
-        Ok(TokenResponse(bearer_body(
-            token,
-            self.minter().access_ttl(self.client),
-            scopes,
-        )))
+        let mut body = bearer_body(token, self.minter().access_ttl(self.client), scopes);
+        body.insert("token_type".into(), self.minter().token_type().into());
+        Ok(TokenResponse(body))
     }
 
     /// A token for the client itself carries `sub` = its `client_id`: refused
@@ -201,6 +209,7 @@ impl GrantContext<'_> {
             config: self.services.config,
             keys: self.services.keys,
             now: self.now,
+            jkt: self.dpop_jkt,
         }
     }
 

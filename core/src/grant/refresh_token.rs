@@ -105,6 +105,9 @@ impl Grant for RefreshToken {
             &rec.resources,
             resource_indicator::requested(ctx.params, &ctx.services.config.resources)?,
         )?;
+        // RFC 9449 §5: a public client's refresh token bound to a DPoP key is used only
+        // with a proof of that key.
+        crate::dpop::check_bound("refresh token", rec.jkt.as_deref(), ctx.dpop_jkt)?;
         let id_token = ctx
             .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
             .await?;
@@ -178,6 +181,7 @@ mod tests {
             sid: None,
             resources: Vec::new(),
             authorization_details: Vec::new(),
+            jkt: None,
         }
     }
 

@@ -73,6 +73,8 @@ impl ProviderBuilder {
                 require_pushed_authorization_requests: false,
                 resources: Vec::new(),
                 authorization_details_types_supported: Vec::new(),
+                dpop: crate::dpop::DpopRules::default(),
+                dpop_required: false,
             },
             grants: None,
             keys: None,
@@ -350,6 +352,30 @@ impl ProviderBuilder {
     /// it holds across instances sharing the store.
     pub fn refresh_reuse_grace(mut self, window: Duration) -> Self {
         self.config.refresh_reuse_grace = Some(window);
+        self
+    }
+
+    /// How DPoP proofs (RFC 9449) are checked at the token and UserInfo endpoints: the
+    /// accepted algorithms (published as `dpop_signing_alg_values_supported`), the `iat`
+    /// window (default: at most 5 min old, 60 s ahead), server nonces. Default
+    /// [`DpopRules::default`](crate::dpop::DpopRules::default).
+    pub fn dpop(mut self, rules: crate::dpop::DpopRules) -> Self {
+        self.config.dpop = rules;
+        self
+    }
+
+    /// Requires a server nonce in every DPoP proof (RFC 9449 §8): a proof without the
+    /// current nonce is answered `use_dpop_nonce` with a fresh `DPoP-Nonce` header. Nonces
+    /// live in the grant store, so any instance accepts a nonce another one issued.
+    pub fn dpop_require_nonce(mut self, required: bool) -> Self {
+        self.config.dpop.require_nonce = required;
+        self
+    }
+
+    /// Requires a DPoP proof in every token request (sender-constrained tokens for every
+    /// client, as FAPI 2.0 asks); per client, [`ClientBuilder::dpop_bound_access_tokens`](crate::ClientBuilder::dpop_bound_access_tokens).
+    pub fn require_dpop(mut self, required: bool) -> Self {
+        self.config.dpop_required = required;
         self
     }
 

@@ -39,6 +39,17 @@ pub struct AccessClaims {
     /// The granted authorization details (RFC 9396 §9.1): a JSON array of objects.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub authorization_details: Option<serde_json::Value>,
+    /// The confirmation of a sender-constrained token (RFC 7800 §3.1; RFC 9449 §6.1:
+    /// `{"jkt": ...}`, the thumbprint of the client's DPoP key).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 9449 §6.1).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the DPoP key (`jkt`).
+    pub jkt: String,
 }
 
 /// The `aud` of a client's access tokens: its configured resource audience, or the issuer
@@ -88,12 +99,14 @@ mod tests {
             auth_time: None,
             act: None,
             authorization_details: None,
+            cnf: None,
         };
         let v = serde_json::to_value(&c).expect("json");
         for k in ["iss", "sub", "aud", "exp", "iat", "jti", "client_id"] {
             assert!(v.get(k).is_some(), "{k}");
         }
         assert!(v.get("scope").is_none() && v.get("auth_time").is_none());
+        assert!(v.get("cnf").is_none(), "no cnf for a bearer token");
         assert!(
             v.get("act").is_none(),
             "no act without an actor (RFC 8693 §4.1)"

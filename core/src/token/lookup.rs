@@ -39,6 +39,8 @@ pub(crate) struct ActiveToken {
     pub guest: bool,
     /// The granted authorization details (RFC 9396 §9.2), a JSON array, if any.
     pub authorization_details: Option<serde_json::Value>,
+    /// The DPoP key it is bound to (`cnf.jkt`, RFC 9449 §6), if any.
+    pub jkt: Option<String>,
 }
 
 /// A live refresh token.
@@ -108,6 +110,7 @@ pub(crate) async fn access_token(
             auth_time: claims.auth_time,
             act: claims.act,
             authorization_details: claims.authorization_details,
+            jkt: claims.cnf.map(|c| c.jkt),
         }));
     }
     let id = secret_id(token);
@@ -139,6 +142,7 @@ pub(crate) async fn access_token(
         auth_time: rec.auth_time,
         act: rec.act,
         authorization_details: crate::authorization_details::to_json(&rec.authorization_details),
+        jkt: rec.jkt,
     }))
 }
 

@@ -104,12 +104,21 @@ pub(crate) struct Minter<'a> {
     pub config: &'a Config,
     pub keys: &'a dyn KeyProvider,
     pub now: OffsetDateTime,
+    /// The DPoP key of the token request (RFC 9449): every access token minted is bound
+    /// to it (`cnf.jkt`), and so are a public client's refresh tokens (§5).
+    pub jkt: Option<&'a str>,
 }
 
 impl Minter<'_> {
     /// The signing algorithm for a client's tokens.
     pub fn alg_for(&self, client: &Client) -> Algorithm {
         client.signing_alg.unwrap_or(self.config.signing_alg)
+    }
+
+    /// The `token_type` of what this minter issues: `DPoP` for tokens bound to a proof
+    /// key (RFC 9449 §5), else `Bearer`.
+    pub fn token_type(&self) -> &'static str {
+        if self.jkt.is_some() { "DPoP" } else { "Bearer" }
     }
 
     /// A client's access-token lifetime.
@@ -204,6 +213,7 @@ impl Minter<'_> {
             client_subject: spec.client_subject.map(str::to_owned),
             guest: spec.guest,
             authorization_details: spec.authorization_details.to_vec(),
+            jkt: self.jkt.map(str::to_owned),
         };
         match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
@@ -227,6 +237,9 @@ impl Minter<'_> {
                     authorization_details: crate::authorization_details::to_json(
                         spec.authorization_details,
                     ),
+                    cnf: self.jkt.map(|jkt| access_token::Confirmation {
+                        jkt: jkt.to_owned(),
+                    }),
                 };
                 let token =
                     jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
@@ -259,6 +272,7 @@ impl Minter<'_> {
             auth_time: Some(g.auth_time),
             client_subject: None,
             authorization_details: g.authorization_details.to_vec(),
+            jkt: self.jkt.map(str::to_owned),
         };
         Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
     }
@@ -308,7 +322,7 @@ impl Minter<'_> {
         let mut writes = Vec::with_capacity(2);
         writes.extend(handle);
         let mut body = serde_json::Map::new();
-        body.insert("token_type".into(), "Bearer".into());
+        body.insert("token_type".into(), self.token_type().into());
         body.insert(
             "expires_in".into(),
             self.access_ttl(client).whole_seconds().into(),
@@ -361,6 +375,12 @@ impl Minter<'_> {
                 sid: g.sid.map(str::to_owned),
                 resources: g.refresh_resources.to_vec(),
                 authorization_details: g.authorization_details.to_vec(),
+                // RFC 9449 §5: a public client's refresh token is bound to its DPoP key;
+                // a confidential client's is bound by its authentication instead.
+                jkt: self
+                    .jkt
+                    .filter(|_| !client.is_confidential())
+                    .map(str::to_owned),
             };
             writes.push(Write::new(
                 id.clone(),

@@ -26,6 +26,7 @@ pub struct ValidatorBuilder {
     http: Option<Arc<dyn HttpClient>>,
     introspection_ttl: Duration,
     max_token_bytes: usize,
+    dpop: super::dpop::DpopSettings,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -51,6 +52,7 @@ impl Validator {
             http: None,
             introspection_ttl: Duration::seconds(10),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
+            dpop: super::dpop::DpopSettings::default(),
         }
     }
 }
@@ -113,6 +115,40 @@ impl ValidatorBuilder {
         self
     }
 
+    /// The URL this resource server is reached at from outside (scheme, host, port and
+    /// any path prefix, e.g. `https://api.example`): a DPoP proof's `htu` must be it
+    /// joined with the request's path ([`Validator::validate_request`]). Needed for DPoP
+    /// tokens unless the caller passes absolute targets.
+    pub fn external_url(mut self, url: impl Into<String>) -> Self {
+        self.dpop.external_url = Some(url.into());
+        self
+    }
+
+    /// How DPoP proofs are checked (algorithms, `iat` window; default
+    /// [`DpopRules::default`](crate::dpop::DpopRules::default): ES256, PS256, EdDSA,
+    /// RS256; at most 5 min old, 60 s ahead).
+    pub fn dpop_rules(mut self, rules: crate::dpop::DpopRules) -> Self {
+        self.dpop.rules = rules;
+        self
+    }
+
+    /// Requires this resource server's nonce in DPoP proofs (RFC 9449 §9; default off):
+    /// a proof without a current one is refused with `use_dpop_nonce`, and the refusal
+    /// should carry [`Validator::dpop_nonce`] in `DPoP-Nonce` (`BearerAuth` does).
+    pub fn dpop_require_nonce(mut self, required: bool) -> Self {
+        self.dpop.rules.require_nonce = required;
+        self
+    }
+
+    /// Where proof ids (replay) and nonces are remembered (default
+    /// [`MemoryDpopStore`](super::MemoryDpopStore): this process only). With several
+    /// instances, give them one shared store: [`StoreDpopStore`](super::StoreDpopStore)
+    /// over an idpkit [`GrantStore`](crate::GrantStore).
+    pub fn dpop_store(mut self, store: Arc<dyn super::DpopStore>) -> Self {
+        self.dpop.store = store;
+        self
+    }
+
     /// The clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -169,6 +205,7 @@ impl ValidatorBuilder {
             introspected: std::sync::Mutex::new(std::collections::HashMap::new()),
             introspection_ttl: self.introspection_ttl,
             max_token_bytes: self.max_token_bytes,
+            dpop: self.dpop,
         })
     }
 }

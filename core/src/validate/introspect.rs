@@ -104,7 +104,9 @@ impl Validator {
             return Err(Rejection::Inactive { issuer });
         }
         if let Some(tt) = claims.get("token_type").and_then(Value::as_str)
-            && !(tt.eq_ignore_ascii_case("bearer") || tt == "access_token")
+            && !(tt.eq_ignore_ascii_case("bearer")
+                || tt.eq_ignore_ascii_case("dpop")
+                || tt == "access_token")
         {
             return Err(Rejection::WrongType {
                 expected: "access token".into(),

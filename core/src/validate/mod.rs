@@ -28,6 +28,7 @@ use crate::http::HttpClient;
 mod builder;
 mod checks;
 mod claims;
+mod dpop;
 mod hints;
 mod introspect;
 mod issuer;
@@ -36,6 +37,7 @@ mod rejection;
 
 pub use builder::{DEFAULT_MAX_TOKEN_BYTES, ValidatorBuilder};
 pub use checks::{Check, Inspection};
+pub use dpop::{DpopStore, MemoryDpopStore, ResourceRequest, StoreDpopStore};
 pub use issuer::{ClaimRule, Introspection, JwksSource, TrustedIssuer};
 pub use rejection::{KidLookup, Rejection};
 
@@ -123,6 +125,7 @@ pub struct Validator {
     introspected: std::sync::Mutex<introspect::IntrospectionCache>,
     introspection_ttl: Duration,
     max_token_bytes: usize,
+    dpop: dpop::DpopSettings,
 }
 
 impl fmt::Debug for Validator {
@@ -175,7 +178,20 @@ impl Validator {
         } else {
             self.run(token, Run::inspecting(&mut checks))
                 .await
-                .map(|_| ())
+                .and_then(|t| match t.jkt() {
+                    // What `validate` answers for a token presented as Bearer.
+                    Some(jkt) => {
+                        let r = Rejection::DpopBoundAsBearer {
+                            jkt: jkt.to_owned(),
+                        };
+                        checks.push(Check {
+                            name: "cnf",
+                            outcome: Err(render(&r)),
+                        });
+                        Err(r)
+                    }
+                    None => Ok(()),
+                })
         };
         Inspection {
             header,
@@ -196,8 +212,21 @@ impl Validator {
     }
 
     /// Validates an access token (the value after `Bearer `): a JWT, or an opaque token
-    /// by introspection when an issuer is configured for it.
+    /// by introspection when an issuer is configured for it. A DPoP-bound token
+    /// (`cnf.jkt`) is refused here ([`Rejection::DpopBoundAsBearer`], RFC 9449 §7.2):
+    /// it is only good with a proof, through [`validate_request`](Self::validate_request).
     pub async fn validate(&self, token: &str) -> Result<ValidatedToken, Rejection> {
+        let t = self.validate_any(token).await?;
+        match t.jkt() {
+            Some(jkt) => Err(Rejection::DpopBoundAsBearer {
+                jkt: jkt.to_owned(),
+            }),
+            None => Ok(t),
+        }
+    }
+
+    /// [`validate`](Self::validate) without the bearer-presentation rule.
+    async fn validate_any(&self, token: &str) -> Result<ValidatedToken, Rejection> {
         if token.len() > self.max_token_bytes {
             return Err(Rejection::TooLarge {
                 size: token.len(),

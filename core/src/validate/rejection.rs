@@ -239,6 +239,29 @@ pub enum Rejection {
         /// The issuer asked.
         issuer: String,
     },
+    /// The DPoP proof of a DPoP token is missing or refused (RFC 9449 §7.1): which check
+    /// failed, expected vs found, is the [`ProofError`](crate::dpop::ProofError).
+    #[error("the DPoP proof is refused: {0}")]
+    DpopProof(crate::dpop::ProofError),
+    /// A DPoP-bound token (`cnf.jkt`) was presented as `Bearer` (RFC 9449 §7.2).
+    #[error(
+        "the token is DPoP-bound (cnf.jkt {jkt}) but was presented with the Bearer scheme; send it as Authorization: DPoP with a DPoP proof (RFC 9449 §7.2)"
+    )]
+    DpopBoundAsBearer {
+        /// The token's `cnf.jkt`.
+        jkt: String,
+    },
+    /// A token without `cnf.jkt` was presented with the DPoP scheme.
+    #[error(
+        "the token is not DPoP-bound (no cnf.jkt) but was presented with the DPoP scheme; send it as Authorization: Bearer"
+    )]
+    NotDpopBound,
+    /// A DPoP token arrived with a relative request target, and the validator does not know
+    /// its external URL, so `htu` cannot be checked.
+    #[error(
+        "a DPoP proof cannot be checked: the resource's external URL is unknown (set ValidatorBuilder::external_url, or pass an absolute target)"
+    )]
+    DpopUnconfigured,
     /// The issuer's JWKS (or introspection endpoint) could not be reached.
     #[error("the issuer {issuer} is unreachable (JWKS or introspection): {reason}")]
     IssuerUnreachable {
@@ -285,6 +308,10 @@ impl Rejection {
     pub fn error_code(&self) -> ErrorCode {
         match self {
             Self::InsufficientScope { .. } => ErrorCode::InsufficientScope,
+            Self::DpopProof(crate::dpop::ProofError::Nonce(_)) => ErrorCode::UseDpopNonce,
+            Self::DpopProof(crate::dpop::ProofError::KeyMismatch { .. }) => ErrorCode::InvalidToken,
+            Self::DpopProof(_) => ErrorCode::InvalidDpopProof,
+            Self::DpopUnconfigured => ErrorCode::ServerError,
             _ => ErrorCode::InvalidToken,
         }
     }
@@ -294,6 +321,7 @@ impl Rejection {
         match self {
             Self::InsufficientScope { .. } => 403,
             Self::IssuerUnreachable { .. } => 503,
+            Self::DpopUnconfigured => 500,
             _ => 401,
         }
     }
@@ -335,7 +363,36 @@ impl Rejection {
             Self::ForeignToken { .. } => "the token is for another vendor's API",
             Self::Inactive { .. } => "the token is not active",
             Self::IssuerUnreachable { .. } => "the token's issuer is unreachable",
+            Self::DpopProof(e) => e.description(),
+            Self::DpopBoundAsBearer { .. } => {
+                "the token is DPoP-bound: use the DPoP scheme with a proof"
+            }
+            Self::NotDpopBound => "the token is not DPoP-bound: use the Bearer scheme",
+            Self::DpopUnconfigured => "the resource cannot check DPoP proofs",
         }
+    }
+
+    /// Whether the refusal is about DPoP (answered with a `WWW-Authenticate: DPoP`
+    /// challenge, RFC 9449 §7.1).
+    pub fn is_dpop(&self) -> bool {
+        matches!(
+            self,
+            Self::DpopProof(_) | Self::DpopBoundAsBearer { .. } | Self::NotDpopBound
+        )
+    }
+
+    /// The `WWW-Authenticate: DPoP` value (RFC 9449 §7.1, built by
+    /// [`crate::bearer::dpop_challenge`]) with the accepted `algs`, the error code and the
+    /// short [`description`](Self::description) (left out when `detail` is false).
+    pub fn www_authenticate_dpop(&self, realm: &str, algs: &str, detail: bool) -> String {
+        crate::bearer::dpop_challenge(
+            realm,
+            algs,
+            Some((
+                self.error_code().as_str(),
+                detail.then(|| self.description()),
+            )),
+        )
     }
 
     /// The `WWW-Authenticate` value (RFC 6750 §3, built by [`crate::bearer::challenge`])

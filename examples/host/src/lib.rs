@@ -232,6 +232,10 @@ pub struct ClientConfig {
     /// may ask for.
     #[serde(default)]
     pub authorization_details_types: Vec<String>,
+    /// `dpop_bound_access_tokens` (RFC 9449 §5.2): token requests without a DPoP proof
+    /// are refused.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 fn yes() -> bool {
@@ -321,6 +325,7 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
             for uri in &c.redirect_uris {
                 b = b.redirect_uri(uri.clone());
             }
+            b = b.dpop_bound_access_tokens(c.dpop_bound_access_tokens);
             let grants = c
                 .grant_types
                 .iter()
@@ -1451,9 +1456,11 @@ mod tests {
                  "redirect_uris": ["https://rp.example/cb"],
                  "post_logout_redirect_uris": ["https://rp.example/bye"],
                  "frontchannel_logout_uri": "https://rp.example/fc", "frontchannel_logout_session_required": true,
-                 "backchannel_logout_uri": "https://rp.example/bc", "backchannel_logout_session_required": true}]"#,
+                 "backchannel_logout_uri": "https://rp.example/bc", "backchannel_logout_session_required": true,
+                 "dpop_bound_access_tokens": true}]"#,
         );
         let c = &configured_clients(&ok).expect("valid")[0];
+        assert!(c.dpop_bound_access_tokens(), "RFC 9449 §5.2");
         assert_eq!(c.scopes(), ["openid", "email"]);
         assert_eq!(c.post_logout_redirect_uris(), ["https://rp.example/bye"]);
         assert_eq!(c.frontchannel_logout_uri(), Some("https://rp.example/fc"));

@@ -570,3 +570,43 @@ async fn shared_grants(a: &Instance, b: &Instance) {
     .await;
     assert_eq!(s, 400, "a code redeemed at B cannot be redeemed at A");
 }
+
+/// RFC 9449 §11.1 across instances: a DPoP proof used at A is refused at B (the proof's
+/// `jti` is counted in the shared SQLite store), and B binds its own tokens to a fresh
+/// proof's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dpop_proof_replayed_at_the_other_instance_is_refused() {
+    let data = tempfile::tempdir().expect("dir");
+    let a = start(data.path(), "a").await;
+    let b = start(data.path(), "b").await;
+    let key = idpkit::SigningKey::generate(Algorithm::ES256)
+        .expect("key")
+        .0;
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or_default()
+    };
+    let token_url = format!("{ISSUER}/token");
+    let request = |base: &str, proof: &str| {
+        common::http()
+            .post(format!("{base}/token"))
+            .basic_auth("demo-client", Some("demo-secret"))
+            .header("DPoP", proof.to_owned())
+            .form(&[("grant_type", "client_credentials"), ("scope", "api:read")])
+            .send()
+    };
+    let proof = idpkit::dpop::proof(&key, "POST", &token_url, now(), None, None).expect("proof");
+    let resp = request(&a.base, &proof).await.expect("token at a");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["token_type"], "DPoP");
+    let resp = request(&b.base, &proof).await.expect("token at b");
+    assert_eq!(resp.status(), 400, "the proof was used at a");
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["error"], "invalid_dpop_proof");
+    let fresh = idpkit::dpop::proof(&key, "POST", &token_url, now(), None, None).expect("proof");
+    let resp = request(&b.base, &fresh).await.expect("token at b");
+    assert_eq!(resp.status(), 200);
+}
