@@ -40,7 +40,9 @@ mod backchannel;
 pub mod bearer;
 mod claims;
 mod client;
+mod client_assertion;
 mod client_auth;
+pub mod client_keys;
 mod clock;
 mod config;
 pub mod crypto;
@@ -63,6 +65,7 @@ pub mod pkce;
 mod provider;
 mod rate_limit;
 mod records;
+mod request_object;
 pub mod redirect_uri;
 pub mod scope;
 mod services;
@@ -84,14 +87,14 @@ pub mod backend {
     pub use crate::store::{counter_value, from_unix_nanos, unix_nanos};
 }
 
-pub use algorithm::Algorithm;
+pub use algorithm::{Algorithm, MacAlgorithm};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, SecretHash, StaticClients,
+    GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
+    ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
 };
 pub use endpoint::access_token::AccessTokenInfo;
 pub use endpoint::backchannel::Deliveries;

@@ -33,8 +33,22 @@ impl Provider {
             },
             _ => None,
         };
+        // A request object (RFC 9101) replaces the parameters with its own.
+        let resolved;
+        let params = match client.as_deref() {
+            Some(c) if req.params.all("request").next().is_some() => {
+                match self.resolve_request_object(&req.params, c).await {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
+                    }
+                    Err(e) => return self.refuse_request_object(&req.params, c, &e),
+                }
+            }
+            _ => &req.params,
+        };
         let upstreams = &self.inner.upstreams;
-        let request = match authorization_request::parse(&req.params, client.as_deref(), |n| {
+        let request = match authorization_request::parse(params, client.as_deref(), |n| {
             upstreams.iter().any(|u| u.name() == n)
         }) {
             Ok(r) => r,

@@ -12,6 +12,7 @@ pub mod federation;
 pub mod guest;
 pub mod interaction;
 pub mod introspection;
+mod request_object;
 pub mod revocation;
 pub mod routes;
 pub mod sessions;
