@@ -1407,6 +1407,48 @@ mod tests {
     }
 
     #[test]
+    fn client_files_take_the_jwt_authentication_names_rfc7591_2() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ok = file(
+            &dir,
+            "jwt.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt",
+                 "jwks_uri": "https://pk.example/jwks", "token_endpoint_auth_signing_alg": "PS256",
+                 "request_object_signing_alg": "PS256", "grant_types": ["client_credentials"]},
+                {"client_id": "hs", "token_endpoint_auth_method": "client_secret_jwt",
+                 "client_secret": "0123456789abcdef0123456789abcdef", "grant_types": ["client_credentials"]},
+                {"client_id": "basic", "token_endpoint_auth_method": "client_secret_basic",
+                 "client_secret": "s", "grant_types": ["client_credentials"]}]"#,
+        );
+        let clients = configured_clients(&ok).expect("valid");
+        assert_eq!(
+            clients[0].token_endpoint_auth_method(),
+            Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+        );
+        assert_eq!(clients[0].jwks_uri(), Some("https://pk.example/jwks"));
+        assert_eq!(clients[0].token_endpoint_auth_signing_alg(), Some("PS256"));
+        assert_eq!(clients[0].request_object_signing_alg(), Some(Algorithm::PS256));
+        assert!(clients[0].is_confidential());
+        assert!(clients[1].allows_auth_method(TokenEndpointAuthMethod::ClientSecretJwt));
+        assert!(!clients[2].allows_auth_method(TokenEndpointAuthMethod::ClientSecretPost));
+        let bad = file(
+            &dir,
+            "bad.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt",
+                 "client_secret": "s", "jwks_uri": "https://pk.example/jwks", "grant_types": ["client_credentials"]}]"#,
+        );
+        let e = configured_clients(&bad).expect_err("a secret for private_key_jwt");
+        assert!(e.contains("token_endpoint_auth_method"), "{e}");
+        let nokeys = file(
+            &dir,
+            "nokeys.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"]}]"#,
+        );
+        let e = configured_clients(&nokeys).expect_err("no keys");
+        assert!(e.contains("jwks"), "{e}");
+    }
+
+    #[test]
     fn client_files_take_the_standard_metadata_names() {
         let dir = tempfile::tempdir().expect("dir");
         let ok = file(
