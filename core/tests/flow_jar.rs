@@ -20,6 +20,11 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 struct Fixture {
     env: Env,
     key: SigningKey,
+    /// An Ed25519 key in jar's set: registered, but EdDSA is not its
+    /// request_object_signing_alg.
+    ed: SigningKey,
+    /// The `jar` client, for direct calls.
+    jar: Client,
 }
 
 fn key(alg: Algorithm) -> SigningKey {
@@ -30,9 +35,10 @@ fn key(alg: Algorithm) -> SigningKey {
 /// (public, PKCE, jwks for its request objects).
 fn fixture() -> Fixture {
     let key = key(Algorithm::ES256);
+    let ed = self::key(Algorithm::EdDSA);
     let jwks = Jwks::new(vec![key.public_jwk().clone()]);
     let jar = Client::private_key_jwt("jar")
-        .jwks(Jwks::new(jwks.keys().to_vec()))
+        .jwks(Jwks::new(vec![key.public_jwk().clone(), ed.public_jwk().clone()]))
         .request_object_signing_alg(Algorithm::ES256)
         .redirect_uri(REDIRECT)
         .redirect_uri("https://rp.example/other")
@@ -51,10 +57,10 @@ fn fixture() -> Fixture {
     let env = env_on(
         Arc::new(MemoryGrantStore::new()),
         Arc::new(ManualClock::starting_now()),
-        vec![jar, public],
+        vec![jar.clone(), public],
         |b| b,
     );
-    Fixture { env, key }
+    Fixture { env, key, ed, jar }
 }
 
 /// A good request object of `jar`.
@@ -234,11 +240,11 @@ async fn wrong_aud_iss_and_times_are_refused_rfc9101_6_2() {
 async fn only_the_registered_algorithm_and_the_clients_keys_verify() {
     let f = fixture();
     let mut b = Browser::new();
-    // EdDSA is not jar's request_object_signing_alg.
-    let ed = key(Algorithm::EdDSA);
-    let jwt = sign_jws(&ed, json!({}), &object(f.env.now()));
+    // EdDSA is not jar's request_object_signing_alg, though the key is registered.
+    let jwt = sign_jws(&f.ed, json!({}), &object(f.env.now()));
     let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)]).await;
-    assert_error_redirect(a, "invalid_request_object", None);
+    let p = assert_error_redirect(a, "invalid_request_object", None);
+    assert!(param(&p, "error_description").unwrap_or_default().contains("not allowed"));
     // Another ES256 key claiming jar's kid.
     let other = key(Algorithm::ES256);
     let jwt = sign_jws(&other, json!({"kid": f.key.kid()}), &object(f.env.now()));
@@ -294,4 +300,43 @@ async fn a_public_client_with_keys_signs_its_request_with_pkce_inside() {
     f.env.advance(Duration::seconds(61));
     let a = authorize(&f, &mut b, &[("client_id", "jar-public"), ("request", &sign_jws(&f.key, json!({}), &obj))]).await;
     assert_error_redirect(a, "invalid_request_object", None);
+}
+
+#[tokio::test]
+async fn resolve_request_object_needs_the_outer_client_id_of_the_client_rfc9101_5() {
+    let f = fixture();
+    let jwt = sign_jws(&f.key, json!({}), &object(f.env.now()));
+    // What a PAR endpoint would call with the pushed parameters.
+    let ok = f
+        .env
+        .provider
+        .resolve_request_object(&Params::from_pairs([("client_id", "jar"), ("request", jwt.as_str())]), &f.jar)
+        .await
+        .expect("resolves");
+    assert_eq!(ok.get("state").expect("one"), Some("inner-state"));
+    for outer in [vec![("request", jwt.as_str())], vec![("client_id", "jar-public"), ("request", jwt.as_str())]] {
+        let e = f
+            .env
+            .provider
+            .resolve_request_object(&Params::from_pairs(outer), &f.jar)
+            .await
+            .expect_err("no or another outer client_id");
+        assert_eq!(e.code, idpkit_core::ErrorCode::InvalidRequest);
+    }
+    let e = f
+        .env
+        .provider
+        .resolve_request_object(
+            &Params::from_pairs([("client_id", "jar"), ("request", jwt.as_str()), ("request_uri", "urn:x")]),
+            &f.jar,
+        )
+        .await
+        .expect_err("both");
+    assert_eq!(e.code, idpkit_core::ErrorCode::InvalidRequest);
+    // Without `request`, the parameters come back as they are.
+    let plain = Params::from_pairs([("client_id", "jar"), ("scope", "openid")]);
+    assert_eq!(
+        f.env.provider.resolve_request_object(&plain, &f.jar).await.expect("plain").pairs(),
+        plain.pairs()
+    );
 }
