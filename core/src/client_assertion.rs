@@ -180,9 +180,7 @@ pub(crate) fn read_claims(payload: &[u8]) -> Result<ClientJwt, ClientJwtError> {
     let aud = match members.get("aud") {
         None => None,
         Some(v @ Value::String(_)) => Some(v.clone()),
-        Some(Value::Array(a)) if a.iter().all(Value::is_string) => {
-            Some(Value::Array(a.clone()))
-        }
+        Some(Value::Array(a)) if a.iter().all(Value::is_string) => Some(Value::Array(a.clone())),
         Some(_) => return Err(ClientJwtError::ClaimType { name: "aud" }),
     };
     Ok(ClientJwt {

@@ -269,7 +269,10 @@ mod tests {
         assert_eq!(other.code, ErrorCode::InvalidClient);
         let saml = presented(
             &params(&[
-                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:saml2-bearer"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:saml2-bearer",
+                ),
                 ("client_assertion", jwt),
             ]),
             None,

@@ -20,10 +20,10 @@ use std::sync::{Arc, Mutex};
 
 use time::{Duration, OffsetDateTime};
 
+use crate::Jwks;
 use crate::client::{Client, ClientJwks};
 use crate::http::{HttpClient, HttpRequest};
 use crate::jose::KeySet;
-use crate::Jwks;
 
 /// The least time between two fetches of one client's `jwks_uri`.
 pub const JWKS_REFETCH_INTERVAL: Duration = Duration::seconds(10);
@@ -255,6 +255,9 @@ mod tests {
             last_attempt: at(0),
         };
         assert_eq!(decide(Some(&failed), Some("a"), AGE, at(9)), Decision::Wait);
-        assert_eq!(decide(Some(&failed), Some("a"), AGE, at(10)), Decision::Fetch);
+        assert_eq!(
+            decide(Some(&failed), Some("a"), AGE, at(10)),
+            Decision::Fetch
+        );
     }
 }

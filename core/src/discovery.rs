@@ -143,17 +143,31 @@ mod tests {
         let d = doc(&[]);
         assert_eq!(
             d["token_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "client_secret_jwt",
+                "private_key_jwt",
+                "none"
+            ])
         );
         assert_eq!(
             d["introspection_endpoint_auth_methods_supported"],
-            serde_json::json!(["client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt"])
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "client_secret_jwt",
+                "private_key_jwt"
+            ])
         );
         let algs = d["token_endpoint_auth_signing_alg_values_supported"]
             .as_array()
             .expect("algs");
         assert!(algs.contains(&"PS256".into()) && algs.contains(&"HS256".into()));
-        assert!(!algs.contains(&"none".into()), "RFC 8414 §2: none is not allowed");
+        assert!(
+            !algs.contains(&"none".into()),
+            "RFC 8414 §2: none is not allowed"
+        );
     }
 
     #[test]

@@ -65,8 +65,8 @@ pub mod pkce;
 mod provider;
 mod rate_limit;
 mod records;
-mod request_object;
 pub mod redirect_uri;
+mod request_object;
 pub mod scope;
 mod services;
 mod session;
@@ -94,7 +94,8 @@ pub use client::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
+    ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths,
+    SESSION_COOKIE,
 };
 pub use endpoint::access_token::AccessTokenInfo;
 pub use endpoint::backchannel::Deliveries;

@@ -23,7 +23,9 @@
 
 use serde_json::Value;
 
-use crate::client_assertion::{ClientJwt, ClientJwtError, JwtPolicy, check_audience, check_is_client, check_times};
+use crate::client_assertion::{
+    ClientJwt, ClientJwtError, JwtPolicy, check_audience, check_is_client, check_times,
+};
 use crate::http_types::Params;
 
 /// Members of a request object that are claims about the JWT, not request parameters.
@@ -150,7 +152,12 @@ mod tests {
 
     #[test]
     fn aud_is_the_issuer_rfc9101_4() {
-        assert!(run(&object(serde_json::json!({"aud": "https://idp.example/token"}))).is_err());
+        assert!(
+            run(&object(
+                serde_json::json!({"aud": "https://idp.example/token"})
+            ))
+            .is_err()
+        );
         assert!(run(&object(serde_json::json!({"aud": ["x", ISS]}))).is_ok());
         assert!(run(&object(serde_json::json!({"aud": "https://other.example"}))).is_err());
     }
@@ -166,7 +173,12 @@ mod tests {
             Err(ClientJwtError::TooLongLived { .. })
         ));
         // An old nbf with a fresh iat does not stretch the lifetime.
-        assert!(run(&object(serde_json::json!({"nbf": NOW - 3000, "iat": NOW, "exp": NOW + 1000}))).is_err());
+        assert!(
+            run(&object(
+                serde_json::json!({"nbf": NOW - 3000, "iat": NOW, "exp": NOW + 1000})
+            ))
+            .is_err()
+        );
         assert!(matches!(
             run(&object(serde_json::json!({"nbf": NOW + 11}))),
             Err(ClientJwtError::Future { .. })
@@ -181,8 +193,10 @@ mod tests {
 
     #[test]
     fn parameters_come_from_the_object_only_rfc9101_6_3() {
-        let c = object(serde_json::json!({"max_age": 60, "resource": ["urn:a", "urn:b"],
-            "claims": {"userinfo": {"email": null}}, "jti": "j"}));
+        let c = object(
+            serde_json::json!({"max_age": 60, "resource": ["urn:a", "urn:b"],
+            "claims": {"userinfo": {"email": null}}, "jti": "j"}),
+        );
         let p = parameters(&c, "c");
         assert_eq!(p.get("client_id").expect("one"), Some("c"));
         assert_eq!(p.get("scope").expect("one"), Some("openid"));

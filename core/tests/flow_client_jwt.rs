@@ -90,7 +90,9 @@ fn clients(key: &SigningKey, ed: &SigningKey) -> Vec<Client> {
     ]
 }
 
-fn fixture_with(f: impl FnOnce(idpkit_core::ProviderBuilder) -> idpkit_core::ProviderBuilder) -> Fixture {
+fn fixture_with(
+    f: impl FnOnce(idpkit_core::ProviderBuilder) -> idpkit_core::ProviderBuilder,
+) -> Fixture {
     let key = key(Algorithm::ES256);
     let ed = key_ed();
     let server = Arc::new(JwksServer::default());
@@ -164,27 +166,59 @@ async fn private_key_jwt_with_jwks_by_value_authenticates_rfc7523_2_2() {
 async fn the_token_endpoint_url_is_an_accepted_audience_outside_the_strict_profile_rfc7523_3_3() {
     let f = fixture();
     let c = with(claims("pk", f.env.now()), "aud", TOKEN_ENDPOINT.into());
-    assert_eq!(token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await.status, 200);
-    let c = with(claims("pk", f.env.now()), "aud", json!(["https://x.example", ISSUER]));
-    assert_eq!(token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await.status, 200);
+    assert_eq!(
+        token_with(&f.env, &sign_jws(&f.key, json!({}), &c))
+            .await
+            .status,
+        200
+    );
+    let c = with(
+        claims("pk", f.env.now()),
+        "aud",
+        json!(["https://x.example", ISSUER]),
+    );
+    assert_eq!(
+        token_with(&f.env, &sign_jws(&f.key, json!({}), &c))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn with_the_strict_flag_only_the_issuer_is_the_audience_fapi2_5_3_2_1() {
     let f = fixture_with(|b| b.client_assertion_audience_issuer_only(true));
     let c = with(claims("pk", f.env.now()), "aud", TOKEN_ENDPOINT.into());
-    assert_refused(&token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await, "aud");
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "aud",
+    );
     let c = with(claims("pk", f.env.now()), "aud", json!([ISSUER]));
-    assert_refused(&token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await, "aud");
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "aud",
+    );
     let c = claims("pk", f.env.now());
-    assert_eq!(token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await.status, 200);
+    assert_eq!(
+        token_with(&f.env, &sign_jws(&f.key, json!({}), &c))
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_audience_is_refused_rfc7523_3_3() {
     let f = fixture();
-    let c = with(claims("pk", f.env.now()), "aud", "https://other.example".into());
-    assert_refused(&token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await, "aud");
+    let c = with(
+        claims("pk", f.env.now()),
+        "aud",
+        "https://other.example".into(),
+    );
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "aud",
+    );
 }
 
 #[tokio::test]
@@ -217,7 +251,11 @@ async fn expired_long_lived_and_future_assertions_are_refused() {
     let mut no_exp = claims("pk", now);
     no_exp.as_object_mut().expect("object").remove("exp");
     assert_refused(&token_with(&f.env, &sign(&no_exp)).await, "exp is required");
-    let expired = with(with(claims("pk", now), "iat", (now - 120).into()), "exp", (now - 1).into());
+    let expired = with(
+        with(claims("pk", now), "iat", (now - 120).into()),
+        "exp",
+        (now - 1).into(),
+    );
     assert_refused(&token_with(&f.env, &sign(&expired)).await, "expired");
     // Short: at most 5 minutes from iat.
     let long = with(claims("pk", now), "exp", (now + 301).into());
@@ -239,7 +277,10 @@ async fn expired_long_lived_and_future_assertions_are_refused() {
 async fn iss_and_sub_must_both_be_the_client_rfc7523_3_1() {
     let f = fixture();
     let c = with(claims("pk", f.env.now()), "iss", "pk-uri".into());
-    assert_refused(&token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await, "iss");
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "iss",
+    );
 }
 
 #[tokio::test]
@@ -247,7 +288,10 @@ async fn an_algorithm_other_than_the_registered_one_is_refused() {
     let f = fixture();
     // pk-eddsa registered EdDSA; the ES256 key is in its set, but ES256 is not its alg.
     let c = claims("pk-eddsa", f.env.now());
-    assert_refused(&token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await, "not allowed");
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "not allowed",
+    );
 }
 
 #[tokio::test]
@@ -274,7 +318,11 @@ async fn a_signature_by_another_key_is_refused() {
     let f = fixture();
     let other = key(Algorithm::ES256);
     // Claims the registered key's kid, signed by another key.
-    let jwt = sign_jws(&other, json!({"kid": f.key.kid()}), &claims("pk", f.env.now()));
+    let jwt = sign_jws(
+        &other,
+        json!({"kid": f.key.kid()}),
+        &claims("pk", f.env.now()),
+    );
     assert_refused(&token_with(&f.env, &jwt).await, "does not verify");
 }
 
@@ -286,20 +334,29 @@ async fn a_private_key_jwt_client_cannot_fall_back_to_a_secret_rfc7591_2() {
         "pk",
         Some("guess"),
     );
-    assert_refused(&f.env.provider.token(&post).await, "another token_endpoint_auth_method");
+    assert_refused(
+        &f.env.provider.token(&post).await,
+        "another token_endpoint_auth_method",
+    );
     let mut basic = Request::new(Method::Post);
     basic.params = Params::from_pairs([("grant_type", "client_credentials")]);
     basic.authorization = Some(format!(
         "Basic {}",
         base64::Engine::encode(&base64::engine::general_purpose::STANDARD, "pk:guess")
     ));
-    assert_refused(&f.env.provider.token(&basic).await, "another token_endpoint_auth_method");
+    assert_refused(
+        &f.env.provider.token(&basic).await,
+        "another token_endpoint_auth_method",
+    );
     let none = idpkit_core::testkit::flows::token_request(
         &[("grant_type", "client_credentials")],
         "pk",
         None,
     );
-    assert_refused(&f.env.provider.token(&none).await, "another token_endpoint_auth_method");
+    assert_refused(
+        &f.env.provider.token(&none).await,
+        "another token_endpoint_auth_method",
+    );
 }
 
 #[tokio::test]
@@ -310,7 +367,10 @@ async fn a_secret_client_cannot_send_an_assertion() {
         DEMO_SECRET.as_bytes(),
         &claims(DEMO_CLIENT, f.env.now()),
     );
-    assert_refused(&token_with(&f.env, &jwt).await, "another token_endpoint_auth_method");
+    assert_refused(
+        &token_with(&f.env, &jwt).await,
+        "another token_endpoint_auth_method",
+    );
 }
 
 #[tokio::test]
@@ -327,7 +387,11 @@ async fn client_secret_jwt_authenticates_with_the_shared_secret_oidc_core_9() {
             assert_refused(&r, "HMAC");
         }
     }
-    let jwt = mac_jws(MacAlgorithm::HS256, b"not-the-secret-but-32-bytes-long!!", &claims("hs", f.env.now()));
+    let jwt = mac_jws(
+        MacAlgorithm::HS256,
+        b"not-the-secret-but-32-bytes-long!!",
+        &claims("hs", f.env.now()),
+    );
     assert_refused(&token_with(&f.env, &jwt).await, "HMAC");
     // An asymmetric signature is not an HMAC client's method.
     let jwt = sign_jws(&f.key, json!({}), &claims("hs", f.env.now()));
@@ -353,7 +417,11 @@ async fn jwks_uri_is_fetched_once_cached_and_refetched_once_on_an_unknown_kid() 
     let stranger = key(Algorithm::ES256);
     let r = token_with(&f.env, &sign(&stranger)).await;
     assert_refused(&r, "key id");
-    assert_eq!(f.server.fetches(), 2, "refetched less than 10 s ago: no fetch");
+    assert_eq!(
+        f.server.fetches(),
+        2,
+        "refetched less than 10 s ago: no fetch"
+    );
     for _ in 0..5 {
         token_with(&f.env, &sign(&stranger)).await;
     }
@@ -388,7 +456,11 @@ async fn failed_assertions_count_against_the_client_auth_failure_limit() {
         limits.client_auth_failures = idpkit_core::Limit::new(2, Duration::minutes(1));
         b.rate_limits(limits)
     });
-    let bad = sign_jws(&key(Algorithm::ES256), json!({"kid": f.key.kid()}), &claims("pk", f.env.now()));
+    let bad = sign_jws(
+        &key(Algorithm::ES256),
+        json!({"kid": f.key.kid()}),
+        &claims("pk", f.env.now()),
+    );
     assert_eq!(token_with(&f.env, &bad).await.status, 401);
     assert_eq!(token_with(&f.env, &bad).await.status, 401);
     let good = sign_jws(&f.key, json!({}), &claims("pk", f.env.now()));
@@ -430,24 +502,43 @@ fn the_builder_refuses_incoherent_jwt_registrations() {
     let cc = |b: idpkit_core::ClientBuilder| b.grant_types([GrantType::ClientCredentials]).build();
     let e = cc(Client::private_key_jwt("x")).expect_err("no keys");
     assert!(e.to_string().contains("jwks"), "{e}");
-    let e = cc(Client::private_key_jwt("x").jwks(jwks_of(&[&k])).jwks_uri(JWKS_URI)).expect_err("both");
+    let e = cc(Client::private_key_jwt("x")
+        .jwks(jwks_of(&[&k]))
+        .jwks_uri(JWKS_URI))
+    .expect_err("both");
     assert!(e.to_string().contains("exclusive"), "{e}");
-    let e = cc(Client::private_key_jwt("x").jwks_uri("http://client.example/jwks")).expect_err("http");
+    let e =
+        cc(Client::private_key_jwt("x").jwks_uri("http://client.example/jwks")).expect_err("http");
     assert!(e.to_string().contains("https"), "{e}");
     assert!(cc(Client::private_key_jwt("x").jwks_uri("http://127.0.0.1:8080/jwks")).is_ok());
-    let e = cc(Client::private_key_jwt("x").jwks(jwks_of(&[&k])).token_endpoint_auth_signing_alg("HS256"))
-        .expect_err("HS256 for private_key_jwt");
-    assert!(e.to_string().contains("token_endpoint_auth_signing_alg"), "{e}");
-    let e = cc(Client::private_key_jwt("x").jwks(jwks_of(&[&k])).token_endpoint_auth_signing_alg("none"))
-        .expect_err("none");
-    assert!(e.to_string().contains("token_endpoint_auth_signing_alg"), "{e}");
+    let e = cc(Client::private_key_jwt("x")
+        .jwks(jwks_of(&[&k]))
+        .token_endpoint_auth_signing_alg("HS256"))
+    .expect_err("HS256 for private_key_jwt");
+    assert!(
+        e.to_string().contains("token_endpoint_auth_signing_alg"),
+        "{e}"
+    );
+    let e = cc(Client::private_key_jwt("x")
+        .jwks(jwks_of(&[&k]))
+        .token_endpoint_auth_signing_alg("none"))
+    .expect_err("none");
+    assert!(
+        e.to_string().contains("token_endpoint_auth_signing_alg"),
+        "{e}"
+    );
     let e = cc(Client::client_secret_jwt("x", "short")).expect_err("short secret");
     assert!(e.to_string().contains("32 bytes"), "{e}");
-    let e = cc(Client::confidential("x", "s").token_endpoint_auth_method(TokenEndpointAuthMethod::PrivateKeyJwt))
-        .expect_err("a secret and private_key_jwt");
+    let e = cc(Client::confidential("x", "s")
+        .token_endpoint_auth_method(TokenEndpointAuthMethod::PrivateKeyJwt))
+    .expect_err("a secret and private_key_jwt");
     assert!(e.to_string().contains("private_key_jwt"), "{e}");
     // A private_key_jwt client is confidential: client_credentials is allowed.
-    assert!(cc(Client::private_key_jwt("x").jwks(jwks_of(&[&k]))).expect("ok").is_confidential());
+    assert!(
+        cc(Client::private_key_jwt("x").jwks(jwks_of(&[&k])))
+            .expect("ok")
+            .is_confidential()
+    );
 }
 
 #[test]
@@ -461,17 +552,30 @@ fn registrations_round_trip_the_rfc7591_jwt_members() {
         .build()
         .expect("client");
     let reg = c.to_registration();
-    assert_eq!(reg.token_endpoint_auth_method.as_deref(), Some("private_key_jwt"));
+    assert_eq!(
+        reg.token_endpoint_auth_method.as_deref(),
+        Some("private_key_jwt")
+    );
     assert_eq!(reg.jwks.as_ref().expect("jwks")["keys"][0]["kid"], k.kid());
     let back = reg.clone().into_client().expect("valid");
     assert_eq!(back.to_registration(), reg);
-    assert_eq!(back.jwks().expect("jwks").keys()[0].kid.as_deref(), Some(k.kid()));
+    assert_eq!(
+        back.jwks().expect("jwks").keys()[0].kid.as_deref(),
+        Some(k.kid())
+    );
     let hs = Client::client_secret_jwt("h", HMAC_SECRET)
         .grant_types([GrantType::ClientCredentials])
         .build()
         .expect("hs");
     let reg = hs.to_registration();
-    assert_eq!(reg.client_secret.as_deref(), Some(HMAC_SECRET), "kept in clear, documented");
+    assert_eq!(
+        reg.client_secret.as_deref(),
+        Some(HMAC_SECRET),
+        "kept in clear, documented"
+    );
     assert_eq!(reg.secret_sha256, None);
-    assert_eq!(reg.clone().into_client().expect("valid").to_registration(), reg);
+    assert_eq!(
+        reg.clone().into_client().expect("valid").to_registration(),
+        reg
+    );
 }

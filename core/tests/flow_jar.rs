@@ -38,7 +38,10 @@ fn fixture() -> Fixture {
     let ed = self::key(Algorithm::EdDSA);
     let jwks = Jwks::new(vec![key.public_jwk().clone()]);
     let jar = Client::private_key_jwt("jar")
-        .jwks(Jwks::new(vec![key.public_jwk().clone(), ed.public_jwk().clone()]))
+        .jwks(Jwks::new(vec![
+            key.public_jwk().clone(),
+            ed.public_jwk().clone(),
+        ]))
         .request_object_signing_alg(Algorithm::ES256)
         .redirect_uri(REDIRECT)
         .redirect_uri("https://rp.example/other")
@@ -100,7 +103,11 @@ async fn through_login(f: &Fixture, b: &mut Browser, a: Authorization) -> Vec<(S
 async fn a_signed_request_object_is_the_authorization_request_rfc9101_5_1() {
     let f = fixture();
     let mut b = Browser::new();
-    let jwt = sign_jws(&f.key, json!({"typ": "oauth-authz-req+jwt"}), &object(f.env.now()));
+    let jwt = sign_jws(
+        &f.key,
+        json!({"typ": "oauth-authz-req+jwt"}),
+        &object(f.env.now()),
+    );
     let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt)]).await;
     let params = through_login(&f, &mut b, a).await;
     assert_eq!(param(&params, "state"), Some("inner-state"));
@@ -162,15 +169,27 @@ async fn outer_parameters_are_ignored_when_a_request_object_is_present_rfc9101_6
 async fn the_outer_client_id_must_be_the_objects_rfc9101_5() {
     let f = fixture();
     let mut b = Browser::new();
-    let jwt = sign_jws(&f.key, json!({}), &with(object(f.env.now()), "client_id", "jar-public".into()));
+    let jwt = sign_jws(
+        &f.key,
+        json!({}),
+        &with(object(f.env.now()), "client_id", "jar-public".into()),
+    );
     let a = authorize(
         &f,
         &mut b,
-        &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)],
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
     )
     .await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
-    assert!(param(&p, "error_description").unwrap_or_default().contains("client_id"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("client_id")
+    );
 }
 
 #[tokio::test]
@@ -178,7 +197,12 @@ async fn an_unsigned_request_object_is_refused_rfc9101_6_1() {
     let f = fixture();
     let mut b = Browser::new();
     let jwt = unsigned_jws(&object(f.env.now()));
-    let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt), ("state", "s")]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[("client_id", "jar"), ("request", &jwt), ("state", "s")],
+    )
+    .await;
     // The client registered two redirect URIs and named none outside the (untrusted)
     // object: no redirect URI is trusted, so the user sees the error.
     let r = respond(a);
@@ -187,7 +211,12 @@ async fn an_unsigned_request_object_is_refused_rfc9101_6_1() {
     let a = authorize(
         &f,
         &mut b,
-        &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT), ("state", "s")],
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+            ("state", "s"),
+        ],
     )
     .await;
     assert_error_redirect(a, "invalid_request_object", Some("s"));
@@ -201,7 +230,11 @@ async fn a_request_object_to_an_unregistered_redirect_uri_is_shown_not_redirecte
     let a = authorize(
         &f,
         &mut b,
-        &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", "https://evil.example/cb")],
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", "https://evil.example/cb"),
+        ],
     )
     .await;
     assert_eq!(respond(a).status, 400);
@@ -211,9 +244,13 @@ async fn refused(f: &Fixture, claims: &Value, why: &str) {
     let mut b = Browser::new();
     let jwt = sign_jws(&f.key, json!({}), claims);
     let a = authorize(
-        &f,
+        f,
         &mut b,
-        &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)],
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
     )
     .await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
@@ -225,15 +262,35 @@ async fn refused(f: &Fixture, claims: &Value, why: &str) {
 async fn wrong_aud_iss_and_times_are_refused_rfc9101_6_2() {
     let f = fixture();
     let now = f.env.now();
-    refused(&f, &with(object(now), "aud", "https://idp.example/token".into()), "aud").await;
+    refused(
+        &f,
+        &with(object(now), "aud", "https://idp.example/token".into()),
+        "aud",
+    )
+    .await;
     refused(&f, &with(object(now), "iss", "jar-public".into()), "iss").await;
     let mut no_exp = object(now);
     no_exp.as_object_mut().expect("object").remove("exp");
     refused(&f, &no_exp, "exp is required").await;
     refused(&f, &with(object(now), "exp", (now - 1).into()), "expired").await;
-    refused(&f, &with(object(now), "exp", (now + 3601).into()), "longer than").await;
-    refused(&f, &with(object(now), "nbf", (now + 11).into()), "in the future").await;
-    refused(&f, &with(object(now), "request_uri", "https://x".into()), "request_uri").await;
+    refused(
+        &f,
+        &with(object(now), "exp", (now + 3601).into()),
+        "longer than",
+    )
+    .await;
+    refused(
+        &f,
+        &with(object(now), "nbf", (now + 11).into()),
+        "in the future",
+    )
+    .await;
+    refused(
+        &f,
+        &with(object(now), "request_uri", "https://x".into()),
+        "request_uri",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -242,37 +299,92 @@ async fn only_the_registered_algorithm_and_the_clients_keys_verify() {
     let mut b = Browser::new();
     // EdDSA is not jar's request_object_signing_alg, though the key is registered.
     let jwt = sign_jws(&f.ed, json!({}), &object(f.env.now()));
-    let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
-    assert!(param(&p, "error_description").unwrap_or_default().contains("not allowed"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("not allowed")
+    );
     // Another ES256 key claiming jar's kid.
     let other = key(Algorithm::ES256);
     let jwt = sign_jws(&other, json!({"kid": f.key.kid()}), &object(f.env.now()));
-    let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
-    assert!(param(&p, "error_description").unwrap_or_default().contains("does not verify"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("does not verify")
+    );
 }
 
 #[tokio::test]
 async fn a_request_object_with_a_jti_is_single_use() {
     let f = fixture();
     let mut b = Browser::new();
-    let jwt = sign_jws(&f.key, json!({}), &with(object(f.env.now()), "jti", "once".into()));
+    let jwt = sign_jws(
+        &f.key,
+        json!({}),
+        &with(object(f.env.now()), "jti", "once".into()),
+    );
     let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt)]).await;
     assert!(matches!(a, Authorization::Interaction(_)));
-    let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt), ("redirect_uri", REDIRECT)]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
-    assert!(param(&p, "error_description").unwrap_or_default().contains("used before"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("used before")
+    );
 }
 
 #[tokio::test]
 async fn a_client_without_keys_cannot_send_request_objects() {
     let f = fixture();
     let mut b = Browser::new();
-    let jwt = sign_jws(&f.key, json!({}), &with(with(object(f.env.now()), "iss", DEMO_PUBLIC.into()), "client_id", DEMO_PUBLIC.into()));
+    let jwt = sign_jws(
+        &f.key,
+        json!({}),
+        &with(
+            with(object(f.env.now()), "iss", DEMO_PUBLIC.into()),
+            "client_id",
+            DEMO_PUBLIC.into(),
+        ),
+    );
     let a = authorize(&f, &mut b, &[("client_id", DEMO_PUBLIC), ("request", &jwt)]).await;
     let p = assert_error_redirect(a, "invalid_request_object", None);
-    assert!(param(&p, "error_description").unwrap_or_default().contains("no keys"));
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("no keys")
+    );
 }
 
 #[tokio::test]
@@ -284,21 +396,45 @@ async fn a_public_client_with_keys_signs_its_request_with_pkce_inside() {
         "scope": "openid", "code_challenge": CHALLENGE, "code_challenge_method": "S256"});
     let jwt = sign_jws(&f.key, json!({}), &obj);
     // PKCE outside only is ignored: without it inside, a public client is refused.
-    let a = authorize(&f, &mut b, &[("client_id", "jar-public"), ("request", &jwt), ("code_challenge", "x")]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar-public"),
+            ("request", &jwt),
+            ("code_challenge", "x"),
+        ],
+    )
+    .await;
     let params = through_login(&f, &mut b, a).await;
     assert!(param(&params, "code").is_some());
     let mut obj2 = obj.clone();
-    obj2.as_object_mut().expect("object").remove("code_challenge");
+    obj2.as_object_mut()
+        .expect("object")
+        .remove("code_challenge");
     let jwt = sign_jws(&f.key, json!({}), &obj2);
     let a = authorize(
         &f,
         &mut b,
-        &[("client_id", "jar-public"), ("request", &jwt), ("code_challenge", CHALLENGE), ("code_challenge_method", "S256")],
+        &[
+            ("client_id", "jar-public"),
+            ("request", &jwt),
+            ("code_challenge", CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
     )
     .await;
     assert_error_redirect(a, "invalid_request", None);
     f.env.advance(Duration::seconds(61));
-    let a = authorize(&f, &mut b, &[("client_id", "jar-public"), ("request", &sign_jws(&f.key, json!({}), &obj))]).await;
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar-public"),
+            ("request", &sign_jws(&f.key, json!({}), &obj)),
+        ],
+    )
+    .await;
     assert_error_redirect(a, "invalid_request_object", None);
 }
 
@@ -310,11 +446,17 @@ async fn resolve_request_object_needs_the_outer_client_id_of_the_client_rfc9101_
     let ok = f
         .env
         .provider
-        .resolve_request_object(&Params::from_pairs([("client_id", "jar"), ("request", jwt.as_str())]), &f.jar)
+        .resolve_request_object(
+            &Params::from_pairs([("client_id", "jar"), ("request", jwt.as_str())]),
+            &f.jar,
+        )
         .await
         .expect("resolves");
     assert_eq!(ok.get("state").expect("one"), Some("inner-state"));
-    for outer in [vec![("request", jwt.as_str())], vec![("client_id", "jar-public"), ("request", jwt.as_str())]] {
+    for outer in [
+        vec![("request", jwt.as_str())],
+        vec![("client_id", "jar-public"), ("request", jwt.as_str())],
+    ] {
         let e = f
             .env
             .provider
@@ -327,7 +469,11 @@ async fn resolve_request_object_needs_the_outer_client_id_of_the_client_rfc9101_
         .env
         .provider
         .resolve_request_object(
-            &Params::from_pairs([("client_id", "jar"), ("request", jwt.as_str()), ("request_uri", "urn:x")]),
+            &Params::from_pairs([
+                ("client_id", "jar"),
+                ("request", jwt.as_str()),
+                ("request_uri", "urn:x"),
+            ]),
             &f.jar,
         )
         .await
@@ -336,7 +482,12 @@ async fn resolve_request_object_needs_the_outer_client_id_of_the_client_rfc9101_
     // Without `request`, the parameters come back as they are.
     let plain = Params::from_pairs([("client_id", "jar"), ("scope", "openid")]);
     assert_eq!(
-        f.env.provider.resolve_request_object(&plain, &f.jar).await.expect("plain").pairs(),
+        f.env
+            .provider
+            .resolve_request_object(&plain, &f.jar)
+            .await
+            .expect("plain")
+            .pairs(),
         plain.pairs()
     );
 }

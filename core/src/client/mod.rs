@@ -570,8 +570,8 @@ mod logout;
 mod registration;
 mod store;
 
-pub use auth_method::TokenEndpointAuthMethod;
 pub(crate) use auth_method::ClientJwks;
+pub use auth_method::TokenEndpointAuthMethod;
 pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
 pub use store::{ClientRegistry, ClientStore, StaticClients};
 

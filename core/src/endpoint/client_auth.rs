@@ -82,21 +82,26 @@ impl Provider {
         client: &Client,
         jwt: &str,
     ) -> Result<Result<(), OAuthError>, OAuthError> {
-        let refused = |e: ClientJwtError| OAuthError::invalid_client(format!("client_assertion: {e}"));
+        let refused =
+            |e: ClientJwtError| OAuthError::invalid_client(format!("client_assertion: {e}"));
         let now = self.now();
         let payload = match client.token_endpoint_auth_method() {
             Some(TokenEndpointAuthMethod::ClientSecretJwt) => {
                 let Some(key) = &client.jwt.hmac_key else {
-                    return Ok(Err(OAuthError::invalid_client("the client has no shared secret")));
+                    return Ok(Err(OAuthError::invalid_client(
+                        "the client has no shared secret",
+                    )));
                 };
-                let allowed: Vec<crate::MacAlgorithm> = match client.token_endpoint_auth_signing_alg() {
-                    Some(a) => crate::MacAlgorithm::from_name(a).into_iter().collect(),
-                    None => crate::MacAlgorithm::ALL.to_vec(),
-                };
+                let allowed: Vec<crate::MacAlgorithm> =
+                    match client.token_endpoint_auth_signing_alg() {
+                        Some(a) => crate::MacAlgorithm::from_name(a).into_iter().collect(),
+                        None => crate::MacAlgorithm::ALL.to_vec(),
+                    };
                 client_assertion::verify_mac(jwt, &key.0, &allowed)
             }
             _ => {
-                let allowed: Vec<crate::Algorithm> = match client.token_endpoint_auth_signing_alg() {
+                let allowed: Vec<crate::Algorithm> = match client.token_endpoint_auth_signing_alg()
+                {
                     Some(a) => crate::Algorithm::from_name(a).into_iter().collect(),
                     None => crate::Algorithm::ALL.to_vec(),
                 };

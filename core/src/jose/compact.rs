@@ -11,8 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Algorithm;
-use crate::MacAlgorithm;
 use super::json::{JsonType, Member, ObjectError, read_object};
+use crate::MacAlgorithm;
 
 /// The longest signature accepted, in bytes (RSA-8192).
 pub const MAX_SIGNATURE_LEN: usize = 1024;

@@ -622,6 +622,46 @@ mod tests {
     }
 
     #[test]
+    fn client_jwt_knobs_are_bounded_fapi2_5_3_2_1() {
+        let base = || {
+            Provider::builder("https://idp.example")
+                .grant_store(MemoryGrantStore::new())
+                .keys(LocalKeys::ephemeral_for_development().expect("keys"))
+                .clients(StaticClients::new([]).expect("clients"))
+                .users(NoUsers)
+                .signing_alg(Algorithm::ES256)
+                .dangerous_allow_development_backends()
+        };
+        let knob = |b: ProviderBuilder| match b.build() {
+            Err(ConfigError::Setting { knob, .. }) => knob,
+            other => panic!("expected a refused knob, got {:?}", other.map(|_| ())),
+        };
+        assert_eq!(
+            knob(base().client_jwt_clock_skew(Duration::seconds(61))),
+            "client_jwt_clock_skew"
+        );
+        assert_eq!(
+            knob(base().request_object_max_lifetime(Duration::minutes(61))),
+            "request_object_max_lifetime"
+        );
+        assert_eq!(
+            knob(base().client_assertion_max_lifetime(Duration::ZERO)),
+            "client_assertion_max_lifetime"
+        );
+        assert_eq!(
+            knob(base().client_jwks_max_age(Duration::seconds(1))),
+            "client_jwks_max_age"
+        );
+        let p = base()
+            .client_jwt_clock_skew(Duration::seconds(60))
+            .client_assertion_audience_issuer_only(true)
+            .build()
+            .expect("builds");
+        assert!(p.config().client_jwt.assertion_audience_issuer_only);
+        assert_eq!(p.config().client_jwt.clock_skew, Duration::seconds(60));
+    }
+
+    #[test]
     fn http_issuer_only_on_a_loopback_ip_or_localhost_rfc8414_2() {
         for ok in [
             "http://127.0.0.1:8080",

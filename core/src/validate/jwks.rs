@@ -10,9 +10,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{JwksSource, KidLookup, Rejection, TrustedIssuer, Validator};
+use crate::Jwks;
 use crate::http::HttpRequest;
 use crate::jose::KeySet;
-use crate::Jwks;
 
 #[derive(Debug, Default)]
 pub(super) struct Cache {

@@ -1427,7 +1427,10 @@ mod tests {
         );
         assert_eq!(clients[0].jwks_uri(), Some("https://pk.example/jwks"));
         assert_eq!(clients[0].token_endpoint_auth_signing_alg(), Some("PS256"));
-        assert_eq!(clients[0].request_object_signing_alg(), Some(Algorithm::PS256));
+        assert_eq!(
+            clients[0].request_object_signing_alg(),
+            Some(Algorithm::PS256)
+        );
         assert!(clients[0].is_confidential());
         assert!(clients[1].allows_auth_method(TokenEndpointAuthMethod::ClientSecretJwt));
         assert!(!clients[2].allows_auth_method(TokenEndpointAuthMethod::ClientSecretPost));
