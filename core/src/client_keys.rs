@@ -1,13 +1,14 @@
 //! The keys of a client: what its `private_key_jwt` assertions (RFC 7523 §2.2) and request
 //! objects (RFC 9101 §6.2) are verified with. `jwks` registered by value is decoded once
 //! with the client; `jwks_uri` is fetched through the provider's
-//! [`HttpClient`](crate::http::HttpClient) and kept in a process cache of **public** keys
+//! `HttpClient` ([`crate::http::HttpClient`]) and kept in a process cache of **public** keys
 //! (a cache, not state: every instance may fetch its own copy, and losing it costs one
 //! fetch).
 //!
-//! The cache rules, in [`decide`] (a sync function of the cached entry and `now`):
-//! - a cached set younger than [`ClientKeyCache::max_age`] (default
-//!   [`DEFAULT_JWKS_MAX_AGE`]) is used as is;
+//! The cache rules, in `decide` (a sync function of the cached entry and `now`):
+//! - a cached set younger than the max age
+//!   ([`ProviderBuilder::client_jwks_max_age`](crate::ProviderBuilder::client_jwks_max_age),
+//!   default [`DEFAULT_JWKS_MAX_AGE`]) is used as is;
 //! - a JWS naming a `kid` the cached set lacks (the client rotated its keys) triggers one
 //!   refetch;
 //! - refetches of one client's `jwks_uri` are at most one per [`JWKS_REFETCH_INTERVAL`]

@@ -608,7 +608,7 @@ async fn every_error_redirect_carries_iss_and_state_rfc9207_2() {
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("scope", "openid admin")], "invalid_scope"),
         (&[("prompt", "none")], "login_required"),
-        (&[("request", "eyJ...")], "request_not_supported"),
+        (&[("request", "eyJ...")], "invalid_request_object"),
         (&[("request_uri", "urn:x")], "request_uri_not_supported"),
         (&[("max_age", "x")], "invalid_request"),
     ];
