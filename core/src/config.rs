@@ -134,6 +134,13 @@ pub struct ClientJwtConfig {
     /// How long a client's fetched `jwks_uri` key set is used before it is fetched again
     /// (default 10 minutes; an unknown `kid` refetches sooner, at most once per 10 s).
     pub jwks_max_age: Duration,
+    /// The asymmetric algorithms client assertions and request objects may use, server-wide
+    /// (default all: RS256, PS256, ES256, EdDSA; a client's own registered algorithm must
+    /// be one of them). FAPI 2.0 §5.4.1 allows PS256, ES256 and EdDSA only.
+    pub algorithms: Vec<Algorithm>,
+    /// Whether `client_secret_jwt` (HMAC) assertions are accepted at all (default `true`;
+    /// FAPI 2.0 §5.3.2.1 allows asymmetric client authentication only).
+    pub client_secret_jwt: bool,
 }
 
 impl Default for ClientJwtConfig {
@@ -144,6 +151,8 @@ impl Default for ClientJwtConfig {
             assertion_audience_issuer_only: false,
             request_object_max_lifetime: Duration::minutes(60),
             jwks_max_age: crate::client_keys::DEFAULT_JWKS_MAX_AGE,
+            algorithms: Algorithm::ALL.to_vec(),
+            client_secret_jwt: true,
         }
     }
 }

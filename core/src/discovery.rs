@@ -19,19 +19,37 @@ pub(crate) fn document(
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
     // Client assertions (RFC 7523): every asymmetric algorithm for private_key_jwt, HMAC
     // for client_secret_jwt; request objects (RFC 9101): asymmetric only. `none` never.
-    let asymmetric: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
+    let jwt = &config.client_jwt;
+    let asymmetric: Vec<&str> = Algorithm::ALL
+        .iter()
+        .filter(|a| jwt.algorithms.contains(a))
+        .map(|a| a.as_str())
+        .collect();
+    let hmac: &[crate::MacAlgorithm] = if jwt.client_secret_jwt {
+        &crate::MacAlgorithm::ALL
+    } else {
+        &[]
+    };
     let assertion_algs: Vec<&str> = asymmetric
         .iter()
         .copied()
-        .chain(crate::MacAlgorithm::ALL.iter().map(|a| a.as_str()))
+        .chain(hmac.iter().map(|a| a.as_str()))
         .collect();
-    let auth_methods = [
+    let auth_methods: Vec<&str> = [
         "client_secret_basic",
         "client_secret_post",
         "client_secret_jwt",
         "private_key_jwt",
         "none",
-    ];
+    ]
+    .into_iter()
+    .filter(|m| *m != "client_secret_jwt" || jwt.client_secret_jwt)
+    .collect();
+    let confidential_methods: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     let doc = json!({
         "issuer": config.issuer,
         "authorization_endpoint": url(&config.paths.authorization),
@@ -61,7 +79,7 @@ pub(crate) fn document(
         "revocation_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         // Introspection needs an authenticated (confidential) client: no `none`.
-        "introspection_endpoint_auth_methods_supported": &auth_methods[..4],
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
@@ -167,6 +185,29 @@ mod tests {
         assert!(
             !algs.contains(&"none".into()),
             "RFC 8414 §2: none is not allowed"
+        );
+    }
+
+    #[test]
+    fn restricted_client_jwt_algorithms_are_advertised_truthfully_rfc8414_2() {
+        let mut c = config();
+        c.client_jwt.algorithms = vec![Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
+        c.client_jwt.client_secret_jwt = false;
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(
+            d["token_endpoint_auth_signing_alg_values_supported"],
+            serde_json::json!(["PS256", "ES256", "EdDSA"])
+        );
+        assert_eq!(
+            d["request_object_signing_alg_values_supported"],
+            serde_json::json!(["PS256", "ES256", "EdDSA"])
+        );
+        assert!(
+            !d["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .expect("methods")
+                .contains(&"client_secret_jwt".into())
         );
     }
 

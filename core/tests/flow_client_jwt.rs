@@ -579,3 +579,31 @@ fn registrations_round_trip_the_rfc7591_jwt_members() {
         reg
     );
 }
+
+#[tokio::test]
+async fn the_server_wide_algorithm_list_and_hmac_switch_refuse_assertions_fapi2_5_4_1() {
+    // A profile allowing EdDSA only: pk's ES256 assertion is refused, pk-eddsa's passes.
+    let f = fixture_with(|b| {
+        b.client_jwt_algorithms([Algorithm::EdDSA])
+            .client_secret_jwt_allowed(false)
+    });
+    let c = claims("pk", f.env.now());
+    assert_refused(
+        &token_with(&f.env, &sign_jws(&f.key, json!({}), &c)).await,
+        "not allowed",
+    );
+    let jwt = mac_jws(
+        MacAlgorithm::HS256,
+        HMAC_SECRET.as_bytes(),
+        &claims("hs", f.env.now()),
+    );
+    assert_refused(
+        &token_with(&f.env, &jwt).await,
+        "client_secret_jwt is not accepted",
+    );
+    let d = f.env.provider.discovery().json_value();
+    assert_eq!(
+        d["token_endpoint_auth_signing_alg_values_supported"],
+        json!(["EdDSA"])
+    );
+}

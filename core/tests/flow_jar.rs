@@ -34,6 +34,12 @@ fn key(alg: Algorithm) -> SigningKey {
 /// `jar` (private_key_jwt, jwks by value, request objects ES256 only) and `jar-public`
 /// (public, PKCE, jwks for its request objects).
 fn fixture() -> Fixture {
+    fixture_with(|b| b)
+}
+
+fn fixture_with(
+    f: impl FnOnce(idpkit_core::ProviderBuilder) -> idpkit_core::ProviderBuilder,
+) -> Fixture {
     let key = key(Algorithm::ES256);
     let ed = self::key(Algorithm::EdDSA);
     let jwks = Jwks::new(vec![key.public_jwk().clone()]);
@@ -61,7 +67,7 @@ fn fixture() -> Fixture {
         Arc::new(MemoryGrantStore::new()),
         Arc::new(ManualClock::starting_now()),
         vec![jar.clone(), public],
-        |b| b,
+        f,
     );
     Fixture { env, key, ed, jar }
 }
@@ -489,5 +495,29 @@ async fn resolve_request_object_needs_the_outer_client_id_of_the_client_rfc9101_
             .expect("plain")
             .pairs(),
         plain.pairs()
+    );
+}
+
+#[tokio::test]
+async fn the_server_wide_algorithm_list_applies_to_request_objects_fapi2_5_4_1() {
+    let f = fixture_with(|b| b.client_jwt_algorithms([Algorithm::PS256, Algorithm::EdDSA]));
+    let mut b = Browser::new();
+    // jar registered ES256, which the server no longer allows.
+    let jwt = sign_jws(&f.key, json!({}), &object(f.env.now()));
+    let a = authorize(
+        &f,
+        &mut b,
+        &[
+            ("client_id", "jar"),
+            ("request", &jwt),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
+    let p = assert_error_redirect(a, "invalid_request_object", None);
+    assert!(
+        param(&p, "error_description")
+            .unwrap_or_default()
+            .contains("not allowed")
     );
 }

@@ -87,6 +87,11 @@ impl Provider {
         let now = self.now();
         let payload = match client.token_endpoint_auth_method() {
             Some(TokenEndpointAuthMethod::ClientSecretJwt) => {
+                if !self.inner.config.client_jwt.client_secret_jwt {
+                    return Ok(Err(OAuthError::invalid_client(
+                        "client_secret_jwt is not accepted by this provider",
+                    )));
+                }
                 let Some(key) = &client.jwt.hmac_key else {
                     return Ok(Err(OAuthError::invalid_client(
                         "the client has no shared secret",
@@ -100,11 +105,16 @@ impl Provider {
                 client_assertion::verify_mac(jwt, &key.0, &allowed)
             }
             _ => {
+                // The client's registered algorithm (or any), within the server's list.
+                let server = &self.inner.config.client_jwt.algorithms;
                 let allowed: Vec<crate::Algorithm> = match client.token_endpoint_auth_signing_alg()
                 {
                     Some(a) => crate::Algorithm::from_name(a).into_iter().collect(),
                     None => crate::Algorithm::ALL.to_vec(),
-                };
+                }
+                .into_iter()
+                .filter(|a| server.contains(a))
+                .collect();
                 let keys = match self.client_key_set(client, jwt, now).await {
                     Ok(k) => k,
                     Err(e) => return Ok(Err(e)),

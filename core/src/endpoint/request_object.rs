@@ -17,7 +17,9 @@ impl Provider {
     /// Resolves the request object of an authorization request (RFC 9101 §5.1, `request`
     /// by value) for `client` (found by the outer `client_id`): verifies its signature with
     /// the client's keys (`jwks` / `jwks_uri`; the client's `request_object_signing_alg`
-    /// when registered, else any asymmetric algorithm; never `none` or HMAC), checks `iss`,
+    /// when registered, else any asymmetric algorithm, either way only those of
+    /// [`ProviderBuilder::client_jwt_algorithms`](crate::ProviderBuilder::client_jwt_algorithms);
+    /// never `none` or HMAC), checks `iss`,
     /// `aud`, `client_id`, `exp`, `nbf`, `iat` and a `jti` when present (single use across
     /// instances), and returns the parameters **from the object only** plus `client_id`
     /// (RFC 9101 §6.3: outer parameters are ignored). Parameters without `request` come
@@ -50,10 +52,14 @@ impl Provider {
             OAuthError::new(ErrorCode::InvalidRequestObject, e.to_string())
         };
         let now = self.now();
+        let server = &self.inner.config.client_jwt.algorithms;
         let allowed: Vec<Algorithm> = match client.request_object_signing_alg() {
             Some(a) => vec![a],
             None => Algorithm::ALL.to_vec(),
-        };
+        }
+        .into_iter()
+        .filter(|a| server.contains(a))
+        .collect();
         let keys = self
             .client_key_set(client, jwt, now)
             .await

@@ -182,6 +182,21 @@ impl ProviderBuilder {
         self
     }
 
+    /// The asymmetric algorithms client assertions and request objects may be signed with,
+    /// server-wide (default all four; FAPI 2.0 §5.4.1: PS256, ES256, EdDSA). Discovery
+    /// lists only these. An empty list is refused by `build`.
+    pub fn client_jwt_algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.config.client_jwt.algorithms = algs.into_iter().collect();
+        self
+    }
+
+    /// Whether `client_secret_jwt` (HMAC) assertions are accepted at all (default `true`).
+    /// With `false`, discovery no longer lists it and such clients cannot authenticate.
+    pub fn client_secret_jwt_allowed(mut self, yes: bool) -> Self {
+        self.config.client_jwt.client_secret_jwt = yes;
+        self
+    }
+
     /// How long a client's fetched `jwks_uri` is cached (default 10 minutes, between 10
     /// seconds and 1 day).
     pub fn client_jwks_max_age(mut self, age: Duration) -> Self {
@@ -501,6 +516,12 @@ impl ProviderBuilder {
                     reason: format!("must be between {min} and {max}"),
                 });
             }
+        }
+        if jwt.algorithms.is_empty() {
+            return Err(ConfigError::Setting {
+                knob: "client_jwt_algorithms",
+                reason: "name at least one algorithm".into(),
+            });
         }
         let algorithms = keys.algorithms();
         if !algorithms.contains(&config.signing_alg) {
