@@ -61,6 +61,59 @@ impl fmt::Display for Algorithm {
     }
 }
 
+/// An HMAC JWS algorithm (RFC 7518 §3.2), for one use only: `client_secret_jwt` client
+/// assertions (OIDC Core §9), keyed with a secret the client and idpkit share. It is a
+/// type of its own, apart from [`Algorithm`], so no verifier of asymmetric signatures can
+/// be made to accept an HMAC (RFC 8725 §3.1: no key confusion).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MacAlgorithm {
+    /// HMAC with SHA-256.
+    HS256,
+    /// HMAC with SHA-384.
+    HS384,
+    /// HMAC with SHA-512.
+    HS512,
+}
+
+impl MacAlgorithm {
+    /// Every HMAC algorithm, in the order discovery lists them.
+    pub const ALL: [MacAlgorithm; 3] = [Self::HS256, Self::HS384, Self::HS512];
+
+    /// The JOSE name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HS256 => "HS256",
+            Self::HS384 => "HS384",
+            Self::HS512 => "HS512",
+        }
+    }
+
+    /// Parses a JOSE name (case-sensitive, RFC 7515 §4.1.1).
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "HS256" => Some(Self::HS256),
+            "HS384" => Some(Self::HS384),
+            "HS512" => Some(Self::HS512),
+            _ => None,
+        }
+    }
+
+    /// The hash output size in bytes: RFC 7518 §3.2 requires a key at least this long.
+    pub fn min_key_len(self) -> usize {
+        match self {
+            Self::HS256 => 32,
+            Self::HS384 => 48,
+            Self::HS512 => 64,
+        }
+    }
+}
+
+impl fmt::Display for MacAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

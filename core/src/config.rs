@@ -130,6 +130,52 @@ pub struct Config {
     /// Every token request must carry a DPoP proof, whatever the client's
     /// `dpop_bound_access_tokens` (default `false`).
     pub dpop_required: bool,
+    /// Rules for JWTs from clients: client assertions and request objects.
+    pub client_jwt: ClientJwtConfig,
+}
+
+/// Rules for JWTs from clients: `private_key_jwt` / `client_secret_jwt` assertions
+/// (RFC 7523) and request objects (RFC 9101). Set through the
+/// [`ProviderBuilder`](crate::ProviderBuilder) knobs named after the fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientJwtConfig {
+    /// How far in the future `iat` and `nbf` may be (default 10 s, at most 60 s: FAPI 2.0
+    /// §5.3.2.1 asks to accept 10 s and refuse beyond 60 s).
+    pub clock_skew: Duration,
+    /// The longest client assertion accepted, `exp` minus `iat` (default 5 minutes).
+    pub assertion_max_lifetime: Duration,
+    /// Only the issuer identifier, as a string, is a valid `aud` of a client assertion
+    /// (default `false`: the token endpoint URL is accepted too, RFC 7523 §3 item 3).
+    /// FAPI 2.0 §5.3.2.1 requires `true`.
+    pub assertion_audience_issuer_only: bool,
+    /// The longest request object accepted, `exp` minus `nbf` (or `iat`) (default 60
+    /// minutes, FAPI 2.0 §5.3.2.1 / RFC 9101 §10.2).
+    pub request_object_max_lifetime: Duration,
+    /// How long a client's fetched `jwks_uri` key set is used before it is fetched again
+    /// (default 10 minutes; an unknown `kid` refetches sooner, at most once per 10 s).
+    pub jwks_max_age: Duration,
+    /// The asymmetric algorithms client assertions and request objects may use, server-wide
+    /// (default all: RS256, PS256, ES256, EdDSA; a client's own registered algorithm must
+    /// be one of them). FAPI 2.0 §5.4.1 allows PS256, ES256 and EdDSA only.
+    pub algorithms: Vec<Algorithm>,
+    /// Whether `client_secret_jwt` (HMAC) assertions are accepted at all (default `true`;
+    /// FAPI 2.0 §5.3.2.1 allows asymmetric client authentication only).
+    pub client_secret_jwt: bool,
+}
+
+impl Default for ClientJwtConfig {
+    fn default() -> Self {
+        Self {
+            clock_skew: Duration::seconds(10),
+            assertion_max_lifetime: Duration::minutes(5),
+            assertion_audience_issuer_only: false,
+            request_object_max_lifetime: Duration::minutes(60),
+            jwks_max_age: crate::client_keys::DEFAULT_JWKS_MAX_AGE,
+            algorithms: Algorithm::ALL.to_vec(),
+            client_secret_jwt: true,
+        }
+    }
 }
 
 /// Base name of the SSO session cookie. On an https issuer the cookie is

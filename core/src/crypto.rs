@@ -103,6 +103,28 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
+fn hmac_key(alg: crate::MacAlgorithm, key: &[u8]) -> backend::hmac::Key {
+    let algorithm = match alg {
+        crate::MacAlgorithm::HS256 => backend::hmac::HMAC_SHA256,
+        crate::MacAlgorithm::HS384 => backend::hmac::HMAC_SHA384,
+        crate::MacAlgorithm::HS512 => backend::hmac::HMAC_SHA512,
+    };
+    backend::hmac::Key::new(algorithm, key)
+}
+
+/// The HMAC of `msg` under `key` (RFC 7518 §3.2): what a `client_secret_jwt` client signs
+/// its assertions with.
+pub fn hmac_sign(alg: crate::MacAlgorithm, key: &[u8], msg: &[u8]) -> Vec<u8> {
+    backend::hmac::sign(&hmac_key(alg, key), msg)
+        .as_ref()
+        .to_vec()
+}
+
+/// Whether `tag` is the HMAC of `msg` under `key`, compared in constant time.
+pub fn hmac_verify(alg: crate::MacAlgorithm, key: &[u8], msg: &[u8], tag: &[u8]) -> bool {
+    backend::hmac::verify(&hmac_key(alg, key), msg, tag).is_ok()
+}
+
 /// The OIDC left-half hash (`at_hash`, `c_hash`) of `value`: SHA-256 for RS256, PS256 and
 /// ES256, SHA-512 for EdDSA (Ed25519), as OIDC Core §3.1.3.6 and its errata specify.
 pub fn left_half_hash(alg: Algorithm, value: &str) -> String {

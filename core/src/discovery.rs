@@ -17,6 +17,39 @@ pub(crate) fn document(
 ) -> Arc<[u8]> {
     let url = |p: &str| format!("{}{}", config.issuer, p);
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
+    // Client assertions (RFC 7523): every asymmetric algorithm for private_key_jwt, HMAC
+    // for client_secret_jwt; request objects (RFC 9101): asymmetric only. `none` never.
+    let jwt = &config.client_jwt;
+    let asymmetric: Vec<&str> = Algorithm::ALL
+        .iter()
+        .filter(|a| jwt.algorithms.contains(a))
+        .map(|a| a.as_str())
+        .collect();
+    let hmac: &[crate::MacAlgorithm] = if jwt.client_secret_jwt {
+        &crate::MacAlgorithm::ALL
+    } else {
+        &[]
+    };
+    let assertion_algs: Vec<&str> = asymmetric
+        .iter()
+        .copied()
+        .chain(hmac.iter().map(|a| a.as_str()))
+        .collect();
+    let auth_methods: Vec<&str> = [
+        "client_secret_basic",
+        "client_secret_post",
+        "client_secret_jwt",
+        "private_key_jwt",
+        "none",
+    ]
+    .into_iter()
+    .filter(|m| *m != "client_secret_jwt" || jwt.client_secret_jwt)
+    .collect();
+    let confidential_methods: Vec<&str> = auth_methods
+        .iter()
+        .copied()
+        .filter(|m| *m != "none")
+        .collect();
     let doc = json!({
         "issuer": config.issuer,
         "authorization_endpoint": url(&config.paths.authorization),
@@ -41,16 +74,23 @@ pub(crate) fn document(
             .collect::<Vec<_>>(),
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": algs,
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        // Introspection needs an authenticated (confidential) client: no `none`.
+        "introspection_endpoint_auth_methods_supported": confidential_methods,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "sid",
             "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
             "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
             "email_verified", "address", "phone_number", "phone_number_verified"],
         "claims_parameter_supported": false,
-        "request_parameter_supported": false,
+        // Signed request objects by value (RFC 9101 §5.1); `request_uri` by reference is
+        // not fetched (only PAR's own `urn:ietf:params:oauth:request_uri:` values).
+        "request_parameter_supported": true,
+        "request_object_signing_alg_values_supported": asymmetric,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
@@ -112,6 +152,7 @@ mod tests {
             authorization_details_types_supported: Vec::new(),
             dpop: crate::dpop::DpopRules::default(),
             dpop_required: false,
+            client_jwt: crate::config::ClientJwtConfig::default(),
         }
     }
 
@@ -151,6 +192,61 @@ mod tests {
     }
 
     #[test]
+    fn jwt_client_authentication_is_advertised_without_none_algorithms_rfc8414_2() {
+        let d = doc(&[]);
+        assert_eq!(
+            d["token_endpoint_auth_methods_supported"],
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "client_secret_jwt",
+                "private_key_jwt",
+                "none"
+            ])
+        );
+        assert_eq!(
+            d["introspection_endpoint_auth_methods_supported"],
+            serde_json::json!([
+                "client_secret_basic",
+                "client_secret_post",
+                "client_secret_jwt",
+                "private_key_jwt"
+            ])
+        );
+        let algs = d["token_endpoint_auth_signing_alg_values_supported"]
+            .as_array()
+            .expect("algs");
+        assert!(algs.contains(&"PS256".into()) && algs.contains(&"HS256".into()));
+        assert!(
+            !algs.contains(&"none".into()),
+            "RFC 8414 §2: none is not allowed"
+        );
+    }
+
+    #[test]
+    fn restricted_client_jwt_algorithms_are_advertised_truthfully_rfc8414_2() {
+        let mut c = config();
+        c.client_jwt.algorithms = vec![Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
+        c.client_jwt.client_secret_jwt = false;
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(
+            d["token_endpoint_auth_signing_alg_values_supported"],
+            serde_json::json!(["PS256", "ES256", "EdDSA"])
+        );
+        assert_eq!(
+            d["request_object_signing_alg_values_supported"],
+            serde_json::json!(["PS256", "ES256", "EdDSA"])
+        );
+        assert!(
+            !d["token_endpoint_auth_methods_supported"]
+                .as_array()
+                .expect("methods")
+                .contains(&"client_secret_jwt".into())
+        );
+    }
+
+    #[test]
     fn advertised_grants_never_include_password_rfc9700_2_4() {
         let d = doc(&["authorization_code", "password", "urn:x:grant"]);
         assert_eq!(
@@ -171,7 +267,12 @@ mod tests {
             serde_json::json!(["RS256", "ES256"])
         );
         assert_eq!(d["authorization_response_iss_parameter_supported"], true);
-        assert_eq!(d["request_parameter_supported"], false);
+        assert_eq!(d["request_parameter_supported"], true);
+        assert_eq!(d["request_uri_parameter_supported"], false);
+        assert_eq!(
+            d["request_object_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
+        );
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub enum ErrorCode {
     InteractionRequired,
     /// OIDC `request_not_supported`.
     RequestNotSupported,
+    /// OIDC Core §3.1.2.6 / RFC 9101 §6.2 `invalid_request_object`: the request object
+    /// does not verify or breaks a rule.
+    InvalidRequestObject,
     /// OIDC `request_uri_not_supported`.
     RequestUriNotSupported,
     /// RFC 6750 `invalid_token`.
@@ -87,6 +90,7 @@ impl ErrorCode {
             Self::ConsentRequired => "consent_required",
             Self::InteractionRequired => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRequestObject => "invalid_request_object",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::InvalidToken => "invalid_token",
             Self::InsufficientScope => "insufficient_scope",
@@ -339,6 +343,7 @@ mod tests {
             ErrorCode::ConsentRequired,
             ErrorCode::InteractionRequired,
             ErrorCode::RequestNotSupported,
+            ErrorCode::InvalidRequestObject,
             ErrorCode::RequestUriNotSupported,
             ErrorCode::InvalidToken,
             ErrorCode::InsufficientScope,

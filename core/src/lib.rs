@@ -41,7 +41,9 @@ mod backchannel;
 pub mod bearer;
 mod claims;
 mod client;
+mod client_assertion;
 mod client_auth;
+pub mod client_keys;
 mod clock;
 mod config;
 pub mod crypto;
@@ -67,6 +69,7 @@ mod pushed_authorization_request;
 mod rate_limit;
 mod records;
 pub mod redirect_uri;
+mod request_object;
 mod resource_indicator;
 pub mod scope;
 mod services;
@@ -89,17 +92,19 @@ pub mod backend {
 }
 
 pub use algorithm::Algorithm;
+pub use algorithm::MacAlgorithm;
 pub use authorization_details::{
     AcceptRegisteredTypes, AuthorizationDetail, AuthorizationDetailsPolicy,
     MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_BYTES,
 };
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, SecretHash, StaticClients,
+    GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths, SESSION_COOKIE,
+    ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths,
+    SESSION_COOKIE,
 };
 pub use endpoint::access_token::AccessTokenInfo;
 pub use endpoint::backchannel::Deliveries;

@@ -610,7 +610,7 @@ async fn every_error_redirect_carries_iss_and_state_rfc9207_2() {
         (&[("response_type", "token")], "unsupported_response_type"),
         (&[("scope", "openid admin")], "invalid_scope"),
         (&[("prompt", "none")], "login_required"),
-        (&[("request", "eyJ...")], "request_not_supported"),
+        (&[("request", "eyJ...")], "invalid_request_object"),
         (&[("max_age", "x")], "invalid_request"),
     ];
     for (extra, code) in cases {

@@ -173,6 +173,9 @@ pub struct Client {
     /// `dpop_bound_access_tokens` (RFC 9449 §5.2): token requests without a DPoP proof
     /// are refused.
     pub(crate) dpop_bound_access_tokens: bool,
+    /// `token_endpoint_auth_method` and the keys of JWT client authentication and
+    /// request objects (RFC 7523, RFC 9101).
+    pub(crate) jwt: auth_method::JwtAuth,
 }
 
 impl Client {
@@ -281,9 +284,10 @@ impl Client {
         ClientBuilder::new(id.into(), None)
     }
 
-    /// Whether the client holds a secret.
+    /// Whether the client is confidential: it holds a secret or authenticates with a JWT
+    /// (`private_key_jwt`, `client_secret_jwt`).
     pub fn is_confidential(&self) -> bool {
-        self.secret.is_some()
+        self.secret.is_some() || self.jwt.method.is_some_and(TokenEndpointAuthMethod::is_jwt)
     }
 
     /// Whether the client may use `grant`.
@@ -346,6 +350,7 @@ impl ClientBuilder {
                 require_pushed_authorization_requests: false,
                 authorization_details_types: Vec::new(),
                 dpop_bound_access_tokens: false,
+                jwt: auth_method::JwtAuth::default(),
             },
         }
     }
@@ -518,12 +523,12 @@ impl ClientBuilder {
         if c.id.is_empty() || c.id.chars().any(|ch| ch.is_control()) {
             return Err(err("client_id must be non-empty printable text".into()));
         }
-        if c.secret.is_none() && !c.require_pkce {
+        if !c.is_confidential() && !c.require_pkce {
             return Err(err(
                 "a public client cannot turn PKCE off (RFC 9700 §2.1.1)".into(),
             ));
         }
-        if c.secret.is_none() {
+        if !c.is_confidential() {
             if c.grant_types.contains(&GrantType::ClientCredentials) {
                 return Err(err("client_credentials needs a confidential client".into()));
             }
@@ -574,7 +579,7 @@ impl ClientBuilder {
                 )));
             }
         }
-        if !c.resource_server_for.is_empty() && c.secret.is_none() {
+        if !c.resource_server_for.is_empty() && !c.is_confidential() {
             return Err(err(
                 "a resource server (resource_server_for) must be a confidential client: introspection needs client authentication (RFC 7662 §2.1)".into(),
             ));
@@ -599,6 +604,7 @@ impl ClientBuilder {
             ));
         }
         logout::check(&c.logout).map_err(err)?;
+        auth_method::check(c).map_err(err)?;
         for origin in &c.allowed_origins {
             if origin.ends_with('/')
                 || !(origin.starts_with("https://") || origin.starts_with("http://"))
@@ -620,10 +626,13 @@ pub(crate) fn is_absolute_uri(s: &str) -> bool {
 /// The longest lifetime idpkit accepts for anything (keeps time arithmetic far from overflow).
 pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
 
+mod auth_method;
 mod logout;
 mod registration;
 mod store;
 
+pub(crate) use auth_method::ClientJwks;
+pub use auth_method::TokenEndpointAuthMethod;
 pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
 pub use store::{ClientRegistry, ClientStore, StaticClients};
 

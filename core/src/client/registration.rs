@@ -5,7 +5,11 @@ use std::sync::Arc;
 
 use time::Duration;
 
-use super::{AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, is_absolute_uri};
+use super::auth_method::HmacKey;
+use super::{
+    AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, TokenEndpointAuthMethod,
+    is_absolute_uri,
+};
 use crate::Algorithm;
 use crate::error::ConfigError;
 use crate::store::StoreError;
@@ -88,6 +92,27 @@ pub struct ClientRegistration {
     /// `dpop_bound_access_tokens` (RFC 9449 §5.2).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub dpop_bound_access_tokens: bool,
+    /// `token_endpoint_auth_method` (RFC 7591 §2) when registered explicitly
+    /// ([`ClientBuilder::token_endpoint_auth_method`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `token_endpoint_auth_signing_alg` (OIDC Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// `jwks` (RFC 7591 §2): the client's public keys, a JWKS document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks: Option<serde_json::Value>,
+    /// `jwks_uri` (RFC 7591 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// `request_object_signing_alg` (OIDC Registration §2, RFC 9101 §10.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_object_signing_alg: Option<Algorithm>,
+    /// `client_secret` **in clear**: only for `client_secret_jwt`, whose HMAC needs the
+    /// secret itself (see [`Client::client_secret_jwt`]). Other methods keep the secret
+    /// as `secret_sha256` only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 impl Client {
@@ -129,6 +154,18 @@ impl Client {
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
             authorization_details_types: self.authorization_details_types.clone(),
             dpop_bound_access_tokens: self.dpop_bound_access_tokens,
+            token_endpoint_auth_method: self.jwt.method.map(|m| m.as_str().to_owned()),
+            token_endpoint_auth_signing_alg: self.jwt.signing_alg.clone(),
+            jwks: self
+                .jwks()
+                .and_then(|j| serde_json::from_slice(&j.to_json()).ok()),
+            jwks_uri: self.jwks_uri().map(str::to_owned),
+            request_object_signing_alg: self.jwt.request_object_signing_alg,
+            client_secret: self
+                .jwt
+                .hmac_key
+                .as_ref()
+                .map(|k| String::from_utf8_lossy(&k.0).into_owned()),
         }
     }
 }
@@ -215,6 +252,29 @@ impl ClientRegistration {
         }
         if let Some(uri) = &self.frontchannel_logout_uri {
             b = b.frontchannel_logout_uri(uri.clone(), self.frontchannel_logout_session_required);
+        }
+        if let Some(m) = &self.token_endpoint_auth_method {
+            let m = TokenEndpointAuthMethod::from_name(m)
+                .ok_or_else(|| bad(format!("unknown token_endpoint_auth_method {m:?}")))?;
+            b = b.token_endpoint_auth_method(m);
+        }
+        if let Some(secret) = &self.client_secret {
+            b.client.jwt.hmac_key = Some(HmacKey(secret.as_bytes().to_vec()));
+        }
+        if let Some(alg) = &self.token_endpoint_auth_signing_alg {
+            b = b.token_endpoint_auth_signing_alg(alg.clone());
+        }
+        if let Some(jwks) = &self.jwks {
+            let doc = serde_json::to_vec(jwks).unwrap_or_default();
+            let jwks = crate::Jwks::from_document(&doc)
+                .map_err(|e| bad(format!("jwks is not a JWKS document: {e}")))?;
+            b = b.jwks(jwks);
+        }
+        if let Some(uri) = &self.jwks_uri {
+            b = b.jwks_uri(uri.clone());
+        }
+        if let Some(alg) = self.request_object_signing_alg {
+            b = b.request_object_signing_alg(alg);
         }
         b.build()
     }

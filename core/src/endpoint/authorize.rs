@@ -41,7 +41,21 @@ impl Provider {
         if let Ok(Some(request_uri)) = req.params.get("request_uri") {
             return self.authorize_pushed(req, client, request_uri).await;
         }
-        let request = match self.authorization_request(&req.params, client.as_deref()) {
+        // A request object (RFC 9101) replaces the parameters with its own.
+        let resolved;
+        let params = match client.as_deref() {
+            Some(c) if req.params.all("request").next().is_some() => {
+                match self.resolve_request_object(&req.params, c).await {
+                    Ok(p) => {
+                        resolved = p;
+                        &resolved
+                    }
+                    Err(e) => return self.refuse_request_object(&req.params, c, &e),
+                }
+            }
+            _ => &req.params,
+        };
+        let request = match self.authorization_request(params, client.as_deref()) {
             Ok(r) => r,
             Err(Refused::Show(e)) => return self.show_error(&e),
             Err(Refused::Redirect(to, e)) => return self.error_redirect(&to, &e),

@@ -42,6 +42,9 @@ impl Provider {
         req.check_back_channel()?;
         let client = self.authenticate_client(req).await?;
         let params = par::pushed_params(&req.params, &client)?;
+        // A signed request object inside the push (RFC 9126 §3, RFC 9101): its parameters
+        // replace the pushed ones.
+        let params = self.resolve_request_object(&params, &client).await?;
         let request = match self.authorization_request(&params, Some(&client)) {
             Ok(r) => r,
             Err(Refused::Show(e) | Refused::Redirect(_, e)) => return Err(e),

@@ -12,6 +12,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::Algorithm;
 use super::json::{JsonType, Member, ObjectError, read_object};
+use crate::MacAlgorithm;
 
 /// The longest signature accepted, in bytes (RSA-8192).
 pub const MAX_SIGNATURE_LEN: usize = 1024;
@@ -173,7 +174,10 @@ fn parts_message(found: usize) -> String {
 
 /// Reads the header members idpkit uses; every other member is skipped (but still counted
 /// for duplicates).
-fn read_header(bytes: &[u8]) -> Result<Header, JoseError> {
+fn read_header<A>(
+    bytes: &[u8],
+    implemented: impl Fn(&str) -> Option<A>,
+) -> Result<RawHeader<A>, JoseError> {
     let mut alg = None;
     let mut kid = None;
     let mut typ = None;
@@ -222,9 +226,8 @@ fn read_header(bytes: &[u8]) -> Result<Header, JoseError> {
         return Err(e);
     }
     let alg_name = alg.unwrap_or_default();
-    let alg = Algorithm::from_name(&alg_name)
-        .ok_or(JoseError::UnsupportedAlgorithm { found: alg_name })?;
-    Ok(Header {
+    let alg = implemented(&alg_name).ok_or(JoseError::UnsupportedAlgorithm { found: alg_name })?;
+    Ok(RawHeader {
         alg,
         kid,
         typ,
@@ -232,11 +235,79 @@ fn read_header(bytes: &[u8]) -> Result<Header, JoseError> {
     })
 }
 
+/// The header members read, with `alg` as the caller's algorithm type.
+struct RawHeader<A> {
+    alg: A,
+    kid: Option<String>,
+    typ: Option<String>,
+    nonce: bool,
+}
+
+/// The three parts of a compact JWS, decoded, with its header's `alg` mapped by the caller.
+struct Parts<'t, A> {
+    signing_input: &'t str,
+    header: RawHeader<A>,
+    payload: Vec<u8>,
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
+}
+
 /// Parses a compact JWS. Checks, in this order: three parts; header base64url; header a
 /// JSON object with unique members; no `crit`; `alg`, `kid`, `typ` strings; `alg`
 /// implemented; payload base64url;
 /// signature base64url and not longer than [`MAX_SIGNATURE_LEN`].
 pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JoseError> {
+    let parts = parse_parts(token, Algorithm::from_name)?;
+    let h = parts.header;
+    Ok(CompactJws {
+        signing_input: parts.signing_input,
+        header: Header {
+            alg: h.alg,
+            kid: h.kid,
+            typ: h.typ,
+            nonce: h.nonce,
+        },
+        payload: parts.payload,
+        signature: parts.signature,
+        signature_len: parts.signature_len,
+    })
+}
+
+/// A parsed, not yet verified, compact JWS with an HMAC algorithm (RFC 7518 §3.2): only
+/// `client_secret_jwt` assertions are read this way ([`parse_compact_mac`]).
+pub(crate) struct MacJws<'t> {
+    pub(crate) signing_input: &'t str,
+    pub(crate) alg: MacAlgorithm,
+    pub(crate) payload: Vec<u8>,
+    signature: [u8; MAX_SIGNATURE_LEN],
+    signature_len: usize,
+}
+
+impl MacJws<'_> {
+    /// The decoded MAC.
+    pub(crate) fn signature(&self) -> &[u8] {
+        &self.signature[..self.signature_len]
+    }
+}
+
+/// [`parse_compact`]'s checks, in the same order, for a JWS whose `alg` is HS256, HS384 or
+/// HS512: every other `alg` (the asymmetric ones included) is refused, so a token cannot
+/// choose to be checked as an HMAC.
+pub(crate) fn parse_compact_mac(token: &str) -> Result<MacJws<'_>, JoseError> {
+    let parts = parse_parts(token, MacAlgorithm::from_name)?;
+    Ok(MacJws {
+        signing_input: parts.signing_input,
+        alg: parts.header.alg,
+        payload: parts.payload,
+        signature: parts.signature,
+        signature_len: parts.signature_len,
+    })
+}
+
+fn parse_parts<A>(
+    token: &str,
+    implemented: impl Fn(&str) -> Option<A>,
+) -> Result<Parts<'_, A>, JoseError> {
     let mut parts = token.split('.');
     let (Some(h), Some(p), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -259,7 +330,7 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JoseError> {
         Err(_) => return Err(JoseError::NotBase64url { part: "header" }),
     };
     // RFC 7515 §4: the header is a JSON object with unique member names (§5.2 step 4).
-    let header = read_header(header_bytes)?;
+    let header = read_header(header_bytes, implemented)?;
     let payload = URL_SAFE_NO_PAD
         .decode(p)
         .map_err(|_| JoseError::NotBase64url { part: "payload" })?;
@@ -274,7 +345,7 @@ pub fn parse_compact(token: &str) -> Result<CompactJws<'_>, JoseError> {
         }
         Err(_) => return Err(JoseError::NotBase64url { part: "signature" }),
     };
-    Ok(CompactJws {
+    Ok(Parts {
         signing_input: &token[..h.len() + 1 + p.len()],
         header,
         payload,

@@ -188,6 +188,25 @@ impl Jwks {
         &self.keys
     }
 
+    /// Reads a JWKS document (RFC 7517 §5: `{"keys": [...]}`) published by someone else (a
+    /// client's `jwks` or `jwks_uri`, an issuer's JWKS). Keys idpkit cannot verify with
+    /// (other key types, encryption keys with `use` other than `sig`, unknown `alg`
+    /// values) are skipped, not fatal; a document that is not such an object is an error.
+    pub fn from_document(json: &[u8]) -> Result<Self, String> {
+        #[derive(Deserialize)]
+        struct Doc {
+            keys: Vec<serde_json::Value>,
+        }
+        let doc: Doc = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        Ok(Self::new(
+            doc.keys
+                .into_iter()
+                .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
+                .filter(|k| k.key_use.as_deref().is_none_or(|u| u == "sig"))
+                .collect(),
+        ))
+    }
+
     /// The key with `kid`, if published.
     pub fn find(&self, kid: &str) -> Option<&Jwk> {
         self.keys.iter().find(|k| k.kid.as_deref() == Some(kid))

@@ -14,6 +14,7 @@ pub(crate) mod signing;
 mod verify;
 
 pub(crate) use crate::algorithm::Algorithm;
+pub(crate) use compact::parse_compact_mac;
 pub use compact::{CompactJws, Header, JoseError, MAX_SIGNATURE_LEN, parse_compact, typ_matches};
 pub use json::{JsonType, Member, ObjectError, read_object};
 pub(crate) use jwk::{Jwk, Jwks};

@@ -241,6 +241,27 @@ impl KeySet {
                 found: kid.to_owned(),
                 known: self.kids(),
             })?;
+        Self::fitting(entry, kid, alg)
+    }
+
+    /// The key for a JWS without `kid`: only when the set has exactly one key, which must
+    /// fit `alg` as in [`KeySet::key`] (a client's own JWKS with one key often names no
+    /// `kid`, RFC 7515 §4.1.4 makes it optional).
+    pub fn sole_key(&self, alg: Algorithm) -> Result<&VerifyingKey, VerifyError> {
+        match self.entries.as_slice() {
+            [entry] => Self::fitting(entry, entry.kid.as_deref().unwrap_or_default(), alg),
+            _ => Err(VerifyError::UnknownKid {
+                found: String::new(),
+                known: self.kids(),
+            }),
+        }
+    }
+
+    fn fitting<'k>(
+        entry: &'k KeyEntry,
+        kid: &str,
+        alg: Algorithm,
+    ) -> Result<&'k VerifyingKey, VerifyError> {
         if entry.kty != alg.key_type() {
             return Err(VerifyError::KeyTypeMismatch {
                 kid: kid.to_owned(),

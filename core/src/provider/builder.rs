@@ -75,6 +75,7 @@ impl ProviderBuilder {
                 authorization_details_types_supported: Vec::new(),
                 dpop: crate::dpop::DpopRules::default(),
                 dpop_required: false,
+                client_jwt: crate::config::ClientJwtConfig::default(),
             },
             grants: None,
             keys: None,
@@ -215,6 +216,57 @@ impl ProviderBuilder {
     /// `backchannel_logout_supported: false`.
     pub fn http_client(mut self, http: Arc<dyn crate::http::HttpClient>) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// Client assertions (`private_key_jwt`, `client_secret_jwt`) must name the issuer
+    /// identifier alone, as a string, in `aud` (default `false`: the token endpoint URL is
+    /// accepted too, RFC 7523 §3). FAPI 2.0 §5.3.2.1 requires `true`.
+    pub fn client_assertion_audience_issuer_only(mut self, yes: bool) -> Self {
+        self.config.client_jwt.assertion_audience_issuer_only = yes;
+        self
+    }
+
+    /// How far in the future `iat` / `nbf` of a client assertion or request object may be
+    /// (default 10 s; at most 60 s, FAPI 2.0 §5.3.2.1).
+    pub fn client_jwt_clock_skew(mut self, skew: Duration) -> Self {
+        self.config.client_jwt.clock_skew = skew;
+        self
+    }
+
+    /// The longest client assertion accepted, `exp` minus `iat` (default 5 minutes, at
+    /// most 1 hour).
+    pub fn client_assertion_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.client_jwt.assertion_max_lifetime = lifetime;
+        self
+    }
+
+    /// The longest request object accepted, `exp` minus `nbf` / `iat` (default and
+    /// maximum 60 minutes, FAPI 2.0 §5.3.2.1).
+    pub fn request_object_max_lifetime(mut self, lifetime: Duration) -> Self {
+        self.config.client_jwt.request_object_max_lifetime = lifetime;
+        self
+    }
+
+    /// The asymmetric algorithms client assertions and request objects may be signed with,
+    /// server-wide (default all four; FAPI 2.0 §5.4.1: PS256, ES256, EdDSA). Discovery
+    /// lists only these. An empty list is refused by `build`.
+    pub fn client_jwt_algorithms(mut self, algs: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.config.client_jwt.algorithms = algs.into_iter().collect();
+        self
+    }
+
+    /// Whether `client_secret_jwt` (HMAC) assertions are accepted at all (default `true`).
+    /// With `false`, discovery no longer lists it and such clients cannot authenticate.
+    pub fn client_secret_jwt_allowed(mut self, yes: bool) -> Self {
+        self.config.client_jwt.client_secret_jwt = yes;
+        self
+    }
+
+    /// How long a client's fetched `jwks_uri` is cached (default 10 minutes, between 10
+    /// seconds and 1 day).
+    pub fn client_jwks_max_age(mut self, age: Duration) -> Self {
+        self.config.client_jwt.jwks_max_age = age;
         self
     }
 
@@ -543,6 +595,46 @@ impl ProviderBuilder {
                 reason: "must be between 1 and 60 seconds".into(),
             });
         }
+        let jwt = &config.client_jwt;
+        for (knob, value, min, max) in [
+            (
+                "client_jwt_clock_skew",
+                jwt.clock_skew,
+                Duration::ZERO,
+                Duration::seconds(60),
+            ),
+            (
+                "client_assertion_max_lifetime",
+                jwt.assertion_max_lifetime,
+                Duration::seconds(1),
+                Duration::hours(1),
+            ),
+            (
+                "request_object_max_lifetime",
+                jwt.request_object_max_lifetime,
+                Duration::seconds(1),
+                Duration::hours(1),
+            ),
+            (
+                "client_jwks_max_age",
+                jwt.jwks_max_age,
+                Duration::seconds(10),
+                Duration::days(1),
+            ),
+        ] {
+            if value < min || value > max {
+                return Err(ConfigError::Setting {
+                    knob,
+                    reason: format!("must be between {min} and {max}"),
+                });
+            }
+        }
+        if jwt.algorithms.is_empty() {
+            return Err(ConfigError::Setting {
+                knob: "client_jwt_algorithms",
+                reason: "name at least one algorithm".into(),
+            });
+        }
         let algorithms = keys.algorithms();
         if !algorithms.contains(&config.signing_alg) {
             return Err(ConfigError::Setting {
@@ -603,6 +695,7 @@ impl ProviderBuilder {
         let grant_types: Vec<&str> = grants_table.iter().map(|g| g.grant_type()).collect();
         let discovery =
             crate::discovery::document(&config, &algorithms, &grant_types, self.http.is_some());
+        let client_keys = crate::client_keys::ClientKeyCache::new(config.client_jwt.jwks_max_age);
         Ok(Provider {
             inner: Arc::new(Inner {
                 config,
@@ -617,6 +710,7 @@ impl ProviderBuilder {
                 linker: self.linker,
                 grants_table,
                 key_sets: crate::jose::KeySetCache::new(),
+                client_keys,
                 http: self.http,
                 guest_upgrade_hook: self.guest_upgrade_hook,
                 authorization_details_policy: self.authorization_details_policy,
@@ -659,6 +753,46 @@ mod tests {
             .signing_alg(Algorithm::ES256)
             .dangerous_allow_development_backends()
             .build()
+    }
+
+    #[test]
+    fn client_jwt_knobs_are_bounded_fapi2_5_3_2_1() {
+        let base = || {
+            Provider::builder("https://idp.example")
+                .grant_store(MemoryGrantStore::new())
+                .keys(LocalKeys::ephemeral_for_development().expect("keys"))
+                .clients(StaticClients::new([]).expect("clients"))
+                .users(NoUsers)
+                .signing_alg(Algorithm::ES256)
+                .dangerous_allow_development_backends()
+        };
+        let knob = |b: ProviderBuilder| match b.build() {
+            Err(ConfigError::Setting { knob, .. }) => knob,
+            other => panic!("expected a refused knob, got {:?}", other.map(|_| ())),
+        };
+        assert_eq!(
+            knob(base().client_jwt_clock_skew(Duration::seconds(61))),
+            "client_jwt_clock_skew"
+        );
+        assert_eq!(
+            knob(base().request_object_max_lifetime(Duration::minutes(61))),
+            "request_object_max_lifetime"
+        );
+        assert_eq!(
+            knob(base().client_assertion_max_lifetime(Duration::ZERO)),
+            "client_assertion_max_lifetime"
+        );
+        assert_eq!(
+            knob(base().client_jwks_max_age(Duration::seconds(1))),
+            "client_jwks_max_age"
+        );
+        let p = base()
+            .client_jwt_clock_skew(Duration::seconds(60))
+            .client_assertion_audience_issuer_only(true)
+            .build()
+            .expect("builds");
+        assert!(p.config().client_jwt.assertion_audience_issuer_only);
+        assert_eq!(p.config().client_jwt.clock_skew, Duration::seconds(60));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub(crate) struct Inner {
     pub(crate) grants_table: Vec<Arc<dyn Grant>>,
     /// Our published keys, parsed once per JWKS (userinfo, introspection, revocation).
     pub(crate) key_sets: crate::jose::KeySetCache,
+    /// Clients' `jwks_uri` key sets (public keys), cached.
+    pub(crate) client_keys: crate::client_keys::ClientKeyCache,
     /// How back-channel logout tokens are sent (none: they are not).
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
     /// What the host does when a guest token is upgraded (none: nothing).

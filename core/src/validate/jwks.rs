@@ -10,9 +10,9 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use super::{JwksSource, KidLookup, Rejection, TrustedIssuer, Validator};
+use crate::Jwks;
 use crate::http::HttpRequest;
 use crate::jose::KeySet;
-use crate::{Jwk, Jwks};
 
 #[derive(Debug, Default)]
 pub(super) struct Cache {
@@ -202,19 +202,7 @@ impl Validator {
         if resp.status != 200 {
             return Err(format!("{jwks_url} answered {}", resp.status));
         }
-        #[derive(serde::Deserialize)]
-        struct Doc {
-            keys: Vec<Value>,
-        }
-        let doc: Doc =
-            serde_json::from_slice(&resp.body).map_err(|e| format!("{jwks_url}: {e}"))?;
         // Keys idpkit cannot use (other types, encryption keys) are skipped, not fatal.
-        let keys = doc
-            .keys
-            .into_iter()
-            .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
-            .filter(|k| k.key_use.as_deref().is_none_or(|u| u == "sig"))
-            .collect();
-        Ok(Jwks::new(keys))
+        Jwks::from_document(&resp.body).map_err(|e| format!("{jwks_url}: {e}"))
     }
 }

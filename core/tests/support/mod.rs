@@ -491,3 +491,68 @@ pub fn jwt_claims(jwt: &str) -> Value {
 pub fn error(v: &Value) -> &str {
     v["error"].as_str().unwrap_or("<none>")
 }
+
+/// A provider on `store` (shared with other providers: instances share only the store)
+/// knowing the demo clients and `extra`; `f` may adjust the builder.
+pub fn env_on_with(
+    store: Arc<MemoryGrantStore>,
+    clock: Arc<ManualClock>,
+    extra: Vec<Client>,
+    f: impl FnOnce(ProviderBuilder) -> ProviderBuilder,
+) -> Env {
+    let mut all = clients();
+    all.extend(extra);
+    let b = Provider::builder(ISSUER)
+        .grant_store_arc(store.clone())
+        .keys_arc(keys())
+        .clients(StaticClients::new(all).expect("clients"))
+        .users(idpkit_core::testkit::users::TestUsers::demo())
+        .clock(clock.clone())
+        .signing_alg(Algorithm::ES256)
+        .dangerous_allow_development_backends();
+    Env {
+        provider: f(b).build().expect("provider"),
+        clock,
+        store,
+    }
+}
+
+/// A compact JWS of `claims` signed by `key`, with `header` members added to `alg` (and
+/// `kid` unless `header` sets `"kid": null`).
+pub fn sign_jws(key: &idpkit_core::SigningKey, header: Value, claims: &Value) -> String {
+    let mut h = json!({"alg": key.alg().as_str(), "kid": key.kid()});
+    for (k, v) in header.as_object().expect("a header object") {
+        if v.is_null() {
+            h.as_object_mut().expect("object").remove(k);
+        } else {
+            h[k] = v.clone();
+        }
+    }
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(h.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes()).expect("sign");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// A compact JWS of `claims` with HMAC `alg` under `secret` (`client_secret_jwt`).
+pub fn mac_jws(alg: idpkit_core::MacAlgorithm, secret: &[u8], claims: &Value) -> String {
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(json!({"alg": alg.as_str()}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let mac = idpkit_core::crypto::hmac_sign(alg, secret, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac))
+}
+
+/// An unsigned JWS (`alg: none`, RFC 7519 §6): must be refused everywhere.
+pub fn unsigned_jws(claims: &Value) -> String {
+    format!(
+        "{}.{}.",
+        URL_SAFE_NO_PAD.encode(json!({"alg": "none"}).to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    )
+}

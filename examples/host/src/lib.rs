@@ -36,7 +36,8 @@ use idpkit::storage::sqlite::SqliteStore;
 use idpkit::time::Duration;
 use idpkit::{
     Algorithm, Claims, Client, Clock, GrantStore, GrantType, InteractionOutcome, MemoryGrantStore,
-    Needs, Params as FormParams, Provider, StaticClients, StoreError, SystemClock, UserStore,
+    Needs, Params as FormParams, Provider, StaticClients, StoreError, SystemClock,
+    TokenEndpointAuthMethod, UserStore,
 };
 
 /// Command-line options of the example host.
@@ -144,8 +145,12 @@ pub struct Options {
     /// `frontchannel_logout_session_required`, `backchannel_logout_uri`,
     /// `backchannel_logout_session_required`, and the RFC 7591 names `client_name`,
     /// `token_endpoint_auth_method`, `response_types`, `scope` (space-separated),
-    /// `require_pushed_authorization_requests` (RFC 9126) and `authorization_details_types`
-    /// (RFC 9396). Unknown members are refused. No `client_secret` makes a public client (PKCE required).
+    /// `require_pushed_authorization_requests` (RFC 9126), `authorization_details_types`
+    /// (RFC 9396), `dpop_bound_access_tokens` (RFC 9449), and for JWT client authentication
+    /// and request objects `token_endpoint_auth_signing_alg`, `jwks`, `jwks_uri`,
+    /// `request_object_signing_alg`. Unknown members are refused. No `client_secret` makes a
+    /// public client (PKCE required), unless `token_endpoint_auth_method` is
+    /// `private_key_jwt`.
     #[arg(long)]
     pub clients: Option<PathBuf>,
     /// An upstream OpenID Provider to log users in through (repeatable), from a JSON file:
@@ -213,11 +218,27 @@ pub struct ClientConfig {
     /// `client_name` (RFC 7591 §2), shown on the consent and logout pages.
     #[serde(default)]
     pub client_name: Option<String>,
-    /// `token_endpoint_auth_method` (RFC 7591 §2): `none` for a public client,
-    /// `client_secret_basic` or `client_secret_post` with a `client_secret` (both are
-    /// accepted at the token endpoint).
+    /// `token_endpoint_auth_method` (RFC 7591 §2), enforced at the token endpoint: `none`
+    /// for a public client; `client_secret_basic` or `client_secret_post` with a
+    /// `client_secret` (absent: both are accepted); `client_secret_jwt` with a
+    /// `client_secret` of at least 32 bytes (kept in clear: HMAC needs it);
+    /// `private_key_jwt` with `jwks` or `jwks_uri` and no secret.
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
+    /// `token_endpoint_auth_signing_alg` (OIDC Registration §2): the one algorithm of its
+    /// client assertions.
+    #[serde(default)]
+    pub token_endpoint_auth_signing_alg: Option<String>,
+    /// `jwks` (RFC 7591 §2): the client's public keys, a JWKS document by value.
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// `jwks_uri` (RFC 7591 §2): where the client publishes its keys (https).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `request_object_signing_alg` (OIDC Registration §2): the one algorithm of its
+    /// request objects (RFC 9101).
+    #[serde(default)]
+    pub request_object_signing_alg: Option<String>,
     /// `response_types` (RFC 7591 §2): only `["code"]`.
     #[serde(default)]
     pub response_types: Option<Vec<String>>,
@@ -287,17 +308,19 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
     list.into_iter()
         .map(|c| {
             let bad = |why: String| format!("{}: client {}: {why}", path.display(), c.client_id);
-            match (c.token_endpoint_auth_method.as_deref(), &c.client_secret) {
-                (None, _)
-                | (Some("none"), None)
-                | (Some("client_secret_basic" | "client_secret_post"), Some(_)) => {}
+            let method = match (c.token_endpoint_auth_method.as_deref(), &c.client_secret) {
+                (None, _) => None,
+                (Some(m @ "none" | m @ "private_key_jwt"), None)
+                | (Some(m @ ("client_secret_basic" | "client_secret_post" | "client_secret_jwt")), Some(_)) => {
+                    TokenEndpointAuthMethod::from_name(m)
+                }
                 (Some(m), _) => {
                     return Err(bad(format!(
-                        "token_endpoint_auth_method {m:?} does not fit {} (none without a client_secret; client_secret_basic or client_secret_post with one)",
+                        "token_endpoint_auth_method {m:?} does not fit {} (none or private_key_jwt without a client_secret; client_secret_basic, client_secret_post or client_secret_jwt with one)",
                         if c.client_secret.is_some() { "a client_secret" } else { "no client_secret" }
                     )));
                 }
-            }
+            };
             if let Some(types) = &c.response_types
                 && types.iter().any(|t| t != "code")
             {
@@ -309,10 +332,34 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                     scopes.push(s.to_owned());
                 }
             }
-            let mut b = match &c.client_secret {
-                Some(secret) => Client::confidential(c.client_id.clone(), secret),
-                None => Client::public(c.client_id.clone()),
+            let mut b = match (method, &c.client_secret) {
+                (Some(TokenEndpointAuthMethod::ClientSecretJwt), Some(secret)) => {
+                    Client::client_secret_jwt(c.client_id.clone(), secret)
+                }
+                (Some(TokenEndpointAuthMethod::PrivateKeyJwt), _) => {
+                    Client::private_key_jwt(c.client_id.clone())
+                }
+                (Some(m), Some(secret)) => {
+                    Client::confidential(c.client_id.clone(), secret).token_endpoint_auth_method(m)
+                }
+                (_, Some(secret)) => Client::confidential(c.client_id.clone(), secret),
+                (_, None) => Client::public(c.client_id.clone()),
             };
+            if let Some(alg) = &c.token_endpoint_auth_signing_alg {
+                b = b.token_endpoint_auth_signing_alg(alg.clone());
+            }
+            if let Some(jwks) = &c.jwks {
+                let doc = serde_json::to_vec(jwks).map_err(|e| bad(e.to_string()))?;
+                let jwks = idpkit::Jwks::from_document(&doc)
+                    .map_err(|e| bad(format!("jwks is not a JWKS document: {e}")))?;
+                b = b.jwks(jwks);
+            }
+            if let Some(uri) = &c.jwks_uri {
+                b = b.jwks_uri(uri.clone());
+            }
+            if let Some(alg) = &c.request_object_signing_alg {
+                b = b.request_object_signing_alg(algorithm(alg)?);
+            }
             for uri in &c.post_logout_redirect_uris {
                 b = b.post_logout_redirect_uri(uri.clone());
             }
@@ -1443,6 +1490,51 @@ mod tests {
         let clients = configured_clients(&ok).expect("valid");
         assert_eq!(clients.len(), 1);
         assert!(clients[0].is_first_party(), "first_party defaults to true");
+    }
+
+    #[test]
+    fn client_files_take_the_jwt_authentication_names_rfc7591_2() {
+        let dir = tempfile::tempdir().expect("dir");
+        let ok = file(
+            &dir,
+            "jwt.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt",
+                 "jwks_uri": "https://pk.example/jwks", "token_endpoint_auth_signing_alg": "PS256",
+                 "request_object_signing_alg": "PS256", "grant_types": ["client_credentials"]},
+                {"client_id": "hs", "token_endpoint_auth_method": "client_secret_jwt",
+                 "client_secret": "0123456789abcdef0123456789abcdef", "grant_types": ["client_credentials"]},
+                {"client_id": "basic", "token_endpoint_auth_method": "client_secret_basic",
+                 "client_secret": "s", "grant_types": ["client_credentials"]}]"#,
+        );
+        let clients = configured_clients(&ok).expect("valid");
+        assert_eq!(
+            clients[0].token_endpoint_auth_method(),
+            Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+        );
+        assert_eq!(clients[0].jwks_uri(), Some("https://pk.example/jwks"));
+        assert_eq!(clients[0].token_endpoint_auth_signing_alg(), Some("PS256"));
+        assert_eq!(
+            clients[0].request_object_signing_alg(),
+            Some(Algorithm::PS256)
+        );
+        assert!(clients[0].is_confidential());
+        assert!(clients[1].allows_auth_method(TokenEndpointAuthMethod::ClientSecretJwt));
+        assert!(!clients[2].allows_auth_method(TokenEndpointAuthMethod::ClientSecretPost));
+        let bad = file(
+            &dir,
+            "bad.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt",
+                 "client_secret": "s", "jwks_uri": "https://pk.example/jwks", "grant_types": ["client_credentials"]}]"#,
+        );
+        let e = configured_clients(&bad).expect_err("a secret for private_key_jwt");
+        assert!(e.contains("token_endpoint_auth_method"), "{e}");
+        let nokeys = file(
+            &dir,
+            "nokeys.json",
+            r#"[{"client_id": "pk", "token_endpoint_auth_method": "private_key_jwt", "grant_types": ["client_credentials"]}]"#,
+        );
+        let e = configured_clients(&nokeys).expect_err("no keys");
+        assert!(e.contains("jwks"), "{e}");
     }
 
     #[test]
