@@ -110,6 +110,9 @@ pub struct Config {
     /// Skip the logout confirmation when the `id_token_hint` names the browser's current
     /// session (default `false`: RP-Initiated Logout §2 says the OP SHOULD ask).
     pub logout_skip_confirmation_with_session_hint: bool,
+    /// The security profile enforced ([`ProviderBuilder::profile`](crate::ProviderBuilder::profile);
+    /// default [`Profile::Default`](crate::Profile::Default)).
+    pub profile: crate::profile::Profile,
     /// Brute-force and flood limits (see [`RateLimits`](crate::RateLimits) for the defaults).
     pub rate_limits: crate::rate_limit::RateLimits,
     /// Lifetime of a pushed authorization request's `request_uri` (RFC 9126 §2.2

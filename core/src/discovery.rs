@@ -144,6 +144,7 @@ mod tests {
             paths: crate::config::Paths::default(),
             secure_cookies: true,
             rate_limits: crate::rate_limit::RateLimits::default(),
+            profile: crate::profile::Profile::Default,
             logout_revokes: crate::config::LogoutRevokes::default(),
             logout_skip_confirmation_with_session_hint: false,
             pushed_authorization_request_ttl: time::Duration::seconds(60),

@@ -64,6 +64,7 @@ pub mod jose;
 pub mod keys;
 pub mod logging;
 pub mod pkce;
+mod profile;
 mod provider;
 mod pushed_authorization_request;
 mod rate_limit;
@@ -127,6 +128,7 @@ pub use interaction::{
 pub use jose::jwk::{Jwk, Jwks};
 pub use jose::signing::SigningKey;
 pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
+pub use profile::{FAPI2_ALGORITHMS, FAPI2_MAX_CODE_TTL, FAPI2_REFRESH_RETRY, Profile};
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
 pub use resource_indicator::Resource;

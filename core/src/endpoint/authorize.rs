@@ -87,7 +87,10 @@ impl Provider {
             details_types: &config.authorization_details_types_supported,
             details_policy: self.inner.authorization_details_policy.as_ref(),
         };
-        authorization_request::parse(params, client, &known)
+        let request = authorization_request::parse(params, client, &known)?;
+        crate::profile::check_authorization_request(config.profile, &request)
+            .map_err(|e| Refused::Redirect(request.target(), e))?;
+        Ok(request)
     }
 
     /// An authorization request naming a pushed request (RFC 9126 §4): only `client_id`

@@ -30,7 +30,9 @@ impl Provider {
         let Some(client) = self.inner.clients.find(&presented.client_id).await? else {
             return Err(failed("unknown client or bad credentials"));
         };
+        let profile = self.inner.config.profile;
         if !client.is_confidential() {
+            crate::profile::check_client_authentication(profile, &client, false)?;
             client_auth::check_method(&client, presented.method).map_err(failed)?;
             client_auth::verify(&client, presented.secret.as_deref()).map_err(failed)?;
             return Ok(client);
@@ -61,6 +63,10 @@ impl Provider {
             tracing::info!(client_id = %crate::logging::untrusted(&client.id), reason = %e.description, "idpkit: client authentication failed");
             return Err(e);
         }
+        let private_key_jwt = presented.assertion.is_some()
+            && client.token_endpoint_auth_method() == Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+        crate::profile::check_client_authentication(profile, &client, private_key_jwt)?;
+        crate::profile::check_client_signing(profile, &client)?;
         Ok(client)
     }
 

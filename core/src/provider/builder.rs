@@ -67,6 +67,7 @@ impl ProviderBuilder {
                 paths: Paths::default(),
                 secure_cookies: true,
                 rate_limits: crate::rate_limit::RateLimits::default(),
+                profile: crate::profile::Profile::Default,
                 logout_revokes: crate::config::LogoutRevokes::default(),
                 logout_skip_confirmation_with_session_hint: false,
                 pushed_authorization_request_ttl: Duration::seconds(60),
@@ -424,6 +425,20 @@ impl ProviderBuilder {
         self
     }
 
+    /// Enforces a security profile. [`Profile::Fapi2`](crate::Profile::Fapi2), the FAPI 2.0
+    /// Security Profile (Final), sets what the profile fixes, over any other setting:
+    /// pushed authorization requests required, DPoP required for every token request with
+    /// PS256 / ES256 / EdDSA proofs, client assertions with the issuer as their only
+    /// audience and PS256 / ES256 / EdDSA signatures (`client_secret_jwt` off), a
+    /// refresh-token retry window of at least 30 s; and checks per request PKCE S256 on
+    /// every authorization request and `private_key_jwt` authentication of confidential
+    /// clients only. `build` refuses a `signing_alg` other than PS256, ES256 or EdDSA and a
+    /// `code_ttl` over 60 s. See [`Profile`](crate::Profile) for the clauses.
+    pub fn profile(mut self, profile: crate::profile::Profile) -> Self {
+        self.config.profile = profile;
+        self
+    }
+
     /// Requires a DPoP proof in every token request (sender-constrained tokens for every
     /// client, as FAPI 2.0 asks); per client, [`ClientBuilder::dpop_bound_access_tokens`](crate::ClientBuilder::dpop_bound_access_tokens).
     pub fn require_dpop(mut self, required: bool) -> Self {
@@ -507,6 +522,23 @@ impl ProviderBuilder {
                 ));
             }
             _ => return Err(issuer_err("the scheme must be https")),
+        }
+        if config.profile == crate::profile::Profile::Fapi2 {
+            crate::profile::check_config(config.profile, config.signing_alg, config.code_ttl)?;
+            let strict = crate::profile::FAPI2_ALGORITHMS.to_vec();
+            config.require_pushed_authorization_requests = true;
+            config.dpop_required = true;
+            config.dpop = config.dpop.clone().with_algorithms(strict.clone());
+            config.client_jwt.assertion_audience_issuer_only = true;
+            config.client_jwt.algorithms.retain(|a| strict.contains(a));
+            if config.client_jwt.algorithms.is_empty() {
+                config.client_jwt.algorithms = strict;
+            }
+            config.client_jwt.client_secret_jwt = false;
+            config.client_jwt.clock_skew = config.client_jwt.clock_skew.min(Duration::seconds(10));
+            let retry = crate::profile::FAPI2_REFRESH_RETRY;
+            config.refresh_reuse_grace =
+                Some(config.refresh_reuse_grace.unwrap_or(retry).max(retry));
         }
         let grants = self.grants.ok_or(ConfigError::Missing("grant_store"))?;
         let keys = self.keys.ok_or(ConfigError::Missing("keys"))?;
@@ -635,7 +667,11 @@ impl ProviderBuilder {
                 reason: "name at least one algorithm".into(),
             });
         }
-        let algorithms = keys.algorithms();
+        let mut algorithms = keys.algorithms();
+        if config.profile == crate::profile::Profile::Fapi2 {
+            // Only the profile's algorithms are published and verified (§5.4).
+            algorithms.retain(|a| crate::profile::FAPI2_ALGORITHMS.contains(a));
+        }
         if !algorithms.contains(&config.signing_alg) {
             return Err(ConfigError::Setting {
                 knob: "signing_alg",

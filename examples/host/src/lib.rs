@@ -136,6 +136,11 @@ pub struct Options {
     /// EdDSA; the key source must have an active key of it).
     #[arg(long, default_value = "RS256")]
     pub signing_alg: String,
+    /// Security profile: `default`, or `fapi2` (the FAPI 2.0 Security Profile: PAR, PKCE
+    /// S256, private_key_jwt, DPoP-bound tokens, PS256/ES256/EdDSA, 60 s codes). Under
+    /// `fapi2` the default `--signing-alg RS256` becomes ES256.
+    #[arg(long, default_value = "default")]
+    pub profile: String,
     /// More clients, from a JSON list (besides the demo clients): `[{"client_id": "gw",
     /// "client_secret": "...", "redirect_uris": ["https://gw.example/federation/callback"],
     /// "grant_types": ["authorization_code"], "scopes": ["openid", "email"]}]`. Optional
@@ -452,6 +457,7 @@ impl Options {
             max_interactions_per_client: 5_000,
             max_interactions: 20_000,
             signing_alg: "RS256".into(),
+            profile: "default".into(),
             clients: None,
             upstreams: Vec::new(),
             resources: Vec::new(),
@@ -884,6 +890,16 @@ pub async fn build_provider_with_http(
         keys: keys_described,
         key_source,
     };
+    let profile = match opts.profile.as_str() {
+        "default" => idpkit::Profile::Default,
+        "fapi2" => idpkit::Profile::Fapi2,
+        other => return Err(format!("--profile {other:?}: use default or fapi2").into()),
+    };
+    let mut signing_alg = algorithm(&opts.signing_alg)?;
+    if profile == idpkit::Profile::Fapi2 && !idpkit::FAPI2_ALGORITHMS.contains(&signing_alg) {
+        tracing::info!(from = %signing_alg, "example: FAPI 2.0 signs with ES256");
+        signing_alg = Algorithm::ES256;
+    }
     let mut clients = demo_client_list()?;
     if let Some(path) = &opts.clients {
         clients.extend(configured_clients(path)?);
@@ -914,7 +930,8 @@ pub async fn build_provider_with_http(
         .rate_limits(rate_limits(opts))
         .http_client(http.clone())
         .token_exchange_policy(demo_exchange_policy())
-        .signing_alg(algorithm(&opts.signing_alg)?);
+        .signing_alg(signing_alg)
+        .profile(profile);
     for path in &opts.upstreams {
         builder = builder.upstream(configured_upstream(path, http.clone())?);
     }
