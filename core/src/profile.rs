@@ -15,8 +15,8 @@
 //! - `iss` in every authorization response (§5.3.2.2 item 4: always on in idpkit);
 //! - refresh tokens: idpkit rotates them, so §5.3.2.1 item 10 requires that a retry of the
 //!   previous refresh token succeeds when the response with the new one was lost. The
-//!   profile turns on the retry window ([`ProviderBuilder::refresh_reuse_grace`]
-//!   (crate::ProviderBuilder::refresh_reuse_grace)) for at least
+//!   profile turns on the retry window
+//!   ([`refresh_reuse_grace`](crate::ProviderBuilder::refresh_reuse_grace)) for at least
 //!   [`FAPI2_REFRESH_RETRY`]: one retry inside it succeeds, any other replay still revokes
 //!   the grant (RFC 9700 §4.14.2). Rotation is kept rather than turned off because the
 //!   refresh grant is one implementation for every client, and because reuse detection
@@ -36,7 +36,8 @@ pub enum Profile {
     /// idpkit's defaults (RFC 9700 posture).
     #[default]
     Default,
-    /// The FAPI 2.0 Security Profile (Final): see the [module documentation](self).
+    /// The FAPI 2.0 Security Profile (Final): see [`ProviderBuilder::profile`](crate::ProviderBuilder::profile)
+    /// and the README section "FAPI 2.0 and sender-constrained tokens".
     Fapi2,
 }
 
