@@ -64,6 +64,7 @@ pub mod jose;
 pub mod keys;
 pub mod logging;
 pub mod pkce;
+pub mod protected_resource_metadata;
 mod provider;
 mod pushed_authorization_request;
 mod rate_limit;
