@@ -40,6 +40,7 @@ mod authorization_response;
 mod backchannel;
 pub mod bearer;
 mod claims;
+pub mod claims_request;
 mod client;
 mod client_assertion;
 mod client_auth;
@@ -102,6 +103,7 @@ pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
     GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
 };
+pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths,
