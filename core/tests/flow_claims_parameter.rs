@@ -77,19 +77,33 @@ async fn requested_claims_go_where_they_are_asked_for_oidc_core_5_5() {
 
 #[tokio::test]
 async fn only_the_users_own_claims_never_the_tokens_oidc_core_5_5() {
-    let env = env();
-    let claims = r#"{"id_token":{"sub":null,"iss":null,"nonce":null,"aud":null}}"#;
-    let tokens = tokens_with(
-        &env,
-        "openid",
-        &[("claims", claims), ("nonce", "n-1")],
-    )
-    .await;
+    // A user record that happens to hold members named like the token's own claims.
+    let mut record = idpkit_core::Claims::new();
+    record.insert("name".into(), "Alice Liddell".into());
+    for (k, v) in [
+        ("sub", "mallory"),
+        ("iss", "https://evil.example"),
+        ("nonce", "forged"),
+        ("aud", "other"),
+    ] {
+        record.insert(k.into(), v.into());
+    }
+    let env = env_with(|b| {
+        b.users(idpkit_core::testkit::users::TestUsers::none().with(
+            "alice",
+            Some("wonderland"),
+            record,
+        ))
+    });
+    let claims = r#"{"id_token":{"sub":null,"iss":null,"nonce":null,"aud":null,"name":null}}"#;
+    // No `nonce` sent: a forged one must not appear either.
+    let tokens = tokens_with(&env, "openid", &[("claims", claims)]).await;
     let id = id_token(&tokens);
     assert_eq!(id["sub"], "alice");
     assert_eq!(id["iss"], ISSUER);
-    assert_eq!(id["nonce"], "n-1");
+    assert!(id.get("nonce").is_none(), "{id}");
     assert_eq!(id["aud"], DEMO_PUBLIC);
+    assert_eq!(id["name"], "Alice Liddell");
 }
 
 #[tokio::test]
