@@ -85,6 +85,9 @@ async fn only_the_users_own_claims_never_the_tokens_oidc_core_5_5() {
         ("iss", "https://evil.example"),
         ("nonce", "forged"),
         ("aud", "other"),
+        ("acr", "urn:forged:loa-4"),
+        ("azp", "other"),
+        ("cnf", "forged"),
     ] {
         record.insert(k.into(), v.into());
     }
@@ -95,13 +98,17 @@ async fn only_the_users_own_claims_never_the_tokens_oidc_core_5_5() {
             record,
         ))
     });
-    let claims = r#"{"id_token":{"sub":null,"iss":null,"nonce":null,"aud":null,"name":null}}"#;
+    let claims = r#"{"id_token":{"sub":null,"iss":null,"nonce":null,"aud":null,"acr":null,"azp":null,"cnf":null,"name":null}}"#;
     // No `nonce` sent: a forged one must not appear either.
     let tokens = tokens_with(&env, "openid", &[("claims", claims)]).await;
     let id = id_token(&tokens);
     assert_eq!(id["sub"], "alice");
     assert_eq!(id["iss"], ISSUER);
     assert!(id.get("nonce").is_none(), "{id}");
+    // idpkit asserts no `acr` (§5.5.1.1 asks the OP to, not the user record).
+    assert!(id.get("acr").is_none(), "{id}");
+    assert!(id.get("azp").is_none(), "{id}");
+    assert!(id.get("cnf").is_none(), "{id}");
     assert_eq!(id["aud"], DEMO_PUBLIC);
     assert_eq!(id["name"], "Alice Liddell");
 }
