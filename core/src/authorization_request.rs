@@ -306,7 +306,11 @@ fn validate(
             Some(jkt) => Some(crate::dpop::check_jkt_syntax(jkt)?.to_owned()),
             None => None,
         },
-        claims: if openid { claims } else { ClaimsRequest::default() },
+        claims: if openid {
+            claims
+        } else {
+            ClaimsRequest::default()
+        },
     })
 }
 

@@ -88,7 +88,9 @@ const PROTOCOL: &[&str] = &[
 ];
 
 fn invalid(reason: impl fmt::Display) -> OAuthError {
-    OAuthError::invalid_request(format!("invalid claims parameter: {reason} (OIDC Core §5.5)"))
+    OAuthError::invalid_request(format!(
+        "invalid claims parameter: {reason} (OIDC Core §5.5)"
+    ))
 }
 
 /// Parses the `claims` parameter (OIDC Core §5.5, §5.5.1).
@@ -133,7 +135,11 @@ fn claim(target: &str, name: &str, v: Value) -> Result<ClaimRequest, OAuthError>
     let essential = match m.get("essential") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(invalid(format!("{target}.{name}.essential is not a boolean"))),
+        Some(_) => {
+            return Err(invalid(format!(
+                "{target}.{name}.essential is not a boolean"
+            )));
+        }
     };
     let values = match m.get("values") {
         None => Vec::new(),
@@ -240,7 +246,10 @@ mod tests {
         .unwrap();
         assert!(c.userinfo["given_name"].essential);
         assert_eq!(c.userinfo["email"], ClaimRequest::default());
-        assert_eq!(c.id_token["acr"].values, vec![json!("urn:a"), json!("urn:b")]);
+        assert_eq!(
+            c.id_token["acr"].values,
+            vec![json!("urn:a"), json!("urn:b")]
+        );
         assert_eq!(c.id_token["nickname"].value, Some(json!("al")));
         assert!(!c.id_token["nickname"].essential);
         assert_eq!(c.id_token.len(), 3);
@@ -248,8 +257,8 @@ mod tests {
 
     #[test]
     fn members_not_understood_are_ignored_oidc_core_5_5_and_5_5_1() {
-        let c = parse(r#"{"x":1,"id_token":{"email":{"essential":false,"purpose":"why"}}}"#)
-            .unwrap();
+        let c =
+            parse(r#"{"x":1,"id_token":{"email":{"essential":false,"purpose":"why"}}}"#).unwrap();
         assert_eq!(c.id_token["email"], ClaimRequest::default());
         assert!(c.userinfo.is_empty());
         assert!(parse("{}").unwrap().is_empty());

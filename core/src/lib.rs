@@ -99,11 +99,11 @@ pub use authorization_details::{
     AcceptRegisteredTypes, AuthorizationDetail, AuthorizationDetailsPolicy,
     MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_BYTES,
 };
+pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
     GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
 };
-pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths,

@@ -195,7 +195,10 @@ pub(crate) struct CodeRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
     /// The `claims` parameter of the authorization request (OIDC Core §5.5).
-    #[serde(default, skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty"
+    )]
     pub claims: crate::claims_request::ClaimsRequest,
 }
 
@@ -228,7 +231,10 @@ pub(crate) struct RefreshRecord {
     pub jkt: Option<String>,
     /// The `claims` parameter of the authorization (OIDC Core §5.5), kept through
     /// rotations so refreshed ID tokens carry the requested claims.
-    #[serde(default, skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty"
+    )]
     pub claims: crate::claims_request::ClaimsRequest,
 }
 

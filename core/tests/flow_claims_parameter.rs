@@ -55,7 +55,10 @@ async fn requested_claims_go_where_they_are_asked_for_oidc_core_5_5() {
     let info = userinfo_json(&env, &tokens).await;
     // `value` is a hint, not a filter: the user's own value.
     assert_eq!(info["email"], "alice@example.com", "requested for userinfo");
-    assert!(info.get("name").is_none(), "requested for the ID token only");
+    assert!(
+        info.get("name").is_none(),
+        "requested for the ID token only"
+    );
     assert_eq!(info["sub"], "alice");
 
     // A refresh keeps the request: its ID token has the claim, its access token the
@@ -150,7 +153,9 @@ async fn a_pushed_request_carries_the_claims_parameter() {
             &[("client_id", DEMO_PUBLIC), ("request_uri", uri)],
         )
         .await;
-    let code = param(&redirect_params(&r), "code").expect("code").to_owned();
+    let code = param(&redirect_params(&r), "code")
+        .expect("code")
+        .to_owned();
     let (status, tokens) = env.exchange(DEMO_PUBLIC, &code).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(id_token(&tokens)["name"], "Alice Liddell");
@@ -183,7 +188,9 @@ async fn a_malformed_claims_parameter_is_an_error_redirect_oidc_core_5_5() {
             .await;
         let p = assert_error_redirect(a, "invalid_request", Some("s"));
         assert!(
-            param(&p, "error_description").unwrap_or("").contains("claims"),
+            param(&p, "error_description")
+                .unwrap_or("")
+                .contains("claims"),
             "{bad}: {p:?}"
         );
     }

@@ -741,7 +741,10 @@ fn resource_metadata_is_built_once_from_the_validator_rfc9728_2_and_3_1() {
     let m = v.resource_metadata().expect("metadata");
     assert_eq!(m.path, "/.well-known/oauth-protected-resource");
     let doc: Value = serde_json::from_slice(&m.document).expect("json");
-    assert_eq!(doc["authorization_servers"], json!(["https://other.example"]));
+    assert_eq!(
+        doc["authorization_servers"],
+        json!(["https://other.example"])
+    );
     // Not configured: none. A resource identifier with a fragment: refused at build,
     // naming the knob.
     assert!(

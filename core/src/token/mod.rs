@@ -279,7 +279,7 @@ impl Minter<'_> {
             client_subject: None,
             authorization_details: g.authorization_details.to_vec(),
             jkt: self.jkt.map(str::to_owned),
-            userinfo_claims: userinfo_names(&g),
+            userinfo_claims: userinfo_names(g),
         };
         Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
     }
