@@ -230,6 +230,12 @@ pub type BearerLayer = axum::middleware::FromFnLayer<
 /// validator wants its nonce), and the 401 of a request without credentials offers both
 /// schemes.
 ///
+/// Protected resource metadata (RFC 9728), when the validator has
+/// [`resource_metadata`](crate::ValidatorBuilder::resource_metadata): every challenge of
+/// the layer (401 and 403, `Bearer` and `DPoP`) carries `resource_metadata="<URL>"`
+/// (§5.1), and [`metadata_router`](Self::metadata_router) serves the document at its
+/// well-known path (§3).
+///
 /// ```no_run
 /// # async fn demo(validator: idpkit::Validator) {
 /// use axum::{Extension, Router, routing::get};
@@ -288,6 +294,43 @@ impl BearerAuth {
         self
     }
 
+    /// A router answering `GET` at the well-known path of the validator's protected
+    /// resource metadata (RFC 9728 §3: `/.well-known/oauth-protected-resource/mcp` for
+    /// the resource `https://host/mcp`) with the document built at validator build, as
+    /// `application/json`; merge it into the app, outside the bearer layer (the document
+    /// is public). Empty when the validator has no metadata.
+    pub fn metadata_router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        let Some(m) = self.validator.resource_metadata() else {
+            return Router::new();
+        };
+        // The route matches the path; a query in the resource identifier is ignored here.
+        let path = m.path.split('?').next().unwrap_or(&m.path).to_owned();
+        let doc = Bytes::from(m.document.clone());
+        Router::new().route(
+            &path,
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [
+                            (header::CONTENT_TYPE, "application/json"),
+                            (header::CACHE_CONTROL, "max-age=300"),
+                        ],
+                        doc,
+                    )
+                }
+            }),
+        )
+    }
+
+    /// `challenge` with `resource_metadata` (RFC 9728 §5.1) when there is metadata.
+    fn with_metadata(&self, challenge: String) -> String {
+        match self.validator.resource_metadata() {
+            Some(m) => m.add_to_challenge(challenge),
+            None => challenge,
+        }
+    }
+
     /// The layer to put on routes (`route_layer` or `layer`).
     pub fn layer(self) -> BearerLayer {
         axum::middleware::from_fn_with_state(self, |s, r, n| Box::pin(bearer(s, r, n)))
@@ -312,6 +355,7 @@ impl BearerAuth {
         } else {
             r.www_authenticate(&self.realm, self.detail)
         };
+        let challenge = self.with_metadata(challenge);
         if let Ok(v) = HeaderValue::from_str(&challenge) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
@@ -349,7 +393,7 @@ async fn bearer(
             crate::bearer::dpop_challenge(&auth.realm, &auth.validator.dpop_algs(), None),
         ];
         for c in challenges {
-            if let Ok(v) = HeaderValue::from_str(&c) {
+            if let Ok(v) = HeaderValue::from_str(&auth.with_metadata(c)) {
                 resp.headers_mut().append(header::WWW_AUTHENTICATE, v);
             }
         }

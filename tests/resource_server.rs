@@ -131,3 +131,96 @@ async fn the_api_accepts_provider_tokens_and_explains_refusals() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn the_api_publishes_protected_resource_metadata_and_points_401s_at_it_rfc9728() {
+    use idpkit::protected_resource_metadata::ProtectedResourceMetadata;
+    let host = Host::start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let api = format!("http://{}", listener.local_addr().expect("addr"));
+    let resource = format!("{api}/api");
+    let validator = Validator::builder()
+        .trust(TrustedIssuer::new(&host.base, "demo-api"))
+        .resource_metadata(
+            ProtectedResourceMetadata::new(&resource)
+                .scopes(["api:read"])
+                .name("Example API")
+                .documentation("https://docs.example/api"),
+        )
+        .http_client(Arc::new(ReqwestClient::new().expect("http client")))
+        .build()
+        .expect("validator");
+    tokio::spawn(async move {
+        axum::serve(listener, idpkit_example::api::app(validator))
+            .await
+            .expect("serve");
+    });
+
+    // RFC 9728 §3.1: the well-known suffix goes between the host and the path `/api`.
+    let metadata_url = format!("{api}/.well-known/oauth-protected-resource/api");
+    let resp = http().get(&metadata_url).send().await.expect("send");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let doc: Value = resp.json().await.expect("json");
+    // §3.3: `resource` is the identifier the well-known URL was derived from.
+    assert_eq!(doc["resource"], resource.as_str());
+    assert_eq!(doc["authorization_servers"], serde_json::json!([host.base]));
+    assert_eq!(doc["scopes_supported"], serde_json::json!(["api:read"]));
+    assert_eq!(
+        doc["bearer_methods_supported"],
+        serde_json::json!(["header"])
+    );
+    assert_eq!(
+        doc["dpop_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "PS256", "EdDSA", "RS256"])
+    );
+    assert_eq!(doc["resource_name"], "Example API");
+    assert_eq!(doc["resource_documentation"], "https://docs.example/api");
+    // The root form belongs to the resource `http://host` and is not this resource's.
+    let root = http()
+        .get(format!("{api}/.well-known/oauth-protected-resource"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(root.status(), 404);
+
+    // §5.1: the 401 without a token points at the metadata, in both schemes.
+    let resp = http()
+        .get(format!("{api}/api/orders"))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    let challenges: Vec<String> = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_owned))
+        .collect();
+    let param = format!("resource_metadata=\"{metadata_url}\"");
+    assert_eq!(challenges.len(), 2, "{challenges:?}");
+    assert_eq!(
+        challenges[0],
+        format!("Bearer realm=\"api\", {param}"),
+        "{challenges:?}"
+    );
+    assert!(
+        challenges[1].starts_with("DPoP ") && challenges[1].ends_with(&param),
+        "{challenges:?}"
+    );
+    // And a refused token's 401 keeps its error alongside.
+    let resp = http()
+        .get(format!("{api}/api/orders"))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"].to_str().expect("ascii");
+    assert!(
+        challenge.contains("error=\"invalid_token\"") && challenge.ends_with(&param),
+        "{challenge}"
+    );
+}

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::authorization_details::{AuthorizationDetail, AuthorizationDetailsPolicy};
 use crate::authorization_response::{ResponseMode, Target};
+use crate::claims_request::{self, ClaimsRequest};
 use crate::client::{Client, GrantType};
 use crate::error::{ErrorCode, OAuthError};
 use crate::http_types::Params;
@@ -76,6 +77,9 @@ pub(crate) struct AuthorizationRequest {
     /// `dpop_jkt` (RFC 9449 §10): the code is bound to this DPoP key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5).
+    #[serde(default, skip_serializing_if = "ClaimsRequest::is_empty")]
+    pub claims: ClaimsRequest,
 }
 
 /// The device authorization a request continues (RFC 8628): store ids of its device code
@@ -267,6 +271,12 @@ fn validate(
     let prompt = prompt(p.get("prompt")?)?;
     let max_age = max_age(p.get("max_age")?)?;
     let openid = scope::is_openid(&scopes);
+    // OIDC Core §5.5: checked whenever sent, kept for OpenID requests (the claims it names
+    // go into ID tokens and userinfo, which only those have).
+    let claims = match p.get("claims")? {
+        Some(raw) => claims_request::parse(raw)?,
+        None => ClaimsRequest::default(),
+    };
     Ok(AuthorizationRequest {
         client_id: client.id.clone(),
         redirect_uri: redirect_uri.to_owned(),
@@ -295,6 +305,11 @@ fn validate(
         dpop_jkt: match p.get("dpop_jkt")? {
             Some(jkt) => Some(crate::dpop::check_jkt_syntax(jkt)?.to_owned()),
             None => None,
+        },
+        claims: if openid {
+            claims
+        } else {
+            ClaimsRequest::default()
         },
     })
 }

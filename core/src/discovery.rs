@@ -86,7 +86,7 @@ pub(crate) fn document(
             "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username", "profile",
             "picture", "website", "gender", "birthdate", "zoneinfo", "locale", "updated_at", "email",
             "email_verified", "address", "phone_number", "phone_number_verified"],
-        "claims_parameter_supported": false,
+        "claims_parameter_supported": true,
         // Signed request objects by value (RFC 9101 §5.1); `request_uri` by reference is
         // not fetched (only PAR's own `urn:ietf:params:oauth:request_uri:` values).
         "request_parameter_supported": true,

@@ -162,6 +162,7 @@ mod tests {
     fn token(client_id: &str, guest: bool) -> ActiveToken {
         let subject = new_subject();
         ActiveToken {
+            userinfo_claims: Vec::new(),
             client_id: client_id.into(),
             sub: subject.clone(),
             subject: Some(subject),

@@ -110,6 +110,11 @@ pub struct InteractionDetails {
     pub authorization_details: Vec<crate::AuthorizationDetail>,
     /// The resources (RFC 8707) the access tokens will be for.
     pub resources: Vec<String>,
+    /// The `claims` parameter (OIDC Core §5.5): individual claims the client asks for in
+    /// the ID token and from userinfo, released when the user has them even without the
+    /// scope that would release them; a consent page should list them (and say which the
+    /// client calls essential). Empty when not sent.
+    pub claims: crate::claims_request::ClaimsRequest,
 }
 
 /// How the host finishes an interaction step.
@@ -150,6 +155,7 @@ pub(crate) fn details(
         device: request.device.is_some(),
         authorization_details: request.authorization_details,
         resources: request.resources,
+        claims: request.claims,
     }
 }
 
@@ -210,6 +216,7 @@ mod tests {
     fn record(binding_secret: &str) -> InteractionRecord {
         InteractionRecord {
             request: AuthorizationRequest {
+                claims: Default::default(),
                 client_id: "c".into(),
                 redirect_uri: "https://a.example/cb".into(),
                 redirect_uri_sent: true,

@@ -40,6 +40,7 @@ mod authorization_response;
 mod backchannel;
 pub mod bearer;
 mod claims;
+pub mod claims_request;
 mod client;
 mod client_assertion;
 mod client_auth;
@@ -65,6 +66,7 @@ pub mod keys;
 pub mod logging;
 pub mod pkce;
 mod profile;
+pub mod protected_resource_metadata;
 mod provider;
 mod pushed_authorization_request;
 mod rate_limit;
@@ -98,6 +100,7 @@ pub use authorization_details::{
     AcceptRegisteredTypes, AuthorizationDetail, AuthorizationDetailsPolicy,
     MAX_AUTHORIZATION_DETAILS, MAX_AUTHORIZATION_DETAILS_BYTES,
 };
+pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
     GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,

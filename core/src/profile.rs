@@ -150,6 +150,7 @@ mod tests {
             resources: Vec::new(),
             authorization_details: Vec::new(),
             dpop_jkt: None,
+            claims: Default::default(),
         }
     }
 

@@ -194,6 +194,12 @@ pub(crate) struct CodeRecord {
     /// with a DPoP proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The `claims` parameter of the authorization request (OIDC Core §5.5).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty"
+    )]
+    pub claims: crate::claims_request::ClaimsRequest,
 }
 
 impl Payload for CodeRecord {
@@ -223,6 +229,13 @@ pub(crate) struct RefreshRecord {
     /// §5): a refresh needs a proof of it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// The `claims` parameter of the authorization (OIDC Core §5.5), kept through
+    /// rotations so refreshed ID tokens carry the requested claims.
+    #[serde(
+        default,
+        skip_serializing_if = "crate::claims_request::ClaimsRequest::is_empty"
+    )]
+    pub claims: crate::claims_request::ClaimsRequest,
 }
 
 impl Payload for RefreshRecord {
@@ -264,6 +277,10 @@ pub(crate) struct AccessRecord {
     /// The DPoP key (`jkt`) the token is bound to (RFC 9449 §6), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// The claims the `claims` parameter requested from userinfo (OIDC Core §5.5), for a
+    /// user's token.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
 }
 
 impl Payload for AccessRecord {

@@ -150,6 +150,7 @@ mod tests {
 
     fn request(prompt: &[&str], max_age: Option<i64>) -> AuthorizationRequest {
         AuthorizationRequest {
+            claims: Default::default(),
             client_id: "c".into(),
             redirect_uri: "https://a.example/cb".into(),
             redirect_uri_sent: false,

@@ -521,3 +521,39 @@ async fn the_server_wide_algorithm_list_applies_to_request_objects_fapi2_5_4_1()
             .contains("not allowed")
     );
 }
+
+#[tokio::test]
+async fn a_request_objects_claims_member_is_the_claims_parameter_oidc_core_5_5() {
+    // In a request object `claims` is a JSON object, not a string (OIDC Core §6.1).
+    let f = fixture();
+    let mut b = Browser::new();
+    let claims = json!({"id_token": {"name": null}, "userinfo": {"email": {"essential": true}}});
+    let jwt = sign_jws(
+        &f.key,
+        json!({}),
+        &with(object(f.env.now()), "claims", claims),
+    );
+    let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwt)]).await;
+    let p = pending_for(a, Needs::Login);
+    let details = f
+        .env
+        .provider
+        .interaction(&p.id, &b.request(Method::Get, &[]))
+        .await
+        .expect("details");
+    assert!(details.claims.id_token.contains_key("name"), "{details:?}");
+    assert!(details.claims.userinfo["email"].essential);
+    // A malformed one is refused like an outer parameter.
+    let jwt = sign_jws(
+        &f.key,
+        json!({}),
+        &with(object(f.env.now()), "claims", json!({"id_token": []})),
+    );
+    let a = authorize(
+        &f,
+        &mut Browser::new(),
+        &[("client_id", "jar"), ("request", &jwt)],
+    )
+    .await;
+    assert_error_redirect(a, "invalid_request", Some("inner-state"));
+}

@@ -704,3 +704,61 @@ async fn inspect_and_validate_give_the_same_verdict_for_every_kind_of_token() {
         }
     }
 }
+
+#[test]
+fn resource_metadata_is_built_once_from_the_validator_rfc9728_2_and_3_1() {
+    use idpkit_core::dpop::DpopRules;
+    use idpkit_core::protected_resource_metadata::ProtectedResourceMetadata;
+    let trust = || TrustedIssuer::new(A, "api").with_jwks(Jwks::new(Vec::new()));
+    let mut rules = DpopRules::default();
+    rules.algorithms = vec![Algorithm::ES256];
+    let v = Validator::builder()
+        .trust(trust())
+        .dpop_rules(rules)
+        .resource_metadata(ProtectedResourceMetadata::new("https://api.example/mcp"))
+        .build()
+        .expect("validator");
+    let m = v.resource_metadata().expect("metadata");
+    assert_eq!(m.path, "/.well-known/oauth-protected-resource/mcp");
+    assert_eq!(
+        m.url,
+        "https://api.example/.well-known/oauth-protected-resource/mcp"
+    );
+    let doc: Value = serde_json::from_slice(&m.document).expect("json");
+    // Left empty: the trusted issuers and the DPoP algorithms.
+    assert_eq!(doc["authorization_servers"], json!([A]));
+    assert_eq!(doc["dpop_signing_alg_values_supported"], json!(["ES256"]));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    // Set: kept as given.
+    let v = Validator::builder()
+        .trust(trust())
+        .resource_metadata(
+            ProtectedResourceMetadata::new("https://api.example")
+                .authorization_server("https://other.example"),
+        )
+        .build()
+        .expect("validator");
+    let m = v.resource_metadata().expect("metadata");
+    assert_eq!(m.path, "/.well-known/oauth-protected-resource");
+    let doc: Value = serde_json::from_slice(&m.document).expect("json");
+    assert_eq!(
+        doc["authorization_servers"],
+        json!(["https://other.example"])
+    );
+    // Not configured: none. A resource identifier with a fragment: refused at build,
+    // naming the knob.
+    assert!(
+        Validator::builder()
+            .trust(trust())
+            .build()
+            .expect("validator")
+            .resource_metadata()
+            .is_none()
+    );
+    let e = Validator::builder()
+        .trust(trust())
+        .resource_metadata(ProtectedResourceMetadata::new("https://api.example/#x"))
+        .build()
+        .expect_err("a fragment");
+    assert!(e.to_string().contains("resource_metadata"), "{e}");
+}

@@ -380,6 +380,7 @@ impl Provider {
             resources: request.resources.clone(),
             authorization_details: request.authorization_details.clone(),
             dpop_jkt: request.dpop_jkt.clone(),
+            claims: request.claims.clone(),
         };
         let expires_at = now + self.inner.config.code_ttl;
         records

@@ -216,6 +216,7 @@ impl Provider {
             resources: Vec::new(),
             authorization_details: Vec::new(),
             dpop_jkt: None,
+            claims: Default::default(),
         };
         self.continue_authorization(req, &client, request).await
     }

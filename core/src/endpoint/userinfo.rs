@@ -69,7 +69,14 @@ impl Provider {
             crate::claims::user_claims(self.inner.services(), &subject, &active.scopes, now)
                 .await?
                 .ok_or_else(invalid)?;
-        let mut claims = crate::users::filter_claims(claims, &active.scopes);
+        let mut claims = if active.userinfo_claims.is_empty() {
+            crate::users::filter_claims(claims, &active.scopes)
+        } else {
+            // OIDC Core §5.5: also the claims the `claims` parameter asked for here.
+            let mut released = crate::users::filter_claims(claims.clone(), &active.scopes);
+            crate::claims_request::add_requested(&mut released, &claims, &active.userinfo_claims);
+            released
+        };
         claims.insert("sub".into(), subject.into());
         Ok(serde_json::to_vec(&claims).unwrap_or_default())
     }

@@ -106,13 +106,14 @@ impl Grant for AuthorizationCode {
         // RFC 9449 §10: a code bound with `dpop_jkt` is redeemed with a proof of that key.
         crate::dpop::check_bound("authorization code", rec.dpop_jkt.as_deref(), ctx.dpop_jkt)?;
         let mut grant = ctx
-            .approved_grant(
+            .approved_grant_requesting(
                 &rec.subject,
                 &rec.scopes,
                 rec.nonce.as_deref(),
                 &grant_id,
                 rec.auth_time,
                 rec.sid.as_deref(),
+                Some(&rec.claims).filter(|c| !c.is_empty()),
             )
             .await?;
         grant.resources = &resources;
@@ -151,6 +152,7 @@ mod tests {
 
     fn code(challenge: Option<&str>, sent: bool) -> CodeRecord {
         CodeRecord {
+            claims: Default::default(),
             client_id: "web".into(),
             redirect_uri: CB.into(),
             redirect_uri_sent: sent,

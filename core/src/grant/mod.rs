@@ -230,6 +230,20 @@ impl GrantContext<'_> {
         nonce: Option<&'n str>,
         grant_id: Option<&str>,
     ) -> Result<Option<(crate::users::Claims, Option<&'n str>)>, OAuthError> {
+        self.vouched_user_requesting(subject, scopes, nonce, grant_id, None)
+            .await
+    }
+
+    /// [`vouched_user`](Self::vouched_user), the ID token claims also with those the
+    /// `claims` parameter requests for it (OIDC Core §5.5) that the user has.
+    pub(crate) async fn vouched_user_requesting<'n>(
+        &self,
+        subject: &str,
+        scopes: &[String],
+        nonce: Option<&'n str>,
+        grant_id: Option<&str>,
+        requested: Option<&crate::claims_request::ClaimsRequest>,
+    ) -> Result<Option<(crate::users::Claims, Option<&'n str>)>, OAuthError> {
         let claims = crate::claims::user_claims(self.services, subject, scopes, self.now).await?;
         let Some(claims) = claims else {
             if let Some(g) = grant_id.filter(|g| !g.is_empty()) {
@@ -244,7 +258,15 @@ impl GrantContext<'_> {
         if !crate::scope::is_openid(scopes) {
             return Ok(None);
         }
-        Ok(Some((crate::users::filter_claims(claims, scopes), nonce)))
+        let released = match requested.filter(|r| !r.id_token.is_empty()) {
+            None => crate::users::filter_claims(claims, scopes),
+            Some(r) => {
+                let mut released = crate::users::filter_claims(claims.clone(), scopes);
+                crate::claims_request::add_requested(&mut released, &claims, r.id_token.keys());
+                released
+            }
+        };
+        Ok(Some((released, nonce)))
     }
 
     /// The user grant a code (or an approved device code) was issued for, ready to mint:
@@ -260,8 +282,26 @@ impl GrantContext<'_> {
         auth_time: i64,
         sid: Option<&'g str>,
     ) -> Result<crate::token::UserGrant<'g>, OAuthError> {
+        self.approved_grant_requesting(subject, scopes, nonce, grant_id, auth_time, sid, None)
+            .await
+    }
+
+    /// [`approved_grant`](Self::approved_grant) of an authorization that had a `claims`
+    /// parameter (OIDC Core §5.5): the ID token has the requested claims, and the access
+    /// and refresh tokens keep the request.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn approved_grant_requesting<'g>(
+        &self,
+        subject: &'g str,
+        scopes: &'g [String],
+        nonce: Option<&'g str>,
+        grant_id: &'g str,
+        auth_time: i64,
+        sid: Option<&'g str>,
+        claims: Option<&'g crate::claims_request::ClaimsRequest>,
+    ) -> Result<crate::token::UserGrant<'g>, OAuthError> {
         let id_token = self
-            .vouched_user(subject, scopes, nonce, Some(grant_id))
+            .vouched_user_requesting(subject, scopes, nonce, Some(grant_id), claims)
             .await?;
         let refresh = self
             .client
@@ -279,6 +319,7 @@ impl GrantContext<'_> {
             resources: &[],
             refresh_resources: &[],
             authorization_details: &[],
+            claims,
         })
     }
 

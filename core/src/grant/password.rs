@@ -54,6 +54,7 @@ impl Grant for Password {
                     resources: &[],
                     refresh_resources: &[],
                     authorization_details: &[],
+                    claims: None,
                 },
             )
             .await?;

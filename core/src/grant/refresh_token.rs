@@ -109,7 +109,13 @@ impl Grant for RefreshToken {
         // with a proof of that key.
         crate::dpop::check_bound("refresh token", rec.jkt.as_deref(), ctx.dpop_jkt)?;
         let id_token = ctx
-            .vouched_user(&rec.subject, &scopes, None, Some(&grant_id))
+            .vouched_user_requesting(
+                &rec.subject,
+                &scopes,
+                None,
+                Some(&grant_id),
+                Some(&rec.claims),
+            )
             .await?;
         let issued = ctx
             .minter()
@@ -129,6 +135,8 @@ impl Grant for RefreshToken {
                     resources: &resources,
                     refresh_resources: &rec.resources,
                     authorization_details: &rec.authorization_details,
+                    // OIDC Core §5.5: the requested claims stay with the grant.
+                    claims: Some(&rec.claims).filter(|c| !c.is_empty()),
                 },
             )
             .await?;
@@ -173,6 +181,7 @@ mod tests {
 
     fn rec() -> RefreshRecord {
         RefreshRecord {
+            claims: Default::default(),
             client_id: "web".into(),
             subject: "alice".into(),
             scopes: vec!["openid".into(), "profile".into(), "offline_access".into()],

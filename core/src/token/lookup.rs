@@ -41,6 +41,8 @@ pub(crate) struct ActiveToken {
     pub authorization_details: Option<serde_json::Value>,
     /// The DPoP key it is bound to (`cnf.jkt`, RFC 9449 §6), if any.
     pub jkt: Option<String>,
+    /// The claims the `claims` parameter requested from userinfo (OIDC Core §5.5).
+    pub userinfo_claims: Vec<String>,
 }
 
 /// A live refresh token.
@@ -88,12 +90,14 @@ pub(crate) async fn access_token(
         let record_id = jwt_handle_id(&claims.jti);
         let mut grant_id = None;
         let mut guest = false;
+        let mut userinfo_claims = Vec::new();
         if user_bound {
             let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
                 return Ok(None);
             };
             grant_id = handle.grant_id;
             guest = handle.value.guest;
+            userinfo_claims = handle.value.userinfo_claims;
         }
         return Ok(Some(ActiveToken {
             guest,
@@ -111,6 +115,7 @@ pub(crate) async fn access_token(
             act: claims.act,
             authorization_details: claims.authorization_details,
             jkt: claims.cnf.map(|c| c.jkt),
+            userinfo_claims,
         }));
     }
     let id = secret_id(token);
@@ -143,6 +148,7 @@ pub(crate) async fn access_token(
         act: rec.act,
         authorization_details: crate::authorization_details::to_json(&rec.authorization_details),
         jkt: rec.jkt,
+        userinfo_claims: rec.userinfo_claims,
     }))
 }
 

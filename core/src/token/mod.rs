@@ -60,6 +60,9 @@ pub(crate) struct UserGrant<'a> {
     /// The granted authorization details (RFC 9396), in the access token, the response
     /// and the refresh token.
     pub authorization_details: &'a [AuthorizationDetail],
+    /// The `claims` parameter of the authorization (OIDC Core §5.5), if any: its
+    /// `userinfo` names go with the access token, the whole with the refresh token.
+    pub claims: Option<&'a crate::claims_request::ClaimsRequest>,
 }
 
 /// What an access token is minted with beyond the client's defaults.
@@ -87,6 +90,8 @@ pub(crate) struct AccessSpec<'a> {
     pub guest: bool,
     /// The granted authorization details (RFC 9396 §9.1).
     pub authorization_details: &'a [AuthorizationDetail],
+    /// The claims requested from userinfo (OIDC Core §5.5), kept in the token's record.
+    pub userinfo_claims: &'a [String],
 }
 
 /// The shape of an access token to mint.
@@ -214,6 +219,7 @@ impl Minter<'_> {
             guest: spec.guest,
             authorization_details: spec.authorization_details.to_vec(),
             jkt: self.jkt.map(str::to_owned),
+            userinfo_claims: spec.userinfo_claims.to_vec(),
         };
         match spec.format.unwrap_or(client.access_token_format) {
             AccessTokenFormat::Opaque => {
@@ -273,6 +279,7 @@ impl Minter<'_> {
             client_subject: None,
             authorization_details: g.authorization_details.to_vec(),
             jkt: self.jkt.map(str::to_owned),
+            userinfo_claims: userinfo_names(g),
         };
         Write::new(record_id.to_owned(), &record, Some(g.grant_id), exp)
     }
@@ -285,6 +292,7 @@ impl Minter<'_> {
         g: UserGrant<'_>,
     ) -> Result<Issued, OAuthError> {
         let (aud, scopes) = self.user_target(&g);
+        let userinfo_claims = userinfo_names(&g);
         let access = self
             .access_token_as(
                 client,
@@ -295,6 +303,7 @@ impl Minter<'_> {
                     auth_time: Some(g.auth_time),
                     aud,
                     authorization_details: g.authorization_details,
+                    userinfo_claims: &userinfo_claims,
                     ..AccessSpec::default()
                 },
             )
@@ -381,6 +390,7 @@ impl Minter<'_> {
                     .jkt
                     .filter(|_| !client.is_confidential())
                     .map(str::to_owned),
+                claims: g.claims.cloned().unwrap_or_default(),
             };
             writes.push(Write::new(
                 id.clone(),
@@ -397,4 +407,12 @@ impl Minter<'_> {
             refresh_id,
         })
     }
+}
+
+/// The claim names a user grant's `claims` parameter requests from userinfo (OIDC Core
+/// §5.5).
+fn userinfo_names(g: &UserGrant<'_>) -> Vec<String> {
+    g.claims
+        .map(|c| c.userinfo.keys().cloned().collect())
+        .unwrap_or_default()
 }

@@ -27,6 +27,7 @@ pub struct ValidatorBuilder {
     introspection_ttl: Duration,
     max_token_bytes: usize,
     dpop: super::dpop::DpopSettings,
+    metadata: Option<crate::protected_resource_metadata::ProtectedResourceMetadata>,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -53,6 +54,7 @@ impl Validator {
             introspection_ttl: Duration::seconds(10),
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             dpop: super::dpop::DpopSettings::default(),
+            metadata: None,
         }
     }
 }
@@ -149,6 +151,24 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Publishes this resource server's protected resource metadata (RFC 9728; default
+    /// none): the document is built once, at [`build`](Self::build), and served by the
+    /// facade's `BearerAuth` at its well-known path
+    /// ([`well_known_path`](crate::protected_resource_metadata::well_known_path) of
+    /// `metadata.resource`), whose URL its challenges then carry as `resource_metadata`
+    /// (§5.1). Left empty, `authorization_servers` becomes the trusted issuers and
+    /// `dpop_signing_alg_values_supported` the [`dpop_rules`](Self::dpop_rules)
+    /// algorithms. `metadata.resource` is the resource identifier: normally the
+    /// [`external_url`](Self::external_url) joined with the protected path (e.g.
+    /// `https://api.example/mcp`), and the RFC 8707 `resource` clients ask tokens for.
+    pub fn resource_metadata(
+        mut self,
+        metadata: crate::protected_resource_metadata::ProtectedResourceMetadata,
+    ) -> Self {
+        self.metadata = Some(metadata);
+        self
+    }
+
     /// The clock.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -191,6 +211,28 @@ impl ValidatorBuilder {
                 "every trusted issuer needs at least one accepted audience",
             ));
         }
+        let metadata = match self.metadata {
+            None => None,
+            Some(mut m) => {
+                if m.authorization_servers.is_empty() {
+                    m.authorization_servers =
+                        self.issuers.iter().map(|i| i.issuer.clone()).collect();
+                }
+                if m.dpop_signing_alg_values_supported.is_empty() {
+                    m.dpop_signing_alg_values_supported = self
+                        .dpop
+                        .rules
+                        .algorithms
+                        .iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect();
+                }
+                Some(
+                    crate::protected_resource_metadata::PublishedMetadata::new(&m)
+                        .map_err(|e| setting("resource_metadata", &e.to_string()))?,
+                )
+            }
+        };
         let issuers = self.issuers.into_iter().map(IssuerState::new).collect();
         Ok(Validator {
             issuers,
@@ -206,6 +248,7 @@ impl ValidatorBuilder {
             introspection_ttl: self.introspection_ttl,
             max_token_bytes: self.max_token_bytes,
             dpop: self.dpop,
+            metadata,
         })
     }
 }

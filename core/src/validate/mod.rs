@@ -126,6 +126,7 @@ pub struct Validator {
     introspection_ttl: Duration,
     max_token_bytes: usize,
     dpop: dpop::DpopSettings,
+    metadata: Option<crate::protected_resource_metadata::PublishedMetadata>,
 }
 
 impl fmt::Debug for Validator {
@@ -199,6 +200,15 @@ impl Validator {
             checks,
             verdict,
         }
+    }
+
+    /// The protected resource metadata (RFC 9728), built once at
+    /// [`build`](ValidatorBuilder::build) from
+    /// [`ValidatorBuilder::resource_metadata`]; `None` when not configured.
+    pub fn resource_metadata(
+        &self,
+    ) -> Option<&crate::protected_resource_metadata::PublishedMetadata> {
+        self.metadata.as_ref()
     }
 
     /// The issuer that introspects `token`, when it is opaque (no dots) and one does.

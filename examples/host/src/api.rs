@@ -7,10 +7,13 @@ use idpkit::axum::BearerAuth;
 use idpkit::{ValidatedToken, Validator};
 use serde_json::{Value, json};
 
-/// The API: `GET /api/me` (any valid token) and `GET /api/orders` (needs `api:read`).
+/// The API: `GET /api/me` (any valid token) and `GET /api/orders` (needs `api:read`), and
+/// its protected resource metadata (RFC 9728) when the validator has some
+/// (`GET /.well-known/oauth-protected-resource/api` for the resource `http://HOST/api`).
 pub fn app(validator: Validator) -> Router {
     let auth = BearerAuth::new(validator);
     Router::new()
+        .merge(auth.metadata_router())
         .route("/api/me", get(me).route_layer(auth.clone().layer()))
         .route(
             "/api/orders",
