@@ -63,6 +63,7 @@ mod introspection;
 pub mod jose;
 pub mod keys;
 pub mod logging;
+pub mod pairwise;
 pub mod pkce;
 mod provider;
 mod pushed_authorization_request;
@@ -99,7 +100,7 @@ pub use authorization_details::{
 };
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
+    GrantType, SecretHash, StaticClients, SubjectType, TokenEndpointAuthMethod,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

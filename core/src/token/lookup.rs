@@ -88,16 +88,19 @@ pub(crate) async fn access_token(
         let record_id = jwt_handle_id(&claims.jti);
         let mut grant_id = None;
         let mut guest = false;
+        let mut subject = None;
         if user_bound {
             let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
                 return Ok(None);
             };
             grant_id = handle.grant_id;
             guest = handle.value.guest;
+            // The local subject: the JWT's `sub` is pairwise for a pairwise client.
+            subject = Some(handle.value.subject.unwrap_or_else(|| claims.sub.clone()));
         }
         return Ok(Some(ActiveToken {
             guest,
-            subject: user_bound.then(|| claims.sub.clone()),
+            subject,
             sub: claims.sub,
             client_id: claims.client_id,
             scopes: crate::scope::parse(Some(&claims.scope)),
