@@ -127,3 +127,76 @@ pub(crate) fn check(c: &mut Client) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairwise(redirects: &[&str]) -> ClientBuilder {
+        let mut b = Client::public("rp").subject_type(SubjectType::Pairwise);
+        for r in redirects {
+            b = b.redirect_uri(*r);
+        }
+        b
+    }
+
+    #[test]
+    fn a_pairwise_client_gets_its_sector_at_build_oidc_core_8_1() {
+        let c = pairwise(&["https://rp.example/cb"])
+            .build()
+            .expect("one host");
+        assert_eq!(c.sector(), Some("rp.example"));
+        let e = pairwise(&["https://a.example/cb", "https://b.example/cb"])
+            .build()
+            .expect_err("two hosts need a sector_identifier_uri");
+        assert!(e.to_string().contains("sector_identifier_uri"), "{e}");
+        let c = pairwise(&["https://a.example/cb", "https://b.example/cb"])
+            .sector_identifier_uri("https://sector.example/uris.json")
+            .build()
+            .expect("sector uri");
+        assert_eq!(c.sector(), Some("sector.example"));
+        let e = pairwise(&["https://a.example/cb"])
+            .sector_identifier_uri("http://sector.example/uris.json")
+            .build()
+            .expect_err("https only");
+        assert!(e.to_string().contains("https"), "{e}");
+        let public = Client::public("p")
+            .redirect_uri("https://a.example/cb")
+            .build()
+            .expect("public");
+        assert_eq!(public.subject_type(), SubjectType::Public);
+        assert_eq!(public.sector(), None, "no sector: the local subject");
+    }
+
+    #[test]
+    fn the_registration_keeps_the_subject_and_userinfo_metadata_oidc_registration_2() {
+        let c = pairwise(&["https://a.example/cb", "https://b.example/cb"])
+            .sector_identifier_uri("https://sector.example/uris.json")
+            .userinfo_signed_response_alg(Algorithm::ES256)
+            .build()
+            .expect("client");
+        let json = serde_json::to_value(c.to_registration()).expect("json");
+        assert_eq!(json["subject_type"], "pairwise");
+        assert_eq!(
+            json["sector_identifier_uri"],
+            "https://sector.example/uris.json"
+        );
+        assert_eq!(json["userinfo_signed_response_alg"], "ES256");
+        let back = c.to_registration().into_client().expect("back");
+        assert_eq!(back.subject_type(), SubjectType::Pairwise);
+        assert_eq!(back.sector(), Some("sector.example"));
+        assert_eq!(back.userinfo_signed_response_alg(), Some(Algorithm::ES256));
+        let mut reg = c.to_registration();
+        reg.subject_type = Some("secret".into());
+        assert!(reg.into_client().is_err(), "unknown subject_type refused");
+        let public = Client::public("p")
+            .redirect_uri("https://a.example/cb")
+            .build()
+            .expect("public")
+            .to_registration();
+        assert_eq!(
+            public.subject_type, None,
+            "public is the default, not stored"
+        );
+    }
+}
