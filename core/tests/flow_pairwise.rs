@@ -112,6 +112,14 @@ fn extra_clients() -> Vec<Client> {
             .userinfo_signed_response_alg(Algorithm::ES256)
             .build()
             .expect("signed-pw"),
+        Client::confidential("pw-conf", "pw-conf-secret")
+            .redirect_uri("https://rp-c.example/cb")
+            .grant_types([GrantType::AuthorizationCode, GrantType::RefreshToken])
+            .scopes(["openid", "profile", "offline_access"])
+            .first_party(true)
+            .subject_type(SubjectType::Pairwise)
+            .build()
+            .expect("pw-conf"),
         // A resource server of `demo-api`: it may introspect the RPs' tokens.
         Client::confidential("api-rs", "api-rs-secret")
             .grant_types([])
@@ -150,19 +158,28 @@ async fn login_in(env: &Env, b: &mut Browser, client: &str, redirect: &str) -> V
     let code = param(&redirect_params(&r), "code")
         .unwrap_or_else(|| panic!("a code for {client}: {:?}", redirect_params(&r)))
         .to_owned();
-    let (status, body) = env
-        .token(
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect),
+        ("code_verifier", VERIFIER),
+    ];
+    let r = env
+        .provider
+        .token(&idpkit_core::testkit::flows::token_request(
+            &pairs,
             client,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", redirect),
-                ("code_verifier", VERIFIER),
-            ],
-        )
+            secret_of(client),
+        ))
         .await;
-    assert_eq!(status, 200, "{body}");
+    let body = r.json_value();
+    assert_eq!(r.status, 200, "{body}");
     body
+}
+
+/// The secret of the confidential clients here.
+fn secret_of(client: &str) -> Option<&'static str> {
+    (client == "pw-conf").then_some("pw-conf-secret")
 }
 
 async fn login(env: &Env, client: &str, redirect: &str) -> Value {
@@ -430,4 +447,23 @@ async fn a_pairwise_id_token_hint_maps_back_to_the_session_user_at_end_session()
     let tokens = net.logout_tokens.lock().expect("lock").clone();
     assert_eq!(tokens.len(), 1, "one logout token");
     assert_eq!(jwt_claims(&tokens[0])["sub"], sub.as_str());
+}
+
+#[tokio::test]
+async fn a_refresh_token_introspects_with_the_pairwise_sub_rfc7662_2_2() {
+    let env = pairwise_env(SECRET, Arc::default());
+    let t = login(&env, "pw-conf", "https://rp-c.example/cb").await;
+    let r = env
+        .provider
+        .introspect(&idpkit_core::testkit::flows::token_request(
+            &[("token", t["refresh_token"].as_str().expect("refresh"))],
+            "pw-conf",
+            secret_of("pw-conf"),
+        ))
+        .await;
+    let v = r.json_value();
+    assert_eq!(v["active"], true, "{v}");
+    assert_eq!(v["token_type"], "refresh_token");
+    assert_eq!(v["sub"], id_sub(&t).as_str());
+    assert_ne!(v["sub"], "alice");
 }
