@@ -120,6 +120,11 @@ fn extra_clients() -> Vec<Client> {
             .subject_type(SubjectType::Pairwise)
             .build()
             .expect("pw-conf"),
+        Client::confidential("pw-exchanger", "pw-exchanger-secret")
+            .grant_types([GrantType::TokenExchange])
+            .scopes(["openid"])
+            .build()
+            .expect("pw-exchanger"),
         // A resource server of `demo-api`: it may introspect the RPs' tokens.
         Client::confidential("api-rs", "api-rs-secret")
             .grant_types([])
@@ -138,6 +143,12 @@ fn pairwise_env(secret: &[u8], net: Arc<Net>) -> Env {
         move |b| {
             b.pairwise_secret(secret)
                 .http_client(net)
+                .token_exchange_policy(idpkit_core::ExchangeRules::new([
+                    idpkit_core::ExchangeRule::new("pw-exchanger")
+                        .subject_audience("demo-api")
+                        .audience("demo-backend")
+                        .max_scopes(["openid"]),
+                ]))
                 .logout_skip_confirmation_with_session_hint(true)
         },
     )
@@ -179,7 +190,11 @@ async fn login_in(env: &Env, b: &mut Browser, client: &str, redirect: &str) -> V
 
 /// The secret of the confidential clients here.
 fn secret_of(client: &str) -> Option<&'static str> {
-    (client == "pw-conf").then_some("pw-conf-secret")
+    match client {
+        "pw-conf" => Some("pw-conf-secret"),
+        "pw-exchanger" => Some("pw-exchanger-secret"),
+        _ => None,
+    }
 }
 
 async fn login(env: &Env, client: &str, redirect: &str) -> Value {
@@ -466,4 +481,37 @@ async fn a_refresh_token_introspects_with_the_pairwise_sub_rfc7662_2_2() {
     assert_eq!(v["token_type"], "refresh_token");
     assert_eq!(v["sub"], id_sub(&t).as_str());
     assert_ne!(v["sub"], "alice");
+}
+
+#[tokio::test]
+async fn a_pairwise_clients_token_is_exchanged_for_the_local_user_rfc8693_2_1() {
+    let env = pairwise_env(SECRET, Arc::default());
+    let t = login(&env, "pw-a", "https://rp-a.example/cb").await;
+    let r = env
+        .provider
+        .token(&idpkit_core::testkit::flows::token_request(
+            &[
+                (
+                    "grant_type",
+                    "urn:ietf:params:oauth:grant-type:token-exchange",
+                ),
+                ("subject_token", t["access_token"].as_str().expect("at")),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token",
+                ),
+                ("audience", "demo-backend"),
+            ],
+            "pw-exchanger",
+            secret_of("pw-exchanger"),
+        ))
+        .await;
+    let v = r.json_value();
+    assert_eq!(r.status, 200, "{v}");
+    // The exchanger is a public-subject client: it sees alice, not pw-a's pairwise sub.
+    let exchanged = v["access_token"].as_str().expect("exchanged");
+    assert_eq!(jwt_claims(exchanged)["sub"], "alice");
+    let info = env.userinfo(exchanged).await;
+    assert_eq!(info.status, 200);
+    assert_eq!(info.json_value()["sub"], "alice", "the local user's claims");
 }
