@@ -50,6 +50,7 @@ pub async fn handle(
     match response.body {
         Body::Json(_) => out = out.header("content-type", "application/json"),
         Body::Html(_) => out = out.header("content-type", "text/html; charset=utf-8"),
+        Body::Jwt(_) => out = out.header("content-type", "application/jwt"),
         Body::Empty => {}
     }
     for (name, value) in &response.headers {

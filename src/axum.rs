@@ -84,11 +84,13 @@ pub fn into_response(response: Response) -> axum::response::Response {
         Body::Empty => None,
         Body::Json(_) => Some("application/json"),
         Body::Html(_) => Some("text/html; charset=utf-8"),
+        Body::Jwt(_) => Some("application/jwt"),
     };
     let body = match response.body {
         Body::Empty => AxumBody::empty(),
         Body::Json(bytes) => AxumBody::from(Bytes::from_owner(bytes)),
         Body::Html(html) => AxumBody::from(html),
+        Body::Jwt(jws) => AxumBody::from(jws),
     };
     let mut out = (status, body).into_response();
     let headers = out.headers_mut();

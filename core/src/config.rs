@@ -135,6 +135,9 @@ pub struct Config {
     pub dpop_required: bool,
     /// Rules for JWTs from clients: client assertions and request objects.
     pub client_jwt: ClientJwtConfig,
+    /// The key pairwise subject identifiers are derived with (OIDC Core §8.1,
+    /// [`crate::pairwise`]); required when a client is pairwise.
+    pub pairwise_secret: Option<crate::pairwise::PairwiseSecret>,
 }
 
 /// Rules for JWTs from clients: `private_key_jwt` / `client_secret_jwt` assertions

@@ -72,8 +72,15 @@ pub(crate) fn document(
             .iter()
             .filter(|g| **g != "password")
             .collect::<Vec<_>>(),
-        "subject_types_supported": ["public"],
+        // OIDC Core §8: pairwise only when the provider has a pairwise secret to derive it.
+        "subject_types_supported": if config.pairwise_secret.is_some() {
+            vec!["public", "pairwise"]
+        } else {
+            vec!["public"]
+        },
         "id_token_signing_alg_values_supported": algs,
+        // OIDC Core §5.3.2 / Discovery §3: what `userinfo_signed_response_alg` may name.
+        "userinfo_signing_alg_values_supported": algs,
         "token_endpoint_auth_methods_supported": auth_methods,
         "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": auth_methods,
@@ -154,7 +161,26 @@ mod tests {
             dpop: crate::dpop::DpopRules::default(),
             dpop_required: false,
             client_jwt: crate::config::ClientJwtConfig::default(),
+            pairwise_secret: None,
         }
+    }
+
+    #[test]
+    fn pairwise_and_userinfo_signing_are_advertised_oidc_discovery_3() {
+        let d = doc(&[]);
+        assert_eq!(d["subject_types_supported"], serde_json::json!(["public"]));
+        assert_eq!(
+            d["userinfo_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "ES256"])
+        );
+        let mut c = config();
+        c.pairwise_secret = Some(crate::pairwise::PairwiseSecret::new(vec![1; 32]));
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(
+            d["subject_types_supported"],
+            serde_json::json!(["public", "pairwise"])
+        );
     }
 
     fn doc(grants: &[&str]) -> serde_json::Value {

@@ -151,6 +151,15 @@ pub(crate) fn needs_confirmation(
     !(skip_with_matching_hint && proven)
 }
 
+/// Whether the hint is about the user of the browser's session: its `sub` is the one the
+/// hint's client knows that user by (`seen_sub`: pairwise for a pairwise client, OIDC
+/// Core §8.1), so a pairwise hint maps back to the local subject. A hint about somebody
+/// else proves nothing about this session (RP-Initiated Logout §2: such a request is
+/// suspect) and is then treated as no hint for [`needs_confirmation`].
+pub(crate) fn names_subject(hint: &Hint, seen_sub: &str) -> bool {
+    crate::crypto::constant_time_eq(hint.subject.as_bytes(), seen_sub.as_bytes())
+}
+
 /// The front-channel logout URL of a client for session `sid` (Front-Channel Logout §3:
 /// `iss` and `sid` as query parameters when the client asked for them).
 pub(crate) fn frontchannel_url(client: &Client, issuer: &str, sid: &str) -> Option<String> {
@@ -262,6 +271,21 @@ mod tests {
             "without a hint or client_id nothing identifies the client"
         );
         assert_eq!(redirect_after(&request(&[]), Some(&c)).expect("none"), None);
+    }
+
+    #[test]
+    fn a_hint_names_the_session_user_by_the_sub_its_client_sees_oidc_core_8_1() {
+        let h = Hint {
+            client_id: "rp".into(),
+            subject: "pairwise-sub".into(),
+            sid: Some("s1".into()),
+        };
+        assert!(names_subject(&h, "pairwise-sub"));
+        assert!(
+            !names_subject(&h, "alice"),
+            "the local subject is not the hint's"
+        );
+        assert!(!names_subject(&h, "other"));
     }
 
     #[test]

@@ -394,6 +394,8 @@ pub enum Body {
     Json(Arc<[u8]>),
     /// `text/html; charset=utf-8`.
     Html(String),
+    /// `application/jwt`: a compact JWS (signed userinfo, OIDC Core §5.3.2).
+    Jwt(String),
 }
 
 /// An HTTP response value.
@@ -475,12 +477,12 @@ impl Response {
         r
     }
 
-    /// The body as bytes (JSON or HTML).
+    /// The body as bytes (JSON, HTML or a JWT).
     pub fn body_bytes(&self) -> &[u8] {
         match &self.body {
             Body::Empty => &[],
             Body::Json(b) => b,
-            Body::Html(s) => s.as_bytes(),
+            Body::Html(s) | Body::Jwt(s) => s.as_bytes(),
         }
     }
 

@@ -64,6 +64,7 @@ mod introspection;
 pub mod jose;
 pub mod keys;
 pub mod logging;
+pub mod pairwise;
 pub mod pkce;
 mod profile;
 pub mod protected_resource_metadata;
@@ -103,7 +104,7 @@ pub use authorization_details::{
 pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, SecretHash, StaticClients, TokenEndpointAuthMethod,
+    GrantType, SecretHash, StaticClients, SubjectType, TokenEndpointAuthMethod,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

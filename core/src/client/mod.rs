@@ -176,6 +176,9 @@ pub struct Client {
     /// `token_endpoint_auth_method` and the keys of JWT client authentication and
     /// request objects (RFC 7523, RFC 9101).
     pub(crate) jwt: auth_method::JwtAuth,
+    /// `subject_type`, `sector_identifier_uri` and `userinfo_signed_response_alg`
+    /// (OIDC Core §8, §5.3.2).
+    pub(crate) subject: subject::Subject,
 }
 
 impl Client {
@@ -351,6 +354,7 @@ impl ClientBuilder {
                 authorization_details_types: Vec::new(),
                 dpop_bound_access_tokens: false,
                 jwt: auth_method::JwtAuth::default(),
+                subject: subject::Subject::default(),
             },
         }
     }
@@ -614,6 +618,12 @@ impl ClientBuilder {
                 )));
             }
         }
+        if let Err(reason) = subject::check(&mut self.client) {
+            return Err(ConfigError::Client {
+                client_id: self.client.id.clone(),
+                reason,
+            });
+        }
         Ok(self.client)
     }
 }
@@ -630,11 +640,13 @@ mod auth_method;
 mod logout;
 mod registration;
 mod store;
+mod subject;
 
 pub(crate) use auth_method::ClientJwks;
 pub use auth_method::TokenEndpointAuthMethod;
 pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
 pub use store::{ClientRegistry, ClientStore, StaticClients};
+pub use subject::SubjectType;
 
 #[cfg(test)]
 mod tests;

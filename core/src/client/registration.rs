@@ -7,8 +7,8 @@ use time::Duration;
 
 use super::auth_method::HmacKey;
 use super::{
-    AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, TokenEndpointAuthMethod,
-    is_absolute_uri,
+    AccessTokenFormat, Client, ClientBuilder, GrantType, SecretHash, SubjectType,
+    TokenEndpointAuthMethod, is_absolute_uri,
 };
 use crate::Algorithm;
 use crate::error::ConfigError;
@@ -113,6 +113,15 @@ pub struct ClientRegistration {
     /// as `secret_sha256` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// `subject_type` (OIDC Registration §2): `public` (the default) or `pairwise`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject_type: Option<String>,
+    /// `sector_identifier_uri` (OIDC Registration §2, Core §8.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sector_identifier_uri: Option<String>,
+    /// `userinfo_signed_response_alg` (OIDC Registration §2, Core §5.3.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<Algorithm>,
 }
 
 impl Client {
@@ -166,6 +175,10 @@ impl Client {
                 .hmac_key
                 .as_ref()
                 .map(|k| String::from_utf8_lossy(&k.0).into_owned()),
+            subject_type: (self.subject_type() != SubjectType::Public)
+                .then(|| self.subject_type().as_str().to_owned()),
+            sector_identifier_uri: self.sector_identifier_uri().map(str::to_owned),
+            userinfo_signed_response_alg: self.userinfo_signed_response_alg(),
         }
     }
 }
@@ -275,6 +288,17 @@ impl ClientRegistration {
         }
         if let Some(alg) = self.request_object_signing_alg {
             b = b.request_object_signing_alg(alg);
+        }
+        if let Some(t) = &self.subject_type {
+            let t = SubjectType::from_name(t)
+                .ok_or_else(|| bad(format!("unknown subject_type {t:?}")))?;
+            b = b.subject_type(t);
+        }
+        if let Some(uri) = &self.sector_identifier_uri {
+            b = b.sector_identifier_uri(uri.clone());
+        }
+        if let Some(alg) = self.userinfo_signed_response_alg {
+            b = b.userinfo_signed_response_alg(alg);
         }
         b.build()
     }

@@ -62,6 +62,11 @@ impl StaticClients {
         }
         Ok(Self { clients: map })
     }
+
+    /// The clients, for the provider builder's checks against the provider's settings.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Client> {
+        self.clients.values().map(|c| c.as_ref())
+    }
 }
 
 #[async_trait]

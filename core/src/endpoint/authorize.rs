@@ -37,6 +37,13 @@ impl Provider {
             },
             _ => None,
         };
+        // OIDC Core §8.1: a pairwise client's sector_identifier_uri is checked on first
+        // use; a refusal is shown, never redirected (the redirect URI is not trusted).
+        if let Some(c) = client.as_deref()
+            && let Err(e) = self.client_ready(c).await
+        {
+            return self.show_error(&e);
+        }
         // RFC 9126 §4: a pushed request, named by its `request_uri`.
         if let Ok(Some(request_uri)) = req.params.get("request_uri") {
             return self.authorize_pushed(req, client, request_uri).await;

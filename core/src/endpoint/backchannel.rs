@@ -68,11 +68,14 @@ impl Provider {
             let Some(uri) = client.backchannel_logout_uri() else {
                 continue;
             };
+            // The `sub` this client knows the user by (OIDC Core §8.1).
+            let subject =
+                crate::pairwise::subject_for(&self.inner.config, &client, &session.subject);
             let claims = logout_token::claims(
                 &logout_token::Subject {
                     issuer: self.issuer(),
                     client_id: id,
-                    subject: &session.subject,
+                    subject: &subject,
                     sid: Some(&session.sid)
                         .filter(|s| !s.is_empty())
                         .map(String::as_str),

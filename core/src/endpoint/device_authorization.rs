@@ -58,6 +58,7 @@ impl Provider {
         }
         req.check_back_channel()?;
         let client = self.authenticate_client(req).await?;
+        self.client_ready(&client).await?;
         if !client.allows_grant(GrantType::DeviceCode) {
             return Err(OAuthError::new(
                 ErrorCode::UnauthorizedClient,

@@ -130,6 +130,15 @@ impl Provider {
                 self.logged_out(redirect, Vec::new()).response,
             ));
         };
+        // The hint counts only when it is about this session's user, by the `sub` its
+        // client knows the user by (pairwise maps back, OIDC Core §8.1).
+        let hint = hint.filter(|h| {
+            let seen = match client.as_deref() {
+                Some(c) => crate::pairwise::subject_for(&self.inner.config, c, &session.subject),
+                None => session.subject.clone(),
+            };
+            end_session::names_subject(h, &seen)
+        });
         let confirm = end_session::needs_confirmation(
             self.inner.config.logout_skip_confirmation_with_session_hint,
             hint.as_ref(),

@@ -51,6 +51,12 @@ impl Provider {
             if !introspection::may_see_access_token(&client, &active.client_id, &active.aud) {
                 return Ok(None);
             }
+            // The `sub` of the token's client, as its JWT carries it (pairwise for a
+            // pairwise client, OIDC Core §8.1), whatever the token's shape.
+            let sub = match (&active.subject, active.guest) {
+                (Some(local), false) => self.subject_seen_by(&active.client_id, local).await?,
+                _ => active.sub.clone(),
+            };
             let mut body = json!({
                 "active": true,
                 // RFC 9449 §6.2: a bound token is a DPoP token, with its confirmation.
@@ -62,7 +68,7 @@ impl Provider {
                 "exp": active.exp,
                 "jti": active.jti,
                 "iss": iss,
-                "sub": active.sub,
+                "sub": sub,
             });
             if let (Some(jkt), Some(obj)) = (active.jkt, body.as_object_mut()) {
                 obj.insert("cnf".into(), json!({ "jkt": jkt }));
@@ -85,12 +91,13 @@ impl Provider {
         {
             let rec = refresh.record;
             if introspection::may_see_refresh_token(&client, &rec.client_id) {
+                let sub = self.subject_seen_by(&rec.client_id, &rec.subject).await?;
                 let body = json!({
                     "active": true,
                     "token_type": "refresh_token",
                     "client_id": rec.client_id,
                     "scope": rec.scopes.join(" "),
-                    "sub": rec.subject,
+                    "sub": sub,
                     "iat": rec.iat,
                     "exp": refresh.expires_at.unix_timestamp(),
                     "iss": iss,

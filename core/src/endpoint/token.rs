@@ -36,6 +36,7 @@ impl Provider {
         req.check_back_channel()?;
         let grant_type = req.params.require("grant_type")?;
         let client = self.authenticate_client(req).await?;
+        self.client_ready(&client).await?;
         let grant = self
             .inner
             .grants_table

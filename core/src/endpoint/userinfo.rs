@@ -2,7 +2,7 @@
 
 use crate::bearer::Scheme;
 use crate::error::{ErrorCode, OAuthError};
-use crate::http_types::{Method, Request, Response};
+use crate::http_types::{Body, Method, Request, Response};
 use crate::provider::Provider;
 
 impl Provider {
@@ -15,7 +15,13 @@ impl Provider {
     /// bound token sent as `Bearer` is refused (§7.2).
     pub async fn userinfo(&self, req: &Request) -> Response {
         match self.userinfo_inner(req).await {
-            Ok(body) => Response::json_no_store(200, body),
+            Ok(Answer::Json(body)) => Response::json_no_store(200, body),
+            Ok(Answer::Jwt(jws)) => Response {
+                status: 200,
+                headers: Vec::new(),
+                body: Body::Jwt(jws),
+            }
+            .no_store(),
             Err(Refusal { error, dpop: false }) => bearer_error(&error),
             Err(Refusal { error, dpop: true }) => {
                 let response = dpop_error(&error, &self.inner.config.dpop.algs());
@@ -27,7 +33,7 @@ impl Provider {
         }
     }
 
-    async fn userinfo_inner(&self, req: &Request) -> Result<Vec<u8>, Refusal> {
+    async fn userinfo_inner(&self, req: &Request) -> Result<Answer, Refusal> {
         // A GET's parameters are its query; a POST's are its body (its query apart).
         let (body_token, query_token) = match req.method {
             Method::Post => (
@@ -77,8 +83,33 @@ impl Provider {
             crate::claims_request::add_requested(&mut released, &claims, &active.userinfo_claims);
             released
         };
-        claims.insert("sub".into(), subject.into());
-        Ok(serde_json::to_vec(&claims).unwrap_or_default())
+        let client = self.inner.clients.find(&active.client_id).await?;
+        // OIDC Core §5.3.2: `sub` as in the client's ID token (pairwise, §8.1, for a
+        // pairwise client).
+        let sub = match &client {
+            Some(c) => crate::pairwise::subject_for(&self.inner.config, c, &subject),
+            None => subject,
+        };
+        claims.insert("sub".into(), sub.into());
+        if let Some((client, alg)) = client
+            .as_deref()
+            .and_then(|c| c.userinfo_signed_response_alg().map(|a| (c, a)))
+        {
+            // §5.3.2: a signed response carries `iss` and `aud` (the client).
+            claims.insert("iss".into(), self.inner.config.issuer.clone().into());
+            claims.insert("aud".into(), client.id().into());
+            let jws = crate::token::jwt::sign(
+                self.inner.keys.as_ref(),
+                alg,
+                crate::token::id_token::TYP,
+                &claims,
+            )
+            .await?;
+            return Ok(Answer::Jwt(jws));
+        }
+        Ok(Answer::Json(
+            serde_json::to_vec(&claims).unwrap_or_default(),
+        ))
     }
 
     /// RFC 9449 §7: a bound token (`jkt`) only with the DPoP scheme and a proof of its key
@@ -119,6 +150,12 @@ impl Provider {
             }
         }
     }
+}
+
+/// A UserInfo answer: JSON, or a signed JWT (`userinfo_signed_response_alg`).
+enum Answer {
+    Json(Vec<u8>),
+    Jwt(String),
 }
 
 /// A UserInfo refusal, and whether it is answered with the DPoP challenge.

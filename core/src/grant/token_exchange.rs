@@ -63,7 +63,9 @@ impl TokenExchange {
                         issuer: ctx.services.config.issuer.clone(),
                         own: true,
                         user: active.subject.is_some(),
-                        sub: active.sub,
+                        // The local user (a pairwise client's token carries another
+                        // `sub`, OIDC Core §8.1), else the token's client.
+                        sub: active.subject.unwrap_or(active.sub),
                         client_id: Some(active.client_id),
                         aud: active.aud,
                         scopes: Some(active.scopes),

@@ -7,7 +7,7 @@ use time::Duration;
 
 use super::{Inner, Provider};
 use crate::Algorithm;
-use crate::client::ClientStore;
+use crate::client::{ClientStore, StaticClients};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, Paths};
 use crate::error::ConfigError;
@@ -23,6 +23,8 @@ pub struct ProviderBuilder {
     grants: Option<Arc<dyn GrantStore>>,
     keys: Option<Arc<dyn KeyProvider>>,
     clients: Option<Arc<dyn ClientStore>>,
+    /// The clients, when given as [`StaticClients`] (checked by `build`).
+    static_clients: Option<StaticClients>,
     users: Option<Arc<dyn UserStore>>,
     clock: Arc<dyn Clock>,
     development: bool,
@@ -77,10 +79,12 @@ impl ProviderBuilder {
                 dpop: crate::dpop::DpopRules::default(),
                 dpop_required: false,
                 client_jwt: crate::config::ClientJwtConfig::default(),
+                pairwise_secret: None,
             },
             grants: None,
             keys: None,
             clients: None,
+            static_clients: None,
             users: None,
             clock: Arc::new(SystemClock),
             development: false,
@@ -303,9 +307,27 @@ impl ProviderBuilder {
         self
     }
 
-    /// The client store (required).
+    /// The client store (required). Clients given as [`StaticClients`] are checked
+    /// against the provider's settings by [`build`](Self::build) (a pairwise client needs
+    /// a [`pairwise_secret`](Self::pairwise_secret), a `userinfo_signed_response_alg`
+    /// needs a key of that algorithm); clients of other stores are checked when first used
+    /// at the authorization and token endpoints, and refused then.
     pub fn clients(mut self, clients: impl ClientStore) -> Self {
+        if let Some(list) = (&clients as &dyn std::any::Any).downcast_ref::<StaticClients>() {
+            self.static_clients = Some(list.clone());
+        }
         self.clients = Some(Arc::new(clients));
+        self
+    }
+
+    /// The secret pairwise subject identifiers are derived with (OIDC Core §8.1, see
+    /// [`crate::pairwise`]): at least 32 random bytes, required when any client is
+    /// `pairwise`. **Every instance needs the same secret**: the pairwise `sub` is
+    /// computed from it, the sector and the local subject, with nothing stored per pair,
+    /// so instances sharing the secret agree, and changing it changes every pairwise
+    /// `sub` (clients would see new users). Keep it like a signing key.
+    pub fn pairwise_secret(mut self, secret: impl Into<Vec<u8>>) -> Self {
+        self.config.pairwise_secret = Some(crate::pairwise::PairwiseSecret::new(secret));
         self
     }
 
@@ -681,6 +703,20 @@ impl ProviderBuilder {
                 ),
             });
         }
+        if let Some(secret) = &config.pairwise_secret
+            && secret.len() < crate::pairwise::MIN_SECRET_BYTES
+        {
+            return Err(ConfigError::Setting {
+                knob: "pairwise_secret",
+                reason: format!(
+                    "must be at least {} bytes",
+                    crate::pairwise::MIN_SECRET_BYTES
+                ),
+            });
+        }
+        for c in self.static_clients.iter().flat_map(StaticClients::iter) {
+            crate::pairwise::servable(&config, &algorithms, c)?;
+        }
         if !algorithms.contains(&Algorithm::RS256) {
             tracing::warn!("idpkit: no RS256 key; OpenID Connect requires RS256 for ID tokens");
         }
@@ -750,6 +786,7 @@ impl ProviderBuilder {
                 http: self.http,
                 guest_upgrade_hook: self.guest_upgrade_hook,
                 authorization_details_policy: self.authorization_details_policy,
+                pairwise: crate::pairwise::Readiness::default(),
             }),
         })
     }

@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     pub(crate) guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
     /// The host's check of authorization details (RFC 9396).
     pub(crate) authorization_details_policy: Arc<dyn crate::AuthorizationDetailsPolicy>,
+    /// Pairwise clients' checked `sector_identifier_uri` documents, cached.
+    pub(crate) pairwise: crate::pairwise::Readiness,
 }
 
 impl Inner {
@@ -116,6 +118,48 @@ impl Provider {
 
     pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
+    }
+
+    /// The `sub` client `client_id` is given for local subject `local`: pairwise for a
+    /// pairwise client (OIDC Core §8.1), else `local` (also for a client no longer
+    /// registered).
+    pub(crate) async fn subject_seen_by(
+        &self,
+        client_id: &str,
+        local: &str,
+    ) -> Result<String, crate::store::StoreError> {
+        Ok(match self.inner.clients.find(client_id).await? {
+            Some(c) => crate::pairwise::subject_for(&self.inner.config, &c, local),
+            None => local.to_owned(),
+        })
+    }
+
+    /// Refuses a client the provider cannot serve as registered
+    /// ([`crate::pairwise::Readiness`]): a pairwise client without the provider's
+    /// pairwise secret or whose `sector_identifier_uri` does not list its redirect URIs
+    /// (OIDC Core §8.1), a `userinfo_signed_response_alg` without a key. Called when a
+    /// client is used at the authorization, device authorization and token endpoints.
+    pub(crate) async fn client_ready(
+        &self,
+        client: &crate::Client,
+    ) -> Result<(), crate::OAuthError> {
+        self.inner
+            .pairwise
+            .check(
+                &self.inner.config,
+                &self.inner.algorithms,
+                client,
+                self.inner.http.as_deref(),
+                self.now(),
+            )
+            .await
+            .map_err(|reason| {
+                tracing::warn!(client_id = %crate::logging::untrusted(client.id()), %reason, "idpkit: client refused");
+                crate::OAuthError::new(
+                    crate::ErrorCode::UnauthorizedClient,
+                    "the client's registration cannot be served (sector_identifier_uri or provider settings)",
+                )
+            })
     }
 
     /// The brute-force guard a host's login page calls around its password check

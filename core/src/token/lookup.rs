@@ -91,6 +91,7 @@ pub(crate) async fn access_token(
         let mut grant_id = None;
         let mut guest = false;
         let mut userinfo_claims = Vec::new();
+        let mut subject = None;
         if user_bound {
             let Some(handle) = records.get::<AccessRecord>(&record_id, now).await? else {
                 return Ok(None);
@@ -98,10 +99,12 @@ pub(crate) async fn access_token(
             grant_id = handle.grant_id;
             guest = handle.value.guest;
             userinfo_claims = handle.value.userinfo_claims;
+            // The local subject: the JWT's `sub` is pairwise for a pairwise client.
+            subject = Some(handle.value.subject.unwrap_or_else(|| claims.sub.clone()));
         }
         return Ok(Some(ActiveToken {
             guest,
-            subject: user_bound.then(|| claims.sub.clone()),
+            subject,
             sub: claims.sub,
             client_id: claims.client_id,
             scopes: crate::scope::parse(Some(&claims.scope)),

@@ -228,10 +228,23 @@ impl Minter<'_> {
                 Ok((token, Some(write)))
             }
             AccessTokenFormat::Jwt => {
-                let sub = spec.subject.or(spec.client_subject).unwrap_or(&client.id);
+                // A user's `sub` is the one the client sees (pairwise for a pairwise
+                // client, OIDC Core §8.1): the client can read its JWT access tokens, so a
+                // local subject here would undo pairwise. The handle record keeps the
+                // local subject, for userinfo and introspection.
+                let sub = match spec.subject {
+                    Some(user) if !spec.guest => {
+                        crate::pairwise::subject_for(self.config, client, user)
+                    }
+                    _ => spec
+                        .subject
+                        .or(spec.client_subject)
+                        .unwrap_or(&client.id)
+                        .to_owned(),
+                };
                 let claims = AccessClaims {
                     iss: self.config.issuer.clone(),
-                    sub: sub.to_owned(),
+                    sub,
                     aud,
                     exp: exp.unix_timestamp(),
                     iat: self.now.unix_timestamp(),
@@ -345,11 +358,12 @@ impl Minter<'_> {
         }
         if let Some((user_claims, nonce)) = g.id_token {
             let alg = self.alg_for(client);
+            let subject = crate::pairwise::subject_for(self.config, client, g.subject);
             let claims = id_token::claims(
                 user_claims,
                 &id_token::Binding {
                     issuer: &self.config.issuer,
-                    subject: g.subject,
+                    subject: &subject,
                     client_id: &client.id,
                     now: self.now,
                     ttl: self.config.id_token_ttl,

@@ -151,9 +151,11 @@ pub struct Options {
     /// `backchannel_logout_session_required`, and the RFC 7591 names `client_name`,
     /// `token_endpoint_auth_method`, `response_types`, `scope` (space-separated),
     /// `require_pushed_authorization_requests` (RFC 9126), `authorization_details_types`
-    /// (RFC 9396), `dpop_bound_access_tokens` (RFC 9449), and for JWT client authentication
+    /// (RFC 9396), `dpop_bound_access_tokens` (RFC 9449), for JWT client authentication
     /// and request objects `token_endpoint_auth_signing_alg`, `jwks`, `jwks_uri`,
-    /// `request_object_signing_alg`. Unknown members are refused. No `client_secret` makes a
+    /// `request_object_signing_alg`, and the OIDC Registration names `subject_type`
+    /// (`public` or `pairwise`; a pairwise secret is then kept in `--data-dir`),
+    /// `sector_identifier_uri` and `userinfo_signed_response_alg`. Unknown members are refused. No `client_secret` makes a
     /// public client (PKCE required), unless `token_endpoint_auth_method` is
     /// `private_key_jwt`.
     #[arg(long)]
@@ -262,6 +264,16 @@ pub struct ClientConfig {
     /// are refused.
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// `subject_type` (OIDC Registration §2): `public` (default) or `pairwise` (OIDC Core
+    /// §8.1; the server then derives its pairwise secret from `--data-dir`).
+    #[serde(default)]
+    pub subject_type: Option<String>,
+    /// `sector_identifier_uri` (OIDC Core §8.1): https JSON array listing the redirect URIs.
+    #[serde(default)]
+    pub sector_identifier_uri: Option<String>,
+    /// `userinfo_signed_response_alg` (OIDC Core §5.3.2): userinfo as a signed JWT.
+    #[serde(default)]
+    pub userinfo_signed_response_alg: Option<String>,
 }
 
 fn yes() -> bool {
@@ -396,6 +408,17 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
                 .first_party(c.first_party);
             if let Some(alg) = &c.signing_alg {
                 b = b.signing_alg(algorithm(alg)?);
+            }
+            if let Some(t) = &c.subject_type {
+                let t = idpkit::SubjectType::from_name(t)
+                    .ok_or_else(|| bad(format!("subject_type {t:?}: use public or pairwise")))?;
+                b = b.subject_type(t);
+            }
+            if let Some(uri) = &c.sector_identifier_uri {
+                b = b.sector_identifier_uri(uri.clone());
+            }
+            if let Some(alg) = &c.userinfo_signed_response_alg {
+                b = b.userinfo_signed_response_alg(algorithm(alg)?);
             }
             b.build()
                 .map_err(|e| format!("{}: client {}: {e}", path.display(), c.client_id))
@@ -904,6 +927,9 @@ pub async fn build_provider_with_http(
     if let Some(path) = &opts.clients {
         clients.extend(configured_clients(path)?);
     }
+    let has_pairwise = clients
+        .iter()
+        .any(|c| c.subject_type() == idpkit::SubjectType::Pairwise);
     // RFC 9396 §10: the types some client registered.
     let mut details_types: Vec<String> = Vec::new();
     for t in clients.iter().flat_map(|c| c.authorization_details_types()) {
@@ -941,10 +967,31 @@ pub async fn build_provider_with_http(
     if !details_types.is_empty() {
         builder = builder.authorization_details_types_supported(details_types);
     }
+    if has_pairwise {
+        builder = builder.pairwise_secret(pairwise_secret(&opts.data_dir)?);
+    }
     if development {
         builder = builder.dangerous_allow_development_backends();
     }
     Ok((builder.build()?, backends))
+}
+
+/// The pairwise subject secret (OIDC Core §8.1): `pairwise_secret` in `--data-dir`, 32
+/// random bytes created on first use. Instances that share the data directory (or a copy
+/// of the file) give pairwise clients the same `sub`.
+fn pairwise_secret(dir: &std::path::Path) -> Result<Vec<u8>, String> {
+    let path = dir.join("pairwise_secret");
+    match std::fs::read(&path) {
+        Ok(secret) => Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut secret = vec![0u8; 32];
+            idpkit::crypto::fill_random(&mut secret);
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            std::fs::write(&path, &secret).map_err(|e| format!("{}: {e}", path.display()))?;
+            Ok(secret)
+        }
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
 }
 
 /// Whether the grants outlive the process (then the demo carts are kept under
@@ -1523,6 +1570,30 @@ mod tests {
                 {"client_id": "basic", "token_endpoint_auth_method": "client_secret_basic",
                  "client_secret": "s", "grant_types": ["client_credentials"]}]"#,
         );
+        let pairwise = file(
+            &dir,
+            "pairwise.json",
+            r#"[{"client_id": "pw", "redirect_uris": ["https://a.example/cb", "https://b.example/cb"],
+                 "grant_types": ["authorization_code"], "subject_type": "pairwise",
+                 "sector_identifier_uri": "https://a.example/sector.json",
+                 "userinfo_signed_response_alg": "ES256"}]"#,
+        );
+        let pw = &configured_clients(&pairwise).expect("valid")[0];
+        assert_eq!(pw.subject_type(), idpkit::SubjectType::Pairwise);
+        assert_eq!(pw.sector(), Some("a.example"));
+        assert_eq!(
+            pw.sector_identifier_uri(),
+            Some("https://a.example/sector.json")
+        );
+        assert_eq!(pw.userinfo_signed_response_alg(), Some(Algorithm::ES256));
+        let odd = file(
+            &dir,
+            "odd.json",
+            r#"[{"client_id": "pw", "redirect_uris": ["https://a.example/cb"],
+                 "grant_types": ["authorization_code"], "subject_type": "secret"}]"#,
+        );
+        let e = configured_clients(&odd).expect_err("subject_type");
+        assert!(e.contains("subject_type"), "{e}");
         let clients = configured_clients(&ok).expect("valid");
         assert_eq!(
             clients[0].token_endpoint_auth_method(),
