@@ -113,6 +113,10 @@ pub struct ClientRegistration {
     /// as `secret_sha256` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret: Option<String>,
+    /// Set for a client registered through the registration endpoint (RFC 7591): its
+    /// metadata as registered and the hash of its registration access token (RFC 7592).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<crate::registration::DynamicRegistration>,
 }
 
 impl Client {
@@ -166,6 +170,7 @@ impl Client {
                 .hmac_key
                 .as_ref()
                 .map(|k| String::from_utf8_lossy(&k.0).into_owned()),
+            dynamic: self.dynamic.as_deref().cloned(),
         }
     }
 }
@@ -276,6 +281,7 @@ impl ClientRegistration {
         if let Some(alg) = self.request_object_signing_alg {
             b = b.request_object_signing_alg(alg);
         }
+        b.client.dynamic = self.dynamic.map(std::sync::Arc::new);
         b.build()
     }
 }
