@@ -86,6 +86,10 @@ pub struct RegistrationSettings {
     /// The scopes a registered client may ask for (default `openid profile email
     /// offline_access`); the first of its `scope` when it names none is all of them.
     pub scopes: Vec<String>,
+    /// How long an anonymous registration lives without a successful token request
+    /// (default 24 hours; see
+    /// [`ProviderBuilder::unused_client_ttl`](crate::ProviderBuilder::unused_client_ttl)).
+    pub unused_client_ttl: time::Duration,
 }
 
 impl Default for RegistrationSettings {
@@ -96,6 +100,7 @@ impl Default for RegistrationSettings {
             scopes: ["openid", "profile", "email", "offline_access"]
                 .map(str::to_owned)
                 .to_vec(),
+            unused_client_ttl: time::Duration::hours(24),
         }
     }
 }
@@ -125,6 +130,52 @@ impl DynamicRegistration {
             self.registration_token_sha256.as_bytes(),
         )
     }
+}
+
+/// Whether an anonymous registration's unused lifetime is over at `now` (its owner must
+/// have completed a token request by then, or it is deleted).
+pub(crate) fn unused_lifetime_over(
+    d: &DynamicRegistration,
+    ttl: time::Duration,
+    now: time::OffsetDateTime,
+) -> bool {
+    d.anonymous && now.unix_timestamp() >= d.issued_at.saturating_add(ttl.whole_seconds())
+}
+
+/// The grant-store counter that records that a dynamically registered client completed a
+/// token request (shared by every instance; it never needs more than one increment).
+pub(crate) fn used_counter_id(client_id: &str) -> String {
+    crate::rate_limit::counter_id("registered-client-used", &[client_id])
+}
+
+/// Whether the client `client_id` has completed a token request.
+pub(crate) async fn was_used(
+    grants: &dyn crate::GrantStore,
+    client_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<bool, crate::StoreError> {
+    Ok(grants
+        .get(crate::RecordKind::Counter, &used_counter_id(client_id), now)
+        .await?
+        .is_some())
+}
+
+/// Records that `client_id` completed a token request (once: later calls only read).
+pub(crate) async fn mark_used(
+    grants: &dyn crate::GrantStore,
+    client_id: &str,
+    now: time::OffsetDateTime,
+) -> Result<(), crate::StoreError> {
+    if !was_used(grants, client_id, now).await? {
+        grants
+            .increment(
+                &used_counter_id(client_id),
+                now + crate::client::MAX_TTL,
+                now,
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if there is one.
@@ -188,6 +239,22 @@ mod tests {
         }
         assert_eq!(admit(&RegistrationPolicy::Open, None), Ok(false));
         assert!(admit(&RegistrationPolicy::Off, None).is_err());
+    }
+
+    #[test]
+    fn only_anonymous_registrations_run_out_unused() {
+        let mut d = DynamicRegistration {
+            metadata: ClientMetadata::default(),
+            issued_at: 1_000,
+            registration_token_sha256: String::new(),
+            anonymous: true,
+        };
+        let at = |s| time::OffsetDateTime::from_unix_timestamp(s).expect("time");
+        let ttl = time::Duration::seconds(100);
+        assert!(!unused_lifetime_over(&d, ttl, at(1_099)));
+        assert!(unused_lifetime_over(&d, ttl, at(1_100)));
+        d.anonymous = false;
+        assert!(!unused_lifetime_over(&d, ttl, at(9_999)));
     }
 
     #[test]

@@ -489,3 +489,67 @@ async fn registration_is_off_by_default_and_then_not_routed_or_advertised() {
         .await;
     assert_eq!(r.status, 400);
 }
+
+#[tokio::test]
+async fn unused_anonymous_registrations_expire_and_used_ones_stay() {
+    let (env, registry) = open_env();
+    let unused = register(&env, &public_metadata()).await.json_value();
+    let unused_id = unused["client_id"].as_str().unwrap().to_owned();
+    let used = register(&env, &public_metadata()).await.json_value();
+    let used_id = used["client_id"].as_str().unwrap().to_owned();
+    let tokens = env.tokens(&used_id, "openid offline_access").await;
+    env.advance(Duration::hours(23));
+    // Still there before the default 24 h.
+    let a = env
+        .authorize(
+            &mut Browser::new(),
+            &authz(&unused_id, "openid", &[("redirect_uri", REDIRECT)]),
+        )
+        .await;
+    assert!(
+        matches!(a, idpkit_core::Authorization::Interaction(_)),
+        "{a:?}"
+    );
+    env.advance(Duration::hours(1));
+    let a = env
+        .authorize(
+            &mut Browser::new(),
+            &authz(&unused_id, "openid", &[("redirect_uri", REDIRECT)]),
+        )
+        .await;
+    assert_shown_error(a, "client");
+    assert!(
+        registry.find(&unused_id).await.unwrap().is_none(),
+        "deleted from the store"
+    );
+    // Its registration access token finds nothing either.
+    let r = env
+        .provider
+        .client_configuration(
+            &unused_id,
+            &management("GET", unused["registration_access_token"].as_str(), None),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // The used one is kept: it refreshes, and is in the store.
+    let (status, body) = env
+        .refresh(&used_id, tokens["refresh_token"].as_str().unwrap())
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(registry.find(&used_id).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn registrations_with_the_initial_access_token_do_not_expire_unused() {
+    let (env, registry) = env_policy(RegistrationPolicy::initial_access_token("s3cret-initial"));
+    let body = public_metadata().to_string();
+    let r = env
+        .provider
+        .register_client(&post_json(body.as_bytes(), Some("Bearer s3cret-initial")))
+        .await;
+    let id = r.json_value()["client_id"].as_str().unwrap().to_owned();
+    env.advance(Duration::days(30));
+    let code = env.code(&mut Browser::new(), &id, "openid").await;
+    assert_eq!(env.exchange(&id, &code).await.0, 200);
+    assert!(registry.find(&id).await.unwrap().is_some());
+}

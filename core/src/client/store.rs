@@ -135,19 +135,35 @@ impl ClientRegistry for MemoryClientRegistry {
 }
 
 /// The provider's client lookup when dynamic registration is on: the host's clients first,
-/// then the registry's.
+/// then the registry's. An anonymous registration whose unused lifetime is over and that
+/// never completed a token request is deleted here, on lookup, and is unknown from then on.
 pub(crate) struct WithRegistry {
     pub(crate) configured: Arc<dyn ClientStore>,
     pub(crate) registry: Arc<dyn ClientRegistry>,
+    pub(crate) grants: Arc<dyn crate::GrantStore>,
+    pub(crate) clock: Arc<dyn crate::Clock>,
+    pub(crate) unused_client_ttl: time::Duration,
 }
 
 #[async_trait]
 impl ClientStore for WithRegistry {
     async fn find(&self, client_id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        match self.configured.find(client_id).await? {
-            Some(c) => Ok(Some(c)),
-            None => self.registry.find(client_id).await,
+        if let Some(c) = self.configured.find(client_id).await? {
+            return Ok(Some(c));
         }
+        let Some(c) = self.registry.find(client_id).await? else {
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if let Some(d) = &c.dynamic
+            && crate::registration::unused_lifetime_over(d, self.unused_client_ttl, now)
+            && !crate::registration::was_used(self.grants.as_ref(), client_id, now).await?
+        {
+            self.registry.remove(client_id).await?;
+            tracing::info!(client_id = %crate::logging::untrusted(client_id), "idpkit: unused registered client deleted");
+            return Ok(None);
+        }
+        Ok(Some(c))
     }
 
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {

@@ -126,7 +126,8 @@ impl Provider {
         // Hash the presented token whatever happens, so an unknown client answers like a
         // wrong token.
         let presented = rules::bearer(req.authorization.as_deref()).unwrap_or("");
-        let found = registry.find(client_id).await?;
+        // Through the provider's lookup: an expired unused registration is gone here too.
+        let found = self.inner.clients.find(client_id).await?;
         let client = match found {
             Some(c)
                 if c.dynamic

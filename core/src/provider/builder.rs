@@ -226,6 +226,16 @@ impl ProviderBuilder {
         self
     }
 
+    /// How long an anonymously registered client ([`RegistrationPolicy::Open`]) lives
+    /// without completing a token request (default 24 hours): after that, it is deleted
+    /// when next looked up. A client that has obtained a token once is kept.
+    ///
+    /// [`RegistrationPolicy::Open`]: crate::RegistrationPolicy::Open
+    pub fn unused_client_ttl(mut self, ttl: Duration) -> Self {
+        self.config.registration.unused_client_ttl = ttl;
+        self
+    }
+
     /// The largest registration request body (default 16 KiB, at most
     /// [`max_body_bytes`](Self::max_body_bytes)); larger is `invalid_client_metadata`.
     pub fn registration_max_bytes(mut self, bytes: usize) -> Self {
@@ -564,9 +574,20 @@ impl ProviderBuilder {
             Some(registry) => Arc::new(crate::client::WithRegistry {
                 configured: clients,
                 registry: registry.clone(),
+                grants: grants.clone(),
+                clock: self.clock.clone(),
+                unused_client_ttl: config.registration.unused_client_ttl,
             }),
             None => clients,
         };
+        if config.registration.unused_client_ttl < Duration::minutes(1)
+            || config.registration.unused_client_ttl > crate::client::MAX_TTL
+        {
+            return Err(ConfigError::Setting {
+                knob: "unused_client_ttl",
+                reason: "must be between 1 minute and 10 years".into(),
+            });
+        }
         if config.registration.max_bytes == 0
             || config.registration.max_bytes > config.max_body_bytes
         {
