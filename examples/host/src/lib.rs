@@ -1451,6 +1451,18 @@ async fn upstream_login(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn registration_flag_takes_exactly_off_open_or_token() {
+        use idpkit::RegistrationPolicy as P;
+        assert!(matches!(super::registration_policy("off"), Ok(P::Off)));
+        assert!(matches!(super::registration_policy("open"), Ok(P::Open)));
+        let p = super::registration_policy("token:0123456789abcdef").expect("token");
+        assert!(matches!(&p, P::InitialAccessToken(h) if h.verify("0123456789abcdef")));
+        for bad in ["Open", "on", "token:", "token:short", "token"] {
+            assert!(super::registration_policy(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
