@@ -124,9 +124,14 @@ pub struct DynamicRegistration {
 impl DynamicRegistration {
     /// Whether `presented` is the current registration access token (constant time).
     pub fn token_matches(&self, presented: &str) -> bool {
-        let expected = crate::crypto::sha256_b64(presented.as_bytes());
+        self.token_hash_matches(&crate::crypto::sha256_b64(presented.as_bytes()))
+    }
+
+    /// Whether `sha256` (base64url) is the current registration access token's hash
+    /// (constant time).
+    pub fn token_hash_matches(&self, sha256: &str) -> bool {
         crate::crypto::constant_time_eq(
-            expected.as_bytes(),
+            sha256.as_bytes(),
             self.registration_token_sha256.as_bytes(),
         )
     }

@@ -123,16 +123,17 @@ impl Provider {
         req: &Request,
     ) -> Result<Option<Value>, OAuthError> {
         let registry = self.registry()?;
-        // Hash the presented token whatever happens, so an unknown client answers like a
-        // wrong token.
+        // The presented token is hashed before the lookup, whatever it finds, so an
+        // unknown client costs the same work as a wrong token.
         let presented = rules::bearer(req.authorization.as_deref()).unwrap_or("");
+        let presented_sha256 = crate::crypto::sha256_b64(presented.as_bytes());
         // Through the provider's lookup: an expired unused registration is gone here too.
         let found = self.inner.clients.find(client_id).await?;
         let client = match found {
             Some(c)
                 if c.dynamic
                     .as_ref()
-                    .is_some_and(|d| d.token_matches(presented)) =>
+                    .is_some_and(|d| d.token_hash_matches(&presented_sha256)) =>
             {
                 c
             }
