@@ -77,6 +77,27 @@ pub fn into_request(
     )
 }
 
+/// [`into_request`] for the endpoints whose body is JSON ([`Route::takes_json`](crate::Route::takes_json):
+/// client registration), built with [`Request::from_http_json`].
+pub fn into_json_request(
+    provider: &Provider,
+    method: &HttpMethod,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Request, OAuthError> {
+    let pairs = headers
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap_or("\u{FFFD}")));
+    Request::from_http_json(
+        method.as_str(),
+        uri.query(),
+        pairs,
+        body,
+        provider.config().max_body_bytes,
+    )
+}
+
 /// Converts an idpkit [`Response`] into an axum response.
 pub fn into_response(response: Response) -> axum::response::Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -142,7 +163,12 @@ async fn handle(
         status = tracing::field::Empty
     );
     async move {
-        let req = match into_request(&provider, &method, &uri, &headers, &body) {
+        let converted = if route.takes_json() {
+            into_json_request(&provider, &method, &uri, &headers, &body)
+        } else {
+            into_request(&provider, &method, &uri, &headers, &body)
+        };
+        let req = match converted {
             Ok(r) => r.with_source(source_of(&extensions)),
             Err(e) => return into_response(Response::from_error(&e)),
         };

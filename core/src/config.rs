@@ -40,6 +40,10 @@ pub struct Paths {
     pub device_verification: String,
     /// Pushed authorization request endpoint (RFC 9126 §2), default `/par`.
     pub pushed_authorization_request: String,
+    /// Client registration endpoint (RFC 7591 §3), default `/register`; each registered
+    /// client's configuration endpoint (RFC 7592) is `<registration>/<client_id>`. Routed
+    /// only when registration is on.
+    pub registration: String,
 }
 
 impl Default for Paths {
@@ -58,6 +62,7 @@ impl Default for Paths {
             device_authorization: "/device_authorization".into(),
             device_verification: "/device".into(),
             pushed_authorization_request: "/par".into(),
+            registration: "/register".into(),
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct Config {
     /// The key pairwise subject identifiers are derived with (OIDC Core §8.1,
     /// [`crate::pairwise`]); required when a client is pairwise.
     pub pairwise_secret: Option<crate::pairwise::PairwiseSecret>,
+    /// Dynamic client registration (RFC 7591, RFC 7592): off by default.
+    pub registration: crate::registration::RegistrationSettings,
 }
 
 /// Rules for JWTs from clients: `private_key_jwt` / `client_secret_jwt` assertions

@@ -123,6 +123,15 @@ pub(crate) fn document(
             json!(config.authorization_details_types_supported),
         );
     }
+    // RFC 8414 §2, OIDC Discovery §3: only when registration is on.
+    if config.registration.policy.is_on()
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert(
+            "registration_endpoint".into(),
+            json!(url(&config.paths.registration)),
+        );
+    }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
 
@@ -156,6 +165,7 @@ mod tests {
             logout_skip_confirmation_with_session_hint: false,
             pushed_authorization_request_ttl: time::Duration::seconds(60),
             require_pushed_authorization_requests: false,
+            registration: Default::default(),
             resources: Vec::new(),
             authorization_details_types_supported: Vec::new(),
             dpop: crate::dpop::DpopRules::default(),

@@ -70,6 +70,14 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// RFC 9449 §8 `use_dpop_nonce`: retry with the nonce of the `DPoP-Nonce` header.
     UseDpopNonce,
+    /// RFC 7591 §3.2.2 `invalid_redirect_uri`: a `redirect_uris` value is refused.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2 `invalid_client_metadata`: a metadata member (named in the
+    /// description) is invalid, or the body is not a JSON object within the size cap.
+    InvalidClientMetadata,
+    /// RFC 7591 §3.2.2 `invalid_software_statement`: idpkit does not accept software
+    /// statements.
+    InvalidSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -103,6 +111,9 @@ impl ErrorCode {
             Self::InvalidRequestUri => "invalid_request_uri",
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
+            Self::InvalidRedirectUri => "invalid_redirect_uri",
+            Self::InvalidClientMetadata => "invalid_client_metadata",
+            Self::InvalidSoftwareStatement => "invalid_software_statement",
         }
     }
 

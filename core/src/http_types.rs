@@ -14,6 +14,10 @@ pub enum Method {
     Get,
     /// POST.
     Post,
+    /// PUT (client configuration updates, RFC 7592 §2.2).
+    Put,
+    /// DELETE (client configuration deletes, RFC 7592 §2.3).
+    Delete,
     /// OPTIONS (CORS preflight).
     Options,
     /// Anything else.
@@ -26,6 +30,8 @@ impl Method {
         match name {
             "GET" | "HEAD" => Self::Get,
             "POST" => Self::Post,
+            "PUT" => Self::Put,
+            "DELETE" => Self::Delete,
             "OPTIONS" => Self::Options,
             _ => Self::Other,
         }
@@ -221,6 +227,9 @@ pub struct Request {
     pub source: Option<std::net::IpAddr>,
     /// The `DPoP` header: a proof of possession (RFC 9449 §4.1).
     pub dpop: Option<String>,
+    /// A JSON body, for the endpoints that take one (client registration, RFC 7591 §3.1):
+    /// set by [`Request::from_http_json`]. `None` otherwise.
+    pub json: Option<Vec<u8>>,
 }
 
 impl Request {
@@ -235,6 +244,7 @@ impl Request {
             origin: None,
             source: None,
             dpop: None,
+            json: None,
         }
     }
 
@@ -258,6 +268,31 @@ impl Request {
         headers: impl IntoIterator<Item = (&'a str, &'a str)>,
         body: &[u8],
         max_body: usize,
+    ) -> Result<Self, OAuthError> {
+        Self::from_http_as(method, query, headers, body, max_body, false)
+    }
+
+    /// [`Request::from_http`] for the endpoints whose body is JSON
+    /// ([`Route::takes_json`](crate::Route::takes_json): client registration, RFC 7591
+    /// §3.1): a POST or PUT body is kept in [`Request::json`] and must be sent as
+    /// `application/json` (anything else is `invalid_client_metadata`, 400).
+    pub fn from_http_json<'a>(
+        method: &str,
+        query: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: &[u8],
+        max_body: usize,
+    ) -> Result<Self, OAuthError> {
+        Self::from_http_as(method, query, headers, body, max_body, true)
+    }
+
+    fn from_http_as<'a>(
+        method: &str,
+        query: Option<&str>,
+        headers: impl IntoIterator<Item = (&'a str, &'a str)>,
+        body: &[u8],
+        max_body: usize,
+        json: bool,
     ) -> Result<Self, OAuthError> {
         if body.len() > max_body {
             let mut e = OAuthError::invalid_request("request body too large");
@@ -317,7 +352,20 @@ impl Request {
         } else {
             req.params = query;
         }
-        if req.method == Method::Post && !body.is_empty() {
+        if json && matches!(req.method, Method::Post | Method::Put) {
+            let ct = content_type.as_deref().unwrap_or("");
+            let is_json = ct
+                .split(';')
+                .next()
+                .is_some_and(|t| t.trim() == "application/json");
+            if !is_json {
+                return Err(OAuthError::new(
+                    crate::error::ErrorCode::InvalidClientMetadata,
+                    "the body must be application/json (RFC 7591 §3.1)",
+                ));
+            }
+            req.json = Some(body.to_vec());
+        } else if req.method == Method::Post && !body.is_empty() {
             let ct = content_type.as_deref().unwrap_or("");
             let body_params = if ct.starts_with("application/x-www-form-urlencoded") {
                 Params::parse_exact(body)?

@@ -45,6 +45,7 @@ mod client;
 mod client_assertion;
 mod client_auth;
 pub mod client_keys;
+pub mod client_metadata;
 mod clock;
 mod config;
 pub mod crypto;
@@ -73,6 +74,7 @@ mod pushed_authorization_request;
 mod rate_limit;
 mod records;
 pub mod redirect_uri;
+pub mod registration;
 mod request_object;
 mod resource_indicator;
 pub mod scope;
@@ -104,8 +106,10 @@ pub use authorization_details::{
 pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, SecretHash, StaticClients, SubjectType, TokenEndpointAuthMethod,
+    GrantType, MemoryClientRegistry, SecretHash, StaticClients, SubjectType,
+    TokenEndpointAuthMethod,
 };
+pub use client_metadata::ClientMetadata;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     ClientJwtConfig, Config, Cookie, FEDERATION_COOKIE, INTERACTION_COOKIE, LogoutRevokes, Paths,
@@ -135,6 +139,7 @@ pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
 pub use profile::{FAPI2_ALGORITHMS, FAPI2_MAX_CODE_TTL, FAPI2_REFRESH_RETRY, Profile};
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
+pub use registration::{RegistrationContext, RegistrationHook, RegistrationPolicy};
 pub use resource_indicator::Resource;
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use throttle::LoginGuard;

@@ -89,6 +89,10 @@ pub struct RateLimits {
     pub guest_tokens_per_source: Limit,
     /// Guest tokens issued to one client (default 10,000 per 10 minutes).
     pub guest_tokens_per_client: Limit,
+    /// Anonymous client registrations ([`RegistrationPolicy::Open`](crate::RegistrationPolicy::Open),
+    /// RFC 7591) one source may make (default 20 per hour): each registration is stored,
+    /// so their number is bounded.
+    pub registrations_per_source: Limit,
 }
 
 impl Default for RateLimits {
@@ -112,6 +116,7 @@ impl Default for RateLimits {
             user_code_failures_total: Limit::new(10_000, Duration::minutes(10)),
             guest_tokens_per_source: Limit::new(100, Duration::minutes(10)),
             guest_tokens_per_client: Limit::new(10_000, Duration::minutes(10)),
+            registrations_per_source: Limit::new(20, Duration::hours(1)),
         }
     }
 }

@@ -23,6 +23,26 @@ pub fn is_loopback_url(uri: &str) -> bool {
     url::Url::parse(uri).is_ok_and(|u| is_loopback(u.host()))
 }
 
+/// Whether `uri` may be registered as a redirect URI: an absolute URL without a fragment
+/// (RFC 6749 §3.1.2), `https` or a private scheme, `http` only to loopback (RFC 9700 §2.6,
+/// RFC 8252 §7.3). The one rule for clients built in code, the `--clients` file and dynamic
+/// registration (where a refusal is `invalid_redirect_uri`, RFC 7591 §3.2.2).
+pub fn check_registrable(uri: &str) -> Result<(), String> {
+    let parsed =
+        url::Url::parse(uri).map_err(|e| format!("redirect URI {uri:?} is not a URL: {e}"))?;
+    if parsed.fragment().is_some() || uri.contains('#') {
+        return Err(format!(
+            "redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)"
+        ));
+    }
+    if parsed.scheme() == "http" && !is_loopback(parsed.host()) {
+        return Err(format!(
+            "redirect URI {uri:?} uses http off loopback; use https (RFC 9700 §2.6)"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `presented` is one of `registered`: raw string equality, no case folding or
 /// normalisation. The single exception (RFC 8252 §7.3): for a `native` client, an `http`
 /// redirect to a loopback IP literal (`127.0.0.1` or `[::1]`, never the name `localhost`,

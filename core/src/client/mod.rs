@@ -179,6 +179,8 @@ pub struct Client {
     /// `subject_type`, `sector_identifier_uri` and `userinfo_signed_response_alg`
     /// (OIDC Core §8, §5.3.2).
     pub(crate) subject: subject::Subject,
+    /// Registration state of a dynamically registered client (RFC 7591, RFC 7592).
+    pub(crate) dynamic: Option<std::sync::Arc<crate::registration::DynamicRegistration>>,
 }
 
 impl Client {
@@ -271,6 +273,11 @@ impl Client {
         &self.authorization_details_types
     }
 
+    /// Whether the client was registered through the registration endpoint (RFC 7591).
+    pub fn is_dynamically_registered(&self) -> bool {
+        self.dynamic.is_some()
+    }
+
     /// A confidential client authenticating with a secret (`client_secret_basic` or
     /// `client_secret_post`).
     pub fn confidential(id: impl Into<String>, secret: &str) -> ClientBuilder {
@@ -355,6 +362,7 @@ impl ClientBuilder {
                 dpop_bound_access_tokens: false,
                 jwt: auth_method::JwtAuth::default(),
                 subject: subject::Subject::default(),
+                dynamic: None,
             },
         }
     }
@@ -551,18 +559,7 @@ impl ClientBuilder {
             ));
         }
         for uri in &c.redirect_uris {
-            let parsed = url::Url::parse(uri)
-                .map_err(|e| err(format!("redirect URI {uri:?} is not a URL: {e}")))?;
-            if parsed.fragment().is_some() || uri.contains('#') {
-                return Err(err(format!(
-                    "redirect URI {uri:?} has a fragment (RFC 6749 §3.1.2)"
-                )));
-            }
-            if parsed.scheme() == "http" && !crate::redirect_uri::is_loopback(parsed.host()) {
-                return Err(err(format!(
-                    "redirect URI {uri:?} uses http off loopback; use https (RFC 9700 §2.6)"
-                )));
-            }
+            crate::redirect_uri::check_registrable(uri).map_err(err)?;
         }
         for (knob, ttl) in [
             ("access_token_ttl", c.access_token_ttl),
@@ -645,7 +642,8 @@ mod subject;
 pub(crate) use auth_method::ClientJwks;
 pub use auth_method::TokenEndpointAuthMethod;
 pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
-pub use store::{ClientRegistry, ClientStore, StaticClients};
+pub(crate) use store::WithRegistry;
+pub use store::{ClientRegistry, ClientStore, MemoryClientRegistry, StaticClients};
 pub use subject::SubjectType;
 
 #[cfg(test)]

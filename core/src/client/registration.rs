@@ -122,6 +122,10 @@ pub struct ClientRegistration {
     /// `userinfo_signed_response_alg` (OIDC Registration §2, Core §5.3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<Algorithm>,
+    /// Set for a client registered through the registration endpoint (RFC 7591): its
+    /// metadata as registered and the hash of its registration access token (RFC 7592).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dynamic: Option<crate::registration::DynamicRegistration>,
 }
 
 impl Client {
@@ -179,6 +183,7 @@ impl Client {
                 .then(|| self.subject_type().as_str().to_owned()),
             sector_identifier_uri: self.sector_identifier_uri().map(str::to_owned),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg(),
+            dynamic: self.dynamic.as_deref().cloned(),
         }
     }
 }
@@ -300,6 +305,7 @@ impl ClientRegistration {
         if let Some(alg) = self.userinfo_signed_response_alg {
             b = b.userinfo_signed_response_alg(alg);
         }
+        b.client.dynamic = self.dynamic.map(std::sync::Arc::new);
         b.build()
     }
 }

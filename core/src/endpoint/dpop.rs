@@ -24,6 +24,8 @@ pub(crate) fn method_name(method: Method) -> &'static str {
         Method::Get => "GET",
         Method::Post => "POST",
         Method::Options => "OPTIONS",
+        Method::Put => "PUT",
+        Method::Delete => "DELETE",
         Method::Other => "",
     }
 }

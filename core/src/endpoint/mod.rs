@@ -14,6 +14,7 @@ pub mod guest;
 pub mod interaction;
 pub mod introspection;
 pub mod par;
+pub mod registration;
 mod request_object;
 pub mod revocation;
 pub mod routes;

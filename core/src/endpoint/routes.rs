@@ -51,6 +51,15 @@ pub enum Route {
     /// The pushed authorization request endpoint (`Paths::pushed_authorization_request`,
     /// RFC 9126 §2).
     PushedAuthorizationRequest,
+    /// The client registration endpoint (`Paths::registration`, RFC 7591 §3), POST; routed
+    /// only when registration is on.
+    Registration,
+    /// `<Paths::registration>/<client_id>`: a registered client's configuration endpoint
+    /// (RFC 7592 §2), GET, PUT and DELETE; routed only when registration is on.
+    ClientConfiguration {
+        /// The `client_id` (the last path segment, as sent).
+        client_id: String,
+    },
     /// `<Paths::federation_callback>/<upstream>`: an upstream provider's redirect back.
     FederationCallback {
         /// The upstream's name (the last path segment, as sent).
@@ -86,7 +95,15 @@ impl Route {
             Self::DeviceAuthorization => "device_authorization",
             Self::PushedAuthorizationRequest => "pushed_authorization_request",
             Self::FederationCallback { .. } => "federation_callback",
+            Self::Registration => "registration",
+            Self::ClientConfiguration { .. } => "client_configuration",
         }
+    }
+
+    /// Whether the endpoint's body is JSON (build its [`Request`] with
+    /// [`Request::from_http_json`]): the registration and client configuration endpoints.
+    pub fn takes_json(&self) -> bool {
+        matches!(self, Self::Registration | Self::ClientConfiguration { .. })
     }
 
     fn cors(&self) -> Cors {
@@ -99,6 +116,8 @@ impl Route {
             | Self::Introspection
             | Self::EndSession
             | Self::DeviceAuthorization
+            | Self::Registration
+            | Self::ClientConfiguration { .. }
             | Self::FederationCallback { .. } => Cors::None,
         }
     }
@@ -148,6 +167,21 @@ impl Provider {
         if let Some((_, route)) = exact.into_iter().find(|(p, _)| p.as_str() == path) {
             return Some(route);
         }
+        if self.config().registration.policy.is_on() {
+            if path == paths.registration {
+                return Some(Route::Registration);
+            }
+            if let Some(id) = path
+                .strip_prefix(paths.registration.as_str())
+                .and_then(|r| r.strip_prefix('/'))
+                && !id.is_empty()
+                && !id.contains('/')
+            {
+                return Some(Route::ClientConfiguration {
+                    client_id: id.to_owned(),
+                });
+            }
+        }
         let upstream = path
             .strip_prefix(paths.federation_callback.as_str())?
             .strip_prefix('/')?;
@@ -182,6 +216,10 @@ impl Provider {
         out.push(MountPoint::PrefixAndSegment(
             paths.federation_callback.clone(),
         ));
+        if self.config().registration.policy.is_on() {
+            out.push(MountPoint::Exact(paths.registration.clone()));
+            out.push(MountPoint::PrefixAndSegment(paths.registration.clone()));
+        }
         out
     }
 
@@ -219,6 +257,8 @@ async fn endpoint(p: &Provider, route: &Route, req: &Request) -> Response {
         Route::DeviceAuthorization => p.device_authorization(req).await,
         Route::PushedAuthorizationRequest => p.pushed_authorization_request(req).await,
         Route::FederationCallback { upstream } => p.federation_callback(upstream, req).await.into(),
+        Route::Registration => p.register_client(req).await,
+        Route::ClientConfiguration { client_id } => p.client_configuration(client_id, req).await,
     }
 }
 

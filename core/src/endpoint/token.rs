@@ -77,6 +77,17 @@ impl Provider {
             dpop_jkt: proof.as_ref().map(|p| p.jkt.as_str()),
         };
         let mut issued = grant.exchange(&ctx).await?;
+        if client.dynamic.as_ref().is_some_and(|d| d.anonymous) {
+            // The registration is in use: it no longer expires unused (RFC 7591 registrations
+            // are bounded, see `ProviderBuilder::unused_client_ttl`). Best effort: the tokens
+            // are issued already.
+            if let Err(e) =
+                crate::registration::mark_used(self.inner.grants.as_ref(), &client.id, self.now())
+                    .await
+            {
+                tracing::warn!(error = %crate::logging::untrusted(&e), "idpkit: could not record a registered client's use");
+            }
+        }
         if proof.is_some() {
             // Every access token minted through the context is bound (`cnf.jkt`).
             let mut body = issued.into_body();

@@ -195,7 +195,8 @@ fn cookies_parse_with_spaces_and_quotes() {
 fn methods_map_head_to_get_and_unknown_to_other() {
     assert_eq!(Method::from_name("HEAD"), Method::Get);
     assert_eq!(Method::from_name("OPTIONS"), Method::Options);
-    assert_eq!(Method::from_name("PUT"), Method::Other);
+    assert_eq!(Method::from_name("PUT"), Method::Put);
+    assert_eq!(Method::from_name("PATCH"), Method::Other);
     assert_eq!(
         Method::from_name("get"),
         Method::Other,

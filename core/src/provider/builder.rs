@@ -35,6 +35,8 @@ pub struct ProviderBuilder {
     token_exchange_policy: Arc<dyn crate::token_exchange::TokenExchangePolicy>,
     token_exchange_trust: Option<Arc<crate::validate::Validator>>,
     guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
+    client_registry: Option<Arc<dyn crate::ClientRegistry>>,
+    registration_hook: Option<Arc<dyn crate::registration::RegistrationHook>>,
     authorization_details_policy: Arc<dyn crate::AuthorizationDetailsPolicy>,
 }
 
@@ -80,6 +82,7 @@ impl ProviderBuilder {
                 dpop_required: false,
                 client_jwt: crate::config::ClientJwtConfig::default(),
                 pairwise_secret: None,
+                registration: crate::registration::RegistrationSettings::default(),
             },
             grants: None,
             keys: None,
@@ -95,6 +98,8 @@ impl ProviderBuilder {
             token_exchange_policy: Arc::new(crate::token_exchange::RefuseAllExchanges),
             token_exchange_trust: None,
             guest_upgrade_hook: None,
+            client_registry: None,
+            registration_hook: None,
             authorization_details_policy: Arc::new(crate::AcceptRegisteredTypes),
         }
     }
@@ -189,6 +194,57 @@ impl ProviderBuilder {
     /// ([`ClientBuilder::guest_token_ttl`](crate::ClientBuilder::guest_token_ttl)).
     pub fn guest_token_ttl(mut self, ttl: Duration) -> Self {
         self.config.guest_token_ttl = ttl;
+        self
+    }
+
+    /// Turns on dynamic client registration (RFC 7591) and management (RFC 7592) under
+    /// `policy`, storing registered clients in `registry`. Give every instance the same
+    /// shared registry (SQLite, PostgreSQL): the provider finds clients in the
+    /// [`clients`](Self::clients) store first, then in the registry. See the README's
+    /// "Dynamic client registration".
+    pub fn dynamic_client_registration(
+        mut self,
+        registry: Arc<dyn crate::ClientRegistry>,
+        policy: crate::registration::RegistrationPolicy,
+    ) -> Self {
+        self.client_registry = Some(registry);
+        self.config.registration.policy = policy;
+        self
+    }
+
+    /// The host's review of each registration and update ([`RegistrationHook`]: it may edit
+    /// or refuse).
+    ///
+    /// [`RegistrationHook`]: crate::RegistrationHook
+    pub fn registration_hook(mut self, hook: impl crate::registration::RegistrationHook) -> Self {
+        self.registration_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// The scopes a dynamically registered client may ask for (default `openid profile
+    /// email offline_access`).
+    pub fn registration_scopes<S: Into<String>>(
+        mut self,
+        scopes: impl IntoIterator<Item = S>,
+    ) -> Self {
+        self.config.registration.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// How long an anonymously registered client ([`RegistrationPolicy::Open`]) lives
+    /// without completing a token request (default 24 hours): after that, it is deleted
+    /// when next looked up. A client that has obtained a token once is kept.
+    ///
+    /// [`RegistrationPolicy::Open`]: crate::RegistrationPolicy::Open
+    pub fn unused_client_ttl(mut self, ttl: Duration) -> Self {
+        self.config.registration.unused_client_ttl = ttl;
+        self
+    }
+
+    /// The largest registration request body (default 16 KiB, at most
+    /// [`max_body_bytes`](Self::max_body_bytes)); larger is `invalid_client_metadata`.
+    pub fn registration_max_bytes(mut self, bytes: usize) -> Self {
+        self.config.registration.max_bytes = bytes;
         self
     }
 
@@ -565,6 +621,35 @@ impl ProviderBuilder {
         let grants = self.grants.ok_or(ConfigError::Missing("grant_store"))?;
         let keys = self.keys.ok_or(ConfigError::Missing("keys"))?;
         let clients = self.clients.ok_or(ConfigError::Missing("clients"))?;
+        let client_registry = self
+            .client_registry
+            .filter(|_| config.registration.policy.is_on());
+        let clients: Arc<dyn ClientStore> = match &client_registry {
+            Some(registry) => Arc::new(crate::client::WithRegistry {
+                configured: clients,
+                registry: registry.clone(),
+                grants: grants.clone(),
+                clock: self.clock.clone(),
+                unused_client_ttl: config.registration.unused_client_ttl,
+            }),
+            None => clients,
+        };
+        if config.registration.unused_client_ttl < Duration::minutes(1)
+            || config.registration.unused_client_ttl > crate::client::MAX_TTL
+        {
+            return Err(ConfigError::Setting {
+                knob: "unused_client_ttl",
+                reason: "must be between 1 minute and 10 years".into(),
+            });
+        }
+        if config.registration.max_bytes == 0
+            || config.registration.max_bytes > config.max_body_bytes
+        {
+            return Err(ConfigError::Setting {
+                knob: "registration_max_bytes",
+                reason: "must be between 1 and max_body_bytes".into(),
+            });
+        }
         let users = self.users.ok_or(ConfigError::Missing("users"))?;
         if grants.is_development() && !self.development {
             return Err(ConfigError::DevelopmentBackend {
@@ -785,6 +870,8 @@ impl ProviderBuilder {
                 client_keys,
                 http: self.http,
                 guest_upgrade_hook: self.guest_upgrade_hook,
+                client_registry,
+                registration_hook: self.registration_hook,
                 authorization_details_policy: self.authorization_details_policy,
                 pairwise: crate::pairwise::Readiness::default(),
             }),

@@ -40,6 +40,10 @@ pub(crate) struct Inner {
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
     /// What the host does when a guest token is upgraded (none: nothing).
     pub(crate) guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
+    /// Where dynamically registered clients live (registration on only).
+    pub(crate) client_registry: Option<Arc<dyn crate::ClientRegistry>>,
+    /// The host's review of registrations (RFC 7591).
+    pub(crate) registration_hook: Option<Arc<dyn crate::registration::RegistrationHook>>,
     /// The host's check of authorization details (RFC 9396).
     pub(crate) authorization_details_policy: Arc<dyn crate::AuthorizationDetailsPolicy>,
     /// Pairwise clients' checked `sector_identifier_uri` documents, cached.

@@ -9,6 +9,47 @@ pub async fn run_all(store: &dyn ClientRegistry) {
     round_trip_keeps_every_setting(store).await;
     register_replaces_and_remove_removes(store).await;
     cors_origins_come_from_registered_clients(store).await;
+    dynamic_registration_state_round_trips(store).await;
+}
+
+/// A dynamically registered client (RFC 7591) comes back with its registration state: the
+/// metadata as registered and the registration access token's hash (RFC 7592), so every
+/// instance sharing the store can serve its configuration endpoint.
+pub async fn dynamic_registration_state_round_trips(store: &dyn ClientRegistry) {
+    let id = format!("dyn-{}", random_token());
+    let metadata = crate::ClientMetadata {
+        redirect_uris: vec!["https://rp.example/cb".into()],
+        client_name: Some("Agent".into()),
+        ..Default::default()
+    }
+    .normalized("openid");
+    let mut reg = metadata
+        .to_registration(&id, Some("s3cret-value"), &["openid".to_owned()])
+        .expect("valid metadata");
+    let dynamic = crate::registration::DynamicRegistration {
+        metadata,
+        issued_at: 1_700_000_000,
+        registration_token_sha256: crate::crypto::sha256_b64(b"rat"),
+        anonymous: true,
+    };
+    reg.dynamic = Some(dynamic.clone());
+    let client = reg.into_client().expect("valid client");
+    store.register(&client).await.expect("register");
+    let found = store.find(&id).await.expect("find").expect("found");
+    assert_eq!(found.dynamic.as_deref(), Some(&dynamic));
+    assert!(
+        found
+            .dynamic
+            .as_ref()
+            .is_some_and(|d| d.token_matches("rat"))
+    );
+    assert!(
+        found
+            .secret
+            .as_ref()
+            .is_some_and(|h| h.verify("s3cret-value"))
+    );
+    store.remove(&id).await.expect("remove");
 }
 
 /// What is registered comes back the same, secret verifiable, never in clear.

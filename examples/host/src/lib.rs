@@ -175,6 +175,29 @@ pub struct Options {
     /// accepts every scope. `urn:demo-api` (audience `demo-api`) is always known.
     #[arg(long = "resource")]
     pub resources: Vec<String>,
+    /// Dynamic client registration (RFC 7591, RFC 7592) at `/register`: `off` (the
+    /// default), `open` (anyone; rate-limited per source) or `token:<initial access token>`
+    /// (`Authorization: Bearer <token>` required). Registered clients are stored with the
+    /// grants (`--storage`).
+    #[arg(long, default_value = "off")]
+    pub registration: String,
+}
+
+/// The policy of `--registration off|open|token:<initial access token>`.
+pub fn registration_policy(spec: &str) -> Result<idpkit::RegistrationPolicy, String> {
+    match spec {
+        "off" => Ok(idpkit::RegistrationPolicy::Off),
+        "open" => Ok(idpkit::RegistrationPolicy::Open),
+        s => match s.strip_prefix("token:") {
+            Some(t) if t.len() >= 16 => Ok(idpkit::RegistrationPolicy::initial_access_token(t)),
+            Some(_) => Err(
+                "--registration token:<initial access token>: use at least 16 characters".into(),
+            ),
+            None => Err(format!(
+                "--registration {s:?}: use off, open or token:<initial access token>"
+            )),
+        },
+    }
 }
 
 /// A client of `--clients`.
@@ -484,6 +507,7 @@ impl Options {
             clients: None,
             upstreams: Vec::new(),
             resources: Vec::new(),
+            registration: "off".into(),
         }
     }
 
@@ -866,22 +890,32 @@ pub async fn build_provider_with_http(
         .storage
         .clone()
         .unwrap_or_else(|| format!("sqlite:{}", opts.data_dir.join("idpkit.db").display()));
-    let (store, development): (Arc<dyn GrantStore>, bool) = match storage_spec.as_str() {
-        "memory" => (Arc::new(MemoryGrantStore::new()), true),
+    // Dynamically registered clients (`--registration`) live in the same database as the
+    // grants, so every instance sharing it finds them.
+    fn both<S: GrantStore + idpkit::ClientRegistry>(
+        s: S,
+    ) -> (Arc<dyn GrantStore>, Arc<dyn idpkit::ClientRegistry>) {
+        let s = Arc::new(s);
+        (s.clone(), s)
+    }
+    let ((store, registry), development) = match storage_spec.as_str() {
+        "memory" => {
+            let registry: Arc<dyn idpkit::ClientRegistry> =
+                Arc::new(idpkit::MemoryClientRegistry::new());
+            let store: Arc<dyn GrantStore> = Arc::new(MemoryGrantStore::new());
+            ((store, registry), true)
+        }
         s if s.starts_with("sqlite:") => {
             let path = PathBuf::from(&s["sqlite:".len()..]);
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent)?;
             }
-            (Arc::new(SqliteStore::open(&path)?), false)
+            (both(SqliteStore::open(&path)?), false)
         }
-        s if s.starts_with("sled:") => (Arc::new(SledStore::open(&s["sled:".len()..])?), false),
+        s if s.starts_with("sled:") => (both(SledStore::open(&s["sled:".len()..])?), false),
         s if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
             let options = PostgresOptions::default().schema(&opts.postgres_schema);
-            (
-                Arc::new(PostgresStore::connect_with(s, options).await?),
-                false,
-            )
+            (both(PostgresStore::connect_with(s, options).await?), false)
         }
         other => {
             return Err(format!(
@@ -941,6 +975,7 @@ pub async fn build_provider_with_http(
         .grant_store_arc(store)
         .keys_arc(keys)
         .clients(StaticClients::new(clients)?)
+        .dynamic_client_registration(registry, registration_policy(&opts.registration)?)
         .users(SharedUsers(users))
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
@@ -1480,6 +1515,18 @@ async fn upstream_login(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn registration_flag_takes_exactly_off_open_or_token() {
+        use idpkit::RegistrationPolicy as P;
+        assert!(matches!(super::registration_policy("off"), Ok(P::Off)));
+        assert!(matches!(super::registration_policy("open"), Ok(P::Open)));
+        let p = super::registration_policy("token:0123456789abcdef").expect("token");
+        assert!(matches!(&p, P::InitialAccessToken(h) if h.verify("0123456789abcdef")));
+        for bad in ["Open", "on", "token:", "token:short", "token"] {
+            assert!(super::registration_policy(bad).is_err(), "{bad}");
+        }
+    }
+
     use super::*;
 
     fn file(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {

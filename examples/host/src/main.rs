@@ -32,6 +32,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "  clients:   demo-client (secret demo-secret), demo-public (PKCE), demo-device (device flow)"
     );
     println!("  devices:   {}", provider.device_verification_uri());
+    if provider.config().registration.policy.is_on() {
+        println!(
+            "  registration: {} (RFC 7591, --registration)",
+            provider.url(&provider.config().paths.registration)
+        );
+    }
     println!(
         "  exchange:  demo-exchanger (secret demo-exchanger-secret): demo-api -> demo-backend"
     );
