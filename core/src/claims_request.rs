@@ -10,7 +10,7 @@
 //!
 //! How idpkit honours it:
 //! - a requested claim is released when the user's record (the host's
-//!   [`UserStore::find_claims`](crate::UserStore::find_claims), which is given the granted
+//!   [`UserStore::claims`](crate::UserStore::claims), which is given the granted
 //!   scopes) has it, even without the scope that would release it: the `id_token` members
 //!   in ID tokens (also those of refreshes), the `userinfo` members at userinfo. Never a
 //!   claim of the token itself (`sub`, `iss`, `aud`, `nonce`, …).
