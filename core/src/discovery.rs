@@ -44,6 +44,8 @@ pub(crate) fn document(
     ]
     .into_iter()
     .filter(|m| *m != "client_secret_jwt" || jwt.client_secret_jwt)
+    // FAPI 2.0 (§5.3.2.1): private_key_jwt is the only method the profile accepts.
+    .filter(|m| config.profile != crate::profile::Profile::Fapi2 || *m == "private_key_jwt")
     .collect();
     let confidential_methods: Vec<&str> = auth_methods
         .iter()

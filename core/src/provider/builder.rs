@@ -802,7 +802,9 @@ impl ProviderBuilder {
         for c in self.static_clients.iter().flat_map(StaticClients::iter) {
             crate::pairwise::servable(&config, &algorithms, c)?;
         }
-        if !algorithms.contains(&Algorithm::RS256) {
+        if !algorithms.contains(&Algorithm::RS256)
+            && config.profile != crate::profile::Profile::Fapi2
+        {
             tracing::warn!("idpkit: no RS256 key; OpenID Connect requires RS256 for ID tokens");
         }
         if self.development {

@@ -259,6 +259,13 @@ async fn a_fapi2_client_runs_par_private_key_jwt_pkce_and_dpop_end_to_end() {
         .expect("json");
     assert_eq!(doc["require_pushed_authorization_requests"], true);
     for key in [
+        "token_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+    ] {
+        assert_eq!(doc[key], json!(["private_key_jwt"]), "{key}");
+    }
+    for key in [
         "id_token_signing_alg_values_supported",
         "dpop_signing_alg_values_supported",
     ] {
