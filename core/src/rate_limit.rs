@@ -89,6 +89,12 @@ pub struct RateLimits {
     pub guest_tokens_per_source: Limit,
     /// Guest tokens issued to one client (default 10,000 per 10 minutes).
     pub guest_tokens_per_client: Limit,
+    /// Pushed authorization requests from one source (default 200 per 10 minutes): each
+    /// stores a request until its `request_uri` expires, and a public client pushes with
+    /// its `client_id` alone (RFC 9126 §2).
+    pub pushed_requests_per_source: Limit,
+    /// Pushed authorization requests of one client (default 5,000 per 10 minutes).
+    pub pushed_requests_per_client: Limit,
     /// Anonymous client registrations ([`RegistrationPolicy::Open`](crate::RegistrationPolicy::Open),
     /// RFC 7591) one source may make (default 20 per hour): each registration is stored,
     /// so their number is bounded.
@@ -117,6 +123,8 @@ impl Default for RateLimits {
             guest_tokens_per_source: Limit::new(100, Duration::minutes(10)),
             guest_tokens_per_client: Limit::new(10_000, Duration::minutes(10)),
             registrations_per_source: Limit::new(20, Duration::hours(1)),
+            pushed_requests_per_source: Limit::new(200, Duration::minutes(10)),
+            pushed_requests_per_client: Limit::new(5_000, Duration::minutes(10)),
         }
     }
 }

@@ -280,3 +280,44 @@ async fn pushed_at_one_instance_authorized_at_another_once_rfc9126_4() {
         .await;
     assert_shown_error(again, "request_uri");
 }
+
+#[tokio::test]
+async fn pushes_are_bounded_per_source_then_per_client() {
+    // A pushed request costs storage until it expires, and a public client pushes with its
+    // client_id alone (RFC 9126 §2.1): the number of stored pushes is bounded.
+    let env = env_with(|b| {
+        let mut limits = idpkit_core::RateLimits::default();
+        limits.pushed_requests_per_source = idpkit_core::Limit::new(2, Duration::minutes(10));
+        limits.pushed_requests_per_client = idpkit_core::Limit::new(3, Duration::minutes(10));
+        b.rate_limits(limits)
+    });
+    let push_from = |ip: &'static str| {
+        let env = &env;
+        async move {
+            let pairs = authz(DEMO_PUBLIC, "openid", &[]);
+            let pairs: Vec<(&str, &str)> = pairs
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "client_id")
+                .collect();
+            let mut r = idpkit_core::testkit::flows::token_request(&pairs, DEMO_PUBLIC, None);
+            r.source = Some(ip.parse().expect("ip"));
+            env.provider.pushed_authorization_request(&r).await
+        }
+    };
+    for _ in 0..2 {
+        assert_eq!(push_from("192.0.2.1").await.status, 201);
+    }
+    let r = push_from("192.0.2.1").await;
+    assert_eq!(r.status, 429, "per source");
+    assert!(r.header_value("retry-after").is_some());
+    assert_eq!(push_from("192.0.2.2").await.status, 201, "another source");
+    let r = push_from("192.0.2.3").await;
+    assert_eq!(r.status, 429, "per client: 3 pushes stored");
+    assert_eq!(r.json_value()["error"], "temporarily_unavailable");
+    // Refused pushes stored nothing: the confidential client still pushes.
+    let (status, _) = env
+        .push(DEMO_CLIENT, &authz(DEMO_CLIENT, "openid", &[]))
+        .await;
+    assert_eq!(status, 201);
+}

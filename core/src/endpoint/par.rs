@@ -49,6 +49,25 @@ impl Provider {
             Ok(r) => r,
             Err(Refused::Show(e) | Refused::Redirect(_, e)) => return Err(e),
         };
+        // Each push is stored until it expires: bounded per source, then per client (a
+        // public client pushes with its `client_id` alone).
+        let limits = &self.inner.config.rate_limits;
+        let source = crate::throttle::source_part(req.source);
+        let counts = [
+            (
+                "pushed-requests-source",
+                source.as_str(),
+                limits.pushed_requests_per_source,
+            ),
+            (
+                "pushed-requests-client",
+                client.id.as_str(),
+                limits.pushed_requests_per_client,
+            ),
+        ];
+        crate::throttle::count_each(self.inner.grants.as_ref(), &counts, self.now())
+            .await?
+            .map_err(|t| t.into_error("too many pushed authorization requests; try again later"))?;
         let request_uri = par::new_request_uri();
         let ttl = self.inner.config.pushed_authorization_request_ttl;
         Records(self.inner.grants.as_ref())
