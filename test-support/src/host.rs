@@ -260,3 +260,66 @@ pub async fn post_as_demo_client(
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(serde_json::Value::Null))
 }
+
+/// Two example hosts sharing one SQLite store, one key directory and one issuer (`a`'s
+/// address), as behind a load balancer: `(a, b, b's base URL, the shared directory)`.
+pub async fn two_instances() -> (Host, Host, String, tempfile::TempDir) {
+    let shared = tempfile::tempdir().expect("shared dir");
+    let storage = format!("sqlite:{}", shared.path().join("shared.db").display());
+    let keys = shared.path().join("keys");
+    let la = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let lb = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let issuer = format!("http://{}", la.local_addr().expect("addr"));
+    let b_base = format!("http://{}", lb.local_addr().expect("addr"));
+    let adjust = |o: &mut Options| {
+        o.storage = Some(storage.clone());
+        o.keys = Some(keys.clone());
+        o.issuer = Some(issuer.clone());
+    };
+    let a = Host::start_on(la, adjust, None).await;
+    let b = Host::start_on(lb, adjust, None).await;
+    (a, b, b_base, shared)
+}
+
+/// A compact JWS of `claims` signed by `key` (header `alg` and `kid`): a client assertion
+/// or request object written as the RFCs say, without idpkit's own signing code.
+pub fn sign_jws(key: &idpkit::SigningKey, claims: &serde_json::Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = serde_json::json!({"alg": key.alg().as_str(), "kid": key.kid()});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes()).expect("sign");
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+/// The example API (`GET /api/me` behind `BearerAuth`) on an ephemeral loopback port,
+/// trusting `host` for audience `demo-api`, DPoP nonces required when `nonce`: its base URL.
+pub async fn start_api(host: &Host, nonce: bool) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let validator = idpkit::Validator::builder()
+        .trust(idpkit::TrustedIssuer::new(&host.base, "demo-api"))
+        .http_client(Arc::new(
+            idpkit::http_client::ReqwestClient::new().expect("http client"),
+        ))
+        .external_url(&base)
+        .dpop_require_nonce(nonce)
+        .build()
+        .expect("validator");
+    tokio::spawn(async move {
+        axum::serve(listener, idpkit_example::api::app(validator))
+            .await
+            .expect("serve");
+    });
+    base
+}

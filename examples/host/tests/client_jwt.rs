@@ -7,24 +7,13 @@ use idpkit_test_support::host as common;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::{Host, browser, callback_params, http, login, param, pkce_pair};
+use common::{Host, browser, callback_params, http, login, param, pkce_pair, sign_jws};
 use idpkit::{Algorithm, Clock, SigningKey};
 use idpkit_example::DEMO_REDIRECT_URI;
 use serde_json::{Value, json};
 
 const CLIENT: &str = "jwt-rp";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-fn sign(key: &SigningKey, claims: &Value) -> String {
-    let header = json!({"alg": key.alg().as_str(), "kid": key.kid()});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes()).expect("sign");
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
-}
 
 /// The host with `jwt-rp` registered in a `--clients` file under the RFC 7591 names.
 async fn host_with_jwt_client(key: &SigningKey) -> (Host, tempfile::TempDir) {
@@ -49,7 +38,7 @@ async fn host_with_jwt_client(key: &SigningKey) -> (Host, tempfile::TempDir) {
 
 fn assertion(host: &Host, key: &SigningKey) -> String {
     let now = host.clock.now().unix_timestamp();
-    sign(
+    sign_jws(
         key,
         &json!({"iss": CLIENT, "sub": CLIENT, "aud": host.base, "iat": now, "exp": now + 60,
             "jti": idpkit::crypto::random_token()}),
@@ -128,7 +117,7 @@ async fn an_authorization_code_flow_with_a_signed_request_object() {
     let (host, _dir) = host_with_jwt_client(&key).await;
     let (verifier, challenge) = pkce_pair();
     let now = host.clock.now().unix_timestamp();
-    let request = sign(
+    let request = sign_jws(
         &key,
         &json!({"iss": CLIENT, "aud": host.base, "client_id": CLIENT, "exp": now + 300,
             "nbf": now, "iat": now, "jti": idpkit::crypto::random_token(),

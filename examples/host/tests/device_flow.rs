@@ -6,34 +6,11 @@
 
 use idpkit_test_support::host as common;
 
-use common::{Host, browser, http, location};
+use common::{Host, browser, http, location, two_instances};
 use idpkit::time::Duration;
 use serde_json::Value;
 
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
-
-/// Two hosts sharing storage, keys and issuer (`a`'s address).
-async fn two_instances() -> (Host, Host, String, tempfile::TempDir) {
-    let shared = tempfile::tempdir().expect("shared dir");
-    let storage = format!("sqlite:{}", shared.path().join("shared.db").display());
-    let keys = shared.path().join("keys");
-    let la = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let lb = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let issuer = format!("http://{}", la.local_addr().expect("addr"));
-    let b_base = format!("http://{}", lb.local_addr().expect("addr"));
-    let adjust = |o: &mut idpkit_example::Options| {
-        o.storage = Some(storage.clone());
-        o.keys = Some(keys.clone());
-        o.issuer = Some(issuer.clone());
-    };
-    let a = Host::start_on(la, adjust, None).await;
-    let b = Host::start_on(lb, adjust, None).await;
-    (a, b, b_base, shared)
-}
 
 async fn device_authorization(base: &str, scope: &str) -> (u16, Value) {
     let r = http()

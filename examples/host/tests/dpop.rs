@@ -5,13 +5,11 @@
 //! a replayed proof, wrong `htu`/`htm`/`ath`, the bound token as `Bearer`, a proof of
 //! another key, and the API's nonce.
 
-use std::sync::Arc;
-
 use idpkit::dpop;
-use idpkit::{Algorithm, Clock, SigningKey, TrustedIssuer, Validator};
+use idpkit::{Algorithm, Clock, SigningKey};
 use idpkit_example::DEMO_REDIRECT_URI;
 use idpkit_test_support::host::{
-    Host, authorize_url, browser, callback_params, http, login, param, pkce_pair,
+    Host, authorize_url, browser, callback_params, http, login, param, pkce_pair, start_api,
 };
 use serde_json::Value;
 
@@ -32,28 +30,6 @@ impl DpopClient {
         let iat = host.clock.now().unix_timestamp();
         dpop::proof(&self.key, method, url, iat, at, None).expect("proof")
     }
-}
-
-async fn start_api(host: &Host, nonce: bool) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let validator = Validator::builder()
-        .trust(TrustedIssuer::new(&host.base, "demo-api"))
-        .http_client(Arc::new(
-            idpkit::http_client::ReqwestClient::new().expect("http client"),
-        ))
-        .external_url(&base)
-        .dpop_require_nonce(nonce)
-        .build()
-        .expect("validator");
-    tokio::spawn(async move {
-        axum::serve(listener, idpkit_example::api::app(validator))
-            .await
-            .expect("serve");
-    });
-    base
 }
 
 /// The code flow of demo-public: (code, verifier).

@@ -5,30 +5,19 @@
 //! (`GET /api/me`, `BearerAuth`) with the DPoP-bound token; then every refusal the profile
 //! names.
 
-use std::sync::Arc;
-
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use idpkit::time::Duration;
-use idpkit::{Algorithm, Clock, SigningKey, TrustedIssuer, Validator, dpop};
+use idpkit::{Algorithm, Clock, SigningKey, dpop};
 use idpkit_example::DEMO_REDIRECT_URI;
-use idpkit_test_support::host::{Host, browser, callback_params, http, location, param, pkce_pair};
+use idpkit_test_support::host::{
+    Host, browser, callback_params, http, location, param, pkce_pair, sign_jws, start_api,
+};
 use serde_json::{Value, json};
 
 const CLIENT: &str = "fapi-rp";
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 const SCOPE: &str = "openid profile offline_access api:read";
-
-fn sign(key: &SigningKey, claims: &Value) -> String {
-    let header = json!({"alg": key.alg().as_str(), "kid": key.kid()});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes()).expect("sign");
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
-}
 
 /// The relying party (registered without `dpop_bound_access_tokens`: the profile requires
 /// DPoP of every client): its client-authentication key (ES256, and an RS256 one it also
@@ -82,7 +71,7 @@ impl Fapi {
 
     fn assertion_with(&self, key: &SigningKey, aud: &str) -> String {
         let now = self.now();
-        sign(
+        sign_jws(
             key,
             &json!({"iss": CLIENT, "sub": CLIENT, "aud": aud, "iat": now, "exp": now + 60,
                 "jti": idpkit::crypto::random_token()}),
@@ -214,28 +203,6 @@ fn url_escape(s: &str) -> String {
 fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("a JWT");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("JSON")
-}
-
-async fn start_api(host: &Host, nonce: bool) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let validator = Validator::builder()
-        .trust(TrustedIssuer::new(&host.base, "demo-api"))
-        .http_client(Arc::new(
-            idpkit::http_client::ReqwestClient::new().expect("http client"),
-        ))
-        .external_url(&base)
-        .dpop_require_nonce(nonce)
-        .build()
-        .expect("validator");
-    tokio::spawn(async move {
-        axum::serve(listener, idpkit_example::api::app(validator))
-            .await
-            .expect("serve");
-    });
-    base
 }
 
 async fn get(url: &str, auth: &str, proof: Option<String>) -> reqwest::Response {

@@ -8,7 +8,9 @@
 
 use idpkit_test_support::host as common;
 
-use common::{Host, browser, callback_params, exchange, http, login, param, pkce_pair};
+use common::{
+    Host, browser, callback_params, exchange, http, login, param, pkce_pair, two_instances,
+};
 use serde_json::{Value, json};
 
 /// POSTs demo-client's authorization request to `/par` with `client_secret_basic`.
@@ -191,29 +193,6 @@ fn the_resource_flag_parses_repeatedly() {
     ])
     .expect("flags");
     assert_eq!(o.resources, ["https://a.example/", "urn:b"]);
-}
-
-/// Two hosts sharing storage, keys and issuer (`a`'s address), as behind a load balancer.
-async fn two_instances() -> (Host, Host, String, tempfile::TempDir) {
-    let shared = tempfile::tempdir().expect("shared dir");
-    let storage = format!("sqlite:{}", shared.path().join("shared.db").display());
-    let keys = shared.path().join("keys");
-    let la = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let lb = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let issuer = format!("http://{}", la.local_addr().expect("addr"));
-    let b_base = format!("http://{}", lb.local_addr().expect("addr"));
-    let adjust = |o: &mut idpkit_example::Options| {
-        o.storage = Some(storage.clone());
-        o.keys = Some(keys.clone());
-        o.issuer = Some(issuer.clone());
-    };
-    let a = Host::start_on(la, adjust, None).await;
-    let b = Host::start_on(lb, adjust, None).await;
-    (a, b, b_base, shared)
 }
 
 #[tokio::test]
