@@ -1,6 +1,7 @@
 //! Test support for idpkit's own tests (not published): a KMS-compatible endpoint
 //! ([`moto`]), the example host on a loopback port with a browser-like client ([`host`],
-//! feature `host`), and the relying party's HTTP client ([`rp`], feature `rp`).
+//! feature `host`), the relying party's HTTP client ([`rp`], feature `rp`), and stock
+//! JavaScript clients from npm ([`js`]).
 //!
 //! Grant, client and key-provider conformance kits and a test user store are in
 //! `idpkit_core::testkit`, for hosts and backend authors too.
@@ -10,6 +11,7 @@
 
 #[cfg(feature = "host")]
 pub mod host;
+pub mod js;
 pub mod moto;
 #[cfg(feature = "rp")]
 pub mod rp;
