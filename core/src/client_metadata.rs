@@ -61,8 +61,9 @@ pub struct ClientMetadata {
     /// `software_version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_version: Option<String>,
-    /// `software_statement` (RFC 7591 §2.3): not supported, refused with
-    /// `invalid_software_statement`.
+    /// `software_statement` (RFC 7591 §2.3): verified by the registration endpoint against
+    /// the trusted issuers ([`crate::software_statement`]), whose claims then take
+    /// precedence; metadata that still carries an unverified one is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software_statement: Option<String>,
     /// `application_type` (OIDC Registration §2): `web` (default) or `native`.
@@ -219,7 +220,7 @@ impl ClientMetadata {
         if self.software_statement.is_some() {
             return Err(OAuthError::new(
                 ErrorCode::InvalidSoftwareStatement,
-                "software statements are not supported",
+                "software_statement: not verified by this server",
             ));
         }
         for uri in &self.redirect_uris {

@@ -75,9 +75,12 @@ pub enum ErrorCode {
     /// RFC 7591 §3.2.2 `invalid_client_metadata`: a metadata member (named in the
     /// description) is invalid, or the body is not a JSON object within the size cap.
     InvalidClientMetadata,
-    /// RFC 7591 §3.2.2 `invalid_software_statement`: idpkit does not accept software
-    /// statements.
+    /// RFC 7591 §3.2.2 `invalid_software_statement`: a software statement that is
+    /// malformed, expired, or whose signature does not verify.
     InvalidSoftwareStatement,
+    /// RFC 7591 §3.2.2 `unapproved_software_statement`: a software statement no trusted
+    /// issuer signed (or none is trusted).
+    UnapprovedSoftwareStatement,
 }
 
 impl ErrorCode {
@@ -114,6 +117,7 @@ impl ErrorCode {
             Self::InvalidRedirectUri => "invalid_redirect_uri",
             Self::InvalidClientMetadata => "invalid_client_metadata",
             Self::InvalidSoftwareStatement => "invalid_software_statement",
+            Self::UnapprovedSoftwareStatement => "unapproved_software_statement",
         }
     }
 

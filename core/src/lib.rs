@@ -80,6 +80,7 @@ mod resource_indicator;
 pub mod scope;
 mod services;
 mod session;
+pub mod software_statement;
 mod store;
 mod throttle;
 mod token;

@@ -90,6 +90,11 @@ pub struct RegistrationSettings {
     /// (default 24 hours; see
     /// [`ProviderBuilder::unused_client_ttl`](crate::ProviderBuilder::unused_client_ttl)).
     pub unused_client_ttl: time::Duration,
+    /// Issuers whose software statements are accepted (RFC 7591 §2.3; none by default:
+    /// a statement is then `unapproved_software_statement`).
+    pub software_statement_issuers: Vec<crate::software_statement::SoftwareStatementIssuer>,
+    /// Whether every registration must carry a trusted software statement (default off).
+    pub require_software_statement: bool,
 }
 
 impl Default for RegistrationSettings {
@@ -101,6 +106,8 @@ impl Default for RegistrationSettings {
                 .map(str::to_owned)
                 .to_vec(),
             unused_client_ttl: time::Duration::hours(24),
+            software_statement_issuers: Vec::new(),
+            require_software_statement: false,
         }
     }
 }

@@ -7,11 +7,12 @@ mod support;
 
 use std::sync::Arc;
 
+use idpkit_core::software_statement::SoftwareStatementIssuer;
 use idpkit_core::time::Duration;
 use idpkit_core::{
-    ClientMetadata, ClientRegistry, ClientStore, ErrorCode, Limit, MemoryClientRegistry, Method,
-    OAuthError, RateLimits, RegistrationContext, RegistrationHook, RegistrationPolicy, Request,
-    Response, Route,
+    Algorithm, ClientMetadata, ClientRegistry, ClientStore, ErrorCode, Jwks, Limit,
+    MemoryClientRegistry, Method, OAuthError, RateLimits, RegistrationContext, RegistrationHook,
+    RegistrationPolicy, Request, Response, Route, SigningKey,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -127,6 +128,12 @@ async fn every_bad_request_is_refused_naming_the_member_rfc7591_3_2_2() {
         (
             json!({"redirect_uris": ["https://rp.example/cb"], "software_statement": "a.b.c"}),
             ErrorCode::InvalidSoftwareStatement,
+        ),
+        (
+            json!({"redirect_uris": ["https://rp.example/cb"],
+                   "software_statement": statement_of(&SigningKey::generate(Algorithm::ES256).unwrap().0,
+                       &json!({"iss": "https://software.example"}))}),
+            ErrorCode::UnapprovedSoftwareStatement,
         ),
     ];
     for (body, code) in cases {
@@ -552,4 +559,127 @@ async fn registrations_with_the_initial_access_token_do_not_expire_unused() {
     let code = env.code(&mut Browser::new(), &id, "openid").await;
     assert_eq!(env.exchange(&id, &code).await.0, 200);
     assert!(registry.find(&id).await.unwrap().is_some());
+}
+
+/// A compact JWS of `claims` signed by `key` (ES256, with its kid).
+fn statement_of(key: &SigningKey, claims: &Value) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let header = json!({"alg": "ES256", "kid": key.kid()});
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let sig = key.sign(input.as_bytes()).unwrap();
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
+fn statement_env(key: &SigningKey, required: bool) -> (Env, MemoryClientRegistry) {
+    let registry = MemoryClientRegistry::new();
+    let r: Arc<dyn ClientRegistry> = Arc::new(registry.clone());
+    let trusted = SoftwareStatementIssuer::new(
+        "https://software.example",
+        &Jwks::new(vec![key.public_jwk().clone()]),
+    );
+    let env = env_with(|b| {
+        b.dynamic_client_registration(r, RegistrationPolicy::Open)
+            .software_statement_issuer(trusted)
+            .require_software_statement(required)
+    });
+    (env, registry)
+}
+
+#[tokio::test]
+async fn a_trusted_software_statement_takes_precedence_and_is_echoed_rfc7591_3_1_1() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap().0;
+    let (env, registry) = statement_env(&key, false);
+    let statement = statement_of(
+        &key,
+        &json!({"iss": "https://software.example", "software_id": "agent-kit",
+                "client_name": "Agent (signed)", "scope": "openid"}),
+    );
+    let mut body = public_metadata();
+    body["software_statement"] = json!(statement);
+    body["client_name"] = json!("Agent (claimed)");
+    let r = register(&env, &body).await;
+    let v = r.json_value();
+    assert_eq!(r.status, 201, "{v}");
+    assert_eq!(v["client_name"], "Agent (signed)");
+    assert_eq!(v["software_id"], "agent-kit");
+    assert_eq!(v["scope"], "openid");
+    assert_eq!(v["software_statement"], statement.as_str());
+    // Stored as the statement says, so every instance sees the signed values.
+    let stored = registry
+        .find(v["client_id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .expect("registered");
+    assert_eq!(stored.scopes(), ["openid".to_owned()]);
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    // An update that drops the statement's values for its own is overruled again.
+    let token = v["registration_access_token"].as_str().unwrap();
+    let mut update = v.clone();
+    update["client_name"] = json!("Agent (renamed)");
+    for m in [
+        "registration_access_token",
+        "registration_client_uri",
+        "client_id_issued_at",
+    ] {
+        update.as_object_mut().unwrap().remove(m);
+    }
+    let r = env
+        .provider
+        .client_configuration(&id, &management("PUT", Some(token), Some(&update)))
+        .await;
+    let u = r.json_value();
+    assert_eq!(r.status, 200, "{u}");
+    assert_eq!(u["client_name"], "Agent (signed)");
+}
+
+#[tokio::test]
+async fn untrusted_forged_and_expired_statements_are_refused_rfc7591_3_2_2() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap().0;
+    let other = SigningKey::generate(Algorithm::ES256).unwrap().0;
+    let (env, _) = statement_env(&key, false);
+    let forged = {
+        // The trusted issuer and kid, another key's signature.
+        let s = statement_of(&key, &json!({"iss": "https://software.example"}));
+        let t = statement_of(&other, &json!({"iss": "https://software.example"}));
+        let (head, _) = s.rsplit_once('.').unwrap();
+        let (_, sig) = t.rsplit_once('.').unwrap();
+        format!("{head}.{sig}")
+    };
+    let cases = [
+        (
+            statement_of(&other, &json!({"iss": "https://elsewhere.example"})),
+            ErrorCode::UnapprovedSoftwareStatement,
+        ),
+        (forged, ErrorCode::InvalidSoftwareStatement),
+        (
+            statement_of(&key, &json!({"iss": "https://software.example", "exp": 1})),
+            ErrorCode::InvalidSoftwareStatement,
+        ),
+    ];
+    for (statement, code) in cases {
+        let mut body = public_metadata();
+        body["software_statement"] = json!(statement);
+        assert_refused(&register(&env, &body).await, code);
+    }
+}
+
+#[tokio::test]
+async fn a_required_statement_refuses_registrations_without_one() {
+    let key = SigningKey::generate(Algorithm::ES256).unwrap().0;
+    let (env, _) = statement_env(&key, true);
+    assert_refused(
+        &register(&env, &public_metadata()).await,
+        ErrorCode::InvalidSoftwareStatement,
+    );
+    let mut body = public_metadata();
+    body["software_statement"] = json!(statement_of(
+        &key,
+        &json!({"iss": "https://software.example"})
+    ));
+    assert_eq!(register(&env, &body).await.status, 201);
 }

@@ -101,9 +101,11 @@ impl Provider {
             };
             hook.review(&mut metadata, &context).await?;
         }
-        let metadata = metadata.normalized(&settings.scopes.join(" "));
+        let mut metadata = metadata.normalized(&settings.scopes.join(" "));
+        let statement = verified_statement(&mut metadata);
         let secret = needs_secret(metadata.auth_method()?).then(crate::crypto::random_token);
         let reg = metadata.to_registration(&client_id, secret.as_deref(), &settings.scopes)?;
+        metadata.software_statement = statement;
         let token = crate::crypto::random_token();
         let now = self.now().unix_timestamp();
         let dynamic = DynamicRegistration {
@@ -179,7 +181,8 @@ impl Provider {
                     };
                     hook.review(&mut metadata, &context).await?;
                 }
-                let metadata = metadata.normalized(&settings.scopes.join(" "));
+                let mut metadata = metadata.normalized(&settings.scopes.join(" "));
+                let statement = verified_statement(&mut metadata);
                 let method = metadata.auth_method()?;
                 let old = client.to_registration();
                 let kept = keep_secret(&old, method);
@@ -194,6 +197,7 @@ impl Provider {
                 } else {
                     metadata.to_registration(client_id, new_secret.as_deref(), &settings.scopes)?
                 };
+                metadata.software_statement = statement;
                 let token = crate::crypto::random_token();
                 let dynamic = DynamicRegistration {
                     metadata,
@@ -226,6 +230,24 @@ impl Provider {
             ));
         }
         let mut metadata = ClientMetadata::from_json(body)?;
+        if let Some(statement) = metadata.software_statement.clone() {
+            // RFC 7591 §3.1.1: a trusted statement's claims take precedence over the
+            // same members sent as plain JSON.
+            let claims = crate::software_statement::verify(
+                &statement,
+                &self.inner.config.registration.software_statement_issuers,
+                self.now(),
+            )?;
+            let raw: serde_json::Map<String, Value> =
+                serde_json::from_slice(body).unwrap_or_default();
+            let merged = crate::software_statement::overlay(raw, &claims);
+            metadata = ClientMetadata::from_json(&serde_json::to_vec(&merged).unwrap_or_default())?;
+        } else if self.inner.config.registration.require_software_statement {
+            return Err(OAuthError::new(
+                ErrorCode::InvalidSoftwareStatement,
+                "software_statement: required by this server (RFC 7591 §3.1.1)",
+            ));
+        }
         for m in SERVER_MEMBERS {
             if m != "client_secret" {
                 metadata.extra.remove(m);
@@ -265,6 +287,13 @@ impl Provider {
         }
         body
     }
+}
+
+/// Takes the software statement out of metadata whose statement [`Provider::parse_metadata`]
+/// has verified and laid over it, so the model's own rule (an unverified statement is
+/// refused) passes; the caller puts it back to be stored and echoed (RFC 7591 §3.2.1).
+fn verified_statement(metadata: &mut ClientMetadata) -> Option<String> {
+    metadata.software_statement.take()
 }
 
 /// Whether `method` authenticates with a secret the provider generates.

@@ -241,6 +241,29 @@ impl ProviderBuilder {
         self
     }
 
+    /// Trusts the software statements (RFC 7591 §2.3) `issuer` signs: a registration or
+    /// update carrying one that verifies has the statement's claims take precedence over
+    /// its plain JSON members (§3.1.1), and the statement is echoed in the answer. A
+    /// statement no trusted issuer signed is `unapproved_software_statement`; a malformed,
+    /// expired or badly signed one `invalid_software_statement`. Repeatable.
+    pub fn software_statement_issuer(
+        mut self,
+        issuer: crate::software_statement::SoftwareStatementIssuer,
+    ) -> Self {
+        self.config
+            .registration
+            .software_statement_issuers
+            .push(issuer);
+        self
+    }
+
+    /// Requires a trusted software statement in every registration and update (default
+    /// off): one without is `invalid_software_statement`.
+    pub fn require_software_statement(mut self, required: bool) -> Self {
+        self.config.registration.require_software_statement = required;
+        self
+    }
+
     /// The largest registration request body (default 16 KiB, at most
     /// [`max_body_bytes`](Self::max_body_bytes)); larger is `invalid_client_metadata`.
     pub fn registration_max_bytes(mut self, bytes: usize) -> Self {
