@@ -683,3 +683,75 @@ async fn a_required_statement_refuses_registrations_without_one() {
     ));
     assert_eq!(register(&env, &body).await.status, 201);
 }
+
+#[tokio::test]
+async fn deleting_a_client_invalidates_its_tokens_rfc7592_2_3() {
+    let (env, _) = open_env();
+    let v = register(&env, &public_metadata()).await.json_value();
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    let reg_token = v["registration_access_token"].as_str().unwrap().to_owned();
+    let code = env
+        .code(&mut Browser::new(), &id, "openid profile offline_access")
+        .await;
+    let (status, tokens) = env.exchange(&id, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    let rt = tokens["refresh_token"].as_str().unwrap().to_owned();
+    assert_eq!(env.userinfo(&at).await.status, 200);
+    assert!(env.provider.access_token_info(&at).await.unwrap().is_some());
+
+    let r = env
+        .provider
+        .client_configuration(&id, &management("DELETE", Some(&reg_token), None))
+        .await;
+    assert_eq!(r.status, 204);
+    // At once: userinfo refuses the access token, the host's lookup finds none, and the
+    // refresh token no longer works.
+    let r = env.userinfo(&at).await;
+    assert_eq!(r.status, 401, "{:?}", r.json_value());
+    assert!(env.provider.access_token_info(&at).await.unwrap().is_none());
+    let (status, body) = env.refresh(&id, &rt).await;
+    assert_ne!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn introspection_calls_a_deleted_clients_token_inactive_rfc7592_2_3() {
+    // A resource server that may see every token for this issuer, so only the client's
+    // deletion can make the answer inactive.
+    let registry = MemoryClientRegistry::new();
+    let rs = idpkit_core::Client::confidential("userinfo-rs", "userinfo-rs-secret")
+        .grant_types([])
+        .resource_server_for([ISSUER])
+        .build()
+        .unwrap();
+    let env = env_on_with(
+        Arc::new(idpkit_core::MemoryGrantStore::new()),
+        Arc::new(idpkit_core::ManualClock::starting_now()),
+        vec![rs],
+        |b| b.dynamic_client_registration(Arc::new(registry.clone()), RegistrationPolicy::Open),
+    );
+    let v = register(&env, &public_metadata()).await.json_value();
+    let id = v["client_id"].as_str().unwrap().to_owned();
+    let reg_token = v["registration_access_token"].as_str().unwrap().to_owned();
+    let code = env.code(&mut Browser::new(), &id, "openid").await;
+    let (status, tokens) = env.exchange(&id, &code).await;
+    assert_eq!(status, 200, "{tokens}");
+    let at = tokens["access_token"].as_str().unwrap().to_owned();
+    let introspect = || {
+        let req = idpkit_core::testkit::flows::token_request(
+            &[("token", &at)],
+            "userinfo-rs",
+            Some("userinfo-rs-secret"),
+        );
+        let p = env.provider.clone();
+        async move { p.introspect(&req).await.json_value() }
+    };
+    let before = introspect().await;
+    assert_eq!(before["active"], true, "{before}");
+    let r = env
+        .provider
+        .client_configuration(&id, &management("DELETE", Some(&reg_token), None))
+        .await;
+    assert_eq!(r.status, 204);
+    assert_eq!(introspect().await, json!({"active": false}));
+}

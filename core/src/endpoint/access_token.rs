@@ -46,6 +46,10 @@ impl Provider {
         let Some(a) = lookup::access_token(self.inner.services(), token, self.now()).await? else {
             return Ok(None);
         };
+        // RFC 7592 §2.3: a deleted (or expired) client's tokens are no longer active.
+        if self.inner.clients.find(&a.client_id).await?.is_none() {
+            return Ok(None);
+        }
         let time =
             |t: i64| OffsetDateTime::from_unix_timestamp(t).unwrap_or(OffsetDateTime::UNIX_EPOCH);
         Ok(Some(AccessTokenInfo {

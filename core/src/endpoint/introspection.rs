@@ -51,10 +51,16 @@ impl Provider {
             if !introspection::may_see_access_token(&client, &active.client_id, &active.aud) {
                 return Ok(None);
             }
+            // RFC 7592 §2.3: the tokens of a deleted (or expired) client are inactive.
+            let Some(owner) = self.inner.clients.find(&active.client_id).await? else {
+                return Ok(None);
+            };
             // The `sub` of the token's client, as its JWT carries it (pairwise for a
             // pairwise client, OIDC Core §8.1), whatever the token's shape.
             let sub = match (&active.subject, active.guest) {
-                (Some(local), false) => self.subject_seen_by(&active.client_id, local).await?,
+                (Some(local), false) => {
+                    crate::pairwise::subject_for(&self.inner.config, &owner, local)
+                }
                 _ => active.sub.clone(),
             };
             let mut body = json!({

@@ -83,7 +83,14 @@ impl Provider {
             crate::claims_request::add_requested(&mut released, &claims, &active.userinfo_claims);
             released
         };
-        let client = self.inner.clients.find(&active.client_id).await?;
+        // RFC 7592 §2.3: a deleted (or expired) client's tokens are invalid at once.
+        let client = Some(
+            self.inner
+                .clients
+                .find(&active.client_id)
+                .await?
+                .ok_or_else(invalid)?,
+        );
         // OIDC Core §5.3.2: `sub` as in the client's ID token (pairwise, §8.1, for a
         // pairwise client).
         let sub = match &client {
