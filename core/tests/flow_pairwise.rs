@@ -16,7 +16,7 @@ use idpkit_core::{
     AccessTokenFormat, Algorithm, Body, Client, ConfigError, GrantType, Jwks, Logout, ManualClock,
     MemoryGrantStore, Method, ProviderBuilder, StaticClients, SubjectType,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 use support::*;
 
 const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
@@ -514,4 +514,61 @@ async fn a_pairwise_clients_token_is_exchanged_for_the_local_user_rfc8693_2_1() 
     let info = env.userinfo(exchanged).await;
     assert_eq!(info.status, 200);
     assert_eq!(info.json_value()["sub"], "alice", "the local user's claims");
+}
+
+/// A registration request at a provider with registration open and `net` as its network.
+async fn register_pairwise(env: &Env, redirects: &[&str]) -> idpkit_core::Response {
+    let body = json!({
+        "redirect_uris": redirects,
+        "token_endpoint_auth_method": "none",
+        "subject_type": "pairwise",
+        "sector_identifier_uri": SECTOR_URI,
+    })
+    .to_string();
+    let req = idpkit_core::Request::from_http_json(
+        "POST",
+        None,
+        vec![("Content-Type", "application/json")],
+        body.as_bytes(),
+        64 * 1024,
+    )
+    .expect("request");
+    env.provider.register_client(&req).await
+}
+
+#[tokio::test]
+async fn a_registered_pairwise_clients_sector_document_is_checked_at_registration_oidc_reg_5() {
+    let net = Arc::new(Net::default());
+    let registry = idpkit_core::MemoryClientRegistry::new();
+    let secret = SECRET.to_vec();
+    let env = env_on_with(
+        Arc::new(MemoryGrantStore::new()),
+        Arc::new(ManualClock::starting_now()),
+        Vec::new(),
+        {
+            let (net, registry) = (net.clone(), registry.clone());
+            move |b| {
+                b.pairwise_secret(secret)
+                    .http_client(net)
+                    .dynamic_client_registration(
+                        Arc::new(registry),
+                        idpkit_core::RegistrationPolicy::Open,
+                    )
+            }
+        },
+    );
+    // A redirect URI the sector document does not list: refused, nothing stored.
+    let r = register_pairwise(&env, &["https://x.example/cb", "https://z.example/cb"]).await;
+    let v = r.json_value();
+    assert_eq!(
+        (r.status, error(&v)),
+        (400, "invalid_client_metadata"),
+        "{v}"
+    );
+    assert_eq!(net.sector_fetches.load(Ordering::SeqCst), 1);
+    // Listed: registered.
+    let r = register_pairwise(&env, &["https://x.example/cb"]).await;
+    let v = r.json_value();
+    assert_eq!(r.status, 201, "{v}");
+    assert_eq!(v["subject_type"], "pairwise");
 }

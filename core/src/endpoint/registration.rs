@@ -114,7 +114,7 @@ impl Provider {
             registration_token_sha256: crate::crypto::sha256_b64(token.as_bytes()),
             anonymous: !with_token,
         };
-        let client = store(registry.as_ref(), reg, dynamic).await?;
+        let client = store(self, registry.as_ref(), reg, dynamic).await?;
         tracing::info!(client_id = %crate::logging::untrusted(&client.id), "idpkit: client registered");
         Ok(self.answer(&client, secret.as_deref(), &token))
     }
@@ -205,7 +205,7 @@ impl Provider {
                     registration_token_sha256: crate::crypto::sha256_b64(token.as_bytes()),
                     anonymous: dynamic.anonymous,
                 };
-                let client = store(registry.as_ref(), reg, dynamic).await?;
+                let client = store(self, registry.as_ref(), reg, dynamic).await?;
                 tracing::info!(client_id = %crate::logging::untrusted(client_id), "idpkit: client updated");
                 Ok(Some(self.answer(&client, new_secret.as_deref(), &token)))
             }
@@ -329,6 +329,7 @@ fn current_secret_matches(client: &Client, sent: &str) -> bool {
 
 /// Validates the registration with its state and stores it.
 async fn store(
+    provider: &Provider,
     registry: &dyn ClientRegistry,
     mut reg: ClientRegistration,
     dynamic: DynamicRegistration,
@@ -337,6 +338,22 @@ async fn store(
     let client = reg
         .into_client()
         .map_err(|e| OAuthError::new(ErrorCode::InvalidClientMetadata, e.to_string()))?;
+    // Checked now rather than at first use (OIDC Registration §5: the OP verifies a
+    // `sector_identifier_uri` when the client registers): a pairwise client whose
+    // document does not list its redirect URIs, or metadata the provider cannot serve,
+    // is never stored.
+    provider
+        .inner
+        .pairwise
+        .check(
+            &provider.inner.config,
+            &provider.inner.algorithms,
+            &client,
+            provider.inner.http.as_deref(),
+            provider.now(),
+        )
+        .await
+        .map_err(|reason| OAuthError::new(ErrorCode::InvalidClientMetadata, reason))?;
     registry.register(&client).await?;
     Ok(client)
 }
