@@ -11,6 +11,8 @@ pub mod api;
 
 mod device;
 
+pub mod mcp;
+
 pub mod serve;
 
 pub mod shop;
@@ -178,7 +180,8 @@ pub struct Options {
     /// Dynamic client registration (RFC 7591, RFC 7592) at `/register`: `off` (the
     /// default), `open` (anyone; rate-limited per source) or `token:<initial access token>`
     /// (`Authorization: Bearer <token>` required). Registered clients are stored with the
-    /// grants (`--storage`).
+    /// grants (`--storage`) and may ask for the scopes `openid profile email
+    /// offline_access mcp:tools` (the last one is the example MCP server's).
     #[arg(long, default_value = "off")]
     pub registration: String,
 }
@@ -535,6 +538,16 @@ pub fn demo_resources(extra: &[String]) -> Vec<idpkit::Resource> {
 /// The resource indicator of the example API (RFC 8707): tokens for it have `aud`
 /// `demo-api`.
 pub const DEMO_API_RESOURCE: &str = "urn:demo-api";
+
+/// The scopes a dynamically registered client may ask for: the library's default ones and
+/// [`mcp::MCP_SCOPE`], which the example MCP server requires.
+pub const DEMO_REGISTRATION_SCOPES: [&str; 5] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    mcp::MCP_SCOPE,
+];
 
 /// The demo redirect URI of both demo clients.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
@@ -976,6 +989,7 @@ pub async fn build_provider_with_http(
         .keys_arc(keys)
         .clients(StaticClients::new(clients)?)
         .dynamic_client_registration(registry, registration_policy(&opts.registration)?)
+        .registration_scopes(DEMO_REGISTRATION_SCOPES)
         .users(SharedUsers(users))
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
