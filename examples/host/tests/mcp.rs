@@ -133,6 +133,23 @@ async fn the_typescript_sdk_registers_authorizes_with_pkce_and_resource_and_call
     assert_eq!(claims["aud"], json!([resource]), "{claims}");
     assert_eq!(whoami["audience"], json!([resource]));
     assert_eq!(claims["client_id"], client_id.as_str());
+
+    // The same token opens the MCP endpoint to any HTTP client, but only under the
+    // resource's own authority: another `Host` is refused (DNS-rebinding defence).
+    let resp = initialize(&resource, Some(access_token)).await;
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("JSON-RPC answer");
+    assert_eq!(body["result"]["serverInfo"]["name"], "idpkit-mcp-example");
+    let resp = http()
+        .post(&resource)
+        .header("host", "attacker.example")
+        .header("accept", "application/json, text/event-stream")
+        .bearer_auth(access_token)
+        .json(&initialize_request())
+        .send()
+        .await
+        .expect("MCP request");
+    assert_eq!(resp.status(), 403, "a foreign Host header");
 }
 
 /// A token for [`OTHER_RESOURCE`] from the provider (client credentials as demo-client).
@@ -151,15 +168,19 @@ async fn token_for(host: &Host, resource: &str, scope: &str) -> String {
     body["access_token"].as_str().expect("token").to_owned()
 }
 
+fn initialize_request() -> Value {
+    json!({
+        "jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                   "clientInfo": {"name": "test", "version": "0"}}
+    })
+}
+
 async fn initialize(resource: &str, token: Option<&str>) -> reqwest::Response {
     let mut req = http()
         .post(resource)
         .header("accept", "application/json, text/event-stream")
-        .json(&json!({
-            "jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"protocolVersion": "2025-06-18", "capabilities": {},
-                       "clientInfo": {"name": "curl", "version": "0"}}
-        }));
+        .json(&initialize_request());
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
