@@ -21,6 +21,18 @@
 //!
 //! Tools (none takes a required argument): `whoami` (the token's subject, client, scopes
 //! and audience) and `time` (the server's clock, RFC 3339).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//! use idpkit_example::mcp;
+//! let http = Arc::new(idpkit::http_client::ReqwestClient::new()?);
+//! let validator = mcp::validator("http://127.0.0.1:8080", "http://127.0.0.1:8090/mcp", http)?;
+//! let app = mcp::app(validator)?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8090").await?;
+//! mcp::serve(listener, app, std::future::pending()).await?;
+//! # Ok(()) }
+//! ```
 
 use std::net::SocketAddr;
 use std::sync::Arc;
