@@ -109,6 +109,18 @@ impl std::fmt::Display for McpError {
 
 impl std::error::Error for McpError {}
 
+/// `resource` parsed, if it is a URL whose path is [`MCP_PATH`].
+fn mcp_url(resource: &str) -> Result<url::Url, McpError> {
+    let url =
+        url::Url::parse(resource).map_err(|e| McpError::Resource(format!("{resource:?}: {e}")))?;
+    if url.path() != MCP_PATH {
+        return Err(McpError::Resource(format!(
+            "{resource:?} must end in the MCP endpoint's path {MCP_PATH}"
+        )));
+    }
+    Ok(url)
+}
+
 /// The validator of the MCP server: tokens from `issuer` (keys by discovery, fetched with
 /// `http`) whose `aud` contains `resource`, and the protected resource metadata of
 /// `resource` (`scopes_supported: ["mcp:tools"]`, `authorization_servers: [issuer]`).
@@ -117,12 +129,7 @@ pub fn validator(
     resource: &str,
     http: Arc<dyn idpkit::http::HttpClient>,
 ) -> Result<Validator, McpError> {
-    let url = url::Url::parse(resource).map_err(|e| McpError::Resource(e.to_string()))?;
-    if url.path() != MCP_PATH {
-        return Err(McpError::Resource(format!(
-            "{resource:?} must end in the MCP endpoint's path {MCP_PATH}"
-        )));
-    }
+    let url = mcp_url(resource)?;
     let external_url = url.origin().ascii_serialization();
     Validator::builder()
         .trust(TrustedIssuer::new(issuer, resource))
@@ -149,7 +156,7 @@ pub fn app(validator: Validator) -> Result<Router, McpError> {
     let document: serde_json::Value =
         serde_json::from_slice(&published.document).unwrap_or_default();
     let resource = document["resource"].as_str().unwrap_or_default().to_owned();
-    let url = url::Url::parse(&resource).map_err(|e| McpError::Resource(e.to_string()))?;
+    let url = mcp_url(&resource)?;
     let host = url
         .host_str()
         .ok_or_else(|| McpError::Resource(format!("{resource:?} has no host")))?
