@@ -31,6 +31,13 @@ const OTHER_RESOURCE: &str = "https://reports.example/api";
 /// The provider (`--registration open`, `--resource` the MCP server's and
 /// [`OTHER_RESOURCE`]) and the MCP server on its own loopback port: (provider, resource).
 async fn provider_and_mcp_server() -> (Host, String) {
+    provider_and_mcp_server_with(|_| {}).await
+}
+
+/// The same, after adjusting the provider's options.
+async fn provider_and_mcp_server_with(
+    adjust: impl FnOnce(&mut idpkit_example::Options),
+) -> (Host, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -38,6 +45,7 @@ async fn provider_and_mcp_server() -> (Host, String) {
     let host = Host::start_with(|o| {
         o.registration = "open".into();
         o.resources = vec![resource.clone(), OTHER_RESOURCE.into()];
+        adjust(o);
     })
     .await;
     let http = Arc::new(idpkit::http_client::ReqwestClient::new().expect("http client"));
