@@ -319,6 +319,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_public_only_resolver_refuses_names_of_special_use_addresses_cimd_8_6() {
+        use reqwest::dns::Resolve;
+        use std::str::FromStr;
+        let name = || reqwest::dns::Name::from_str("localhost").expect("name");
+        let refused = PublicOnlyResolver {
+            allow_loopback: false,
+        }
+        .resolve(name())
+        .await;
+        let e = refused.err().expect("localhost resolves to loopback");
+        assert!(e.to_string().contains("Loopback"), "{e}");
+        let allowed = PublicOnlyResolver {
+            allow_loopback: true,
+        }
+        .resolve(name())
+        .await
+        .expect("loopback allowed by the knob");
+        let addrs: Vec<SocketAddr> = allowed.collect();
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback()));
+    }
+
+    #[tokio::test]
+    async fn public_only_refuses_http_and_special_use_literals_before_connecting() {
+        let (url, sent) = server("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", 0).await;
+        let port = url
+            .trim_start_matches("http://127.0.0.1:")
+            .trim_end_matches('/');
+        let client = ReqwestClient::public_only().expect("client");
+        let e = client.send(get(&url)).await.expect_err("http");
+        assert!(e.reason.contains("not https"), "{e}");
+        for target in [
+            format!("https://127.0.0.1:{port}/"),
+            format!("https://[::ffff:127.0.0.1]:{port}/"),
+            format!("https://localhost:{port}/"),
+            "https://10.0.0.1/".to_owned(),
+            "https://169.254.169.254/".to_owned(),
+        ] {
+            let e = client.send(get(&target)).await.expect_err("special use");
+            assert!(e.reason.contains("SSRF"), "{target}: {e}");
+        }
+        assert_eq!(sent.load(Ordering::SeqCst), 0);
+        assert_eq!(
+            ReqwestClient::builder()
+                .public_only(true)
+                .build()
+                .expect("client")
+                .max_response_bytes,
+            UNTRUSTED_MAX_RESPONSE_BYTES
+        );
+        assert!(
+            ReqwestClient::builder()
+                .extra_root_ca_pem(b"not pem")
+                .is_err()
+        );
+    }
+
+    #[tokio::test]
     async fn a_declared_content_length_over_the_cap_is_refused_before_reading() {
         let (url, _) = server("HTTP/1.1 200 OK\r\ncontent-length: 314572800\r\n\r\n", 1).await;
         let client = ReqwestClient::new().expect("client");
