@@ -8,6 +8,11 @@
 //! - The SDK discovers the provider from the MCP server's 401 and protected resource
 //!   metadata (RFC 9728), registers dynamically (RFC 7591), runs the code flow with PKCE
 //!   S256 and `resource` (RFC 8707) and calls a tool; the token's `aud` is the resource.
+//! - With registration off, the SDK names itself by a client ID metadata document URL
+//!   (`clientMetadataUrl`, draft-ietf-oauth-client-id-metadata-document), served over
+//!   https by the test with a throwaway CA the provider is told to trust
+//!   (`--dangerous-extra-root-ca`, `--dangerous-allow-loopback-fetch`), and runs the same
+//!   flow as that client.
 //! - A token for another resource is refused with a 401 whose `WWW-Authenticate` says why
 //!   and points at the metadata, to a plain HTTP client and to the SDK.
 
@@ -299,4 +304,89 @@ fn a_resource_not_ending_in_the_mcp_path_is_refused() {
     let e = mcp::validator("http://127.0.0.1:8080", "http://127.0.0.1:8090/api", http)
         .expect_err("not /mcp");
     assert!(e.to_string().contains("/mcp"), "{e}");
+}
+
+/// The client ID metadata document the SDK names by URL (draft-ietf-oauth-client-id-
+/// metadata-document), served over https by the test with a throwaway CA.
+fn client_document(url: &str) -> Value {
+    json!({
+        "client_id": url,
+        "client_name": "idpkit MCP test client (metadata document)",
+        "redirect_uris": [DEMO_REDIRECT_URI],
+        "grant_types": ["authorization_code", "refresh_token"],
+        "response_types": ["code"],
+        "token_endpoint_auth_method": "none"
+    })
+}
+
+#[tokio::test]
+async fn the_typescript_sdk_identifies_itself_by_a_client_id_metadata_document() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    // The document's URL is only known once the https server has its port.
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let doc_url = Arc::new(std::sync::OnceLock::<String>::new());
+    let router = {
+        let fetched = fetched.clone();
+        let doc_url = doc_url.clone();
+        axum::Router::new().route(
+            "/mcp-client.json",
+            axum::routing::get(move || {
+                let fetched = fetched.clone();
+                let doc_url = doc_url.clone();
+                async move {
+                    fetched.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(client_document(doc_url.get().expect("URL set")))
+                }
+            }),
+        )
+    };
+    let tls = idpkit_test_support::tls::https_server(router).await;
+    let url = tls.url("/mcp-client.json");
+    doc_url.set(url.clone()).expect("set once");
+    let ca = tls.ca_pem_path.clone();
+    // Registration off: the document is the only way in.
+    let (host, resource) = provider_and_mcp_server_with(|o| {
+        o.registration = "off".into();
+        o.dangerous_allow_loopback_fetch = true;
+        o.dangerous_extra_root_ca = Some(ca.clone());
+    })
+    .await;
+    // SDK 1.32.2 only checks that the URL is https; the provider is the one fetching it.
+    // Node trusts the CA all the same, so the run does not hinge on that detail.
+    let ca_env = ca.display().to_string();
+    let mut node = Node::spawn(
+        "mcp_client.mjs",
+        &[
+            "--server",
+            &resource,
+            "--redirect",
+            DEMO_REDIRECT_URI,
+            "--client-metadata-url",
+            &url,
+        ],
+        &[("NODE_EXTRA_CA_CERTS", &ca_env)],
+        NODE_TIMEOUT,
+    );
+    let client = node.next_event("client").await;
+    assert_eq!(client["client"]["client_id"], url.as_str(), "{client}");
+    let authorize = node.next_event("authorize").await;
+    let auth_url = authorize["url"].as_str().expect("authorization URL");
+    let q = query(auth_url);
+    assert_eq!(param(&q, "client_id"), Some(url.as_str()));
+    assert_eq!(param(&q, "code_challenge_method"), Some("S256"));
+    assert_eq!(param(&q, "resource"), Some(resource.as_str()));
+    let callback = login(&browser(), &host, auth_url, "alice", "wonderland").await;
+    assert!(
+        fetched.load(Ordering::SeqCst) >= 1,
+        "the provider fetched the document"
+    );
+    node.send_line(&callback).await;
+    let result = node.next_event("result").await;
+    node.success().await;
+    let whoami = &result["result"]["structuredContent"];
+    assert_eq!(whoami["subject"], "alice", "{result}");
+    assert_eq!(whoami["client_id"], url.as_str());
+    let claims = jwt_claims(result["tokens"]["access_token"].as_str().expect("token"));
+    assert_eq!(claims["aud"], json!([resource]));
+    assert_eq!(claims["client_id"], url.as_str());
 }
