@@ -145,6 +145,13 @@ pub struct Config {
     pub pairwise_secret: Option<crate::pairwise::PairwiseSecret>,
     /// Dynamic client registration (RFC 7591, RFC 7592): off by default.
     pub registration: crate::registration::RegistrationSettings,
+    /// Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document): off
+    /// by default.
+    pub client_id_metadata_documents:
+        crate::client_id_metadata_document::ClientIdMetadataDocumentSettings,
+    /// Fetches on a client's behalf may reach loopback addresses (tests only; see
+    /// [`crate::ssrf`]). Default `false`.
+    pub dangerous_allow_loopback_fetch: bool,
 }
 
 /// Rules for JWTs from clients: `private_key_jwt` / `client_secret_jwt` assertions

@@ -125,6 +125,12 @@ pub(crate) fn document(
             json!(config.authorization_details_types_supported),
         );
     }
+    // draft-ietf-oauth-client-id-metadata-document §6: only when metadata documents are on.
+    if config.client_id_metadata_documents.enabled
+        && let Some(obj) = doc.as_object_mut()
+    {
+        obj.insert("client_id_metadata_document_supported".into(), json!(true));
+    }
     // RFC 8414 §2, OIDC Discovery §3: only when registration is on.
     if config.registration.policy.is_on()
         && let Some(obj) = doc.as_object_mut()
@@ -174,7 +180,24 @@ mod tests {
             dpop_required: false,
             client_jwt: crate::config::ClientJwtConfig::default(),
             pairwise_secret: None,
+            client_id_metadata_documents: Default::default(),
+            dangerous_allow_loopback_fetch: false,
         }
+    }
+
+    #[test]
+    fn client_id_metadata_document_support_is_advertised_only_when_on_cimd_6() {
+        let mut c = config();
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert!(d.get("client_id_metadata_document_supported").is_none());
+        c.client_id_metadata_documents.enabled = true;
+        let d: serde_json::Value =
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+        assert_eq!(
+            d["client_id_metadata_document_supported"],
+            serde_json::json!(true)
+        );
     }
 
     #[test]

@@ -115,6 +115,11 @@ pub struct InteractionDetails {
     /// scope that would release them; a consent page should list them (and say which the
     /// client calls essential). Empty when not sent.
     pub claims: crate::claims_request::ClaimsRequest,
+    /// For a client resolved from its client ID metadata document (its `client_id` is
+    /// the document's URL), the URL's host (and port, when it names one): the consent
+    /// page should show it, e.g. "client from HOST" (draft-ietf-oauth-client-id-metadata-
+    /// document §8.5: "SHOULD display the hostname of the client_id"). `None` otherwise.
+    pub client_id_metadata_document_host: Option<String>,
 }
 
 /// How the host finishes an interaction step.
@@ -141,8 +146,10 @@ pub(crate) fn details(
     request: AuthorizationRequest,
     needs: Needs,
     subject: Option<String>,
+    client_id_metadata_document_host: Option<String>,
 ) -> InteractionDetails {
     InteractionDetails {
+        client_id_metadata_document_host,
         id: id.to_owned(),
         needs,
         client_id: request.client_id,
@@ -274,7 +281,7 @@ mod tests {
     #[test]
     fn details_show_what_the_page_needs() {
         let r = record("x");
-        let d = details("i-1", r.request, r.needs, r.subject);
+        let d = details("i-1", r.request, r.needs, r.subject, None);
         assert_eq!(d.id, "i-1");
         assert_eq!(d.needs, Needs::Login);
         assert_eq!(d.client_id, "c");

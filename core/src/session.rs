@@ -107,6 +107,12 @@ pub(crate) fn consent_required(
     if request.prompts("consent") {
         return true;
     }
+    // A client ID metadata document client is whoever controls its URL today: the user
+    // approves every authorization, seeing the URL's host (draft-ietf-oauth-client-id-
+    // metadata-document §8.4, §8.5, §8.9); nothing remembered skips it.
+    if client.metadata_document {
+        return true;
+    }
     // A remembered consent is to scopes; authorization details are one transaction's
     // (RFC 9396 §1: a payment of this amount to this payee), so a third-party client's
     // request with them is always put to the user.
@@ -296,6 +302,16 @@ mod tests {
         let remembered = ["openid".into(), "profile".into()];
         assert!(consent_required(&r, &client(false), &remembered));
         assert!(!consent_required(&r, &client(true), &[]), "first party");
+    }
+
+    #[test]
+    fn metadata_document_clients_are_asked_every_time_cimd_8_5() {
+        let mut c = client(false);
+        c.metadata_document = true;
+        let remembered = ["openid".into(), "profile".into()];
+        assert!(consent_required(&request(&[], None), &c, &remembered));
+        c.first_party = true;
+        assert!(consent_required(&request(&[], None), &c, &remembered));
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //!
 //! [`package_dir`] installs them (`npm ci`, from the committed lock file) the first time a
 //! test needs them; test binaries racing for it take turns through a lock directory.
-//! [`run`] runs a script of that folder with a bounded time and returns its stdout.
+//! [`run`] runs a script of that folder with a bounded time and returns its stdout;
+//! [`Node`] (feature `host`) runs one that the test converses with (JSON lines on stdout,
+//! lines on stdin), for flows where the test plays the user in between.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -86,4 +88,130 @@ pub fn run(script: &str, args: &[&str], timeout: Duration) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     stdout
+}
+
+/// A node script the test converses with: it prints one JSON object per line on stdout
+/// and reads lines from stdin. Every wait is bounded by the deadline given at
+/// [`spawn`](Self::spawn); the process is killed when this is dropped (a failing test
+/// leaves no node behind).
+#[cfg(feature = "host")]
+pub struct Node {
+    script: String,
+    child: tokio::process::Child,
+    stdin: Option<tokio::process::ChildStdin>,
+    stdout: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    deadline: tokio::time::Instant,
+}
+
+#[cfg(feature = "host")]
+impl Node {
+    /// Starts `node SCRIPT ARGS…` in [`package_dir`] with `env` added to its environment;
+    /// it must be done within `timeout`.
+    pub fn spawn(script: &str, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Self {
+        use tokio::io::{AsyncBufReadExt, AsyncReadExt};
+        let dir = package_dir();
+        let mut child = tokio::process::Command::new("node")
+            .arg(script)
+            .args(args)
+            .envs(env.iter().copied())
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("node starts (install Node.js)");
+        let stdin = child.stdin.take();
+        let stdout = tokio::io::BufReader::new(child.stdout.take().expect("stdout")).lines();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let sink = stderr.clone();
+        tokio::spawn(async move {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .expect("stderr buffer")
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Self {
+            script: script.to_owned(),
+            child,
+            stdin,
+            stdout,
+            stderr,
+            deadline: tokio::time::Instant::now() + timeout,
+        }
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        panic!(
+            "node {}: {what}\nstderr:\n{}",
+            self.script,
+            self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
+        )
+    }
+
+    /// The next JSON object the script prints (lines that are not JSON are skipped);
+    /// panics, with the script's stderr, when it ends or the deadline passes first, or
+    /// when it reports `{"event": "error"}`.
+    pub async fn next(&mut self) -> serde_json::Value {
+        loop {
+            let line = match tokio::time::timeout_at(self.deadline, self.stdout.next_line()).await {
+                Err(_) => self.fail("timed out waiting for output"),
+                Ok(Err(e)) => self.fail(&format!("stdout: {e}")),
+                Ok(Ok(None)) => self.fail("ended before printing the expected line"),
+                Ok(Ok(Some(line))) => line,
+            };
+            if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                if v["event"] == "error" {
+                    self.fail(&format!("reported an error: {}", v["message"]));
+                }
+                return v;
+            }
+        }
+    }
+
+    /// The next JSON object whose `event` is `event`, skipping the others.
+    pub async fn next_event(&mut self, event: &str) -> serde_json::Value {
+        loop {
+            let v = self.next().await;
+            if v["event"] == event {
+                return v;
+            }
+        }
+    }
+
+    /// Writes `line` and a newline to the script's stdin.
+    pub async fn send_line(&mut self, line: &str) {
+        use tokio::io::AsyncWriteExt;
+        let Some(stdin) = self.stdin.as_mut() else {
+            self.fail("stdin already closed")
+        };
+        let write = async {
+            stdin.write_all(line.as_bytes()).await?;
+            stdin.write_all(b"\n").await?;
+            stdin.flush().await
+        };
+        match tokio::time::timeout_at(self.deadline, write).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => self.fail(&format!("stdin: {e}")),
+            Err(_) => self.fail("timed out writing to stdin"),
+        }
+    }
+
+    /// Waits for the script to exit (before the deadline) and asserts it succeeded.
+    pub async fn success(mut self) {
+        self.stdin = None;
+        match tokio::time::timeout_at(self.deadline, self.child.wait()).await {
+            Ok(Ok(status)) if status.success() => {}
+            Ok(Ok(status)) => self.fail(&format!("exited with {status}")),
+            Ok(Err(e)) => self.fail(&format!("wait: {e}")),
+            Err(_) => self.fail("timed out waiting for exit"),
+        }
+    }
 }

@@ -181,6 +181,8 @@ pub struct Client {
     pub(crate) subject: subject::Subject,
     /// Registration state of a dynamically registered client (RFC 7591, RFC 7592).
     pub(crate) dynamic: Option<std::sync::Arc<crate::registration::DynamicRegistration>>,
+    /// Resolved from its client ID metadata document ([`crate::client_id_metadata_document`]).
+    pub(crate) metadata_document: bool,
 }
 
 impl Client {
@@ -212,6 +214,18 @@ impl Client {
     /// Whether the client is first-party (no consent screen).
     pub fn is_first_party(&self) -> bool {
         self.first_party
+    }
+
+    /// Whether the client was resolved from its client ID metadata document (its id is
+    /// the document's URL; [`crate::client_id_metadata_document`]).
+    pub fn is_metadata_document(&self) -> bool {
+        self.metadata_document
+    }
+
+    /// Whether the client supplied its own metadata (dynamic registration or a metadata
+    /// document): the URLs in it are fetched with the SSRF defences of [`crate::ssrf`].
+    pub fn is_self_registered(&self) -> bool {
+        self.metadata_document || self.dynamic.is_some()
     }
 
     /// Whether PKCE S256 is required.
@@ -363,6 +377,7 @@ impl ClientBuilder {
                 jwt: auth_method::JwtAuth::default(),
                 subject: subject::Subject::default(),
                 dynamic: None,
+                metadata_document: false,
             },
         }
     }

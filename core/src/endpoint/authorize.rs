@@ -37,6 +37,16 @@ impl Provider {
             },
             _ => None,
         };
+        // CIMD §5.1: a refused metadata document aborts the request, shown to the user
+        // with its reason (never redirected: the redirect URI is unverified).
+        if client.is_none()
+            && let Ok(Some(id)) = req.params.get("client_id")
+            && let Some(reason) = self.metadata_document_failure(id)
+        {
+            return self.show_error(&OAuthError::invalid_request(format!(
+                "the client ID metadata document was refused: {reason}"
+            )));
+        }
         // OIDC Core §8.1: a pairwise client's sector_identifier_uri is checked on first
         // use; a refusal is shown, never redirected (the redirect URI is not trusted).
         if let Some(c) = client.as_deref()
@@ -260,6 +270,7 @@ impl Provider {
         if request.device.is_some() {
             return Ok(true);
         }
+
         let given = if request.prompts("consent") || client.first_party {
             Vec::new()
         } else {

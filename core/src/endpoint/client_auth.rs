@@ -28,6 +28,12 @@ impl Provider {
             OAuthError::invalid_client(reason)
         };
         let Some(client) = self.inner.clients.find(&presented.client_id).await? else {
+            // A refused client ID metadata document: say why (CIMD §5.1).
+            if let Some(reason) = self.metadata_document_failure(&presented.client_id) {
+                return Err(OAuthError::invalid_client(format!(
+                    "the client ID metadata document was refused: {reason}"
+                )));
+            }
             return Err(failed("unknown client or bad credentials"));
         };
         let profile = self.inner.config.profile;
@@ -173,7 +179,7 @@ impl Provider {
             .and_then(|j| j.header().kid.clone());
         self.inner
             .client_keys
-            .key_set(client, kid.as_deref(), self.inner.http.as_deref(), now)
+            .key_set(client, kid.as_deref(), self.http_for(client), now)
             .await
             .map_err(|e| OAuthError::invalid_client(e.to_string()))
     }

@@ -19,6 +19,17 @@ use crate::scope;
 use crate::session;
 
 impl Provider {
+    /// The host of `client_id` when it is a client resolved from its metadata document.
+    async fn metadata_document_host(&self, client_id: &str) -> Option<String> {
+        self.inner.metadata_documents.as_ref()?;
+        match self.inner.clients.find(client_id).await {
+            Ok(Some(c)) if c.is_metadata_document() => {
+                crate::client_id_metadata_document::host(client_id)
+            }
+            _ => None,
+        }
+    }
+
     /// What the host's page for interaction `id` must show. The request must carry the
     /// cookie set when the interaction started (it binds the interaction to the browser).
     pub async fn interaction(
@@ -27,11 +38,13 @@ impl Provider {
         req: &Request,
     ) -> Result<InteractionDetails, OAuthError> {
         let record = self.load_interaction(id, req).await?;
+        let host = self.metadata_document_host(&record.request.client_id).await;
         Ok(interaction::details(
             id,
             record.request,
             record.needs,
             record.subject,
+            host,
         ))
     }
 
@@ -59,6 +72,7 @@ impl Provider {
         req: &Request,
     ) -> Result<OpenInteraction<'_>, OAuthError> {
         let record = self.load_interaction(id, req).await?;
+        let host = self.metadata_document_host(&record.request.client_id).await;
         Ok(OpenInteraction {
             provider: self,
             details: interaction::details(
@@ -66,6 +80,7 @@ impl Provider {
                 record.request.clone(),
                 record.needs,
                 record.subject.clone(),
+                host,
             ),
             id: id.to_owned(),
             record,

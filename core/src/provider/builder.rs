@@ -32,6 +32,7 @@ pub struct ProviderBuilder {
     linker: Arc<dyn AccountLinker>,
     extension_grants: Vec<Arc<dyn Grant>>,
     http: Option<Arc<dyn crate::http::HttpClient>>,
+    untrusted_http: Option<Arc<dyn crate::http::HttpClient>>,
     token_exchange_policy: Arc<dyn crate::token_exchange::TokenExchangePolicy>,
     token_exchange_trust: Option<Arc<crate::validate::Validator>>,
     guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
@@ -83,6 +84,8 @@ impl ProviderBuilder {
                 client_jwt: crate::config::ClientJwtConfig::default(),
                 pairwise_secret: None,
                 registration: crate::registration::RegistrationSettings::default(),
+                client_id_metadata_documents: Default::default(),
+                dangerous_allow_loopback_fetch: false,
             },
             grants: None,
             keys: None,
@@ -95,6 +98,7 @@ impl ProviderBuilder {
             linker: Arc::new(HashedSubject),
             extension_grants: Vec::new(),
             http: None,
+            untrusted_http: None,
             token_exchange_policy: Arc::new(crate::token_exchange::RefuseAllExchanges),
             token_exchange_trust: None,
             guest_upgrade_hook: None,
@@ -300,6 +304,46 @@ impl ProviderBuilder {
     /// `backchannel_logout_supported: false`.
     pub fn http_client(mut self, http: Arc<dyn crate::http::HttpClient>) -> Self {
         self.http = Some(http);
+        self
+    }
+
+    /// The HTTP client for fetches on a client's behalf: client ID metadata documents, and
+    /// the `jwks_uri` and `sector_identifier_uri` of self-registered clients (dynamic
+    /// registration, metadata documents). Give it one that refuses special-use addresses
+    /// after name resolution (the facade's `ReqwestClient::public_only()`); without it,
+    /// [`http_client`](Self::http_client) is used. Either way core refuses non-https URLs,
+    /// special-use IP literals and `localhost` first, and never follows a redirect
+    /// ([`crate::ssrf`]).
+    pub fn untrusted_http_client(mut self, http: Arc<dyn crate::http::HttpClient>) -> Self {
+        self.untrusted_http = Some(http);
+        self
+    }
+
+    /// Accepts an https URL as `client_id` and fetches the client's metadata from it
+    /// (draft-ietf-oauth-client-id-metadata-document; [`crate::client_id_metadata_document`]).
+    /// Default `false`. Needs an HTTP client ([`untrusted_http_client`](Self::untrusted_http_client)
+    /// or [`http_client`](Self::http_client)). Discovery then says
+    /// `client_id_metadata_document_supported: true`.
+    pub fn client_id_metadata_documents(mut self, yes: bool) -> Self {
+        self.config.client_id_metadata_documents.enabled = yes;
+        self
+    }
+
+    /// The largest client ID metadata document read (default
+    /// [`MAX_DOCUMENT_BYTES`](crate::client_id_metadata_document::MAX_DOCUMENT_BYTES),
+    /// 5 KiB; at most 64 KiB).
+    pub fn client_id_metadata_document_max_bytes(mut self, max: usize) -> Self {
+        self.config.client_id_metadata_documents.max_bytes = max;
+        self
+    }
+
+    /// **Dangerous, tests only**: fetches on a client's behalf (metadata documents,
+    /// `jwks_uri`, `sector_identifier_uri`) may reach loopback addresses (127.0.0.0/8,
+    /// `::1`, `localhost`), so tests can serve them from 127.0.0.1. Every other
+    /// special-use address stays refused. Default `false`; never in production
+    /// (draft-ietf-oauth-client-id-metadata-document §8.6). Warns at build.
+    pub fn dangerous_allow_loopback_fetch(mut self, yes: bool) -> Self {
+        self.config.dangerous_allow_loopback_fetch = yes;
         self
     }
 
@@ -657,6 +701,52 @@ impl ProviderBuilder {
             }),
             None => clients,
         };
+        // Fetches on a client's behalf: through the SSRF guard (crate::ssrf).
+        let client_fetch: Option<Arc<dyn crate::http::HttpClient>> = self
+            .untrusted_http
+            .clone()
+            .or_else(|| self.http.clone())
+            .map(|inner| {
+                Arc::new(crate::ssrf::Guarded {
+                    inner,
+                    allow_loopback: config.dangerous_allow_loopback_fetch,
+                }) as Arc<dyn crate::http::HttpClient>
+            });
+        if config.dangerous_allow_loopback_fetch {
+            tracing::warn!(
+                "idpkit: dangerous_allow_loopback_fetch is on: fetches on a client's behalf may reach loopback addresses (tests only)"
+            );
+        }
+        let cimd = &config.client_id_metadata_documents;
+        let metadata_documents = if cimd.enabled {
+            let Some(http) = client_fetch.clone() else {
+                return Err(ConfigError::Setting {
+                    knob: "client_id_metadata_documents",
+                    reason: "needs an HTTP client (http_client or untrusted_http_client)".into(),
+                });
+            };
+            if cimd.max_bytes == 0 || cimd.max_bytes > 64 * 1024 {
+                return Err(ConfigError::Setting {
+                    knob: "client_id_metadata_document_max_bytes",
+                    reason: "must be between 1 byte and 64 KiB".into(),
+                });
+            }
+            Some(Arc::new(crate::client_id_metadata_document::Resolver::new(
+                http,
+                self.clock.clone(),
+                cimd.max_bytes,
+                config.registration.scopes.clone(),
+            )))
+        } else {
+            None
+        };
+        let clients: Arc<dyn ClientStore> = match &metadata_documents {
+            Some(resolver) => Arc::new(crate::client_id_metadata_document::WithMetadataDocuments {
+                inner: clients,
+                resolver: resolver.clone(),
+            }),
+            None => clients,
+        };
         if config.registration.unused_client_ttl < Duration::minutes(1)
             || config.registration.unused_client_ttl > crate::client::MAX_TTL
         {
@@ -894,6 +984,8 @@ impl ProviderBuilder {
                 key_sets: crate::jose::KeySetCache::new(),
                 client_keys,
                 http: self.http,
+                client_fetch,
+                metadata_documents,
                 guest_upgrade_hook: self.guest_upgrade_hook,
                 client_registry,
                 registration_hook: self.registration_hook,

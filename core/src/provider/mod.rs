@@ -38,6 +38,10 @@ pub(crate) struct Inner {
     pub(crate) client_keys: crate::client_keys::ClientKeyCache,
     /// How back-channel logout tokens are sent (none: they are not).
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
+    /// Fetches on a self-registered client's behalf, through the SSRF guard.
+    pub(crate) client_fetch: Option<Arc<dyn crate::http::HttpClient>>,
+    /// Client ID metadata documents (on only).
+    pub(crate) metadata_documents: Option<Arc<crate::client_id_metadata_document::Resolver>>,
     /// What the host does when a guest token is upgraded (none: nothing).
     pub(crate) guest_upgrade_hook: Option<Arc<dyn crate::guest::GuestUpgradeHook>>,
     /// Where dynamically registered clients live (registration on only).
@@ -120,6 +124,22 @@ impl Provider {
         }
     }
 
+    /// The HTTP client for fetches on `client`'s behalf: the SSRF-guarded one for a
+    /// self-registered client (its URLs are its own), the host's for a configured one.
+    pub(crate) fn http_for(&self, client: &crate::Client) -> Option<&dyn crate::http::HttpClient> {
+        if client.is_self_registered() {
+            self.inner.client_fetch.as_deref()
+        } else {
+            self.inner.http.as_deref()
+        }
+    }
+
+    /// Why `client_id`'s metadata document was refused, when it is a client identifier
+    /// URL that was (and is not fetched again yet): for the `error_description`.
+    pub(crate) fn metadata_document_failure(&self, client_id: &str) -> Option<String> {
+        self.inner.metadata_documents.as_ref()?.failure(client_id)
+    }
+
     pub(crate) fn now(&self) -> time::OffsetDateTime {
         self.inner.clock.now()
     }
@@ -153,7 +173,7 @@ impl Provider {
                 &self.inner.config,
                 &self.inner.algorithms,
                 client,
-                self.inner.http.as_deref(),
+                self.http_for(client),
                 self.now(),
             )
             .await

@@ -11,6 +11,8 @@ pub mod api;
 
 mod device;
 
+pub mod mcp;
+
 pub mod serve;
 
 pub mod shop;
@@ -178,9 +180,43 @@ pub struct Options {
     /// Dynamic client registration (RFC 7591, RFC 7592) at `/register`: `off` (the
     /// default), `open` (anyone; rate-limited per source) or `token:<initial access token>`
     /// (`Authorization: Bearer <token>` required). Registered clients are stored with the
-    /// grants (`--storage`).
+    /// grants (`--storage`) and may ask for the scopes `openid profile email
+    /// offline_access mcp:tools` (the last one is the example MCP server's).
     #[arg(long, default_value = "off")]
     pub registration: String,
+    /// Client ID metadata documents (draft-ietf-oauth-client-id-metadata-document, what
+    /// MCP clients use): an https URL as `client_id` is fetched for the client's metadata.
+    /// `on` (the default) or `off`.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    pub client_id_metadata_documents: String,
+    /// TESTS ONLY: fetches on a client's behalf (metadata documents, `jwks_uri`,
+    /// `sector_identifier_uri`) may reach loopback addresses (127.0.0.1, ::1, localhost).
+    /// Every other private or special-use address stays refused.
+    #[arg(long)]
+    pub dangerous_allow_loopback_fetch: bool,
+    /// TESTS ONLY: a PEM root certificate trusted, in addition to the built-in roots, for
+    /// fetches on a client's behalf (tests serve metadata documents with a throwaway CA).
+    #[arg(long, value_name = "FILE")]
+    pub dangerous_extra_root_ca: Option<PathBuf>,
+}
+
+/// The HTTP client for fetches on a client's behalf (`ReqwestClient::public_only`, with
+/// `--dangerous-allow-loopback-fetch` and `--dangerous-extra-root-ca`).
+pub fn untrusted_http_client(
+    opts: &Options,
+) -> Result<Arc<dyn idpkit::http::HttpClient>, Box<dyn std::error::Error>> {
+    let mut b = idpkit::http_client::ReqwestClient::builder()
+        .public_only(true)
+        .dangerous_allow_loopback(opts.dangerous_allow_loopback_fetch);
+    if let Some(path) = &opts.dangerous_extra_root_ca {
+        let pem = std::fs::read(path)
+            .map_err(|e| format!("--dangerous-extra-root-ca {}: {e}", path.display()))?;
+        b = b
+            .extra_root_ca_pem(&pem)
+            .map_err(|e| format!("--dangerous-extra-root-ca {}: {}", path.display(), e.reason))?;
+        tracing::warn!(file = %path.display(), "example: --dangerous-extra-root-ca: an extra root CA is trusted for fetches on a client's behalf (tests only)");
+    }
+    Ok(Arc::new(b.build()?))
 }
 
 /// The policy of `--registration off|open|token:<initial access token>`.
@@ -508,6 +544,9 @@ impl Options {
             upstreams: Vec::new(),
             resources: Vec::new(),
             registration: "off".into(),
+            client_id_metadata_documents: "on".into(),
+            dangerous_allow_loopback_fetch: false,
+            dangerous_extra_root_ca: None,
         }
     }
 
@@ -535,6 +574,16 @@ pub fn demo_resources(extra: &[String]) -> Vec<idpkit::Resource> {
 /// The resource indicator of the example API (RFC 8707): tokens for it have `aud`
 /// `demo-api`.
 pub const DEMO_API_RESOURCE: &str = "urn:demo-api";
+
+/// The scopes a dynamically registered client may ask for: the library's default ones and
+/// [`mcp::MCP_SCOPE`], which the example MCP server requires.
+pub const DEMO_REGISTRATION_SCOPES: [&str; 5] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    mcp::MCP_SCOPE,
+];
 
 /// The demo redirect URI of both demo clients.
 pub const DEMO_REDIRECT_URI: &str = "http://127.0.0.1:9999/callback";
@@ -976,6 +1025,7 @@ pub async fn build_provider_with_http(
         .keys_arc(keys)
         .clients(StaticClients::new(clients)?)
         .dynamic_client_registration(registry, registration_policy(&opts.registration)?)
+        .registration_scopes(DEMO_REGISTRATION_SCOPES)
         .users(SharedUsers(users))
         .clock(clock)
         .code_ttl(Duration::seconds(opts.code_ttl))
@@ -990,6 +1040,9 @@ pub async fn build_provider_with_http(
         .guest_upgrade_hook(carts)
         .rate_limits(rate_limits(opts))
         .http_client(http.clone())
+        .untrusted_http_client(untrusted_http_client(opts)?)
+        .client_id_metadata_documents(opts.client_id_metadata_documents == "on")
+        .dangerous_allow_loopback_fetch(opts.dangerous_allow_loopback_fetch)
         .token_exchange_policy(demo_exchange_policy())
         .signing_alg(signing_alg)
         .profile(profile);
@@ -1342,10 +1395,19 @@ fn consent_form(id: &str, d: &idpkit::InteractionDetails) -> String {
     } else {
         ""
     };
+    // CIMD §8.5: a client named by its metadata document URL is whoever serves that URL:
+    // the page says where it comes from.
+    let origin = match &d.client_id_metadata_document_host {
+        Some(host) => format!(
+            "<p class=\"origin\">client from <strong>{}</strong> (its metadata document; not registered here)</p>",
+            escape(host)
+        ),
+        None => String::new(),
+    };
     page(
         "Allow access?",
         &format!(
-            "<h1>Allow access?</h1>{device}<p><strong>{client}</strong> asks for:</p><ul>{items}</ul>\
+            "<h1>Allow access?</h1>{device}<p><strong>{client}</strong> asks for:</p>{origin}<ul>{items}</ul>\
              <form method=\"post\" action=\"/interaction/{id}\">\
              <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
