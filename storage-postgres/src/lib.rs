@@ -191,12 +191,19 @@ async fn index_client(
     client: &Client,
 ) -> Result<(), StoreError> {
     let id = client.id();
-    let origins: Vec<&str> = client.allowed_origins().iter().map(String::as_str).collect();
+    let origins: Vec<&str> = client
+        .allowed_origins()
+        .iter()
+        .map(String::as_str)
+        .collect();
     let unused = tx.prepare_cached(&sql.set_unused).await.map_err(backend)?;
     tx.execute(&unused, &[&id, &anonymous_issued_at(client)])
         .await
         .map_err(backend)?;
-    let forget = tx.prepare_cached(&sql.forget_origins).await.map_err(backend)?;
+    let forget = tx
+        .prepare_cached(&sql.forget_origins)
+        .await
+        .map_err(backend)?;
     tx.execute(&forget, &[&id]).await.map_err(backend)?;
     if !origins.is_empty() {
         let add = tx.prepare_cached(&sql.add_origins).await.map_err(backend)?;
@@ -370,21 +377,54 @@ impl PostgresStore {
             return Ok(());
         }
         let rows = tx
-            .query(&format!("SELECT id, registration FROM {}", self.clients), &[])
+            .query(
+                &format!("SELECT id, registration FROM {}", self.clients),
+                &[],
+            )
             .await
             .map_err(backend)?;
+        // Set-based, in chunks: one statement per few thousand clients rather than three per
+        // client (100,000 clients took 27 s one by one).
+        let (mut origin_ids, mut origins) = (Vec::new(), Vec::new());
+        let (mut unused_ids, mut unused_at) = (Vec::new(), Vec::new());
         let mut indexed = 0usize;
         for row in rows {
             let id: String = row.try_get(0).map_err(backend)?;
             let json: Vec<u8> = row.try_get(1).map_err(backend)?;
             match client_from_json(&id, &json) {
                 Ok(client) => {
-                    index_client(tx, &self.sql, &client).await?;
+                    for o in client.allowed_origins() {
+                        origin_ids.push(id.clone());
+                        origins.push(o.clone());
+                    }
+                    if let Some(at) = anonymous_issued_at(&client) {
+                        unused_ids.push(id.clone());
+                        unused_at.push(at);
+                    }
                     indexed += 1;
                 }
                 // `find` reports it as corrupt; there is nothing to index.
-                Err(e) => tracing::warn!(client_id = %id, error = %e, "idpkit-storage-postgres: a stored client does not decode; not indexed"),
+                Err(e) => {
+                    tracing::warn!(client_id = %id, error = %e, "idpkit-storage-postgres: a stored client does not decode; not indexed")
+                }
             }
+        }
+        const CHUNK: usize = 5_000;
+        let add = format!(
+            "INSERT INTO {} (origin, client_id) SELECT o, i FROM unnest($1::text[], $2::text[])
+             AS t (o, i) ON CONFLICT DO NOTHING",
+            self.origins
+        );
+        for (o, i) in origins.chunks(CHUNK).zip(origin_ids.chunks(CHUNK)) {
+            tx.execute(&add, &[&o, &i]).await.map_err(backend)?;
+        }
+        let set = format!(
+            "UPDATE {} AS c SET unused_since = u.at FROM unnest($1::text[], $2::bigint[])
+             AS u (id, at) WHERE c.id = u.id",
+            self.clients
+        );
+        for (i, at) in unused_ids.chunks(CHUNK).zip(unused_at.chunks(CHUNK)) {
+            tx.execute(&set, &[&i, &at]).await.map_err(backend)?;
         }
         tracing::info!(
             clients = indexed,

@@ -420,7 +420,9 @@ impl ClientKeys {
             Vec::new()
         } else {
             r.0.split(|b| *b == FAMILY_SEP)
-                .map(|o| String::from_utf8(o.to_vec()).map_err(|_| "origin is not UTF-8".to_owned()))
+                .map(|o| {
+                    String::from_utf8(o.to_vec()).map_err(|_| "origin is not UTF-8".to_owned())
+                })
                 .collect::<Result<_, _>>()?
         };
         Ok(Self {
@@ -545,7 +547,9 @@ impl SledStore {
                     indexed += 1;
                 }
                 // `find` reports it as corrupt; there is nothing to index.
-                Err(e) => tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sled: a stored client does not decode; not indexed"),
+                Err(e) => {
+                    tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sled: a stored client does not decode; not indexed")
+                }
             }
         }
         meta.insert("clients", &CLIENT_LAYOUT.to_be_bytes())

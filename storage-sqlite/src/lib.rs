@@ -72,7 +72,9 @@ fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<(), rusqli
     }
     let rows = tx
         .prepare("SELECT id, registration FROM idpkit_clients")?
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?)))?
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut indexed = 0usize;
     for (id, json) in rows {
@@ -82,10 +84,15 @@ fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<(), rusqli
                 indexed += 1;
             }
             // `find` reports it as corrupt; there is nothing to index.
-            Err(e) => tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sqlite: a stored client does not decode; not indexed"),
+            Err(e) => {
+                tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sqlite: a stored client does not decode; not indexed")
+            }
         }
     }
-    tracing::info!(clients = indexed, "idpkit-storage-sqlite: client indexes filled");
+    tracing::info!(
+        clients = indexed,
+        "idpkit-storage-sqlite: client indexes filled"
+    );
     Ok(())
 }
 

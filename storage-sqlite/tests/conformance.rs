@@ -128,7 +128,12 @@ async fn migrating_to_schema_3_indexes_the_clients_stored_before() {
     for o in ["https://spa.example", "https://www.spa.example"] {
         assert!(store.origin_allowed(o).await.expect("origin"), "{o}");
     }
-    assert!(!store.origin_allowed("https://agent.example").await.expect("origin"));
+    assert!(
+        !store
+            .origin_allowed("https://agent.example")
+            .await
+            .expect("origin")
+    );
     let at = idpkit_core::time::OffsetDateTime::from_unix_timestamp(1_000_000_000).expect("t");
     assert_eq!(
         store.unused_registrations(at, 10).await.expect("unused"),
@@ -136,7 +141,12 @@ async fn migrating_to_schema_3_indexes_the_clients_stored_before() {
     );
     // The migrated indexes follow later changes like new ones.
     store.remove("spa").await.expect("remove");
-    assert!(!store.origin_allowed("https://spa.example").await.expect("origin"));
+    assert!(
+        !store
+            .origin_allowed("https://spa.example")
+            .await
+            .expect("origin")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

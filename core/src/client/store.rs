@@ -215,7 +215,11 @@ impl ClientRegistry for MemoryClientRegistry {
         let state = &mut *guard;
         state.remove(&id);
         for o in &entry.origins {
-            state.origins.entry(o.clone()).or_default().insert(id.clone());
+            state
+                .origins
+                .entry(o.clone())
+                .or_default()
+                .insert(id.clone());
         }
         if let Some(at) = entry.unused_since {
             state.unused.insert((at, id.clone()));
@@ -258,7 +262,9 @@ impl ClientRegistry for MemoryClientRegistry {
 
 /// The provider's client lookup when dynamic registration is on: the host's clients first,
 /// then the registry's. An anonymous registration whose unused lifetime is over and that
-/// never completed a token request is deleted here, on lookup, and is unknown from then on.
+/// never completed a token request is deleted here, on lookup, and is unknown from then on
+/// (and by [`Provider::purge_unused_clients`](crate::Provider::purge_unused_clients) when
+/// nobody looks it up).
 pub(crate) struct WithRegistry {
     pub(crate) configured: Arc<dyn ClientStore>,
     pub(crate) registry: Arc<dyn ClientRegistry>,

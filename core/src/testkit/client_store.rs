@@ -213,7 +213,10 @@ pub async fn origin_index_follows_register_update_and_remove(store: &dyn ClientR
         .await
         .expect("register");
     store.remove(&a).await.expect("remove");
-    assert!(!allowed(o2.clone()).await, "the removed client's origin is gone");
+    assert!(
+        !allowed(o2.clone()).await,
+        "the removed client's origin is gone"
+    );
     assert!(
         allowed(o3.clone()).await,
         "an origin another client allows stays allowed"
@@ -386,7 +389,10 @@ pub async fn purge_deletes_unused_anonymous_clients_and_keeps_used_ones(
         !listed.contains(&used),
         "a used client is kept off the list"
     );
-    assert!(listed.contains(&young), "a young client is still a candidate");
+    assert!(
+        listed.contains(&young),
+        "a young client is still a candidate"
+    );
     assert_eq!(
         crate::registration::purge_unused(store, &grants, ttl, now, 2)
             .await

@@ -16,7 +16,6 @@
 //! opened, like any deployment's.
 #![allow(missing_docs)]
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
@@ -85,7 +84,12 @@ async fn seed<S: ClientRegistry + Clone>(name: &str, store: &S, n: usize) {
 async fn sqlite(n: usize) -> SqliteStore {
     let dir = std::env::temp_dir().join("idpkit-bench-clients");
     std::fs::create_dir_all(&dir).expect("bench dir");
+    let start = Instant::now();
     let store = SqliteStore::open(dir.join(format!("sqlite-{n}.db"))).expect("sqlite");
+    eprintln!(
+        "opened sqlite ({n} clients, migrations included) in {:.1} s",
+        start.elapsed().as_secs_f64()
+    );
     seed("sqlite", &store, n).await;
     store
 }
@@ -96,8 +100,15 @@ async fn postgres(n: usize) -> Option<PostgresStore> {
         .pool_size(16);
     // Seeding only: commits need not wait for the WAL flush.
     let seeding = format!("{}?options=-c%20synchronous_commit%3Doff", pg_url());
+    let start = Instant::now();
     match PostgresStore::connect_with(&seeding, options.clone()).await {
-        Ok(s) => seed("postgres", &s, n).await,
+        Ok(s) => {
+            eprintln!(
+                "connected to postgres ({n} clients, migrations included) in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+            seed("postgres", &s, n).await
+        }
         Err(e) => {
             eprintln!("*** PostgreSQL not reachable ({e}); its rows are skipped ***");
             return None;
