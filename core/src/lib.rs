@@ -96,7 +96,7 @@ pub mod testkit;
 /// Helpers for backend crates (grant and client stores): the one timestamp encoding and
 /// the stored form of clients.
 pub mod backend {
-    pub use crate::client::{any_allows_origin, client_from_json, client_to_json};
+    pub use crate::client::{anonymous_issued_at, client_from_json, client_to_json};
     pub use crate::store::{counter_value, from_unix_nanos, unix_nanos};
 }
 

@@ -190,6 +190,64 @@ pub(crate) async fn mark_used(
     Ok(())
 }
 
+/// Registrations looked at per batch by [`Provider::purge_unused_clients`](crate::Provider::purge_unused_clients).
+pub(crate) const PURGE_BATCH: usize = 500;
+
+/// Deletes the anonymous registrations of `registry` whose unused lifetime (`ttl`) is over
+/// at `now` and that never completed a token request, without waiting for a lookup, and
+/// keeps ([`ClientRegistry::keep_registration`]) those that did, so that later purges do
+/// not look at them again. Works through the registry's index in batches of `batch`; each
+/// candidate is read back and checked with the same rule as the
+/// lookup ([`unused_lifetime_over`], [`was_used`]) before anything is deleted. Returns how
+/// many clients were deleted.
+///
+/// [`ClientRegistry::keep_registration`]: crate::ClientRegistry::keep_registration
+pub(crate) async fn purge_unused(
+    registry: &dyn crate::ClientRegistry,
+    grants: &dyn crate::GrantStore,
+    ttl: time::Duration,
+    now: time::OffsetDateTime,
+    batch: usize,
+) -> Result<u64, crate::StoreError> {
+    let batch_size = batch.max(1);
+    let cutoff = now.unix_timestamp().saturating_sub(ttl.whole_seconds());
+    let cutoff = time::OffsetDateTime::from_unix_timestamp(cutoff)
+        .map_err(|e| crate::StoreError::backend(format!("purge cutoff: {e}")))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut deleted = 0u64;
+    loop {
+        let batch = registry.unused_registrations(cutoff, batch_size).await?;
+        let full = batch.len() >= batch_size;
+        let mut progressed = false;
+        for id in batch {
+            // Listed again in this run: the registry did not take it off its list; it has
+            // been dealt with already.
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            progressed = true;
+            let Some(client) = registry.find(&id).await? else {
+                continue;
+            };
+            let Some(d) = client.dynamic.as_deref() else {
+                continue;
+            };
+            if !unused_lifetime_over(d, ttl, now) {
+                continue;
+            }
+            if was_used(grants, &id, now).await? {
+                registry.keep_registration(&id).await?;
+            } else if registry.remove(&id).await? {
+                deleted += 1;
+                tracing::info!(client_id = %crate::logging::untrusted(&id), "idpkit: unused registered client purged");
+            }
+        }
+        if !full || !progressed {
+            return Ok(deleted);
+        }
+    }
+}
+
 /// The token of an `Authorization: Bearer` header (RFC 6750 §2.1), if there is one.
 pub(crate) fn bearer(authorization: Option<&str>) -> Option<&str> {
     let (scheme, token) = authorization?.split_once(' ')?;

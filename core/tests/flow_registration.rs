@@ -755,3 +755,31 @@ async fn introspection_calls_a_deleted_clients_token_inactive_rfc7592_2_3() {
     assert_eq!(r.status, 204);
     assert_eq!(introspect().await, json!({"active": false}));
 }
+
+#[tokio::test]
+async fn the_purge_deletes_unused_anonymous_registrations_nobody_looks_up() {
+    let (env, registry) = open_env();
+    let unused = register(&env, &public_metadata()).await.json_value();
+    let unused_id = unused["client_id"].as_str().unwrap().to_owned();
+    let used = register(&env, &public_metadata()).await.json_value();
+    let used_id = used["client_id"].as_str().unwrap().to_owned();
+    env.tokens(&used_id, "openid offline_access").await;
+    env.advance(Duration::hours(23));
+    assert_eq!(env.provider.purge_unused_clients().await.unwrap(), 0);
+    assert!(registry.find(&unused_id).await.unwrap().is_some());
+    env.advance(Duration::hours(1));
+    // Nobody looks the unused client up: the purge alone deletes it.
+    assert_eq!(env.provider.purge_unused_clients().await.unwrap(), 1);
+    assert!(registry.find(&unused_id).await.unwrap().is_none());
+    // The used one is kept, and off the registry's list of candidates from now on.
+    assert!(registry.find(&used_id).await.unwrap().is_some());
+    let now = env.provider.clock().now();
+    assert!(
+        !registry
+            .unused_registrations(now, 100)
+            .await
+            .unwrap()
+            .contains(&used_id)
+    );
+    assert_eq!(env.provider.purge_unused_clients().await.unwrap(), 0);
+}

@@ -49,7 +49,7 @@ async fn postgres_store_passes_the_testkit() {
     let again = PostgresStore::connect_with(&url(), PostgresOptions::default().schema(&schema))
         .await
         .expect("second instance");
-    assert_eq!(again.schema_version().await.expect("version"), 2);
+    assert_eq!(again.schema_version().await.expect("version"), 3);
     idpkit_core::testkit::client_store::run_all(&again).await;
     idpkit_core::testkit::grant_store::run_all(Arc::new(again)).await;
     drop_schema(&schema).await;
@@ -163,5 +163,128 @@ async fn reconnects_by_itself_after_its_connections_are_killed() {
     );
     // ... then the pool has reconnected, and nothing stored was lost.
     assert_eq!(got.expect("record readable after reconnect").record, record);
+    drop_schema(&schema).await;
+}
+
+/// Tables from before the client indexes (schema 2) are migrated at connect, and the
+/// clients stored before get their origins and unused-since entries; the CORS check and
+/// the purge listing then use those indexes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_to_schema_3_indexes_the_clients_stored_before() {
+    use idpkit_core::{ClientRegistry, ClientStore};
+    let schema = format!("idpkit_test_migrate_{}", std::process::id());
+    let Ok((admin, conn)) = tokio_postgres::connect(&url(), tokio_postgres::NoTls).await else {
+        assert!(std::env::var_os("CI").is_none(), "POSTGRES TESTS NOT RUN");
+        eprintln!("\n*** POSTGRES TESTS NOT RUN: cannot reach {} ***\n", url());
+        return;
+    };
+    tokio::spawn(conn);
+    let spa = idpkit_core::Client::public("spa")
+        .redirect_uri("https://spa.example/cb")
+        .allowed_origin("https://spa.example")
+        .allowed_origin("https://www.spa.example")
+        .build()
+        .expect("valid");
+    let agent_metadata = idpkit_core::ClientMetadata {
+        redirect_uris: vec!["https://agent.example/cb".into()],
+        token_endpoint_auth_method: Some("none".into()),
+        ..Default::default()
+    }
+    .normalized("openid");
+    let mut reg = agent_metadata
+        .to_registration("agent", None, &["openid".to_owned()])
+        .expect("valid");
+    reg.dynamic = Some(
+        serde_json::from_value(serde_json::json!({
+            "metadata": agent_metadata,
+            "issued_at": 1_000_000_000i64,
+            "registration_token_sha256": "x",
+            "anonymous": true,
+        }))
+        .expect("dynamic registration"),
+    );
+    let agent = reg.into_client().expect("valid");
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema};
+             CREATE TABLE {schema}.idpkit_grants (kind TEXT NOT NULL, id TEXT NOT NULL,
+               grant_id TEXT, payload BYTEA NOT NULL, expires_at BIGINT NOT NULL,
+               consumed_at BIGINT, PRIMARY KEY (kind, id));
+             CREATE TABLE {schema}.idpkit_clients (id TEXT PRIMARY KEY, registration BYTEA NOT NULL);
+             CREATE TABLE {schema}.idpkit_grants_schema_version (version INTEGER NOT NULL);
+             INSERT INTO {schema}.idpkit_grants_schema_version VALUES (2);
+             INSERT INTO {schema}.idpkit_clients VALUES ('broken', '\\x00');"
+        ))
+        .await
+        .expect("schema 2");
+    for c in [&spa, &agent] {
+        admin
+            .execute(
+                &format!("INSERT INTO {schema}.idpkit_clients VALUES ($1, $2)"),
+                &[&c.id(), &idpkit_core::backend::client_to_json(c)],
+            )
+            .await
+            .expect("insert");
+    }
+    let store = PostgresStore::connect_with(&url(), PostgresOptions::default().schema(&schema))
+        .await
+        .expect("connect migrates");
+    assert_eq!(store.schema_version().await.expect("version"), 3);
+    for o in ["https://spa.example", "https://www.spa.example"] {
+        assert!(store.origin_allowed(o).await.expect("origin"), "{o}");
+    }
+    assert!(
+        !store
+            .origin_allowed("https://agent.example")
+            .await
+            .expect("origin")
+    );
+    let at = idpkit_core::time::OffsetDateTime::from_unix_timestamp(1_000_000_000).expect("t");
+    assert_eq!(
+        store.unused_registrations(at, 10).await.expect("unused"),
+        vec!["agent".to_owned()]
+    );
+    store.remove("spa").await.expect("remove");
+    assert!(
+        !store
+            .origin_allowed("https://spa.example")
+            .await
+            .expect("origin")
+    );
+    // With sequential scans priced out, the planner shows which index each query can use.
+    let plan = |sql: String| {
+        let admin = &admin;
+        async move {
+            admin
+                .batch_execute("SET enable_seqscan = off")
+                .await
+                .expect("set");
+            let rows = admin
+                .query(&format!("EXPLAIN {sql}"), &[])
+                .await
+                .expect("explain");
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        }
+    };
+    let origin = plan(format!(
+        "SELECT EXISTS (SELECT 1 FROM {schema}.idpkit_client_origins WHERE origin = 'x')"
+    ))
+    .await;
+    assert!(
+        origin.contains("idpkit_client_origins_pkey"),
+        "origin plan: {origin}"
+    );
+    let unused = plan(format!(
+        "SELECT id FROM {schema}.idpkit_clients WHERE unused_since IS NOT NULL
+         AND unused_since <= 5 ORDER BY unused_since, id LIMIT 500"
+    ))
+    .await;
+    assert!(
+        unused.contains("idpkit_clients_unused") && !unused.contains("Sort"),
+        "unused plan: {unused}"
+    );
     drop_schema(&schema).await;
 }

@@ -30,7 +30,7 @@
 //!
 //! ## Layout
 //!
-//! Three trees:
+//! Three trees for grants:
 //! - `idpkit_records`: `kind \0 id` → the record, encoded with a leading format byte
 //!   (currently `1`) so the encoding can evolve; a value that does not decode is reported as
 //!   [`StoreError::Corrupt`] by `get` and `consume`.
@@ -40,6 +40,13 @@
 //! - `idpkit_expiry`: `expires_at` (unix nanoseconds, big-endian with the sign bit flipped so
 //!   that byte order is time order) `kind \0 id` → empty, so
 //!   [`purge_expired`](GrantStore::purge_expired) costs what expired, not the whole store.
+//!
+//! And for registered clients (the [`ClientRegistry`]): `idpkit_clients` (`client_id` → the
+//! JSON of its registration), `idpkit_client_origins` (`origin 0xFF client_id` → empty, so
+//! the CORS check is one prefix lookup), `idpkit_clients_unused` (anonymous registrations
+//! by issue time, for the purge of unused ones) and `idpkit_client_keys` (what each client
+//! is indexed under), all changed in one transaction; `idpkit_meta` records the client
+//! layout version, and opening a database written before the indexes fills them.
 //!
 //! Timestamps are kept as `i64` unix nanoseconds, like the SQLite store: times after 2262
 //! are stored as 2262.
@@ -72,7 +79,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use idpkit_core::backend::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::backend::{anonymous_issued_at, client_from_json, client_to_json};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{Client, ClientRegistry, ClientStore};
 use idpkit_core::{Consume, GrantStore, Record, RecordKind, StoreError, Stored};
@@ -87,7 +94,20 @@ const RECORDS: &str = "idpkit_records";
 const FAMILIES: &str = "idpkit_families";
 /// The tree indexing expiry times.
 const EXPIRY: &str = "idpkit_expiry";
+/// The tree holding registered clients (`client_id` → the JSON of its registration).
 const CLIENTS: &str = "idpkit_clients";
+/// The CORS origin index: `origin 0xFF client_id` → empty.
+const CLIENT_ORIGINS: &str = "idpkit_client_origins";
+/// Anonymous registrations not kept, by issue time: `issued_at` (sortable) `client_id` →
+/// empty.
+const CLIENTS_UNUSED: &str = "idpkit_clients_unused";
+/// What each client is indexed under, so that replacing or removing it drops exactly those
+/// entries (even when its stored JSON no longer decodes): `client_id` → [`ClientKeys`].
+const CLIENT_KEYS: &str = "idpkit_client_keys";
+/// Versions of the layout: `clients` → the client layout version (a `u32`, big-endian).
+const META: &str = "idpkit_meta";
+/// Client layout 1: the origin and unused indexes above exist and are complete.
+const CLIENT_LAYOUT: u32 = 1;
 
 /// The current record encoding.
 const FORMAT_V1: u8 = 1;
@@ -104,6 +124,9 @@ pub struct SledStore {
     families: Tree,
     expiry: Tree,
     clients: Tree,
+    client_origins: Tree,
+    clients_unused: Tree,
+    client_keys: Tree,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -348,6 +371,129 @@ fn warn_corrupt(what: &str, rkey: &[u8]) {
     );
 }
 
+/// What a client is indexed under: its CORS origins and, for an anonymous registration not
+/// kept, its issue time. Encoded `[1] [0 | 1 unused_since: i64 BE] origin (0xFF origin)*`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+struct ClientKeys {
+    unused_since: Option<i64>,
+    origins: Vec<String>,
+}
+
+impl ClientKeys {
+    fn of(client: &Client) -> Self {
+        Self {
+            unused_since: anonymous_issued_at(client),
+            origins: client.allowed_origins().to_vec(),
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = vec![FORMAT_V1];
+        match self.unused_since {
+            Some(at) => {
+                out.push(1);
+                out.extend_from_slice(&at.to_be_bytes());
+            }
+            None => out.push(0),
+        }
+        for (i, o) in self.origins.iter().enumerate() {
+            if i > 0 {
+                out.push(FAMILY_SEP);
+            }
+            out.extend_from_slice(o.as_bytes());
+        }
+        out
+    }
+
+    fn decode(bytes: &[u8]) -> Result<Self, String> {
+        let mut r = Reader(bytes);
+        match r.byte()? {
+            FORMAT_V1 => {}
+            v => return Err(format!("unknown format version {v}")),
+        }
+        let unused_since = match r.byte()? {
+            0 => None,
+            1 => Some(r.i64()?),
+            f => return Err(format!("bad unused flag {f}")),
+        };
+        let origins = if r.0.is_empty() {
+            Vec::new()
+        } else {
+            r.0.split(|b| *b == FAMILY_SEP)
+                .map(|o| {
+                    String::from_utf8(o.to_vec()).map_err(|_| "origin is not UTF-8".to_owned())
+                })
+                .collect::<Result<_, _>>()?
+        };
+        Ok(Self {
+            unused_since,
+            origins,
+        })
+    }
+}
+
+fn origin_key(origin: &str, client_id: &str) -> Vec<u8> {
+    let mut key = origin_prefix(origin);
+    key.extend_from_slice(client_id.as_bytes());
+    key
+}
+
+/// `0xFF` never occurs in UTF-8: one origin's prefix never matches another origin's keys.
+fn origin_prefix(origin: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(origin.len() + 1);
+    key.extend_from_slice(origin.as_bytes());
+    key.push(FAMILY_SEP);
+    key
+}
+
+fn unused_key(issued_at: i64, client_id: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + client_id.len());
+    key.extend_from_slice(&sortable(issued_at));
+    key.extend_from_slice(client_id.as_bytes());
+    key
+}
+
+/// Drops every index entry of `client_id` (as its keys record lists them) and the record.
+fn unindex_client(
+    origins: &TransactionalTree,
+    unused: &TransactionalTree,
+    keys: &TransactionalTree,
+    client_id: &str,
+) -> TxResult<()> {
+    let Some(raw) = keys.remove(client_id.as_bytes())? else {
+        return Ok(());
+    };
+    // Written only by this store; a record that does not decode has nothing to drop.
+    let Ok(old) = ClientKeys::decode(&raw) else {
+        return Ok(());
+    };
+    for o in &old.origins {
+        origins.remove(origin_key(o, client_id))?;
+    }
+    if let Some(at) = old.unused_since {
+        unused.remove(unused_key(at, client_id))?;
+    }
+    Ok(())
+}
+
+/// Writes the index entries of `client_id` and its keys record.
+fn index_client(
+    origins: &TransactionalTree,
+    unused: &TransactionalTree,
+    all_keys: &TransactionalTree,
+    client_id: &str,
+    keys: &ClientKeys,
+) -> TxResult<()> {
+    for o in &keys.origins {
+        origins.insert(origin_key(o, client_id), IVec::default())?;
+    }
+    if let Some(at) = keys.unused_since {
+        unused.insert(unused_key(at, client_id), IVec::default())?;
+    }
+    all_keys.insert(client_id.as_bytes(), keys.encode())?;
+    Ok(())
+}
+
 impl SledStore {
     /// Opens (or creates) the database directory at `path` with sled's default configuration.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
@@ -357,13 +503,73 @@ impl SledStore {
     /// Uses an already opened database (for a custom [`sled::Config`]). The store keeps its
     /// data in three trees named `idpkit_*` and flushes the whole database after each write.
     pub fn from_db(db: Db) -> Result<Self, StoreError> {
-        Ok(Self {
+        let store = Self {
             records: db.open_tree(RECORDS).map_err(backend)?,
             families: db.open_tree(FAMILIES).map_err(backend)?,
             expiry: db.open_tree(EXPIRY).map_err(backend)?,
             clients: db.open_tree(CLIENTS).map_err(backend)?,
+            client_origins: db.open_tree(CLIENT_ORIGINS).map_err(backend)?,
+            clients_unused: db.open_tree(CLIENTS_UNUSED).map_err(backend)?,
+            client_keys: db.open_tree(CLIENT_KEYS).map_err(backend)?,
             db,
-        })
+        };
+        store.migrate_clients()?;
+        Ok(store)
+    }
+
+    /// Brings a database written before the client indexes (no layout version) up to
+    /// [`CLIENT_LAYOUT`]: every stored client is indexed, then the version is recorded.
+    /// Idempotent, so an interrupted migration simply runs again at the next open (sled
+    /// locks the directory: nothing else writes meanwhile).
+    fn migrate_clients(&self) -> Result<(), StoreError> {
+        let meta = self.db.open_tree(META).map_err(backend)?;
+        let version = meta
+            .get("clients")
+            .map_err(backend)?
+            .and_then(|v| <[u8; 4]>::try_from(v.as_ref()).ok())
+            .map_or(0, u32::from_be_bytes);
+        if version >= CLIENT_LAYOUT {
+            return Ok(());
+        }
+        let mut indexed = 0usize;
+        for item in self.clients.iter() {
+            let (k, v) = item.map_err(backend)?;
+            let id = String::from_utf8_lossy(&k).into_owned();
+            match client_from_json(&id, &v) {
+                Ok(client) => {
+                    let keys = ClientKeys::of(&client);
+                    self.client_trees()
+                        .transaction(|(_, origins, unused, all_keys)| {
+                            unindex_client(origins, unused, all_keys, &id)?;
+                            index_client(origins, unused, all_keys, &id, &keys)
+                        })
+                        .map_err(tx_backend)?;
+                    indexed += 1;
+                }
+                // `find` reports it as corrupt; there is nothing to index.
+                Err(e) => {
+                    tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sled: a stored client does not decode; not indexed")
+                }
+            }
+        }
+        meta.insert("clients", &CLIENT_LAYOUT.to_be_bytes())
+            .map_err(backend)?;
+        self.flush()?;
+        tracing::info!(
+            clients = indexed,
+            version = CLIENT_LAYOUT,
+            "idpkit-storage-sled: client indexes filled"
+        );
+        Ok(())
+    }
+
+    fn client_trees(&self) -> (&Tree, &Tree, &Tree, &Tree) {
+        (
+            &self.clients,
+            &self.client_origins,
+            &self.clients_unused,
+            &self.client_keys,
+        )
     }
 
     /// Runs `f` on the blocking pool.
@@ -687,16 +893,17 @@ impl ClientStore for SledStore {
         .await
     }
 
+    /// One prefix lookup in the origin index.
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        let origin = origin.to_owned();
+        let prefix = origin_prefix(origin);
         self.run(move |s| {
-            let registrations = s
-                .clients
-                .iter()
-                .map(|item| item.map(|(k, v)| (String::from_utf8_lossy(&k).into_owned(), v)))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(backend)?;
-            any_allows_origin(registrations, &origin)
+            Ok(s.client_origins
+                .scan_prefix(&prefix)
+                .keys()
+                .next()
+                .transpose()
+                .map_err(backend)?
+                .is_some())
         })
         .await
     }
@@ -704,10 +911,18 @@ impl ClientStore for SledStore {
 
 #[async_trait]
 impl ClientRegistry for SledStore {
+    /// One transaction over the clients and their indexes.
     async fn register(&self, client: &Client) -> Result<(), StoreError> {
         let (id, json) = (client.id().to_owned(), client_to_json(client));
+        let keys = ClientKeys::of(client);
         self.run(move |s| {
-            s.clients.insert(id.as_bytes(), json).map_err(backend)?;
+            s.client_trees()
+                .transaction(|(clients, origins, unused, all_keys)| {
+                    unindex_client(origins, unused, all_keys, &id)?;
+                    clients.insert(id.as_bytes(), json.as_slice())?;
+                    index_client(origins, unused, all_keys, &id, &keys)
+                })
+                .map_err(tx_backend)?;
             s.flush()
         })
         .await
@@ -716,9 +931,67 @@ impl ClientRegistry for SledStore {
     async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
         self.run(move |s| {
-            let existed = s.clients.remove(id.as_bytes()).map_err(backend)?.is_some();
+            let existed = s
+                .client_trees()
+                .transaction(|(clients, origins, unused, all_keys)| {
+                    unindex_client(origins, unused, all_keys, &id)?;
+                    Ok(clients.remove(id.as_bytes())?.is_some())
+                })
+                .map_err(tx_backend)?;
             s.flush()?;
             Ok(existed)
+        })
+        .await
+    }
+
+    async fn unused_registrations(
+        &self,
+        issued_at_or_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let until = issued_at_or_before.unix_timestamp();
+        self.run(move |s| {
+            let upper = match until.checked_add(1) {
+                Some(n) => Bound::Excluded(sortable(n).to_vec()),
+                None => Bound::Unbounded,
+            };
+            s.clients_unused
+                .range::<Vec<u8>, _>((Bound::Unbounded, upper))
+                .keys()
+                .take(limit)
+                .map(|k| {
+                    let k = k.map_err(backend)?;
+                    Ok(String::from_utf8_lossy(k.get(8..).unwrap_or_default()).into_owned())
+                })
+                .collect()
+        })
+        .await
+    }
+
+    async fn keep_registration(&self, client_id: &str) -> Result<(), StoreError> {
+        let id = client_id.to_owned();
+        self.run(move |s| {
+            let changed = s
+                .client_trees()
+                .transaction(|(_, _, unused, all_keys)| {
+                    let Some(raw) = all_keys.get(id.as_bytes())? else {
+                        return Ok(false);
+                    };
+                    let Ok(mut keys) = ClientKeys::decode(&raw) else {
+                        return Ok(false);
+                    };
+                    let Some(at) = keys.unused_since.take() else {
+                        return Ok(false);
+                    };
+                    unused.remove(unused_key(at, &id))?;
+                    all_keys.insert(id.as_bytes(), keys.encode())?;
+                    Ok(true)
+                })
+                .map_err(tx_backend)?;
+            if changed {
+                s.flush()?;
+            }
+            Ok(())
         })
         .await
     }

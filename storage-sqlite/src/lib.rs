@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use idpkit_core::backend::{any_allows_origin, client_from_json, client_to_json};
+use idpkit_core::backend::{anonymous_issued_at, client_from_json, client_to_json};
 use idpkit_core::backend::{from_unix_nanos, unix_nanos};
 use idpkit_core::time::OffsetDateTime;
 use idpkit_core::{
@@ -49,7 +49,69 @@ const MIGRATIONS: &[&str] = &[
         id           TEXT PRIMARY KEY NOT NULL,
         registration BLOB NOT NULL
      ) WITHOUT ROWID;",
+    // 3: the client indexes, written with the client: CORS origins (origin → client, so
+    // `origin_allowed` is one lookup) and anonymous registrations by issue time (for the
+    // purge of unused ones). `backfill` fills them from the clients already stored.
+    "CREATE TABLE idpkit_client_origins (
+        origin    TEXT NOT NULL,
+        client_id TEXT NOT NULL REFERENCES idpkit_clients (id) ON DELETE CASCADE,
+        PRIMARY KEY (origin, client_id)
+     ) WITHOUT ROWID;
+     CREATE INDEX idpkit_client_origins_client ON idpkit_client_origins (client_id);
+     ALTER TABLE idpkit_clients ADD COLUMN unused_since INTEGER;
+     CREATE INDEX idpkit_clients_unused ON idpkit_clients (unused_since, id)
+       WHERE unused_since IS NOT NULL;",
 ];
+
+/// What a migration's SQL cannot do itself, run in its transaction right after it:
+/// version 3 indexes the clients stored before it (their origins and, for anonymous
+/// registrations, their issue time), read through core's stored form.
+fn backfill(tx: &rusqlite::Transaction<'_>, version: usize) -> Result<(), rusqlite::Error> {
+    if version != 3 {
+        return Ok(());
+    }
+    let rows = tx
+        .prepare("SELECT id, registration FROM idpkit_clients")?
+        .query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut indexed = 0usize;
+    for (id, json) in rows {
+        match client_from_json(&id, &json) {
+            Ok(client) => {
+                index_client(tx, &client)?;
+                indexed += 1;
+            }
+            // `find` reports it as corrupt; there is nothing to index.
+            Err(e) => {
+                tracing::warn!(client_id = %id, error = %e, "idpkit-storage-sqlite: a stored client does not decode; not indexed")
+            }
+        }
+    }
+    tracing::info!(
+        clients = indexed,
+        "idpkit-storage-sqlite: client indexes filled"
+    );
+    Ok(())
+}
+
+/// Writes the index entries of `client` (already in `idpkit_clients`), replacing its old
+/// ones. Runs inside the caller's transaction.
+fn index_client(c: &Connection, client: &Client) -> Result<(), rusqlite::Error> {
+    let id = client.id();
+    c.prepare_cached("UPDATE idpkit_clients SET unused_since = ?2 WHERE id = ?1")?
+        .execute(params![id, anonymous_issued_at(client)])?;
+    c.prepare_cached("DELETE FROM idpkit_client_origins WHERE client_id = ?1")?
+        .execute(params![id])?;
+    let mut insert = c.prepare_cached(
+        "INSERT OR IGNORE INTO idpkit_client_origins (origin, client_id) VALUES (?1, ?2)",
+    )?;
+    for origin in client.allowed_origins() {
+        insert.execute(params![origin, id])?;
+    }
+    Ok(())
+}
 
 /// Options for [`SqliteStore::open_with`].
 #[derive(Debug, Clone)]
@@ -259,6 +321,7 @@ fn migrate(conn: &mut Connection) -> Result<(), rusqlite::Error> {
     let version: usize = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
         tx.execute_batch(sql)?;
+        backfill(&tx, i + 1)?;
         tx.pragma_update(None, "user_version", i + 1)?;
         tracing::info!(version = i + 1, "idpkit-storage-sqlite: migration applied");
     }
@@ -554,31 +617,33 @@ impl ClientStore for SqliteStore {
         row.map(|json| client_from_json(&id, &json)).transpose()
     }
 
+    /// One lookup in the origin index (its primary key).
     async fn origin_allowed(&self, origin: &str) -> Result<bool, StoreError> {
-        let rows = self
-            .run(|c| {
-                let mut stmt = c.prepare_cached("SELECT id, registration FROM idpkit_clients")?;
-                let rows = stmt.query_map([], |r| {
-                    Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?))
-                })?;
-                rows.collect::<Result<Vec<_>, _>>()
-            })
-            .await?;
-        any_allows_origin(rows, origin)
+        let origin = origin.to_owned();
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM idpkit_client_origins WHERE origin = ?1)",
+            )?
+            .query_row(params![origin], |r| r.get::<_, bool>(0))
+        })
+        .await
     }
 }
 
 #[async_trait]
 impl ClientRegistry for SqliteStore {
+    /// One IMMEDIATE transaction: the client and its index entries change together.
     async fn register(&self, client: &Client) -> Result<(), StoreError> {
-        let (id, json) = (client.id().to_owned(), client_to_json(client));
+        let client = client.clone();
         self.run_write(move |c| {
-            c.prepare_cached(
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.prepare_cached(
                 "INSERT INTO idpkit_clients (id, registration) VALUES (?1, ?2)
                  ON CONFLICT (id) DO UPDATE SET registration = excluded.registration",
             )?
-            .execute(params![id, json])?;
-            Ok(())
+            .execute(params![client.id(), client_to_json(&client)])?;
+            index_client(&tx, &client)?;
+            tx.commit()
         })
         .await
     }
@@ -586,11 +651,44 @@ impl ClientRegistry for SqliteStore {
     async fn remove(&self, client_id: &str) -> Result<bool, StoreError> {
         let id = client_id.to_owned();
         self.run_write(move |c| {
-            Ok(
-                c.prepare_cached("DELETE FROM idpkit_clients WHERE id = ?1")?
-                    .execute(params![id])?
-                    > 0,
-            )
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            tx.prepare_cached("DELETE FROM idpkit_client_origins WHERE client_id = ?1")?
+                .execute(params![id])?;
+            let existed = tx
+                .prepare_cached("DELETE FROM idpkit_clients WHERE id = ?1")?
+                .execute(params![id])?
+                > 0;
+            tx.commit()?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    async fn unused_registrations(
+        &self,
+        issued_at_or_before: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Vec<String>, StoreError> {
+        let until = issued_at_or_before.unix_timestamp();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            c.prepare_cached(
+                "SELECT id FROM idpkit_clients
+                 WHERE unused_since IS NOT NULL AND unused_since <= ?1
+                 ORDER BY unused_since, id LIMIT ?2",
+            )?
+            .query_map(params![until, limit], |r| r.get::<_, String>(0))?
+            .collect()
+        })
+        .await
+    }
+
+    async fn keep_registration(&self, client_id: &str) -> Result<(), StoreError> {
+        let id = client_id.to_owned();
+        self.run_write(move |c| {
+            c.prepare_cached("UPDATE idpkit_clients SET unused_since = NULL WHERE id = ?1")?
+                .execute(params![id])?;
+            Ok(())
         })
         .await
     }

@@ -12,7 +12,7 @@ async fn sqlite_store_passes_the_testkit() {
     idpkit_core::testkit::grant_store::run_all(store.clone()).await;
     // Twice on the same file: the kit uses fresh ids, and reopening keeps the schema.
     let reopened = Arc::new(SqliteStore::open(dir.path().join("idp.db")).expect("reopen"));
-    assert_eq!(reopened.schema_version().await.expect("version"), 2);
+    assert_eq!(reopened.schema_version().await.expect("version"), 3);
     idpkit_core::testkit::grant_store::run_all(reopened).await;
 }
 
@@ -43,6 +43,109 @@ fn purge_and_revoke_use_their_indexes_not_a_table_scan() {
     assert!(
         revoke.contains("idpkit_grants_family"),
         "revoke plan: {revoke}"
+    );
+    // The CORS check and the purge of unused registrations never read every client.
+    let origin = plan(
+        "SELECT EXISTS (SELECT 1 FROM idpkit_client_origins WHERE origin = 'https://a.example')",
+    );
+    assert!(
+        origin.contains("SEARCH idpkit_client_origins USING PRIMARY KEY (origin=?)"),
+        "origin plan: {origin}"
+    );
+    let unused = plan(
+        "SELECT id FROM idpkit_clients WHERE unused_since IS NOT NULL AND unused_since <= 5
+         ORDER BY unused_since, id LIMIT 500",
+    );
+    assert!(
+        unused.contains("idpkit_clients_unused") && !unused.contains("TEMP B-TREE"),
+        "unused plan: {unused}"
+    );
+    let forget = plan("DELETE FROM idpkit_client_origins WHERE client_id = 'c'");
+    assert!(
+        forget.contains("idpkit_client_origins_client"),
+        "origin removal plan: {forget}"
+    );
+}
+
+/// A database from before the client indexes (schema 2) is migrated at open, and the
+/// clients stored before get their origins and unused-since entries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrating_to_schema_3_indexes_the_clients_stored_before() {
+    use idpkit_core::{ClientRegistry, ClientStore};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("old.db");
+    let spa = idpkit_core::Client::public("spa")
+        .redirect_uri("https://spa.example/cb")
+        .allowed_origin("https://spa.example")
+        .allowed_origin("https://www.spa.example")
+        .build()
+        .expect("valid");
+    let mut agent = idpkit_core::ClientMetadata {
+        redirect_uris: vec!["https://agent.example/cb".into()],
+        token_endpoint_auth_method: Some("none".into()),
+        ..Default::default()
+    }
+    .normalized("openid");
+    agent.client_name = Some("agent".into());
+    let mut reg = agent
+        .to_registration("agent", None, &["openid".to_owned()])
+        .expect("valid");
+    let json = serde_json::json!({
+        "metadata": agent,
+        "issued_at": 1_000_000_000i64,
+        "registration_token_sha256": "x",
+        "anonymous": true,
+    });
+    reg.dynamic = Some(serde_json::from_value(json).expect("dynamic registration"));
+    let agent = reg.into_client().expect("valid");
+    {
+        let conn = rusqlite::Connection::open(&path).expect("raw");
+        conn.execute_batch(
+            "CREATE TABLE idpkit_grants (kind TEXT NOT NULL, id TEXT NOT NULL, grant_id TEXT,
+               payload BLOB NOT NULL, expires_at INTEGER NOT NULL, consumed_at INTEGER,
+               PRIMARY KEY (kind, id)) WITHOUT ROWID;
+             CREATE INDEX idpkit_grants_family ON idpkit_grants (grant_id) WHERE grant_id IS NOT NULL;
+             CREATE INDEX idpkit_grants_expiry ON idpkit_grants (expires_at);
+             CREATE TABLE idpkit_clients (id TEXT PRIMARY KEY NOT NULL, registration BLOB NOT NULL) WITHOUT ROWID;
+             PRAGMA user_version = 2;",
+        )
+        .expect("schema 2");
+        for c in [&spa, &agent] {
+            conn.execute(
+                "INSERT INTO idpkit_clients (id, registration) VALUES (?1, ?2)",
+                rusqlite::params![c.id(), idpkit_core::backend::client_to_json(c)],
+            )
+            .expect("insert");
+        }
+        conn.execute(
+            "INSERT INTO idpkit_clients (id, registration) VALUES ('broken', x'00')",
+            [],
+        )
+        .expect("insert");
+    }
+    let store = SqliteStore::open(&path).expect("open migrates");
+    assert_eq!(store.schema_version().await.expect("version"), 3);
+    for o in ["https://spa.example", "https://www.spa.example"] {
+        assert!(store.origin_allowed(o).await.expect("origin"), "{o}");
+    }
+    assert!(
+        !store
+            .origin_allowed("https://agent.example")
+            .await
+            .expect("origin")
+    );
+    let at = idpkit_core::time::OffsetDateTime::from_unix_timestamp(1_000_000_000).expect("t");
+    assert_eq!(
+        store.unused_registrations(at, 10).await.expect("unused"),
+        vec!["agent".to_owned()]
+    );
+    // The migrated indexes follow later changes like new ones.
+    store.remove("spa").await.expect("remove");
+    assert!(
+        !store
+            .origin_allowed("https://spa.example")
+            .await
+            .expect("origin")
     );
 }
 

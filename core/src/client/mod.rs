@@ -656,7 +656,7 @@ mod subject;
 
 pub(crate) use auth_method::ClientJwks;
 pub use auth_method::TokenEndpointAuthMethod;
-pub use registration::{ClientRegistration, any_allows_origin, client_from_json, client_to_json};
+pub use registration::{ClientRegistration, anonymous_issued_at, client_from_json, client_to_json};
 pub(crate) use store::WithRegistry;
 pub use store::{ClientRegistry, ClientStore, MemoryClientRegistry, StaticClients};
 pub use subject::SubjectType;

@@ -324,24 +324,18 @@ pub fn client_from_json(id: &str, json: &[u8]) -> Result<Arc<Client>, StoreError
         .map_err(|e| corrupt(e.to_string()))
 }
 
-/// Whether any of the stored registrations `(client_id, json)` allows `origin` (CORS), for
-/// backends answering [`ClientStore::origin_allowed`](crate::ClientStore::origin_allowed).
-pub fn any_allows_origin<I, K, J>(registrations: I, origin: &str) -> Result<bool, StoreError>
-where
-    I: IntoIterator<Item = (K, J)>,
-    K: AsRef<str>,
-    J: AsRef<[u8]>,
-{
-    for (id, json) in registrations {
-        if client_from_json(id.as_ref(), json.as_ref())?
-            .allowed_origins
-            .iter()
-            .any(|o| o == origin)
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+/// The `client_id_issued_at` (Unix seconds) of an anonymous registration (dynamically
+/// registered without an initial access token): what a [`ClientRegistry`] indexes for
+/// [`unused_registrations`](crate::ClientRegistry::unused_registrations). `None` for every
+/// other client.
+///
+/// [`ClientRegistry`]: crate::ClientRegistry
+pub fn anonymous_issued_at(client: &Client) -> Option<i64> {
+    client
+        .dynamic
+        .as_deref()
+        .filter(|d| d.anonymous)
+        .map(|d| d.issued_at)
 }
 
 /// Encodes a client for storage (JSON of its [`ClientRegistration`]).

@@ -237,7 +237,10 @@ impl ProviderBuilder {
 
     /// How long an anonymously registered client ([`RegistrationPolicy::Open`]) lives
     /// without completing a token request (default 24 hours): after that, it is deleted
-    /// when next looked up. A client that has obtained a token once is kept.
+    /// when next looked up, or by [`Provider::purge_unused_clients`] (which hosts run
+    /// periodically), whichever comes first. A client that has obtained a token once is kept.
+    ///
+    /// [`Provider::purge_unused_clients`]: crate::Provider::purge_unused_clients
     ///
     /// [`RegistrationPolicy::Open`]: crate::RegistrationPolicy::Open
     pub fn unused_client_ttl(mut self, ttl: Duration) -> Self {

@@ -101,9 +101,34 @@ impl Provider {
         &self.inner.config.issuer
     }
 
-    /// The grant store (hosts run [`GrantStore::purge_expired`] through it periodically).
+    /// The grant store (hosts run [`GrantStore::purge_expired`] through it periodically,
+    /// together with [`Provider::purge_unused_clients`]).
     pub fn grant_store(&self) -> &Arc<dyn GrantStore> {
         &self.inner.grants
+    }
+
+    /// Deletes the anonymously registered clients (dynamic registration under
+    /// [`RegistrationPolicy::Open`](crate::RegistrationPolicy::Open)) whose
+    /// [`unused_client_ttl`](crate::ProviderBuilder::unused_client_ttl) is over and that never
+    /// completed a token request, whether or not anyone looks them up again: hosts run it
+    /// periodically, next to [`GrantStore::purge_expired`]. Works in bounded batches through
+    /// the registry's index ([`ClientRegistry::unused_registrations`]); clients in use are
+    /// kept and not looked at again. Returns how many clients were deleted (0 when
+    /// registration is off).
+    ///
+    /// [`ClientRegistry::unused_registrations`]: crate::ClientRegistry::unused_registrations
+    pub async fn purge_unused_clients(&self) -> Result<u64, crate::StoreError> {
+        let Some(registry) = &self.inner.client_registry else {
+            return Ok(0);
+        };
+        crate::registration::purge_unused(
+            registry.as_ref(),
+            self.inner.grants.as_ref(),
+            self.inner.config.registration.unused_client_ttl,
+            self.now(),
+            crate::registration::PURGE_BATCH,
+        )
+        .await
     }
 
     /// The clock.

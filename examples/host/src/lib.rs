@@ -1155,8 +1155,8 @@ pub async fn app_from_options(
     Ok((app(provider.clone(), users), provider, backends))
 }
 
-/// Housekeeping every host runs: purge expired grants and reload the key directory, every
-/// `every`, until the runtime stops.
+/// Housekeeping every host runs: purge expired grants and unused anonymous client
+/// registrations and reload the key directory, every `every`, until the runtime stops.
 pub fn spawn_housekeeping(provider: Provider, backends: &Backends, every: std::time::Duration) {
     // Back-channel logout tokens: delivered within a second of a logout, retried from the
     // queue in the grant store (any instance delivers; a restart loses nothing).
@@ -1181,6 +1181,13 @@ pub fn spawn_housekeeping(provider: Provider, backends: &Backends, every: std::t
                 Ok(0) => {}
                 Ok(n) => tracing::info!(purged = n, "example: expired grants purged"),
                 Err(e) => tracing::warn!(error = %e, "example: purge failed"),
+            }
+            // Anonymous registrations that never completed a token request in their unused
+            // lifetime, deleted even when nobody looks them up again.
+            match provider.purge_unused_clients().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "example: unused registered clients purged"),
+                Err(e) => tracing::warn!(error = %e, "example: client purge failed"),
             }
         }
     });
