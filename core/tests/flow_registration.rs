@@ -571,7 +571,7 @@ fn statement_of(key: &SigningKey, claims: &Value) -> String {
         URL_SAFE_NO_PAD.encode(header.to_string()),
         URL_SAFE_NO_PAD.encode(claims.to_string())
     );
-    let sig = key.sign(input.as_bytes()).unwrap();
+    let sig = key.sign(input.as_bytes()).expect("sign");
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
 }
 
