@@ -2,7 +2,7 @@
 //! discovery documents and JWKS, and federation to talk to upstream providers. Bounded
 //! timeouts, bounded response bodies (read as a stream, cut at the cap), no redirects, rustls.
 //!
-//! [`ReqwestClient::public_only`] is the client for fetches on a client's behalf (client
+//! `ReqwestClient::public_only` is the client for fetches on a client's behalf (client
 //! ID metadata documents, a self-registered client's `jwks_uri` and
 //! `sector_identifier_uri`; give it to
 //! [`ProviderBuilder::untrusted_http_client`](crate::ProviderBuilder::untrusted_http_client)):

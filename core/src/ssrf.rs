@@ -17,7 +17,7 @@
 //!   loopback addresses (and `localhost`) only, for tests whose servers listen on
 //!   127.0.0.1 (§8.6 allows it for development only, never in production).
 //!
-//! Redirects are never followed ([`Guarded`] turns a 3xx into an error, draft §5: "MUST
+//! Redirects are never followed (the guarded fetcher turns a 3xx into an error, draft §5: "MUST
 //! NOT automatically follow HTTP redirects").
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
