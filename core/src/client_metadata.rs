@@ -95,6 +95,20 @@ pub struct ClientMetadata {
     /// `userinfo_signed_response_alg` (OIDC Registration §2, Core §5.3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// `id_token_encrypted_response_alg` (OIDC Registration §2): RSA-OAEP-256, ECDH-ES or
+    /// ECDH-ES+A256KW, to a key in `jwks` / `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// `id_token_encrypted_response_enc`: A128GCM or A256GCM, required with `_alg`
+    /// (the registration default A128CBC-HS256 is not implemented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// `userinfo_encrypted_response_alg` (OIDC Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// `userinfo_encrypted_response_enc`, required with `_alg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `require_pushed_authorization_requests` (RFC 9126 §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
@@ -298,6 +312,19 @@ impl ClientMetadata {
                 )
             })?),
         };
+        let invalid = |reason: String| OAuthError::new(ErrorCode::InvalidClientMetadata, reason);
+        let id_token_encryption = crate::client::encryption_pair(
+            "id_token_encrypted_response",
+            self.id_token_encrypted_response_alg.as_deref(),
+            self.id_token_encrypted_response_enc.as_deref(),
+        )
+        .map_err(invalid)?;
+        let userinfo_encryption = crate::client::encryption_pair(
+            "userinfo_encrypted_response",
+            self.userinfo_encrypted_response_alg.as_deref(),
+            self.userinfo_encrypted_response_enc.as_deref(),
+        )
+        .map_err(invalid)?;
         let reg = ClientRegistration {
             id: client_id.to_owned(),
             secret_sha256,
@@ -339,6 +366,10 @@ impl ClientMetadata {
             subject_type: self.subject_type.clone(),
             sector_identifier_uri: self.sector_identifier_uri.clone(),
             userinfo_signed_response_alg,
+            id_token_encrypted_response_alg: id_token_encryption.map(|(a, _)| a),
+            id_token_encrypted_response_enc: id_token_encryption.map(|(_, e)| e),
+            userinfo_encrypted_response_alg: userinfo_encryption.map(|(a, _)| a),
+            userinfo_encrypted_response_enc: userinfo_encryption.map(|(_, e)| e),
         };
         // The builder's checks (auth method vs keys, `jwks` and `jwks_uri` both, logout
         // URIs, ...): the same rules as every other client, named in the description.

@@ -134,6 +134,24 @@ pub(crate) fn document(
             json!(url(&config.paths.registration)),
         );
     }
+    // OIDC Discovery §3: the JWE algorithms ID tokens and userinfo can be encrypted with
+    // (`id_token_encrypted_response_alg` / `_enc` etc.); none with the ring backend.
+    if crate::jose::jwe::SUPPORTED
+        && let Some(obj) = doc.as_object_mut()
+    {
+        let algs: Vec<&str> = crate::jose::jwe::JweAlgorithm::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        let encs: Vec<&str> = crate::jose::jwe::JweEncryption::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        for what in ["id_token", "userinfo"] {
+            obj.insert(format!("{what}_encryption_alg_values_supported"), json!(algs));
+            obj.insert(format!("{what}_encryption_enc_values_supported"), json!(encs));
+        }
+    }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
 
@@ -193,6 +211,24 @@ mod tests {
             d["subject_types_supported"],
             serde_json::json!(["public", "pairwise"])
         );
+    }
+
+    #[test]
+    fn encryption_algorithms_are_advertised_with_aws_lc_rs_only_oidc_discovery_3() {
+        let d = doc(&[]);
+        for what in ["id_token", "userinfo"] {
+            let algs = &d[format!("{what}_encryption_alg_values_supported")];
+            let encs = &d[format!("{what}_encryption_enc_values_supported")];
+            if crate::jose::jwe::SUPPORTED {
+                assert_eq!(
+                    *algs,
+                    serde_json::json!(["RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A256KW"])
+                );
+                assert_eq!(*encs, serde_json::json!(["A128GCM", "A256GCM"]));
+            } else {
+                assert!(algs.is_null() && encs.is_null(), "ring: no JWE");
+            }
+        }
     }
 
     fn doc(grants: &[&str]) -> serde_json::Value {

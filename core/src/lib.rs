@@ -106,9 +106,10 @@ pub use authorization_details::{
 pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, MemoryClientRegistry, SecretHash, StaticClients, SubjectType,
+    GrantType, MemoryClientRegistry, ResponseEncryption, SecretHash, StaticClients, SubjectType,
     TokenEndpointAuthMethod,
 };
+pub use jose::jwe::{DecryptionKey, EncryptionJwk, JweAlgorithm, JweEncryption};
 pub use client_metadata::ClientMetadata;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{

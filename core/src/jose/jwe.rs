@@ -788,6 +788,27 @@ pub fn encrypt(
 }
 
 #[cfg_attr(feature = "ring", allow(dead_code))]
+/// Encrypts the compact JWS `jws` to `recipient` as a nested JWT (`cty: JWT`, RFC 7519
+/// §5.2; OIDC Core §16.14: signed, then encrypted). A failure is the provider's
+/// (`server_error`).
+pub(crate) fn nest(
+    recipient: &EncryptionJwk,
+    (alg, enc): (JweAlgorithm, JweEncryption),
+    jws: &str,
+) -> Result<String, crate::error::OAuthError> {
+    encrypt(
+        recipient,
+        alg,
+        enc,
+        HeaderOptions {
+            typ: None,
+            cty: Some("JWT"),
+        },
+        jws.as_bytes(),
+    )
+    .map_err(|e| crate::error::OAuthError::server_error(&format!("encrypting a response: {e}")))
+}
+
 fn header_json(
     recipient: &EncryptionJwk,
     alg: JweAlgorithm,
