@@ -148,8 +148,14 @@ pub(crate) fn document(
             .map(|e| e.as_str())
             .collect();
         for what in ["id_token", "userinfo"] {
-            obj.insert(format!("{what}_encryption_alg_values_supported"), json!(algs));
-            obj.insert(format!("{what}_encryption_enc_values_supported"), json!(encs));
+            obj.insert(
+                format!("{what}_encryption_alg_values_supported"),
+                json!(algs),
+            );
+            obj.insert(
+                format!("{what}_encryption_enc_values_supported"),
+                json!(encs),
+            );
         }
     }
     serde_json::to_vec(&doc).unwrap_or_default().into()

@@ -109,7 +109,6 @@ pub use client::{
     GrantType, MemoryClientRegistry, ResponseEncryption, SecretHash, StaticClients, SubjectType,
     TokenEndpointAuthMethod,
 };
-pub use jose::jwe::{DecryptionKey, EncryptionJwk, JweAlgorithm, JweEncryption};
 pub use client_metadata::ClientMetadata;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
@@ -134,6 +133,7 @@ pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
+pub use jose::jwe::{DecryptionKey, EncryptionJwk, JweAlgorithm, JweEncryption};
 pub use jose::jwk::{Jwk, Jwks};
 pub use jose::signing::SigningKey;
 pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};

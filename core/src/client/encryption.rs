@@ -109,9 +109,8 @@ pub(crate) fn pair(
                     "{prefix}_enc is required with {prefix}_alg: its default A128CBC-HS256 is not supported; give A128GCM or A256GCM"
                 ));
             };
-            let enc = JweEncryption::from_name(e).ok_or_else(|| {
-                format!("{prefix}_enc {e:?} is not supported (A128GCM, A256GCM)")
-            })?;
+            let enc = JweEncryption::from_name(e)
+                .ok_or_else(|| format!("{prefix}_enc {e:?} is not supported (A128GCM, A256GCM)"))?;
             Ok(Some((alg, enc)))
         }
     }

@@ -334,8 +334,9 @@ impl ClientRegistration {
                 self.userinfo_encrypted_response_enc,
             ),
         ] {
-            let pair = super::encryption_pair(prefix, alg.map(|a| a.as_str()), enc.map(|e| e.as_str()))
-                .map_err(bad)?;
+            let pair =
+                super::encryption_pair(prefix, alg.map(|a| a.as_str()), enc.map(|e| e.as_str()))
+                    .map_err(bad)?;
             if let Some((alg, enc)) = pair {
                 b = if prefix.starts_with("id_token") {
                     b.id_token_encrypted_response(alg, enc)

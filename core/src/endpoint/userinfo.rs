@@ -131,9 +131,9 @@ impl Provider {
         };
         match (encryption, signed) {
             // Signed, then encrypted: a nested JWT (`cty: JWT`, §16.14).
-            (Some((recipient, setting)), Some(jws)) => Ok(Answer::Jwt(
-                crate::jose::jwe::nest(&recipient, setting, &jws)?,
-            )),
+            (Some((recipient, setting)), Some(jws)) => Ok(Answer::Jwt(crate::jose::jwe::nest(
+                &recipient, setting, &jws,
+            )?)),
             // Encrypted only: the JWE's plaintext is the claims' JSON (§5.3.2).
             (Some((recipient, (alg, enc))), None) => Ok(Answer::Jwt(
                 crate::jose::jwe::encrypt(

@@ -257,9 +257,7 @@ impl Jwks {
                         .map(EncryptionJwk::to_value),
                 );
                 // Serialising strings and options to JSON cannot fail.
-                serde_json::to_vec(&Doc { keys })
-                .unwrap_or_default()
-                .into()
+                serde_json::to_vec(&Doc { keys }).unwrap_or_default().into()
             })
             .clone()
     }
