@@ -141,7 +141,7 @@ pub use profile::{FAPI2_ALGORITHMS, FAPI2_MAX_CODE_TTL, FAPI2_REFRESH_RETRY, Pro
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
 pub use registration::{RegistrationContext, RegistrationHook, RegistrationPolicy};
-pub use resource_indicator::Resource;
+pub use resource_indicator::{AccessTokenEncryption, Resource};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use throttle::LoginGuard;
 pub use time;
