@@ -14,6 +14,7 @@ pub(crate) fn document(
     algorithms: &[Algorithm],
     grant_types: &[&str],
     backchannel: bool,
+    decryption: &[crate::jose::jwe::EncryptionJwk],
 ) -> Arc<[u8]> {
     let url = |p: &str| format!("{}{}", config.issuer, p);
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
@@ -157,6 +158,23 @@ pub(crate) fn document(
                 json!(encs),
             );
         }
+        // RFC 9101 §9.1 / OIDC Discovery §3: request objects may be encrypted to the
+        // provider's own keys: the algorithms some published encryption key takes.
+        let request_algs: Vec<&str> = crate::jose::jwe::JweAlgorithm::ALL
+            .iter()
+            .filter(|a| decryption.iter().any(|k| k.supports(**a)))
+            .map(|a| a.as_str())
+            .collect();
+        if !request_algs.is_empty() {
+            obj.insert(
+                "request_object_encryption_alg_values_supported".into(),
+                json!(request_algs),
+            );
+            obj.insert(
+                "request_object_encryption_enc_values_supported".into(),
+                json!(encs),
+            );
+        }
     }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
@@ -212,7 +230,8 @@ mod tests {
         let mut c = config();
         c.pairwise_secret = Some(crate::pairwise::PairwiseSecret::new(vec![1; 32]));
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["subject_types_supported"],
             serde_json::json!(["public", "pairwise"])
@@ -243,6 +262,7 @@ mod tests {
             &[Algorithm::RS256, Algorithm::ES256],
             grants,
             false,
+            &[],
         );
         serde_json::from_slice(&bytes).expect("json")
     }
@@ -310,7 +330,8 @@ mod tests {
         c.client_jwt.algorithms = vec![Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
         c.client_jwt.client_secret_jwt = false;
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["token_endpoint_auth_signing_alg_values_supported"],
             serde_json::json!(["PS256", "ES256", "EdDSA"])
@@ -367,7 +388,8 @@ mod tests {
         let mut c = config();
         c.require_pushed_authorization_requests = true;
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(d["require_pushed_authorization_requests"], true);
     }
 
@@ -381,7 +403,8 @@ mod tests {
         let mut c = config();
         c.authorization_details_types_supported = vec!["payment_initiation".into()];
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["authorization_details_types_supported"],
             serde_json::json!(["payment_initiation"])
