@@ -90,8 +90,8 @@ pub trait KeyProvider: Send + Sync + 'static {
     /// [`Jwks::encryption_keys`]) while it is published. The default is none (a provider
     /// whose keys live in a KMS, for instance), and then encrypted request objects are
     /// refused.
-    fn decryption_keys(&self) -> &[crate::jose::jwe::DecryptionKey] {
-        &[]
+    fn decryption_keys(&self) -> Vec<Arc<crate::jose::jwe::DecryptionKey>> {
+        Vec::new()
     }
 }
 
@@ -111,7 +111,7 @@ pub enum KeyState {
 /// (files, generated keys) build one of these; it is also the development key provider.
 pub struct LocalKeys {
     keys: Vec<(SigningKey, KeyState)>,
-    decryption: Vec<crate::jose::jwe::DecryptionKey>,
+    decryption: Vec<Arc<crate::jose::jwe::DecryptionKey>>,
     jwks: Arc<Jwks>,
     development: bool,
 }
@@ -185,7 +185,7 @@ impl LocalKeys {
                 });
             }
         }
-        self.decryption = keys.into_iter().map(|(k, ..)| k).collect();
+        self.decryption = keys.into_iter().map(|(k, ..)| Arc::new(k)).collect();
         self.jwks = Arc::new(
             Jwks::new(self.jwks.keys().to_vec()).with_encryption_keys(
                 self.decryption
@@ -273,8 +273,8 @@ impl KeyProvider for LocalKeys {
         self.development
     }
 
-    fn decryption_keys(&self) -> &[crate::jose::jwe::DecryptionKey] {
-        &self.decryption
+    fn decryption_keys(&self) -> Vec<Arc<crate::jose::jwe::DecryptionKey>> {
+        self.decryption.clone()
     }
 }
 

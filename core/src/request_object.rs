@@ -34,14 +34,14 @@ use crate::http_types::Params;
 /// for any request object (so an unsigned inner JWT, `alg: none`, is refused there too).
 pub(crate) fn decrypt(
     token: &str,
-    keys: &[crate::jose::jwe::DecryptionKey],
+    keys: &[std::sync::Arc<crate::jose::jwe::DecryptionKey>],
 ) -> Result<String, String> {
     if keys.is_empty() {
         return Err(
             "the request object is encrypted, but the provider has no encryption keys".into(),
         );
     }
-    let keys: Vec<&crate::jose::jwe::DecryptionKey> = keys.iter().collect();
+    let keys: Vec<&crate::jose::jwe::DecryptionKey> = keys.iter().map(|k| k.as_ref()).collect();
     let out = crate::jose::jwe::decrypt(token, &keys)
         .map_err(|e| format!("the encrypted request object is refused: {e}"))?;
     match String::from_utf8(out.plaintext) {

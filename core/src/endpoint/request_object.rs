@@ -51,7 +51,7 @@ impl Provider {
         // decrypted first; the signed object inside is what is checked below.
         let decrypted;
         let jwt = if crate::jose::jwe::is_compact_jwe(jwt) {
-            decrypted = request_object::decrypt(jwt, self.inner.keys.decryption_keys())
+            decrypted = request_object::decrypt(jwt, &self.inner.keys.decryption_keys())
                 .map_err(|e| {
                     tracing::info!(client_id = %crate::logging::untrusted(&client.id), reason = %e, "idpkit: request object refused");
                     OAuthError::new(ErrorCode::InvalidRequestObject, e)
