@@ -317,12 +317,30 @@ mod aws {
             ),
             Err(JweError::KeyMismatch { .. })
         ));
-        // A key limited to ECDH-ES does not serve ECDH-ES+A256KW.
-        let t = token(JweAlgorithm::EcdhEsA256kw, &key(JweAlgorithm::EcdhEsA256kw));
-        let direct_only = key(JweAlgorithm::EcdhEs);
+        // Even under the kid the token names, a key of another type is not tried.
+        let t = token(JweAlgorithm::RsaOaep256, &rsa);
+        let ec_same_kid = key(JweAlgorithm::EcdhEs).with_kid(rsa.kid());
+        assert!(matches!(
+            decrypt(&t, &[&ec_same_kid]),
+            Err(JweError::NoKey { .. })
+        ));
+        // A key limited to ECDH-ES does not serve ECDH-ES+A256KW, to decrypt or encrypt.
+        let kw = key(JweAlgorithm::EcdhEsA256kw);
+        let t = token(JweAlgorithm::EcdhEsA256kw, &kw);
+        let direct_only = key(JweAlgorithm::EcdhEs).with_kid(kw.kid());
         assert!(matches!(
             decrypt(&t, &[&direct_only]),
             Err(JweError::NoKey { .. })
+        ));
+        assert!(matches!(
+            encrypt(
+                direct_only.public_jwk(),
+                JweAlgorithm::EcdhEsA256kw,
+                JweEncryption::A128GCM,
+                HeaderOptions::default(),
+                b"x"
+            ),
+            Err(JweError::KeyMismatch { .. })
         ));
     }
 
