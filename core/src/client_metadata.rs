@@ -478,7 +478,9 @@ mod tests {
         let refused = |extra: serde_json::Value, needle: &str| {
             let e = base(extra).expect_err("refused");
             assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
-            assert!(e.description.contains(needle), "{}", e.description);
+            // With ring, every encryption request is refused for the backend first.
+            let ring = !crate::jose::jwe::SUPPORTED && e.description.contains("aws-lc-rs");
+            assert!(e.description.contains(needle) || ring, "{}", e.description);
         };
         // No keys at all; only a signature key; an EC key for RSA-OAEP-256.
         refused(

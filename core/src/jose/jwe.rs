@@ -787,7 +787,6 @@ pub fn encrypt(
     backend::encrypt(recipient, alg, enc, options, plaintext)
 }
 
-#[cfg_attr(feature = "ring", allow(dead_code))]
 /// Encrypts the compact JWS `jws` to `recipient` as a nested JWT (`cty: JWT`, RFC 7519
 /// §5.2; OIDC Core §16.14: signed, then encrypted). A failure is the provider's
 /// (`server_error`).
@@ -809,6 +808,7 @@ pub(crate) fn nest(
     .map_err(|e| crate::error::OAuthError::server_error(&format!("encrypting a response: {e}")))
 }
 
+#[cfg_attr(feature = "ring", allow(dead_code))]
 fn header_json(
     recipient: &EncryptionJwk,
     alg: JweAlgorithm,

@@ -1,3 +1,6 @@
+// With the ring backend only the backend-independent tests run.
+#![cfg_attr(feature = "ring", allow(dead_code))]
+
 use super::*;
 
 fn b64(v: &[u8]) -> String {
