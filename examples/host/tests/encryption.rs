@@ -255,3 +255,59 @@ async fn registering_encryption_without_a_usable_key_is_invalid_client_metadata(
         "{v}"
     );
 }
+
+/// The other direction: a JWE made by npm jose (an access token of the host, signed by
+/// it, then encrypted by jose to a resource server's key) is decrypted by idpkit's
+/// `Validator` with `decryption_key`, then verified against the host's JWKS.
+#[tokio::test]
+async fn a_validator_decrypts_an_access_token_encrypted_by_npm_jose_rfc7516() {
+    let host = Host::start().await;
+    let tokens = common::tokens_for_demo_client(&host, "openid api:read").await;
+    let jws = tokens["access_token"].as_str().expect("at").to_owned();
+    assert_eq!(
+        jws.split('.').count(),
+        3,
+        "demo-client's access tokens are JWTs"
+    );
+    let (rs_key, _) = DecryptionKey::generate(JweAlgorithm::RsaOaep256).expect("rs key");
+    let jwk = serde_json::to_string(rs_key.public_jwk()).expect("jwk");
+    let jwe = tokio::task::spawn_blocking(move || {
+        js::run(
+            "encrypt.mjs",
+            &[&jws, &jwk, "RSA-OAEP-256", "A256GCM", "JWT"],
+            Duration::from_secs(60),
+        )
+    })
+    .await
+    .expect("node")
+    .trim()
+    .to_owned();
+    assert_eq!(jwe.split('.').count(), 5);
+    let http: std::sync::Arc<dyn idpkit::http::HttpClient> =
+        std::sync::Arc::new(idpkit::http_client::ReqwestClient::new().expect("http"));
+    let validator = idpkit::Validator::builder()
+        .trust(
+            idpkit::TrustedIssuer::new(host.base.clone(), "demo-api")
+                .with_jwks_url(host.url("/jwks")),
+        )
+        .http_client(http.clone())
+        .decryption_key(rs_key)
+        .build()
+        .expect("validator");
+    let t = validator
+        .validate(&jwe)
+        .await
+        .expect("decrypted and verified");
+    assert_eq!(t.client_id.as_deref(), Some("demo-client"));
+    // Without the key: refused, saying why.
+    let plain = idpkit::Validator::builder()
+        .trust(
+            idpkit::TrustedIssuer::new(host.base.clone(), "demo-api")
+                .with_jwks_url(host.url("/jwks")),
+        )
+        .http_client(http)
+        .build()
+        .expect("validator");
+    let r = plain.validate(&jwe).await.expect_err("no key");
+    assert!(matches!(r, idpkit::Rejection::Undecryptable { .. }), "{r}");
+}
