@@ -51,11 +51,22 @@ pub(crate) enum ClientKeysError {
     /// A fetch was made less than [`JWKS_REFETCH_INTERVAL`] ago and nothing is cached.
     #[error("the client's jwks_uri was fetched less than 10 s ago without success; retry later")]
     RateLimited,
+    /// The client's keys have no key to encrypt to with `alg`.
+    #[error(
+        "the client's keys have no encryption key for {alg} (a {} key with use enc or no use)",
+        alg.key_type()
+    )]
+    NoEncryptionKey {
+        /// The algorithm registered.
+        alg: crate::jose::jwe::JweAlgorithm,
+    },
 }
 
 #[derive(Debug, Clone)]
 struct Entry {
     keys: Option<Arc<KeySet>>,
+    /// The document the keys came from, for its encryption keys.
+    jwks: Option<Arc<Jwks>>,
     fetched_at: OffsetDateTime,
     last_attempt: OffsetDateTime,
 }
@@ -122,9 +133,36 @@ impl ClientKeyCache {
         http: Option<&dyn HttpClient>,
         now: OffsetDateTime,
     ) -> Result<Arc<KeySet>, ClientKeysError> {
+        self.sets(client, kid, http, now).await.map(|(k, _)| k)
+    }
+
+    /// The key of `client` to encrypt to with `alg`
+    /// ([`select_recipient`](crate::jose::jwe::select_recipient) over
+    /// [`Jwks::encryption_keys`]), from its `jwks` or its `jwks_uri` (the same cache and
+    /// refetch rules as for its signature keys).
+    pub(crate) async fn recipient(
+        &self,
+        client: &Client,
+        alg: crate::jose::jwe::JweAlgorithm,
+        http: Option<&dyn HttpClient>,
+        now: OffsetDateTime,
+    ) -> Result<crate::jose::jwe::EncryptionJwk, ClientKeysError> {
+        let (_, jwks) = self.sets(client, None, http, now).await?;
+        crate::jose::jwe::select_recipient(jwks.encryption_keys(), alg)
+            .cloned()
+            .ok_or(ClientKeysError::NoEncryptionKey { alg })
+    }
+
+    async fn sets(
+        &self,
+        client: &Client,
+        kid: Option<&str>,
+        http: Option<&dyn HttpClient>,
+        now: OffsetDateTime,
+    ) -> Result<(Arc<KeySet>, Arc<Jwks>), ClientKeysError> {
         let uri = match &client.jwt.jwks {
             None => return Err(ClientKeysError::NoKeys),
-            Some(ClientJwks::Value { keys, .. }) => return Ok(keys.clone()),
+            Some(ClientJwks::Value { keys, jwks }) => return Ok((keys.clone(), jwks.clone())),
             Some(ClientJwks::Uri(uri)) => uri,
         };
         let key = (client.id.clone(), uri.clone());
@@ -134,8 +172,10 @@ impl ClientKeyCache {
             match decide(entry.as_ref(), kid, self.max_age, now) {
                 Decision::Use => {
                     // `decide` says Use only for an entry with keys.
-                    if let Some(keys) = entry.and_then(|e| e.keys) {
-                        return Ok(keys);
+                    if let Some(e) = entry
+                        && let (Some(keys), Some(jwks)) = (e.keys, e.jwks)
+                    {
+                        return Ok((keys, jwks));
                     }
                     return Err(ClientKeysError::RateLimited);
                 }
@@ -146,11 +186,12 @@ impl ClientKeyCache {
                     }
                     let e = entries.entry(key.clone()).or_insert(Entry {
                         keys: None,
+                        jwks: None,
                         fetched_at: now,
                         last_attempt: now,
                     });
                     e.last_attempt = now;
-                    e.keys.clone()
+                    e.keys.clone().zip(e.jwks.clone())
                 }
             }
         };
@@ -158,16 +199,18 @@ impl ClientKeyCache {
         match fetch(http, uri).await {
             Ok(jwks) => {
                 let keys = Arc::new(KeySet::new(&jwks));
+                let jwks = Arc::new(jwks);
                 let mut entries = self.entries.lock().unwrap_or_else(|p| p.into_inner());
                 entries.insert(
                     key,
                     Entry {
                         keys: Some(keys.clone()),
+                        jwks: Some(jwks.clone()),
                         fetched_at: now,
                         last_attempt: now,
                     },
                 );
-                Ok(keys)
+                Ok((keys, jwks))
             }
             Err(reason) => {
                 tracing::warn!(client_id = %crate::logging::untrusted(&client.id), %reason, "idpkit: fetching a client's jwks_uri failed");
@@ -214,6 +257,7 @@ mod tests {
             .collect();
         Entry {
             keys: Some(Arc::new(KeySet::new(&Jwks::new(keys)))),
+            jwks: None,
             fetched_at: at(fetched),
             last_attempt: at(attempt),
         }
@@ -252,6 +296,7 @@ mod tests {
     fn failed_fetches_are_rate_limited_per_client() {
         let failed = Entry {
             keys: None,
+            jwks: None,
             fetched_at: at(0),
             last_attempt: at(0),
         };

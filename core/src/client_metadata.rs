@@ -96,6 +96,20 @@ pub struct ClientMetadata {
     /// `userinfo_signed_response_alg` (OIDC Registration §2, Core §5.3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<String>,
+    /// `id_token_encrypted_response_alg` (OIDC Registration §2): RSA-OAEP-256, ECDH-ES or
+    /// ECDH-ES+A256KW, to a key in `jwks` / `jwks_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// `id_token_encrypted_response_enc`: A128GCM or A256GCM, required with `_alg`
+    /// (the registration default A128CBC-HS256 is not implemented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// `userinfo_encrypted_response_alg` (OIDC Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// `userinfo_encrypted_response_enc`, required with `_alg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `require_pushed_authorization_requests` (RFC 9126 §6).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub require_pushed_authorization_requests: Option<bool>,
@@ -299,6 +313,19 @@ impl ClientMetadata {
                 )
             })?),
         };
+        let invalid = |reason: String| OAuthError::new(ErrorCode::InvalidClientMetadata, reason);
+        let id_token_encryption = crate::client::encryption_pair(
+            "id_token_encrypted_response",
+            self.id_token_encrypted_response_alg.as_deref(),
+            self.id_token_encrypted_response_enc.as_deref(),
+        )
+        .map_err(invalid)?;
+        let userinfo_encryption = crate::client::encryption_pair(
+            "userinfo_encrypted_response",
+            self.userinfo_encrypted_response_alg.as_deref(),
+            self.userinfo_encrypted_response_enc.as_deref(),
+        )
+        .map_err(invalid)?;
         let reg = ClientRegistration {
             id: client_id.to_owned(),
             secret_sha256,
@@ -340,6 +367,10 @@ impl ClientMetadata {
             subject_type: self.subject_type.clone(),
             sector_identifier_uri: self.sector_identifier_uri.clone(),
             userinfo_signed_response_alg,
+            id_token_encrypted_response_alg: id_token_encryption.map(|(a, _)| a),
+            id_token_encrypted_response_enc: id_token_encryption.map(|(_, e)| e),
+            userinfo_encrypted_response_alg: userinfo_encryption.map(|(a, _)| a),
+            userinfo_encrypted_response_enc: userinfo_encryption.map(|(_, e)| e),
         };
         // The builder's checks (auth method vs keys, `jwks` and `jwks_uri` both, logout
         // URIs, ...): the same rules as every other client, named in the description.
@@ -427,6 +458,87 @@ mod tests {
         let c = code(serde_json::json!({
             "redirect_uris": ["https://rp.example/cb"], "software_statement": "e30.e30.x"}));
         assert_eq!(c, ErrorCode::InvalidSoftwareStatement);
+    }
+
+    fn enc_jwks(key_use: &str) -> serde_json::Value {
+        use base64::Engine;
+        let b = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        serde_json::json!({"keys": [{"kty": "EC", "crv": "P-256", "use": key_use, "kid": "e1",
+            "x": b(&[1; 32]), "y": b(&[2; 32])}]})
+    }
+
+    #[test]
+    fn response_encryption_needs_a_usable_key_and_an_enc_oidc_registration_2() {
+        let base = |extra: serde_json::Value| {
+            let mut m = serde_json::json!({"redirect_uris": ["https://rp.example/cb"]});
+            for (k, v) in extra.as_object().expect("object") {
+                m[k] = v.clone();
+            }
+            meta(m).to_registration("c1", Some("s"), &scopes())
+        };
+        let refused = |extra: serde_json::Value, needle: &str| {
+            let e = base(extra).expect_err("refused");
+            assert_eq!(e.code, ErrorCode::InvalidClientMetadata);
+            // With ring, every encryption request is refused for the backend first.
+            let ring = !crate::jose::jwe::SUPPORTED && e.description.contains("aws-lc-rs");
+            assert!(e.description.contains(needle) || ring, "{}", e.description);
+        };
+        // No keys at all; only a signature key; an EC key for RSA-OAEP-256.
+        refused(
+            serde_json::json!({"id_token_encrypted_response_alg": "ECDH-ES", "id_token_encrypted_response_enc": "A128GCM"}),
+            "jwks or jwks_uri",
+        );
+        refused(
+            serde_json::json!({"jwks": enc_jwks("sig"), "id_token_encrypted_response_alg": "ECDH-ES", "id_token_encrypted_response_enc": "A128GCM"}),
+            "no usable encryption key",
+        );
+        refused(
+            serde_json::json!({"jwks": enc_jwks("enc"), "userinfo_encrypted_response_alg": "RSA-OAEP-256", "userinfo_encrypted_response_enc": "A128GCM"}),
+            "no usable encryption key",
+        );
+        // enc is required (its default A128CBC-HS256 is not implemented); enc needs alg.
+        refused(
+            serde_json::json!({"jwks": enc_jwks("enc"), "id_token_encrypted_response_alg": "ECDH-ES"}),
+            "id_token_encrypted_response_enc is required",
+        );
+        refused(
+            serde_json::json!({"jwks": enc_jwks("enc"), "id_token_encrypted_response_enc": "A128GCM"}),
+            "needs id_token_encrypted_response_alg",
+        );
+        for (alg, enc) in [
+            ("RSA1_5", "A128GCM"),
+            ("dir", "A128GCM"),
+            ("ECDH-ES", "A128CBC-HS256"),
+        ] {
+            refused(
+                serde_json::json!({"jwks": enc_jwks("enc"), "id_token_encrypted_response_alg": alg, "id_token_encrypted_response_enc": enc}),
+                "not supported",
+            );
+        }
+        let ok = base(serde_json::json!({"jwks": enc_jwks("enc"),
+            "id_token_encrypted_response_alg": "ECDH-ES+A256KW", "id_token_encrypted_response_enc": "A256GCM",
+            "userinfo_encrypted_response_alg": "ECDH-ES", "userinfo_encrypted_response_enc": "A128GCM"}));
+        if !crate::jose::jwe::SUPPORTED {
+            let e = ok.expect_err("ring");
+            assert!(e.description.contains("aws-lc-rs"), "{}", e.description);
+            return;
+        }
+        let reg = ok.expect("valid");
+        // The stored form keeps the metadata and the encryption key.
+        let client = reg.clone().into_client().expect("client");
+        assert_eq!(
+            client.id_token_encrypted_response(),
+            Some((
+                crate::jose::jwe::JweAlgorithm::EcdhEsA256kw,
+                crate::jose::jwe::JweEncryption::A256GCM
+            ))
+        );
+        let again = client.to_registration().into_client().expect("round trip");
+        assert_eq!(
+            again.userinfo_encrypted_response(),
+            client.userinfo_encrypted_response()
+        );
+        assert_eq!(again.jwks().map(|j| j.encryption_keys().len()), Some(1));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub(crate) fn document(
     algorithms: &[Algorithm],
     grant_types: &[&str],
     backchannel: bool,
+    decryption: &[crate::jose::jwe::EncryptionJwk],
 ) -> Arc<[u8]> {
     let url = |p: &str| format!("{}{}", config.issuer, p);
     let algs: Vec<&str> = algorithms.iter().map(|a| a.as_str()).collect();
@@ -140,6 +141,47 @@ pub(crate) fn document(
             json!(url(&config.paths.registration)),
         );
     }
+    // OIDC Discovery §3: the JWE algorithms ID tokens and userinfo can be encrypted with
+    // (`id_token_encrypted_response_alg` / `_enc` etc.); none with the ring backend.
+    if crate::jose::jwe::SUPPORTED
+        && let Some(obj) = doc.as_object_mut()
+    {
+        let algs: Vec<&str> = crate::jose::jwe::JweAlgorithm::ALL
+            .iter()
+            .map(|a| a.as_str())
+            .collect();
+        let encs: Vec<&str> = crate::jose::jwe::JweEncryption::ALL
+            .iter()
+            .map(|e| e.as_str())
+            .collect();
+        for what in ["id_token", "userinfo"] {
+            obj.insert(
+                format!("{what}_encryption_alg_values_supported"),
+                json!(algs),
+            );
+            obj.insert(
+                format!("{what}_encryption_enc_values_supported"),
+                json!(encs),
+            );
+        }
+        // RFC 9101 §9.1 / OIDC Discovery §3: request objects may be encrypted to the
+        // provider's own keys: the algorithms some published encryption key takes.
+        let request_algs: Vec<&str> = crate::jose::jwe::JweAlgorithm::ALL
+            .iter()
+            .filter(|a| decryption.iter().any(|k| k.supports(**a)))
+            .map(|a| a.as_str())
+            .collect();
+        if !request_algs.is_empty() {
+            obj.insert(
+                "request_object_encryption_alg_values_supported".into(),
+                json!(request_algs),
+            );
+            obj.insert(
+                "request_object_encryption_enc_values_supported".into(),
+                json!(encs),
+            );
+        }
+    }
     serde_json::to_vec(&doc).unwrap_or_default().into()
 }
 
@@ -189,11 +231,13 @@ mod tests {
     fn client_id_metadata_document_support_is_advertised_only_when_on_cimd_6() {
         let mut c = config();
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert!(d.get("client_id_metadata_document_supported").is_none());
         c.client_id_metadata_documents.enabled = true;
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["client_id_metadata_document_supported"],
             serde_json::json!(true)
@@ -211,11 +255,30 @@ mod tests {
         let mut c = config();
         c.pairwise_secret = Some(crate::pairwise::PairwiseSecret::new(vec![1; 32]));
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["subject_types_supported"],
             serde_json::json!(["public", "pairwise"])
         );
+    }
+
+    #[test]
+    fn encryption_algorithms_are_advertised_with_aws_lc_rs_only_oidc_discovery_3() {
+        let d = doc(&[]);
+        for what in ["id_token", "userinfo"] {
+            let algs = &d[format!("{what}_encryption_alg_values_supported")];
+            let encs = &d[format!("{what}_encryption_enc_values_supported")];
+            if crate::jose::jwe::SUPPORTED {
+                assert_eq!(
+                    *algs,
+                    serde_json::json!(["RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A256KW"])
+                );
+                assert_eq!(*encs, serde_json::json!(["A128GCM", "A256GCM"]));
+            } else {
+                assert!(algs.is_null() && encs.is_null(), "ring: no JWE");
+            }
+        }
     }
 
     fn doc(grants: &[&str]) -> serde_json::Value {
@@ -224,6 +287,7 @@ mod tests {
             &[Algorithm::RS256, Algorithm::ES256],
             grants,
             false,
+            &[],
         );
         serde_json::from_slice(&bytes).expect("json")
     }
@@ -291,7 +355,8 @@ mod tests {
         c.client_jwt.algorithms = vec![Algorithm::PS256, Algorithm::ES256, Algorithm::EdDSA];
         c.client_jwt.client_secret_jwt = false;
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["token_endpoint_auth_signing_alg_values_supported"],
             serde_json::json!(["PS256", "ES256", "EdDSA"])
@@ -348,7 +413,8 @@ mod tests {
         let mut c = config();
         c.require_pushed_authorization_requests = true;
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(d["require_pushed_authorization_requests"], true);
     }
 
@@ -362,7 +428,8 @@ mod tests {
         let mut c = config();
         c.authorization_details_types_supported = vec!["payment_initiation".into()];
         let d: serde_json::Value =
-            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false)).expect("json");
+            serde_json::from_slice(&document(&c, &[Algorithm::ES256], &[], false, &[]))
+                .expect("json");
         assert_eq!(
             d["authorization_details_types_supported"],
             serde_json::json!(["payment_initiation"])

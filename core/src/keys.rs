@@ -84,6 +84,15 @@ pub trait KeyProvider: Send + Sync + 'static {
     fn is_development(&self) -> bool {
         false
     }
+    /// The provider's own encryption keys (`use: enc`): what JWEs encrypted to the
+    /// provider (request objects, RFC 9101 §6.1) are decrypted with. Every key returned
+    /// decrypts; each must also be in [`jwks`](Self::jwks) (as an encryption key,
+    /// [`Jwks::encryption_keys`]) while it is published. The default is none (a provider
+    /// whose keys live in a KMS, for instance), and then encrypted request objects are
+    /// refused.
+    fn decryption_keys(&self) -> Vec<Arc<crate::jose::jwe::DecryptionKey>> {
+        Vec::new()
+    }
 }
 
 /// Where a key is in its rotation.
@@ -102,6 +111,7 @@ pub enum KeyState {
 /// (files, generated keys) build one of these; it is also the development key provider.
 pub struct LocalKeys {
     keys: Vec<(SigningKey, KeyState)>,
+    decryption: Vec<Arc<crate::jose::jwe::DecryptionKey>>,
     jwks: Arc<Jwks>,
     development: bool,
 }
@@ -140,9 +150,51 @@ impl LocalKeys {
         ));
         Ok(Self {
             keys,
+            decryption: Vec::new(),
             jwks,
             development: false,
         })
+    }
+
+    /// The set with the provider's own encryption keys (`use: enc`, JWE, for request
+    /// objects encrypted to the provider), each with its state and (retiring) `until`:
+    /// *next*, *active* and *retiring* keys are all published and all decrypt (a client
+    /// may have encrypted to any key it saw published); the caller drops keys past
+    /// `until` ([`rotation::is_published`]). `kid`s must be unique across signing and
+    /// encryption keys, and a retiring key needs `until`.
+    pub fn with_decryption_keys(
+        mut self,
+        keys: Vec<(
+            crate::jose::jwe::DecryptionKey,
+            KeyState,
+            Option<OffsetDateTime>,
+        )>,
+    ) -> Result<Self, RotationError> {
+        for (i, (k, state, until)) in keys.iter().enumerate() {
+            let kid = k.kid();
+            if self.keys.iter().any(|(s, _)| s.kid() == kid)
+                || keys[..i].iter().any(|(o, ..)| o.kid() == kid)
+            {
+                return Err(RotationError::DuplicateKid {
+                    kid: kid.to_owned(),
+                });
+            }
+            if *state == KeyState::Retiring && until.is_none() {
+                return Err(RotationError::RetiringWithoutUntil {
+                    kid: kid.to_owned(),
+                });
+            }
+        }
+        self.decryption = keys.into_iter().map(|(k, ..)| Arc::new(k)).collect();
+        self.jwks = Arc::new(
+            Jwks::new(self.jwks.keys().to_vec()).with_encryption_keys(
+                self.decryption
+                    .iter()
+                    .map(|k| k.public_jwk().clone())
+                    .collect(),
+            ),
+        );
+        Ok(self)
     }
 
     /// Throw-away keys generated in memory (RS256 where the backend can generate RSA keys,
@@ -219,6 +271,10 @@ impl KeyProvider for LocalKeys {
 
     fn is_development(&self) -> bool {
         self.development
+    }
+
+    fn decryption_keys(&self) -> Vec<Arc<crate::jose::jwe::DecryptionKey>> {
+        self.decryption.clone()
     }
 }
 

@@ -109,7 +109,7 @@ pub use authorization_details::{
 pub use claims_request::{ClaimRequest, ClaimsRequest};
 pub use client::{
     AccessTokenFormat, Client, ClientBuilder, ClientRegistration, ClientRegistry, ClientStore,
-    GrantType, MemoryClientRegistry, SecretHash, StaticClients, SubjectType,
+    GrantType, MemoryClientRegistry, ResponseEncryption, SecretHash, StaticClients, SubjectType,
     TokenEndpointAuthMethod,
 };
 pub use client_metadata::ClientMetadata;
@@ -136,6 +136,7 @@ pub use http_types::{Body, Method, Params, Request, Response, parse_cookies};
 pub use interaction::{
     Authorization, InteractionDetails, InteractionOutcome, Needs, PendingInteraction,
 };
+pub use jose::jwe::{DecryptionKey, EncryptionJwk, JweAlgorithm, JweEncryption};
 pub use jose::jwk::{Jwk, Jwks};
 pub use jose::signing::SigningKey;
 pub use keys::{KeyError, KeyProvider, KeyRef, KeyState, LocalKeys};
@@ -143,7 +144,7 @@ pub use profile::{FAPI2_ALGORITHMS, FAPI2_MAX_CODE_TTL, FAPI2_REFRESH_RETRY, Pro
 pub use provider::{Provider, ProviderBuilder};
 pub use rate_limit::{Backoff, Limit, RateLimits, Throttled, source_key};
 pub use registration::{RegistrationContext, RegistrationHook, RegistrationPolicy};
-pub use resource_indicator::Resource;
+pub use resource_indicator::{AccessTokenEncryption, Resource};
 pub use store::{Consume, GrantStore, MemoryGrantStore, Record, RecordKind, StoreError, Stored};
 pub use throttle::LoginGuard;
 pub use time;

@@ -28,6 +28,31 @@ use crate::client_assertion::{
 };
 use crate::http_types::Params;
 
+/// An encrypted request object (RFC 9101 §6.1, a compact JWE, RFC 7516) decrypted with the
+/// provider's keys: the signed request object inside. It must be signed, then encrypted:
+/// the plaintext must be a compact JWS (three parts), whose signature is then verified as
+/// for any request object (so an unsigned inner JWT, `alg: none`, is refused there too).
+pub(crate) fn decrypt(
+    token: &str,
+    keys: &[std::sync::Arc<crate::jose::jwe::DecryptionKey>],
+) -> Result<String, String> {
+    if keys.is_empty() {
+        return Err(
+            "the request object is encrypted, but the provider has no encryption keys".into(),
+        );
+    }
+    let keys: Vec<&crate::jose::jwe::DecryptionKey> = keys.iter().map(|k| k.as_ref()).collect();
+    let out = crate::jose::jwe::decrypt(token, &keys)
+        .map_err(|e| format!("the encrypted request object is refused: {e}"))?;
+    match String::from_utf8(out.plaintext) {
+        Ok(jws) if jws.split('.').count() == 3 => Ok(jws),
+        _ => Err(
+            "the encrypted request object must carry a signed JWT (signed, then encrypted: RFC 9101 §6.1)"
+                .into(),
+        ),
+    }
+}
+
 /// Members of a request object that are claims about the JWT, not request parameters.
 const JWT_CLAIMS: [&str; 6] = ["iss", "aud", "exp", "nbf", "iat", "jti"];
 

@@ -33,6 +33,19 @@ pub struct Resource {
     uri: String,
     audience: String,
     scopes: Option<Vec<String>>,
+    encryption: Option<AccessTokenEncryption>,
+}
+
+/// How JWT access tokens for a [`Resource`] are encrypted: to its public key, with `alg`
+/// and `enc` ([`Resource::encrypt_access_tokens`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessTokenEncryption {
+    /// The resource server's public encryption key.
+    pub key: crate::jose::jwe::EncryptionJwk,
+    /// The key management algorithm.
+    pub alg: crate::jose::jwe::JweAlgorithm,
+    /// The content encryption algorithm.
+    pub enc: crate::jose::jwe::JweEncryption,
 }
 
 impl Resource {
@@ -44,7 +57,30 @@ impl Resource {
             uri: uri.into(),
             audience: audience.into(),
             scopes: None,
+            encryption: None,
         }
+    }
+
+    /// Encrypts the JWT access tokens whose only audience is this resource's to `key`,
+    /// the resource server's public encryption key: a nested JWT (signed, then encrypted,
+    /// `cty: JWT`) that only the resource server reads, with a
+    /// [`ValidatorBuilder::decryption_key`](crate::validate::ValidatorBuilder::decryption_key).
+    /// The provider cannot read such a token back: userinfo, introspection and revocation
+    /// by value do not take it (revoking its grant still works). Needs the aws-lc-rs
+    /// backend.
+    pub fn encrypt_access_tokens(
+        mut self,
+        key: crate::jose::jwe::EncryptionJwk,
+        alg: crate::jose::jwe::JweAlgorithm,
+        enc: crate::jose::jwe::JweEncryption,
+    ) -> Self {
+        self.encryption = Some(AccessTokenEncryption { key, alg, enc });
+        self
+    }
+
+    /// How its access tokens are encrypted, if they are.
+    pub fn access_token_encryption(&self) -> Option<&AccessTokenEncryption> {
+        self.encryption.as_ref()
     }
 
     /// The only scopes a token for this resource carries (others are dropped from it).
@@ -87,6 +123,23 @@ impl Resource {
                 "resource {:?}: the audience must be non-empty printable text",
                 self.uri
             ));
+        }
+        if let Some(e) = &self.encryption {
+            if !crate::jose::jwe::SUPPORTED {
+                return Some(format!(
+                    "resource {:?}: encrypted access tokens: {}",
+                    self.uri,
+                    crate::jose::jwe::NEEDS_AWS_LC_RS
+                ));
+            }
+            if !e.key.supports(e.alg) {
+                return Some(format!(
+                    "resource {:?}: the access-token encryption key is not a {} key for {}",
+                    self.uri,
+                    e.alg.key_type(),
+                    e.alg
+                ));
+            }
         }
         None
     }

@@ -557,3 +557,180 @@ async fn a_request_objects_claims_member_is_the_claims_parameter_oidc_core_5_5()
     .await;
     assert_error_redirect(a, "invalid_request", Some("inner-state"));
 }
+
+/// The provider's keys: an ES256 signing key and `enc` encryption keys.
+#[cfg(not(feature = "ring"))]
+fn keys_with_encryption(enc: Vec<idpkit_core::DecryptionKey>) -> idpkit_core::LocalKeys {
+    use idpkit_core::KeyState;
+    let until = idpkit_core::time::OffsetDateTime::now_utc() + Duration::days(1);
+    let mut states = [KeyState::Active, KeyState::Next, KeyState::Retiring].into_iter();
+    idpkit_core::LocalKeys::new(vec![(key(Algorithm::ES256), KeyState::Active)])
+        .expect("keys")
+        .with_decryption_keys(
+            enc.into_iter()
+                .map(|k| {
+                    let s = states.next().unwrap_or(KeyState::Active);
+                    (k, s, (s == KeyState::Retiring).then_some(until))
+                })
+                .collect(),
+        )
+        .expect("decryption keys")
+}
+
+#[cfg(not(feature = "ring"))]
+#[tokio::test]
+async fn a_signed_then_encrypted_request_object_is_decrypted_with_the_providers_key_rfc9101_6_1() {
+    use idpkit_core::jose::jwe::{self, HeaderOptions, JweAlgorithm, JweEncryption};
+    let new_key = |alg| {
+        idpkit_core::DecryptionKey::generate(alg)
+            .expect("enc key")
+            .0
+    };
+    let (rsa, ec, old) = (
+        new_key(JweAlgorithm::RsaOaep256),
+        new_key(JweAlgorithm::EcdhEsA256kw),
+        new_key(JweAlgorithm::EcdhEs),
+    );
+    let published: Vec<_> = [&rsa, &ec, &old]
+        .iter()
+        .map(|k| k.public_jwk().clone())
+        .collect();
+    let f = fixture_with(|b| b.keys(keys_with_encryption(vec![rsa, ec, old])));
+    // Published with `use: enc` next to the signing key (`use: sig`), in every state.
+    let jwks = match f.env.provider.jwks().await.body {
+        idpkit_core::Body::Json(b) => serde_json::from_slice::<Value>(&b).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    let uses: Vec<&str> = jwks["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["use"].as_str())
+        .collect();
+    assert_eq!(uses, ["sig", "enc", "enc", "enc"]);
+    let doc = match f.env.provider.discovery().body {
+        idpkit_core::Body::Json(b) => serde_json::from_slice::<Value>(&b).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        doc["request_object_encryption_alg_values_supported"],
+        json!(["RSA-OAEP-256", "ECDH-ES", "ECDH-ES+A256KW"])
+    );
+
+    let signed = sign_jws(
+        &f.key,
+        json!({"typ": "oauth-authz-req+jwt"}),
+        &object(f.env.now()),
+    );
+    for (to, alg) in [
+        (&published[0], JweAlgorithm::RsaOaep256),
+        (&published[1], JweAlgorithm::EcdhEsA256kw),
+        (&published[2], JweAlgorithm::EcdhEs),
+    ] {
+        let jwe = jwe::encrypt(
+            to,
+            alg,
+            JweEncryption::A256GCM,
+            HeaderOptions {
+                typ: None,
+                cty: Some("JWT"),
+            },
+            signed.as_bytes(),
+        )
+        .expect("encrypt");
+        let mut b = Browser::new();
+        let a = authorize(&f, &mut b, &[("client_id", "jar"), ("request", &jwe)]).await;
+        let params = through_login(&f, &mut b, a).await;
+        assert_eq!(param(&params, "state"), Some("inner-state"), "{alg}");
+    }
+
+    // Encrypted but unsigned inside: refused (nested only).
+    let unsigned = jwe::encrypt(
+        &published[0],
+        JweAlgorithm::RsaOaep256,
+        JweEncryption::A128GCM,
+        HeaderOptions::default(),
+        object(f.env.now()).to_string().as_bytes(),
+    )
+    .expect("encrypt");
+    let outer = [
+        ("client_id", "jar"),
+        ("request", unsigned.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "s"),
+    ];
+    let a = authorize(&f, &mut Browser::new(), &outer).await;
+    assert_error_redirect(a, "invalid_request_object", Some("s"));
+    let none_inside = jwe::encrypt(
+        &published[0],
+        JweAlgorithm::RsaOaep256,
+        JweEncryption::A128GCM,
+        HeaderOptions {
+            typ: None,
+            cty: Some("JWT"),
+        },
+        unsigned_jws(&object(f.env.now())).as_bytes(),
+    )
+    .expect("encrypt");
+    let outer = [
+        ("client_id", "jar"),
+        ("request", none_inside.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "s"),
+    ];
+    let a = authorize(&f, &mut Browser::new(), &outer).await;
+    assert_error_redirect(a, "invalid_request_object", Some("s"));
+    // Encrypted to a key the provider does not have.
+    let stranger = new_key(JweAlgorithm::RsaOaep256);
+    let foreign = jwe::encrypt(
+        stranger.public_jwk(),
+        JweAlgorithm::RsaOaep256,
+        JweEncryption::A128GCM,
+        HeaderOptions {
+            typ: None,
+            cty: Some("JWT"),
+        },
+        signed.as_bytes(),
+    )
+    .expect("encrypt");
+    let outer = [
+        ("client_id", "jar"),
+        ("request", foreign.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "s"),
+    ];
+    let a = authorize(&f, &mut Browser::new(), &outer).await;
+    assert_error_redirect(a, "invalid_request_object", Some("s"));
+}
+
+#[cfg(not(feature = "ring"))]
+#[tokio::test]
+async fn without_encryption_keys_an_encrypted_request_object_is_refused_rfc9101_6_1() {
+    use idpkit_core::jose::jwe::{self, HeaderOptions, JweAlgorithm, JweEncryption};
+    let f = fixture();
+    let k = idpkit_core::DecryptionKey::generate(JweAlgorithm::EcdhEs)
+        .expect("k")
+        .0;
+    let signed = sign_jws(&f.key, json!({}), &object(f.env.now()));
+    let jwe = jwe::encrypt(
+        k.public_jwk(),
+        JweAlgorithm::EcdhEs,
+        JweEncryption::A128GCM,
+        HeaderOptions::default(),
+        signed.as_bytes(),
+    )
+    .expect("encrypt");
+    let outer = [
+        ("client_id", "jar"),
+        ("request", jwe.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("state", "s"),
+    ];
+    let a = authorize(&f, &mut Browser::new(), &outer).await;
+    assert_error_redirect(a, "invalid_request_object", Some("s"));
+    let doc = match f.env.provider.discovery().body {
+        idpkit_core::Body::Json(b) => serde_json::from_slice::<Value>(&b).expect("json"),
+        other => panic!("{other:?}"),
+    };
+    assert!(doc["request_object_encryption_alg_values_supported"].is_null());
+}

@@ -106,6 +106,13 @@ pub struct ManifestEntry {
     /// The algorithm (default: RS256 for RSA, ES256 for P-256, EdDSA for Ed25519).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<Algorithm>,
+    /// `use`: `enc` for one of the provider's own encryption keys (JWE: request objects
+    /// encrypted to the provider), a PKCS#8 PEM RSA (RSA-OAEP-256) or EC P-256 (ECDH-ES)
+    /// key, published with `use: enc`; absent (or `sig`) for a signing key. Encryption
+    /// keys follow the same states: *next*, *active* and *retiring* keys are all
+    /// published and all decrypt, a retiring one until `until`.
+    #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]
+    pub key_use: Option<String>,
     /// The rotation state.
     pub state: KeyState,
     /// For retiring keys: published until this time.
@@ -512,6 +519,7 @@ pub fn load_dir(dir: &Path, now: OffsetDateTime) -> Result<LocalKeys, KeyFileErr
                     file: f.to_owned(),
                     key: None,
                     alg: None,
+                    key_use: None,
                     state: KeyState::Active,
                     until: None,
                 })
@@ -519,22 +527,57 @@ pub fn load_dir(dir: &Path, now: OffsetDateTime) -> Result<LocalKeys, KeyFileErr
         }
     };
     let mut keys = Vec::new();
+    let mut decryption = Vec::new();
     for entry in &manifest.keys {
         if !rotation::is_published(entry.state, entry.until, now) {
             tracing::info!(file = %entry.file, "idpkit-keys-file: retiring key is past its time; no longer published");
             continue;
         }
-        for key in load_entry(dir, entry)? {
-            keys.push((key, entry.state, entry.until));
+        match entry.key_use.as_deref() {
+            None | Some("sig") => {
+                for key in load_entry(dir, entry)? {
+                    keys.push((key, entry.state, entry.until));
+                }
+            }
+            Some("enc") => decryption.push((
+                decryption_key(&dir.join(&entry.file))?,
+                entry.state,
+                entry.until,
+            )),
+            Some(other) => {
+                return Err(KeyFileError::Manifest {
+                    path: manifest_path,
+                    reason: format!("{}: use {other:?}: expected sig or enc", entry.file),
+                });
+            }
         }
     }
-    LocalKeys::with_schedule(keys).map_err(|e| KeyFileError::Manifest {
-        path: manifest_path,
+    let manifest_error = |e: RotationError| KeyFileError::Manifest {
+        path: manifest_path.clone(),
         reason: match e {
             RotationError::NoActiveKey { .. } => format!("{e} in {}", dir.display()),
             e => e.to_string(),
         },
-    })
+    };
+    let set = LocalKeys::with_schedule(keys).map_err(manifest_error)?;
+    if decryption.is_empty() {
+        return Ok(set);
+    }
+    set.with_decryption_keys(decryption).map_err(manifest_error)
+}
+
+/// An encryption key file: one PKCS#8 PEM private key (RSA or EC P-256).
+fn decryption_key(path: &Path) -> Result<idpkit_core::DecryptionKey, KeyFileError> {
+    let bytes = read_file(path)?;
+    let pems = pem::parse_many(&bytes).map_err(|e| invalid(path, format!("not valid PEM: {e}")))?;
+    match pems.as_slice() {
+        [p] if p.tag() == "PRIVATE KEY" => idpkit_core::DecryptionKey::from_pkcs8(p.contents())
+            .map_err(|e| invalid(path, format!("not an encryption key: {e}"))),
+        _ => Err(invalid(
+            path,
+            "an encryption key (use enc) is one PKCS#8 PEM private key (BEGIN PRIVATE KEY)",
+        )),
+    }
 }
 
 /// A key directory: a [`KeyProvider`] that can be reloaded without a restart.
@@ -659,6 +702,9 @@ impl KeyProvider for KeyDir {
     fn algorithms(&self) -> Vec<Algorithm> {
         self.keys().algorithms()
     }
+    fn decryption_keys(&self) -> Vec<Arc<idpkit_core::DecryptionKey>> {
+        self.keys().decryption_keys()
+    }
 }
 
 fn create_if_missing(dir: &Path, algs: &[Algorithm]) -> Result<(), KeyFileError> {
@@ -685,6 +731,7 @@ fn create_if_missing(dir: &Path, algs: &[Algorithm]) -> Result<(), KeyFileError>
             file: name,
             key: None,
             alg: Some(*alg),
+            key_use: None,
             state: KeyState::Active,
             until: None,
         });

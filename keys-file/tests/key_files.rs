@@ -586,3 +586,123 @@ async fn create_if_missing_writes_private_files_and_keeps_them() {
     let empty = tempfile::tempdir().expect("dir");
     assert!(err_of(empty.path()).contains("no active signing key"));
 }
+
+/// Encryption keys (`use: enc`, #17 item 6) beside signing keys: openssl-made RSA and
+/// P-256 keys, published with `use: enc` in every state, decrypting JWEs encrypted to
+/// their published halves; a retiring one is dropped after `until`.
+#[tokio::test]
+async fn encryption_keys_are_published_and_decrypt() {
+    use idpkit_core::jose::jwe::{self, HeaderOptions, JweAlgorithm, JweEncryption};
+    if !jwe::SUPPORTED {
+        return; // core built with ring: no JWE (its own tests cover the refusal)
+    }
+    let dir = tempfile::tempdir().expect("tmp");
+    let d = dir.path();
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "sig.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            "enc-rsa.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "enc-ec.pem",
+        ],
+        d,
+    );
+    openssl(
+        &[
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-out",
+            "enc-old.pem",
+        ],
+        d,
+    );
+    let manifest = |until: &str| {
+        format!(
+            r#"{{"keys": [
+            {{"file": "sig.pem", "state": "active"}},
+            {{"file": "enc-rsa.pem", "use": "enc", "state": "active"}},
+            {{"file": "enc-ec.pem", "use": "enc", "state": "next"}},
+            {{"file": "enc-old.pem", "use": "enc", "state": "retiring", "until": "{until}"}}
+        ]}}"#
+        )
+    };
+    write(d, MANIFEST, &manifest("2999-01-01T00:00:00Z"));
+    let keys = KeyDir::open(d).expect("opens");
+    let jwks = keys.jwks().await.expect("jwks");
+    let json: serde_json::Value = serde_json::from_slice(&jwks.to_json()).expect("json");
+    let uses: Vec<&str> = json["keys"]
+        .as_array()
+        .expect("keys")
+        .iter()
+        .filter_map(|k| k["use"].as_str())
+        .collect();
+    assert_eq!(uses, ["sig", "enc", "enc", "enc"]);
+    let enc = jwks.encryption_keys();
+    assert_eq!(enc.len(), 3);
+    let decryption = keys.decryption_keys();
+    let refs: Vec<&idpkit_core::DecryptionKey> = decryption.iter().map(|k| k.as_ref()).collect();
+    for (to, alg) in [
+        (&enc[0], JweAlgorithm::RsaOaep256),
+        (&enc[1], JweAlgorithm::EcdhEs),
+        (&enc[2], JweAlgorithm::EcdhEsA256kw),
+    ] {
+        let t = jwe::encrypt(
+            to,
+            alg,
+            JweEncryption::A128GCM,
+            HeaderOptions::default(),
+            b"x",
+        )
+        .expect("encrypt");
+        assert_eq!(jwe::decrypt(&t, &refs).expect("decrypts").plaintext, b"x");
+    }
+    // Past `until` the retiring key is neither published nor used.
+    write(d, MANIFEST, &manifest("2000-01-01T00:00:00Z"));
+    let keys = KeyDir::open(d).expect("opens");
+    assert_eq!(keys.jwks().await.expect("jwks").encryption_keys().len(), 2);
+    assert_eq!(keys.decryption_keys().len(), 2);
+    // A signing-only key file cannot be an encryption key; unknown `use` is refused.
+    openssl(&["genpkey", "-algorithm", "ED25519", "-out", "ed.pem"], d);
+    write(
+        d,
+        MANIFEST,
+        r#"{"keys": [{"file": "sig.pem", "state": "active"}, {"file": "ed.pem", "use": "enc", "state": "active"}]}"#,
+    );
+    assert!(err_of(d).contains("ed.pem"), "{}", err_of(d));
+    write(
+        d,
+        MANIFEST,
+        r#"{"keys": [{"file": "sig.pem", "state": "active"}, {"file": "enc-ec.pem", "use": "wrap", "state": "active"}]}"#,
+    );
+    assert!(err_of(d).contains("expected sig or enc"), "{}", err_of(d));
+}

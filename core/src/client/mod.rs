@@ -179,6 +179,9 @@ pub struct Client {
     /// `subject_type`, `sector_identifier_uri` and `userinfo_signed_response_alg`
     /// (OIDC Core §8, §5.3.2).
     pub(crate) subject: subject::Subject,
+    /// `id_token_encrypted_response_*` and `userinfo_encrypted_response_*` (OIDC
+    /// Registration §2).
+    pub(crate) encryption: encryption::Encryption,
     /// Registration state of a dynamically registered client (RFC 7591, RFC 7592).
     pub(crate) dynamic: Option<std::sync::Arc<crate::registration::DynamicRegistration>>,
     /// Resolved from its client ID metadata document ([`crate::client_id_metadata_document`]).
@@ -376,6 +379,7 @@ impl ClientBuilder {
                 dpop_bound_access_tokens: false,
                 jwt: auth_method::JwtAuth::default(),
                 subject: subject::Subject::default(),
+                encryption: encryption::Encryption::default(),
                 dynamic: None,
                 metadata_document: false,
             },
@@ -621,6 +625,7 @@ impl ClientBuilder {
         }
         logout::check(&c.logout).map_err(err)?;
         auth_method::check(c).map_err(err)?;
+        encryption::check(c).map_err(err)?;
         for origin in &c.allowed_origins {
             if origin.ends_with('/')
                 || !(origin.starts_with("https://") || origin.starts_with("http://"))
@@ -649,6 +654,7 @@ pub(crate) fn is_absolute_uri(s: &str) -> bool {
 pub(crate) const MAX_TTL: time::Duration = time::Duration::days(3650);
 
 mod auth_method;
+mod encryption;
 mod logout;
 mod registration;
 mod store;
@@ -656,6 +662,8 @@ mod subject;
 
 pub(crate) use auth_method::ClientJwks;
 pub use auth_method::TokenEndpointAuthMethod;
+pub use encryption::ResponseEncryption;
+pub(crate) use encryption::pair as encryption_pair;
 pub use registration::{ClientRegistration, anonymous_issued_at, client_from_json, client_to_json};
 pub(crate) use store::WithRegistry;
 pub use store::{ClientRegistry, ClientStore, MemoryClientRegistry, StaticClients};

@@ -122,6 +122,19 @@ pub struct ClientRegistration {
     /// `userinfo_signed_response_alg` (OIDC Registration §2, Core §5.3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<Algorithm>,
+    /// `id_token_encrypted_response_alg` (OIDC Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_alg: Option<crate::jose::jwe::JweAlgorithm>,
+    /// `id_token_encrypted_response_enc` (required with `_alg`: A128CBC-HS256, the
+    /// registration default, is not implemented).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encrypted_response_enc: Option<crate::jose::jwe::JweEncryption>,
+    /// `userinfo_encrypted_response_alg` (OIDC Registration §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_alg: Option<crate::jose::jwe::JweAlgorithm>,
+    /// `userinfo_encrypted_response_enc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encrypted_response_enc: Option<crate::jose::jwe::JweEncryption>,
     /// Set for a client registered through the registration endpoint (RFC 7591): its
     /// metadata as registered and the hash of its registration access token (RFC 7592).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -183,6 +196,10 @@ impl Client {
                 .then(|| self.subject_type().as_str().to_owned()),
             sector_identifier_uri: self.sector_identifier_uri().map(str::to_owned),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg(),
+            id_token_encrypted_response_alg: self.encryption.id_token.map(|(a, _)| a),
+            id_token_encrypted_response_enc: self.encryption.id_token.map(|(_, e)| e),
+            userinfo_encrypted_response_alg: self.encryption.userinfo.map(|(a, _)| a),
+            userinfo_encrypted_response_enc: self.encryption.userinfo.map(|(_, e)| e),
             dynamic: self.dynamic.as_deref().cloned(),
         }
     }
@@ -304,6 +321,29 @@ impl ClientRegistration {
         }
         if let Some(alg) = self.userinfo_signed_response_alg {
             b = b.userinfo_signed_response_alg(alg);
+        }
+        for (prefix, alg, enc) in [
+            (
+                "id_token_encrypted_response",
+                self.id_token_encrypted_response_alg,
+                self.id_token_encrypted_response_enc,
+            ),
+            (
+                "userinfo_encrypted_response",
+                self.userinfo_encrypted_response_alg,
+                self.userinfo_encrypted_response_enc,
+            ),
+        ] {
+            let pair =
+                super::encryption_pair(prefix, alg.map(|a| a.as_str()), enc.map(|e| e.as_str()))
+                    .map_err(bad)?;
+            if let Some((alg, enc)) = pair {
+                b = if prefix.starts_with("id_token") {
+                    b.id_token_encrypted_response(alg, enc)
+                } else {
+                    b.userinfo_encrypted_response(alg, enc)
+                };
+            }
         }
         b.client.dynamic = self.dynamic.map(std::sync::Arc::new);
         b.build()

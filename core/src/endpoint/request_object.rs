@@ -47,6 +47,19 @@ impl Provider {
                 "client_id must be sent beside the request object (RFC 9101 §5)",
             ));
         }
+        // RFC 9101 §6.1: an encrypted request object (to the provider's `use: enc` key) is
+        // decrypted first; the signed object inside is what is checked below.
+        let decrypted;
+        let jwt = if crate::jose::jwe::is_compact_jwe(jwt) {
+            decrypted = request_object::decrypt(jwt, &self.inner.keys.decryption_keys())
+                .map_err(|e| {
+                    tracing::info!(client_id = %crate::logging::untrusted(&client.id), reason = %e, "idpkit: request object refused");
+                    OAuthError::new(ErrorCode::InvalidRequestObject, e)
+                })?;
+            decrypted.as_str()
+        } else {
+            jwt
+        };
         let refused = |e: ClientJwtError| {
             tracing::info!(client_id = %crate::logging::untrusted(&client.id), reason = %e, "idpkit: request object refused");
             OAuthError::new(ErrorCode::InvalidRequestObject, e.to_string())

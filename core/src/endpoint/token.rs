@@ -68,6 +68,19 @@ impl Provider {
                 "this client's access tokens must be DPoP-bound: send a DPoP proof (RFC 9449 §5.2)",
             ));
         }
+        // OIDC Core §16.14: an ID token for a client that registered encryption is signed,
+        // then encrypted to its key. The key is found before the grant runs, so that a
+        // client without a usable key consumes nothing.
+        let id_token_recipient = match client.id_token_encrypted_response() {
+            Some((alg, _)) => Some(
+                self.inner
+                    .client_keys
+                    .recipient(&client, alg, self.inner.http.as_deref(), self.now())
+                    .await
+                    .map_err(|e| OAuthError::invalid_client(e.to_string()))?,
+            ),
+            None => None,
+        };
         let ctx = GrantContext {
             services: self.inner.services(),
             client: &client,
@@ -92,6 +105,16 @@ impl Provider {
             // Every access token minted through the context is bound (`cnf.jkt`).
             let mut body = issued.into_body();
             body.insert("token_type".into(), "DPoP".into());
+            issued = TokenResponse::new(body);
+        }
+        if let (Some(recipient), Some(setting)) =
+            (&id_token_recipient, client.id_token_encrypted_response())
+        {
+            let mut body = issued.into_body();
+            if let Some(serde_json::Value::String(jws)) = body.get("id_token") {
+                let jwe = crate::jose::jwe::nest(recipient, setting, jws)?;
+                body.insert("id_token".into(), jwe.into());
+            }
             issued = TokenResponse::new(body);
         }
         tracing::info!(client_id = %crate::logging::untrusted(&client.id), grant_type = %crate::logging::untrusted(grant_type), "idpkit: tokens issued");

@@ -98,25 +98,65 @@ impl Provider {
             None => subject,
         };
         claims.insert("sub".into(), sub.into());
-        if let Some((client, alg)) = client
-            .as_deref()
-            .and_then(|c| c.userinfo_signed_response_alg().map(|a| (c, a)))
-        {
-            // §5.3.2: a signed response carries `iss` and `aud` (the client).
-            claims.insert("iss".into(), self.inner.config.issuer.clone().into());
-            claims.insert("aud".into(), client.id().into());
-            let jws = crate::token::jwt::sign(
-                self.inner.keys.as_ref(),
-                alg,
-                crate::token::id_token::TYP,
-                &claims,
-            )
-            .await?;
-            return Ok(Answer::Jwt(jws));
+        let Some(client) = client else {
+            return Ok(Answer::Json(
+                serde_json::to_vec(&claims).unwrap_or_default(),
+            ));
+        };
+        // §5.3.2: encrypted to the client's key when it registered
+        // `userinfo_encrypted_response_alg` (its key is found first).
+        let encryption = match client.userinfo_encrypted_response() {
+            Some(setting) => Some((
+                self.inner
+                    .client_keys
+                    .recipient(&client, setting.0, self.inner.http.as_deref(), now)
+                    .await
+                    .map_err(|e| {
+                        tracing::warn!(client_id = %crate::logging::untrusted(client.id()), reason = %e, "idpkit: no key to encrypt userinfo to");
+                        OAuthError::invalid_request(e.to_string())
+                    })?,
+                setting,
+            )),
+            None => None,
+        };
+        let signed = match client.userinfo_signed_response_alg() {
+            Some(alg) => {
+                // §5.3.2: a signed response carries `iss` and `aud` (the client).
+                claims.insert("iss".into(), self.inner.config.issuer.clone().into());
+                claims.insert("aud".into(), client.id().into());
+                Some(
+                    crate::token::jwt::sign(
+                        self.inner.keys.as_ref(),
+                        alg,
+                        crate::token::id_token::TYP,
+                        &claims,
+                    )
+                    .await?,
+                )
+            }
+            None => None,
+        };
+        match (encryption, signed) {
+            // Signed, then encrypted: a nested JWT (`cty: JWT`, §16.14).
+            (Some((recipient, setting)), Some(jws)) => Ok(Answer::Jwt(crate::jose::jwe::nest(
+                &recipient, setting, &jws,
+            )?)),
+            // Encrypted only: the JWE's plaintext is the claims' JSON (§5.3.2).
+            (Some((recipient, (alg, enc))), None) => Ok(Answer::Jwt(
+                crate::jose::jwe::encrypt(
+                    &recipient,
+                    alg,
+                    enc,
+                    crate::jose::jwe::HeaderOptions::default(),
+                    &serde_json::to_vec(&claims).unwrap_or_default(),
+                )
+                .map_err(|e| OAuthError::server_error(&e))?,
+            )),
+            (None, Some(jws)) => Ok(Answer::Jwt(jws)),
+            (None, None) => Ok(Answer::Json(
+                serde_json::to_vec(&claims).unwrap_or_default(),
+            )),
         }
-        Ok(Answer::Json(
-            serde_json::to_vec(&claims).unwrap_or_default(),
-        ))
     }
 
     /// RFC 9449 §7: a bound token (`jkt`) only with the DPoP scheme and a proof of its key
@@ -159,7 +199,8 @@ impl Provider {
     }
 }
 
-/// A UserInfo answer: JSON, or a signed JWT (`userinfo_signed_response_alg`).
+/// A UserInfo answer: JSON, or a JWT: signed (`userinfo_signed_response_alg`), encrypted
+/// (`userinfo_encrypted_response_alg`), or both.
 enum Answer {
     Json(Vec<u8>),
     Jwt(String),

@@ -7,6 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 
 use super::Algorithm;
+use super::jwe::EncryptionJwk;
 use crate::crypto::{self, PublicKey, VerifyingKey};
 
 /// A public JSON Web Key (RFC 7517) as published in the JWKS.
@@ -167,25 +168,42 @@ pub fn verify_with_jwk(jwk: &Jwk, alg: Algorithm, msg: &[u8], sig: &[u8]) -> boo
         && VerifyingKey::from_jwk(jwk).is_some_and(|k| k.verify(alg, msg, sig))
 }
 
-/// A published key set, with its JSON serialised once.
+/// A published key set, with its JSON serialised once: signature keys
+/// ([`keys`](Self::keys)) and encryption keys ([`encryption_keys`](Self::encryption_keys),
+/// RFC 7517 §4.2 `use: enc`, for JWE, [`super::jwe`]).
 #[derive(Debug, Default)]
 pub struct Jwks {
     keys: Vec<Jwk>,
+    encryption: Vec<EncryptionJwk>,
     json: OnceLock<Arc<[u8]>>,
 }
 
 impl Jwks {
-    /// A key set from public keys.
+    /// A key set from public signature keys.
     pub fn new(keys: Vec<Jwk>) -> Self {
         Self {
             keys,
+            encryption: Vec::new(),
             json: OnceLock::new(),
         }
     }
 
-    /// The keys.
+    /// The set with these encryption keys too (published after the signature keys).
+    pub fn with_encryption_keys(mut self, keys: Vec<EncryptionJwk>) -> Self {
+        self.encryption = keys;
+        self.json = OnceLock::new();
+        self
+    }
+
+    /// The signature keys (`use` `sig` or none).
     pub fn keys(&self) -> &[Jwk] {
         &self.keys
+    }
+
+    /// The encryption keys (`use` `enc` or none, RSA or EC P-256, no signing `alg`): what
+    /// a JWE may be encrypted to. A key without `use` and `alg` is in both lists.
+    pub fn encryption_keys(&self) -> &[EncryptionJwk] {
+        &self.encryption
     }
 
     /// Reads a JWKS document (RFC 7517 §5: `{"keys": [...]}`) published by someone else (a
@@ -198,13 +216,19 @@ impl Jwks {
             keys: Vec<serde_json::Value>,
         }
         let doc: Doc = serde_json::from_slice(json).map_err(|e| e.to_string())?;
+        let encryption = doc
+            .keys
+            .iter()
+            .filter_map(EncryptionJwk::from_value)
+            .collect();
         Ok(Self::new(
             doc.keys
                 .into_iter()
                 .filter_map(|k| serde_json::from_value::<Jwk>(k).ok())
                 .filter(|k| k.key_use.as_deref().is_none_or(|u| u == "sig"))
                 .collect(),
-        ))
+        )
+        .with_encryption_keys(encryption))
     }
 
     /// The key with `kid`, if published.
@@ -217,13 +241,23 @@ impl Jwks {
         self.json
             .get_or_init(|| {
                 #[derive(Serialize)]
-                struct Doc<'a> {
-                    keys: &'a [Jwk],
+                struct Doc {
+                    keys: Vec<serde_json::Value>,
                 }
+                let mut keys: Vec<serde_json::Value> = self
+                    .keys
+                    .iter()
+                    .filter_map(|k| serde_json::to_value(k).ok())
+                    .collect();
+                // A key without `use` and `alg` is in both lists: published once.
+                keys.extend(
+                    self.encryption
+                        .iter()
+                        .filter(|k| k.key_use.is_some() || k.alg.is_some())
+                        .map(EncryptionJwk::to_value),
+                );
                 // Serialising strings and options to JSON cannot fail.
-                serde_json::to_vec(&Doc { keys: &self.keys })
-                    .unwrap_or_default()
-                    .into()
+                serde_json::to_vec(&Doc { keys }).unwrap_or_default().into()
             })
             .clone()
     }

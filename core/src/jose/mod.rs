@@ -9,6 +9,7 @@
 
 mod compact;
 mod json;
+pub mod jwe;
 pub(crate) mod jwk;
 pub(crate) mod signing;
 mod verify;

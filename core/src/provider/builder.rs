@@ -968,8 +968,18 @@ impl ProviderBuilder {
             grants_table.push(g);
         }
         let grant_types: Vec<&str> = grants_table.iter().map(|g| g.grant_type()).collect();
-        let discovery =
-            crate::discovery::document(&config, &algorithms, &grant_types, self.http.is_some());
+        let decryption: Vec<crate::jose::jwe::EncryptionJwk> = keys
+            .decryption_keys()
+            .iter()
+            .map(|k| k.public_jwk().clone())
+            .collect();
+        let discovery = crate::discovery::document(
+            &config,
+            &algorithms,
+            &grant_types,
+            self.http.is_some(),
+            &decryption,
+        );
         let client_keys = crate::client_keys::ClientKeyCache::new(config.client_jwt.jwks_max_age);
         Ok(Provider {
             inner: Arc::new(Inner {

@@ -115,6 +115,20 @@ pub(crate) struct Minter<'a> {
 }
 
 impl Minter<'_> {
+    /// How an access token with audience `aud` is encrypted: when its only audience is a
+    /// [`Resource`](crate::Resource) with [`encrypt_access_tokens`](crate::Resource::encrypt_access_tokens).
+    fn access_token_encryption(
+        &self,
+        aud: &[String],
+    ) -> Option<&crate::resource_indicator::AccessTokenEncryption> {
+        let [only] = aud else { return None };
+        self.config
+            .resources
+            .iter()
+            .find(|r| r.audience() == only)
+            .and_then(|r| r.access_token_encryption())
+    }
+
     /// The signing algorithm for a client's tokens.
     pub fn alg_for(&self, client: &Client) -> Algorithm {
         client.signing_alg.unwrap_or(self.config.signing_alg)
@@ -260,8 +274,11 @@ impl Minter<'_> {
                         jkt: jkt.to_owned(),
                     }),
                 };
-                let token =
+                let mut token =
                     jwt::sign(self.keys, self.alg_for(client), access_token::TYP, &claims).await?;
+                if let Some(e) = self.access_token_encryption(&claims.aud) {
+                    token = crate::jose::jwe::nest(&e.key, (e.alg, e.enc), &token)?;
+                }
                 record.jwt = true;
                 let handle = spec
                     .grant_id

@@ -28,6 +28,7 @@ pub struct ValidatorBuilder {
     max_token_bytes: usize,
     dpop: super::dpop::DpopSettings,
     metadata: Option<crate::protected_resource_metadata::ProtectedResourceMetadata>,
+    decryption_keys: Vec<Arc<crate::jose::jwe::DecryptionKey>>,
 }
 
 impl fmt::Debug for ValidatorBuilder {
@@ -55,6 +56,7 @@ impl Validator {
             max_token_bytes: DEFAULT_MAX_TOKEN_BYTES,
             dpop: super::dpop::DpopSettings::default(),
             metadata: None,
+            decryption_keys: Vec::new(),
         }
     }
 }
@@ -182,6 +184,17 @@ impl ValidatorBuilder {
         self
     }
 
+    /// A key that decrypts encrypted access tokens (a compact JWE, RFC 7516, as a
+    /// provider's [`Resource::encrypt_access_tokens`](crate::Resource::encrypt_access_tokens)
+    /// mints them): such a token is decrypted first, must be a nested JWT (`cty: JWT`),
+    /// and the signed JWT inside is then validated as usual. Several keys may be given
+    /// (rotation): the JWE's `kid` picks one. Without any, encrypted tokens are refused
+    /// ([`Rejection::Undecryptable`](super::Rejection::Undecryptable)).
+    pub fn decryption_key(mut self, key: crate::jose::jwe::DecryptionKey) -> Self {
+        self.decryption_keys.push(Arc::new(key));
+        self
+    }
+
     /// Builds the validator; refuses one without issuers, or that needs HTTP without a client.
     pub fn build(self) -> Result<Validator, crate::error::ConfigError> {
         let setting = |knob, reason: &str| crate::error::ConfigError::Setting {
@@ -249,6 +262,7 @@ impl ValidatorBuilder {
             max_token_bytes: self.max_token_bytes,
             dpop: self.dpop,
             metadata,
+            decryption_keys: self.decryption_keys,
         })
     }
 }

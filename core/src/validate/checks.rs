@@ -134,6 +134,30 @@ pub(super) fn render(r: &Rejection) -> String {
 }
 
 impl Validator {
+    /// Decrypts a JWE access token with the configured keys: the signed JWT inside and
+    /// the `kid` of the key that decrypted it.
+    fn decrypt(&self, token: &str) -> Result<(String, String), Rejection> {
+        let keys: Vec<&jose::jwe::DecryptionKey> =
+            self.decryption_keys.iter().map(|k| k.as_ref()).collect();
+        let refused = |reason: String| Rejection::Undecryptable {
+            reason,
+            keys: keys.iter().map(|k| k.kid().to_owned()).collect(),
+        };
+        if keys.is_empty() {
+            return Err(refused("no key can decrypt it".into()));
+        }
+        let out = jose::jwe::decrypt(token, &keys).map_err(|e| refused(e.to_string()))?;
+        if !out.header.is_nested_jwt() {
+            return Err(refused(format!(
+                "its content type (cty) is {:?}, not JWT: an encrypted token must carry a signed JWT",
+                out.header.cty
+            )));
+        }
+        let jws = String::from_utf8(out.plaintext)
+            .map_err(|_| refused("its plaintext is not text".into()))?;
+        Ok((jws, out.key_id))
+    }
+
     /// The checks, in order: size; the JWS parser (three parts, base64url, a strict JSON
     /// header, no `crit`, an implemented `alg`); no header `nonce`; a strict JSON payload
     /// with typed claims; `iss`; `typ`; `alg` in the issuer's allow-list; `kid` in its
@@ -154,6 +178,24 @@ impl Validator {
         if !run.check("size", size, || format!("{} bytes", token.len())) {
             return Err(run.failed());
         }
+        // An encrypted token (RFC 7516): decrypted first; what is validated is the signed
+        // JWT inside (a nested JWT, RFC 7519 §5.2). Nothing unsigned is accepted.
+        let inner;
+        let token = if jose::jwe::is_compact_jwe(token) {
+            match self.decrypt(token) {
+                Ok((jws, kid)) => {
+                    inner = jws;
+                    run.check("decryption", Ok(()), || format!("with key {kid}"));
+                    inner.as_str()
+                }
+                Err(r) => {
+                    run.check("decryption", Err(r), String::new);
+                    return Err(run.failed());
+                }
+            }
+        } else {
+            token
+        };
         let jws = match jose::parse_compact(token) {
             Ok(jws) => jws,
             Err(e) => {

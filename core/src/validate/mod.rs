@@ -127,6 +127,8 @@ pub struct Validator {
     max_token_bytes: usize,
     dpop: dpop::DpopSettings,
     metadata: Option<crate::protected_resource_metadata::PublishedMetadata>,
+    /// Keys that decrypt encrypted (JWE) access tokens before they are verified.
+    decryption_keys: Vec<Arc<crate::jose::jwe::DecryptionKey>>,
 }
 
 impl fmt::Debug for Validator {

@@ -262,6 +262,18 @@ pub enum Rejection {
         "a DPoP proof cannot be checked: the resource's external URL is unknown (set ValidatorBuilder::external_url, or pass an absolute target)"
     )]
     DpopUnconfigured,
+    /// The token is an encrypted JWE (RFC 7516) that does not decrypt here, or that does
+    /// not carry a signed JWT.
+    #[error(
+        "the token is encrypted (JWE) and cannot be read here: {reason}; expected a nested JWT (cty JWT) encrypted to one of the decryption keys {keys:?}{}",
+        if keys.is_empty() { " (none is configured: ValidatorBuilder::decryption_key)" } else { "" }
+    )]
+    Undecryptable {
+        /// What was found (the JWE refusal, or the content type).
+        reason: String,
+        /// The `kid`s of the configured decryption keys.
+        keys: Vec<String>,
+    },
     /// The issuer's JWKS (or introspection endpoint) could not be reached.
     #[error("the issuer {issuer} is unreachable (JWKS or introspection): {reason}")]
     IssuerUnreachable {
@@ -363,6 +375,7 @@ impl Rejection {
             Self::ForeignToken { .. } => "the token is for another vendor's API",
             Self::Inactive { .. } => "the token is not active",
             Self::IssuerUnreachable { .. } => "the token's issuer is unreachable",
+            Self::Undecryptable { .. } => "the encrypted token cannot be decrypted",
             Self::DpopProof(e) => e.description(),
             Self::DpopBoundAsBearer { .. } => {
                 "the token is DPoP-bound: use the DPoP scheme with a proof"

@@ -157,7 +157,9 @@ pub struct Options {
     /// and request objects `token_endpoint_auth_signing_alg`, `jwks`, `jwks_uri`,
     /// `request_object_signing_alg`, and the OIDC Registration names `subject_type`
     /// (`public` or `pairwise`; a pairwise secret is then kept in `--data-dir`),
-    /// `sector_identifier_uri` and `userinfo_signed_response_alg`. Unknown members are refused. No `client_secret` makes a
+    /// `sector_identifier_uri`, `userinfo_signed_response_alg`,
+    /// `id_token_encrypted_response_alg/enc` and `userinfo_encrypted_response_alg/enc`.
+    /// Unknown members are refused. No `client_secret` makes a
     /// public client (PKCE required), unless `token_endpoint_auth_method` is
     /// `private_key_jwt`.
     #[arg(long)]
@@ -333,6 +335,41 @@ pub struct ClientConfig {
     /// `userinfo_signed_response_alg` (OIDC Core §5.3.2): userinfo as a signed JWT.
     #[serde(default)]
     pub userinfo_signed_response_alg: Option<String>,
+    /// `id_token_encrypted_response_alg` (OIDC Registration §2): `RSA-OAEP-256`, `ECDH-ES`
+    /// or `ECDH-ES+A256KW`; ID tokens are then encrypted to the client's key.
+    #[serde(default)]
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// `id_token_encrypted_response_enc`: `A128GCM` or `A256GCM` (required with the alg).
+    #[serde(default)]
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// `userinfo_encrypted_response_alg` (OIDC Registration §2), like the ID token's.
+    #[serde(default)]
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// `userinfo_encrypted_response_enc`.
+    #[serde(default)]
+    pub userinfo_encrypted_response_enc: Option<String>,
+}
+
+/// An `alg` / `enc` pair of the `--clients` file (both or neither).
+fn encryption_pair(
+    prefix: &str,
+    alg: Option<&str>,
+    enc: Option<&str>,
+) -> Result<Option<(idpkit::JweAlgorithm, idpkit::JweEncryption)>, String> {
+    match (alg, enc) {
+        (None, None) => Ok(None),
+        (Some(a), Some(e)) => {
+            let alg = idpkit::JweAlgorithm::from_name(a).ok_or_else(|| {
+                format!("{prefix}_alg {a:?}: use RSA-OAEP-256, ECDH-ES or ECDH-ES+A256KW")
+            })?;
+            let enc = idpkit::JweEncryption::from_name(e)
+                .ok_or_else(|| format!("{prefix}_enc {e:?}: use A128GCM or A256GCM"))?;
+            Ok(Some((alg, enc)))
+        }
+        _ => Err(format!(
+            "{prefix}_alg and {prefix}_enc go together (A128CBC-HS256, the default enc, is not supported)"
+        )),
+    }
 }
 
 fn yes() -> bool {
@@ -478,6 +515,24 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
             }
             if let Some(alg) = &c.userinfo_signed_response_alg {
                 b = b.userinfo_signed_response_alg(algorithm(alg)?);
+            }
+            if let Some((alg, enc)) = encryption_pair(
+                "id_token_encrypted_response",
+                c.id_token_encrypted_response_alg.as_deref(),
+                c.id_token_encrypted_response_enc.as_deref(),
+            )
+            .map_err(bad)?
+            {
+                b = b.id_token_encrypted_response(alg, enc);
+            }
+            if let Some((alg, enc)) = encryption_pair(
+                "userinfo_encrypted_response",
+                c.userinfo_encrypted_response_alg.as_deref(),
+                c.userinfo_encrypted_response_enc.as_deref(),
+            )
+            .map_err(bad)?
+            {
+                b = b.userinfo_encrypted_response(alg, enc);
             }
             b.build()
                 .map_err(|e| format!("{}: client {}: {e}", path.display(), c.client_id))
@@ -1702,6 +1757,40 @@ mod tests {
             Some("https://a.example/sector.json")
         );
         assert_eq!(pw.userinfo_signed_response_alg(), Some(Algorithm::ES256));
+        // Encryption names: a key by value to encrypt to; both members or neither.
+        let enc_key = serde_json::json!({"kty": "EC", "crv": "P-256", "use": "enc",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"});
+        let encrypted = file(
+            &dir,
+            "encrypted.json",
+            &serde_json::json!([{"client_id": "enc", "client_secret": "s",
+                "redirect_uris": ["https://a.example/cb"], "grant_types": ["authorization_code"],
+                "jwks": {"keys": [enc_key]},
+                "id_token_encrypted_response_alg": "ECDH-ES+A256KW",
+                "id_token_encrypted_response_enc": "A128GCM",
+                "userinfo_encrypted_response_alg": "ECDH-ES",
+                "userinfo_encrypted_response_enc": "A256GCM"}])
+            .to_string(),
+        );
+        let c = &configured_clients(&encrypted).expect("valid")[0];
+        assert_eq!(
+            c.id_token_encrypted_response(),
+            Some((
+                idpkit::JweAlgorithm::EcdhEsA256kw,
+                idpkit::JweEncryption::A128GCM
+            ))
+        );
+        assert!(c.userinfo_encrypted_response().is_some());
+        let half = file(
+            &dir,
+            "half.json",
+            r#"[{"client_id": "enc", "client_secret": "s", "redirect_uris": ["https://a.example/cb"],
+                 "grant_types": ["authorization_code"],
+                 "id_token_encrypted_response_alg": "RSA-OAEP-256"}]"#,
+        );
+        let e = configured_clients(&half).expect_err("alg without enc");
+        assert!(e.contains("id_token_encrypted_response_enc"), "{e}");
         let odd = file(
             &dir,
             "odd.json",
