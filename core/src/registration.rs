@@ -13,6 +13,17 @@ use crate::client::SecretHash;
 use crate::client_metadata::ClientMetadata;
 use crate::error::{ErrorCode, OAuthError};
 
+/// Members of a registration response or an RFC 7592 update body that are not client
+/// metadata: what the server issues or keeps itself.
+pub(crate) const SERVER_MEMBERS: [&str; 6] = [
+    "client_id",
+    "client_secret",
+    "client_id_issued_at",
+    "client_secret_expires_at",
+    "registration_access_token",
+    "registration_client_uri",
+];
+
 /// Who may register clients at the registration endpoint.
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]

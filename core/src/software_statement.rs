@@ -21,6 +21,7 @@ use crate::algorithm::Algorithm;
 use crate::error::{ErrorCode, OAuthError};
 use crate::jose::jwk::Jwks;
 use crate::jose::{KeySet, check_exp, check_iat, check_nbf, verify_compact_signature};
+use crate::registration::SERVER_MEMBERS;
 
 /// Clock skew tolerated on a statement's `exp`, `nbf` and `iat` (seconds).
 pub const STATEMENT_LEEWAY_SECS: i64 = 60;
@@ -31,16 +32,6 @@ pub const MAX_STATEMENT_BYTES: usize = 8 * 1024;
 
 /// JWT claims of a statement that are not client metadata and never overlay it.
 const JWT_CLAIMS: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
-
-/// Metadata a statement may not set: what the server issues or keeps itself.
-const SERVER_MEMBERS: [&str; 6] = [
-    "client_id",
-    "client_secret",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-];
 
 /// An issuer whose software statements are trusted: its exact `iss` and its public keys
 /// (a JWKS by value: statements are verified without any fetch).

@@ -561,18 +561,9 @@ async fn registrations_with_the_initial_access_token_do_not_expire_unused() {
     assert!(registry.find(&id).await.unwrap().is_some());
 }
 
-/// A compact JWS of `claims` signed by `key` (ES256, with its kid).
+/// A software statement: `claims` signed by `key` (ES256, with its kid).
 fn statement_of(key: &SigningKey, claims: &Value) -> String {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let header = json!({"alg": "ES256", "kid": key.kid()});
-    let input = format!(
-        "{}.{}",
-        URL_SAFE_NO_PAD.encode(header.to_string()),
-        URL_SAFE_NO_PAD.encode(claims.to_string())
-    );
-    let sig = key.sign(input.as_bytes()).expect("sign");
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    sign_jws(key, json!({}), claims)
 }
 
 fn statement_env(key: &SigningKey, required: bool) -> (Env, MemoryClientRegistry) {

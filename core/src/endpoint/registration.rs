@@ -15,15 +15,7 @@ use crate::http_types::{Method, Request, Response};
 use crate::provider::Provider;
 use crate::registration::{self as rules, DynamicRegistration, RegistrationContext};
 
-/// Members of a response or an RFC 7592 update body that are not client metadata.
-const SERVER_MEMBERS: [&str; 6] = [
-    "client_id",
-    "client_secret",
-    "client_id_issued_at",
-    "client_secret_expires_at",
-    "registration_access_token",
-    "registration_client_uri",
-];
+use crate::registration::SERVER_MEMBERS;
 
 impl Provider {
     /// `POST` to the registration endpoint (RFC 7591 §3.1): client metadata as JSON (build
