@@ -328,6 +328,7 @@ impl ClientMetadata {
         .map_err(invalid)?;
         let reg = ClientRegistration {
             id: client_id.to_owned(),
+            client_name: self.client_name.clone(),
             secret_sha256,
             redirect_uris: self.redirect_uris.clone(),
             grant_types: grant_names,

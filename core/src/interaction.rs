@@ -120,6 +120,9 @@ pub struct InteractionDetails {
     /// page should show it, e.g. "client from HOST" (draft-ietf-oauth-client-id-metadata-
     /// document §8.5: "SHOULD display the hostname of the client_id"). `None` otherwise.
     pub client_id_metadata_document_host: Option<String>,
+    /// The client's `client_name` (RFC 7591 §2), if it has one. For a self-registered or
+    /// metadata-document client it is self-asserted: show it beside the `client_id`.
+    pub client_name: Option<String>,
 }
 
 /// How the host finishes an interaction step.
@@ -147,9 +150,11 @@ pub(crate) fn details(
     needs: Needs,
     subject: Option<String>,
     client_id_metadata_document_host: Option<String>,
+    client_name: Option<String>,
 ) -> InteractionDetails {
     InteractionDetails {
         client_id_metadata_document_host,
+        client_name,
         id: id.to_owned(),
         needs,
         client_id: request.client_id,
@@ -281,7 +286,7 @@ mod tests {
     #[test]
     fn details_show_what_the_page_needs() {
         let r = record("x");
-        let d = details("i-1", r.request, r.needs, r.subject, None);
+        let d = details("i-1", r.request, r.needs, r.subject, None, None);
         assert_eq!(d.id, "i-1");
         assert_eq!(d.needs, Needs::Login);
         assert_eq!(d.client_id, "c");

@@ -123,6 +123,8 @@ impl fmt::Debug for SecretHash {
 pub struct Client {
     /// `client_id`.
     pub(crate) id: String,
+    /// `client_name` (RFC 7591 §2), if it has one.
+    pub(crate) name: Option<String>,
     /// Hash of the secret; `None` for a public client.
     pub(crate) secret: Option<SecretHash>,
     /// Registered redirect URIs, compared exactly.
@@ -189,7 +191,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// `client_id`.
+    /// Its `client_name` (RFC 7591 §2), if it has one: for consent and login pages. A
+    /// dynamically registered or metadata-document client chose it itself, so a page
+    /// shows it beside the `client_id`, never instead of it.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The `client_id`.
     pub fn id(&self) -> &str {
         &self.id
     }
@@ -356,6 +365,7 @@ impl ClientBuilder {
             client: Client {
                 audience: Vec::new(),
                 id,
+                name: None,
                 secret,
                 redirect_uris: Vec::new(),
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -384,6 +394,12 @@ impl ClientBuilder {
                 metadata_document: false,
             },
         }
+    }
+
+    /// `client_name` (RFC 7591 §2): how consent and login pages name the client.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.client.name = Some(name.into());
+        self
     }
 
     /// Adds a redirect URI.

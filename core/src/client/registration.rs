@@ -20,6 +20,9 @@ use crate::store::StoreError;
 pub struct ClientRegistration {
     /// `client_id`.
     pub id: String,
+    /// `client_name` (RFC 7591 §2): how consent and login pages name the client.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
     /// base64url SHA-256 of the secret; absent for a public client.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_sha256: Option<String>,
@@ -147,6 +150,7 @@ impl Client {
         use base64::Engine;
         ClientRegistration {
             id: self.id.clone(),
+            client_name: self.name.clone(),
             secret_sha256: self
                 .secret
                 .as_ref()
@@ -251,6 +255,9 @@ impl ClientRegistration {
             });
         for uri in &self.redirect_uris {
             b = b.redirect_uri(uri.clone());
+        }
+        if let Some(name) = &self.client_name {
+            b = b.name(name.clone());
         }
         for g in extensions {
             b = b.extension_grant(g);

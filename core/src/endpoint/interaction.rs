@@ -19,14 +19,17 @@ use crate::scope;
 use crate::session;
 
 impl Provider {
-    /// The host of `client_id` when it is a client resolved from its metadata document.
-    async fn metadata_document_host(&self, client_id: &str) -> Option<String> {
-        self.inner.metadata_documents.as_ref()?;
+    /// What a page names the client by: the host of its metadata document when it is
+    /// resolved from one, and its `client_name`.
+    async fn client_labels(&self, client_id: &str) -> (Option<String>, Option<String>) {
         match self.inner.clients.find(client_id).await {
-            Ok(Some(c)) if c.is_metadata_document() => {
-                crate::client_id_metadata_document::host(client_id)
+            Ok(Some(c)) => {
+                let host = (self.inner.metadata_documents.is_some() && c.is_metadata_document())
+                    .then(|| crate::client_id_metadata_document::host(client_id))
+                    .flatten();
+                (host, c.name().map(str::to_owned))
             }
-            _ => None,
+            _ => (None, None),
         }
     }
 
@@ -38,13 +41,14 @@ impl Provider {
         req: &Request,
     ) -> Result<InteractionDetails, OAuthError> {
         let record = self.load_interaction(id, req).await?;
-        let host = self.metadata_document_host(&record.request.client_id).await;
+        let (host, name) = self.client_labels(&record.request.client_id).await;
         Ok(interaction::details(
             id,
             record.request,
             record.needs,
             record.subject,
             host,
+            name,
         ))
     }
 
@@ -72,7 +76,7 @@ impl Provider {
         req: &Request,
     ) -> Result<OpenInteraction<'_>, OAuthError> {
         let record = self.load_interaction(id, req).await?;
-        let host = self.metadata_document_host(&record.request.client_id).await;
+        let (host, name) = self.client_labels(&record.request.client_id).await;
         Ok(OpenInteraction {
             provider: self,
             details: interaction::details(
@@ -81,6 +85,7 @@ impl Provider {
                 record.needs,
                 record.subject.clone(),
                 host,
+                name,
             ),
             id: id.to_owned(),
             record,

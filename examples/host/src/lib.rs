@@ -283,7 +283,7 @@ pub struct ClientConfig {
     /// `frontchannel_logout_session_required`.
     #[serde(default)]
     pub frontchannel_logout_session_required: bool,
-    /// `client_name` (RFC 7591 §2), shown on the consent and logout pages.
+    /// `client_name` (RFC 7591 §2), shown on the login and consent pages beside the id.
     #[serde(default)]
     pub client_name: Option<String>,
     /// `token_endpoint_auth_method` (RFC 7591 §2), enforced at the token endpoint: `none`
@@ -515,6 +515,9 @@ pub fn configured_clients(path: &std::path::Path) -> Result<Vec<Client>, String>
             }
             if let Some(alg) = &c.userinfo_signed_response_alg {
                 b = b.userinfo_signed_response_alg(algorithm(alg)?);
+            }
+            if let Some(name) = &c.client_name {
+                b = b.name(name.clone());
             }
             if let Some((alg, enc)) = encryption_pair(
                 "id_token_encrypted_response",
@@ -1385,9 +1388,18 @@ fn protect(html: String, status: axum::http::StatusCode, redirect_uri: Option<&s
         .into_response()
 }
 
+/// How a page names the client, as HTML: its `client_name` beside its `client_id` (a
+/// self-registered client chose its name itself, so the id always shows), else the id.
+fn client_label(d: &idpkit::InteractionDetails) -> String {
+    match &d.client_name {
+        Some(name) => format!("{} <small>({})</small>", escape(name), escape(&d.client_id)),
+        None => escape(&d.client_id),
+    }
+}
+
 fn login_form(
     id: &str,
-    client_id: &str,
+    client: &str,
     hint: Option<&str>,
     error: Option<&str>,
     upstreams: &[idpkit::UpstreamInfo],
@@ -1424,7 +1436,7 @@ fn login_form(
              <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
              <button type=\"submit\" name=\"action\" value=\"login\">Sign in</button>\
              </form>{upstreams}",
-            client = escape(client_id),
+            client = client,
             id = escape(id),
             hint = escape(hint.unwrap_or_default()),
         ),
@@ -1432,7 +1444,7 @@ fn login_form(
 }
 
 fn consent_form(id: &str, d: &idpkit::InteractionDetails) -> String {
-    let (client_id, device) = (&d.client_id, d.device);
+    let device = d.device;
     let mut items: String = d
         .scopes
         .iter()
@@ -1474,7 +1486,7 @@ fn consent_form(id: &str, d: &idpkit::InteractionDetails) -> String {
              <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button> \
              <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button>\
              </form>",
-            client = escape(client_id),
+            client = client_label(d),
             id = escape(id),
         ),
     )
@@ -1507,7 +1519,7 @@ async fn interaction_page(
             Needs::Login => protect(
                 login_form(
                     &id,
-                    &d.client_id,
+                    &client_label(&d),
                     d.login_hint.as_deref(),
                     None,
                     &state.provider.upstreams(),
@@ -1561,7 +1573,7 @@ async fn interaction_submit(
                 let mut page = protect(
                     login_form(
                         &id,
-                        &details.client_id,
+                        &client_label(details),
                         Some(&username),
                         Some(&format!("Too many failed attempts. Try again in {wait} s.")),
                         &state.provider.upstreams(),
@@ -1594,7 +1606,7 @@ async fn interaction_submit(
                     return protect(
                         login_form(
                             &id,
-                            &details.client_id,
+                            &client_label(details),
                             Some(&username),
                             Some("Wrong username or password."),
                             &state.provider.upstreams(),
@@ -1847,6 +1859,7 @@ mod tests {
         let c = &configured_clients(&ok).expect("valid")[0];
         assert!(c.dpop_bound_access_tokens(), "RFC 9449 §5.2");
         assert_eq!(c.scopes(), ["openid", "email"]);
+        assert_eq!(c.name(), Some("The RP"));
         assert_eq!(c.post_logout_redirect_uris(), ["https://rp.example/bye"]);
         assert_eq!(c.frontchannel_logout_uri(), Some("https://rp.example/fc"));
         assert!(c.frontchannel_logout_session_required());

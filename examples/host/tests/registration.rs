@@ -159,3 +159,60 @@ async fn token_registration_needs_the_initial_access_token_rfc7591_3() {
         .expect("register");
     assert_eq!(resp.status(), 201);
 }
+
+#[tokio::test]
+async fn login_and_consent_pages_name_a_registered_client_beside_its_id_rfc7591_2() {
+    let host = Host::start_with(|o| o.registration = "open".into()).await;
+    let mut meta = metadata();
+    meta["client_name"] = json!("Agent <b>Smith</b>");
+    let reg: Value = http()
+        .post(host.url("/register"))
+        .json(&meta)
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let client_id = reg["client_id"].as_str().expect("client_id").to_owned();
+    let (_, challenge) = pkce_pair();
+    let mut url = url::Url::parse(&host.url("/authorize")).expect("url");
+    url.query_pairs_mut()
+        .append_pair("client_id", &client_id)
+        .append_pair("redirect_uri", idpkit_example::DEMO_REDIRECT_URI)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let b = browser();
+    let resp = b.get(url.as_str()).send().await.expect("authorize");
+    let page_url = host.url(&common::location(&resp));
+    // The name the client chose, escaped, and always its id beside it.
+    let named = format!("Agent &lt;b&gt;Smith&lt;/b&gt; <small>({client_id})</small>");
+    let login_page = b
+        .get(&page_url)
+        .send()
+        .await
+        .expect("login")
+        .text()
+        .await
+        .expect("html");
+    assert!(login_page.contains(&named), "{login_page}");
+    let resp = b
+        .post(&page_url)
+        .form(&[("username", "alice"), ("password", "wonderland")])
+        .send()
+        .await
+        .expect("login");
+    let consent_url = host.url(&common::location(&resp));
+    let consent = b
+        .get(&consent_url)
+        .send()
+        .await
+        .expect("consent")
+        .text()
+        .await
+        .expect("html");
+    assert!(consent.contains(&named), "{consent}");
+    assert!(!consent.contains("<b>Smith"), "the name is escaped");
+}
