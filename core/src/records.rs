@@ -406,6 +406,10 @@ pub(crate) struct LogoutDeliveryRecord {
     pub attempts: u32,
     /// Not before (Unix seconds).
     pub next_at: i64,
+    /// The client registered itself (RFC 7591, or a metadata document): its URI is
+    /// reached only through the SSRF guard.
+    #[serde(default)]
+    pub self_registered: bool,
 }
 
 impl Payload for LogoutDeliveryRecord {

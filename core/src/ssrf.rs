@@ -195,11 +195,13 @@ pub fn check_url(url: &str, allow_loopback: bool) -> Result<url::Url, FetchRefus
     Ok(parsed)
 }
 
-/// An [`HttpClient`] for fetches on a client's behalf: every URL passes [`check_url`]
-/// first, only `GET` is sent, and a redirect (3xx) is an error, never followed.
+/// An [`HttpClient`] for requests on a client's behalf: every URL passes [`check_url`]
+/// first, only `method` is sent (`GET` for fetches, `POST` for back-channel logout
+/// notifications), and a redirect (3xx) is an error, never followed.
 pub(crate) struct Guarded {
     pub(crate) inner: Arc<dyn HttpClient>,
     pub(crate) allow_loopback: bool,
+    pub(crate) method: &'static str,
 }
 
 #[async_trait]
@@ -209,8 +211,11 @@ impl HttpClient for Guarded {
             url: request.url.clone(),
             reason,
         };
-        if request.method != "GET" {
-            return Err(refuse("only GET is sent on a client's behalf".into()));
+        if request.method != self.method {
+            return Err(refuse(format!(
+                "only {} is sent through this client on a client's behalf",
+                self.method
+            )));
         }
         check_url(&request.url, self.allow_loopback).map_err(|e| refuse(e.to_string()))?;
         let url = request.url.clone();

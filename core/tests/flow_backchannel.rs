@@ -222,3 +222,72 @@ async fn two_instances_running_the_queue_at_once_deliver_each_token_once() {
     jtis.dedup();
     assert_eq!(jtis.len(), 5);
 }
+
+/// A provider with open registration whose network is `rp`.
+fn env_with_registration(rp: &Arc<RpEndpoint>) -> Env {
+    let http: Arc<dyn HttpClient> = rp.clone();
+    let registry: Arc<dyn idpkit_core::ClientRegistry> =
+        Arc::new(idpkit_core::MemoryClientRegistry::new());
+    env_with(|b| {
+        b.clients(clients())
+            .http_client(http)
+            .logout_skip_confirmation_with_session_hint(true)
+            .dynamic_client_registration(registry, idpkit_core::RegistrationPolicy::Open)
+    })
+}
+
+/// Registers a public client with `backchannel_logout_uri`, logs a browser in through it
+/// and out again (which queues its logout token).
+async fn registered_login_and_logout(env: &Env, backchannel: &str) {
+    let body = serde_json::json!({
+        "redirect_uris": [REDIRECT],
+        "token_endpoint_auth_method": "none",
+        "backchannel_logout_uri": backchannel,
+        "scope": "openid",
+    })
+    .to_string();
+    let req = idpkit_core::Request::from_http_json(
+        "POST",
+        None,
+        vec![("Content-Type", "application/json")],
+        body.as_bytes(),
+        64 * 1024,
+    )
+    .expect("request");
+    let r = env.provider.register_client(&req).await;
+    let v = r.json_value();
+    assert_eq!(r.status, 201, "{v}");
+    let id = v["client_id"].as_str().expect("client_id").to_owned();
+    let mut b = Browser::new();
+    let code = env.code(&mut b, &id, "openid").await;
+    let (s, t) = env.exchange(&id, &code).await;
+    assert_eq!(s, 200, "{t}");
+    let id_token = t["id_token"].as_str().expect("id token").to_owned();
+    let l = env
+        .provider
+        .end_session(&b.request(Method::Get, &[("id_token_hint", id_token.as_str())]))
+        .await;
+    assert!(matches!(l, Logout::Respond(_)), "logged out at once");
+}
+
+#[tokio::test]
+async fn a_self_registered_clients_logout_uri_is_reached_only_through_the_ssrf_guard() {
+    // A private address: refused before any request leaves (the RP endpoint, which
+    // accepts only https://rp.example/backchannel, is never called).
+    let rp = Arc::new(RpEndpoint::default());
+    rp.status.store(200, Ordering::SeqCst);
+    let env = env_with_registration(&rp);
+    registered_login_and_logout(&env, "https://10.0.0.7/backchannel").await;
+    let r = env.provider.deliver_logout_tokens().await.expect("run");
+    assert_eq!((r.delivered, r.retrying), (0, 1), "{r:?}");
+    assert!(rp.tokens.lock().expect("lock").is_empty());
+
+    // A public https URI: delivered through the same guard.
+    let rp = Arc::new(RpEndpoint::default());
+    rp.status.store(200, Ordering::SeqCst);
+    let env = env_with_registration(&rp);
+    registered_login_and_logout(&env, "https://rp.example/backchannel").await;
+    let r = env.provider.deliver_logout_tokens().await.expect("run");
+    assert_eq!(r.delivered, 1, "{r:?}");
+    assert_eq!(rp.tokens.lock().expect("lock").len(), 1);
+}

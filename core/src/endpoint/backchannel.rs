@@ -96,6 +96,7 @@ impl Provider {
                 token,
                 attempts: 0,
                 next_at: now.unix_timestamp(),
+                self_registered: client.is_self_registered(),
             };
             records
                 .put(Write::new(
@@ -192,6 +193,12 @@ impl Provider {
         let Taken::Consumed(mut record) = records.consume::<LogoutDeliveryRecord>(&id, now).await?
         else {
             return Ok(None);
+        };
+        // A URI the client registered itself is reached only through the SSRF guard
+        // (https, no special-use address, no redirect).
+        let http = match (&record.self_registered, self.inner.client_notify.as_deref()) {
+            (true, Some(guarded)) => guarded,
+            _ => http,
         };
         let answer = http
             .send(HttpRequest {

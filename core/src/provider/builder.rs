@@ -705,16 +705,21 @@ impl ProviderBuilder {
             None => clients,
         };
         // Fetches on a client's behalf: through the SSRF guard (crate::ssrf).
-        let client_fetch: Option<Arc<dyn crate::http::HttpClient>> = self
-            .untrusted_http
-            .clone()
-            .or_else(|| self.http.clone())
-            .map(|inner| {
-                Arc::new(crate::ssrf::Guarded {
-                    inner,
-                    allow_loopback: config.dangerous_allow_loopback_fetch,
-                }) as Arc<dyn crate::http::HttpClient>
-            });
+        let guarded = |method: &'static str| -> Option<Arc<dyn crate::http::HttpClient>> {
+            self.untrusted_http
+                .clone()
+                .or_else(|| self.http.clone())
+                .map(|inner| {
+                    Arc::new(crate::ssrf::Guarded {
+                        inner,
+                        allow_loopback: config.dangerous_allow_loopback_fetch,
+                        method,
+                    }) as Arc<dyn crate::http::HttpClient>
+                })
+        };
+        let client_fetch = guarded("GET");
+        // Back-channel logout notifications to a self-registered client's URI: guarded too.
+        let client_notify = guarded("POST");
         if config.dangerous_allow_loopback_fetch {
             tracing::warn!(
                 "idpkit: dangerous_allow_loopback_fetch is on: fetches on a client's behalf may reach loopback addresses (tests only)"
@@ -998,6 +1003,7 @@ impl ProviderBuilder {
                 client_keys,
                 http: self.http,
                 client_fetch,
+                client_notify,
                 metadata_documents,
                 guest_upgrade_hook: self.guest_upgrade_hook,
                 client_registry,

@@ -40,6 +40,9 @@ pub(crate) struct Inner {
     pub(crate) http: Option<Arc<dyn crate::http::HttpClient>>,
     /// Fetches on a self-registered client's behalf, through the SSRF guard.
     pub(crate) client_fetch: Option<Arc<dyn crate::http::HttpClient>>,
+    /// The SSRF-guarded client for POSTs to a self-registered client's URIs (back-channel
+    /// logout).
+    pub(crate) client_notify: Option<Arc<dyn crate::http::HttpClient>>,
     /// Client ID metadata documents (on only).
     pub(crate) metadata_documents: Option<Arc<crate::client_id_metadata_document::Resolver>>,
     /// What the host does when a guest token is upgraded (none: nothing).
